@@ -1,0 +1,82 @@
+"""Settings read once from the environment and passed in explicitly."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed."""
+
+
+def _env(environ: dict[str, str], name: str, default: str | None = None) -> str | None:
+    value = environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _env_int(environ: dict[str, str], name: str, default: int) -> int:
+    raw = _env(environ, name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from e
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the archive needs to know about its surroundings.
+
+    S3 settings follow boto3's own variable names; the rest are prefixed
+    WEBINAR_ARCHIVE_.
+    """
+
+    data_dir: Path
+    database_url: str
+    bucket: str
+    s3_endpoint: str | None  # server-side endpoint; None means AWS
+    s3_public_endpoint: str | None  # endpoint the browser reaches, for presigning
+    s3_region: str
+    s3_access_key: str | None
+    s3_secret_key: str | None
+    public_url: str  # base URL of the web app, for links printed by the CLI
+    secret_key: str
+    work_dir: Path  # local scratch space for processing
+    presign_seconds: int = 6 * 3600
+    job_lease_seconds: int = 60
+    job_max_attempts: int = 3
+    ffmpeg_timeout_seconds: int = 6 * 3600
+    worker_poll_seconds: float = 1.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if environ is None else environ)
+        data_dir = Path(_env(env, "WEBINAR_ARCHIVE_DATA", "data")).resolve()
+        endpoint = _env(env, "AWS_ENDPOINT_URL_S3") or _env(env, "AWS_ENDPOINT_URL")
+        port = _env_int(env, "WEBINAR_ARCHIVE_PORT", 8000)
+        return cls(
+            data_dir=data_dir,
+            database_url=_env(
+                env, "WEBINAR_ARCHIVE_DATABASE_URL", f"sqlite:///{data_dir / 'catalog.sqlite3'}"
+            ),
+            bucket=_env(env, "WEBINAR_ARCHIVE_BUCKET", "webinar-archive"),
+            s3_endpoint=endpoint,
+            s3_public_endpoint=_env(env, "WEBINAR_ARCHIVE_S3_PUBLIC_ENDPOINT", endpoint),
+            s3_region=_env(env, "AWS_DEFAULT_REGION", _env(env, "AWS_REGION", "us-east-1")),
+            s3_access_key=_env(env, "AWS_ACCESS_KEY_ID"),
+            s3_secret_key=_env(env, "AWS_SECRET_ACCESS_KEY"),
+            public_url=_env(env, "WEBINAR_ARCHIVE_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+            secret_key=_env(env, "WEBINAR_ARCHIVE_SECRET_KEY", "dev-only-not-secret"),
+            work_dir=Path(_env(env, "WEBINAR_ARCHIVE_WORK_DIR", str(data_dir / "work"))),
+            presign_seconds=_env_int(env, "WEBINAR_ARCHIVE_PRESIGN_SECONDS", 6 * 3600),
+            job_lease_seconds=_env_int(env, "WEBINAR_ARCHIVE_JOB_LEASE_SECONDS", 60),
+            job_max_attempts=_env_int(env, "WEBINAR_ARCHIVE_JOB_MAX_ATTEMPTS", 3),
+            ffmpeg_timeout_seconds=_env_int(env, "WEBINAR_ARCHIVE_FFMPEG_TIMEOUT", 6 * 3600),
+        )
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)

@@ -1,0 +1,181 @@
+"""The S3 store: the only module that talks to boto3.
+
+Everything else speaks in archive terms (keys, files, presigned links) and sees
+one error type, StorageError.
+"""
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import quote
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .config import Settings
+
+# Parallel multipart transfers for big recordings; 64 MiB parts keep a 50 GB file
+# far below S3's 10,000-part ceiling.
+_TRANSFER = TransferConfig(
+    multipart_threshold=64 * 1024 * 1024,
+    multipart_chunksize=64 * 1024 * 1024,
+    max_concurrency=4,
+)
+
+
+class StorageError(Exception):
+    """Any failure of the object store, with the S3 error chained."""
+
+
+def content_disposition(filename: str, inline: bool = False) -> str:
+    """An RFC 6266 header value with an ASCII fallback and the UTF-8 name."""
+    kind = "inline" if inline else "attachment"
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in filename)
+    fallback = fallback.strip() or "download"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class S3Store:
+    """One bucket on S3 or an S3-compatible server (MinIO)."""
+
+    def __init__(self, settings: Settings):
+        self.bucket = settings.bucket
+        self.presign_seconds = settings.presign_seconds
+        config = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 5, "mode": "standard"},
+        )
+        common = dict(
+            region_name=settings.s3_region,
+            aws_access_key_id=settings.s3_access_key,
+            aws_secret_access_key=settings.s3_secret_key,
+            config=config,
+        )
+        self._client = boto3.client("s3", endpoint_url=settings.s3_endpoint, **common)
+        # Presigned URLs are signed for the host the browser uses, which differs
+        # from the server-side one behind Docker or a proxy.
+        if settings.s3_public_endpoint and settings.s3_public_endpoint != settings.s3_endpoint:
+            self._presigner = boto3.client(
+                "s3", endpoint_url=settings.s3_public_endpoint, **common
+            )
+        else:
+            self._presigner = self._client
+
+    # -- bucket ---------------------------------------------------------------
+    def ensure_bucket(self) -> None:
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if code not in ("404", "NoSuchBucket", "NotFound"):
+                raise StorageError(f"cannot reach bucket {self.bucket!r}: {e}") from e
+        except BotoCoreError as e:
+            raise StorageError(f"cannot reach the object store: {e}") from e
+        try:
+            self._client.create_bucket(Bucket=self.bucket)
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise StorageError(f"cannot create bucket {self.bucket!r}: {e}") from e
+
+    # -- objects --------------------------------------------------------------
+    def upload_file(
+        self,
+        path: Path,
+        key: str,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        extra: dict = {}
+        ctype = content_type or mimetypes.guess_type(str(path))[0]
+        if ctype:
+            extra["ContentType"] = ctype
+        if metadata:
+            # S3 user metadata is ASCII only; callers quote non-ASCII values.
+            extra["Metadata"] = metadata
+        try:
+            self._client.upload_file(str(path), self.bucket, key, ExtraArgs=extra, Config=_TRANSFER)
+        except (ClientError, BotoCoreError, boto3.exceptions.S3UploadFailedError) as e:
+            raise StorageError(f"upload of {key} failed: {e}") from e
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"write of {key} failed: {e}") from e
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"read of {key} failed: {e}") from e
+
+    def download_file(self, key: str, path: Path) -> None:
+        try:
+            self._client.download_file(self.bucket, key, str(path), Config=_TRANSFER)
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"download of {key} failed: {e}") from e
+
+    def head(self, key: str) -> dict | None:
+        """Size, type and metadata of an object, or None when it does not exist."""
+        try:
+            r = self._client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise StorageError(f"HEAD of {key} failed: {e}") from e
+        except BotoCoreError as e:
+            raise StorageError(f"HEAD of {key} failed: {e}") from e
+        return {
+            "size": r["ContentLength"],
+            "content_type": r.get("ContentType"),
+            "etag": r.get("ETag", "").strip('"'),
+            "metadata": r.get("Metadata", {}),
+        }
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        try:
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    yield obj["Key"]
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"listing {prefix} failed: {e}") from e
+
+    def delete_keys(self, keys: list[str]) -> None:
+        try:
+            for start in range(0, len(keys), 1000):
+                batch = [{"Key": k} for k in keys[start : start + 1000]]
+                if batch:
+                    self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"delete failed: {e}") from e
+
+    def delete_prefix(self, prefix: str) -> None:
+        self.delete_keys(list(self.list_keys(prefix)))
+
+    # -- links ----------------------------------------------------------------
+    def presigned_get(
+        self,
+        key: str,
+        download_name: str | None = None,
+        content_type: str | None = None,
+        inline: bool = False,
+        expires: int | None = None,
+    ) -> str:
+        params: dict = {"Bucket": self.bucket, "Key": key}
+        if download_name:
+            params["ResponseContentDisposition"] = content_disposition(download_name, inline=inline)
+        if content_type:
+            params["ResponseContentType"] = content_type
+        try:
+            return self._presigner.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=expires or self.presign_seconds
+            )
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"cannot sign a link to {key}: {e}") from e

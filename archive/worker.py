@@ -1,0 +1,99 @@
+"""The worker: claims jobs from the catalog and runs them until told to stop."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from . import jobs, media, webinars
+from .context import Archive
+from .models import Asset, Job
+from .processing import HANDLERS, PERMANENT
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, archive: Archive, name: str | None = None):
+        self.archive = archive
+        self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.stopping = threading.Event()
+
+    def run_once(self) -> bool:
+        """Claim and run one job; False when there was none to claim."""
+        s = self.archive.settings
+        job = jobs.claim(self.archive.catalog, self.owner, s.job_lease_seconds)
+        if job is None:
+            self._sync_failed_assets()
+            return False
+        log.info("job %s (%s, asset %s): attempt %s", job.id, job.kind, job.asset_id, job.attempts)
+        self._set_asset(job.asset_id, status="processing")
+        error, tail, permanent, result = None, None, False, None
+        with jobs.Heartbeat(self.archive.catalog, job.id, self.owner, s.job_lease_seconds) as hb:
+            with self.archive.catalog.session() as session:
+                asset = session.get(Asset, job.asset_id)
+            try:
+                handler = HANDLERS.get(job.kind)
+                if handler is None:
+                    raise jobs.PermanentError(f"unknown job kind {job.kind!r}")
+                result = handler(self.archive, asset, hb)
+            except PERMANENT as e:
+                error, permanent = str(e), True
+                tail = getattr(e, "log", None)
+            except media.MediaError as e:
+                error, permanent, tail = str(e), e.permanent, e.log
+            except Exception as e:  # anything else may be passing (network, disk): retried
+                log.exception("job %s failed", job.id)
+                error = f"{type(e).__name__}: {e}"
+        if result is not None:
+            info, outputs = result
+            self._set_asset(job.asset_id, status="ready", error=None, info=info, outputs=outputs)
+        state = jobs.finish(self.archive.catalog, job.id, self.owner, error, tail, permanent)
+        if state == "failed":
+            self._set_asset(job.asset_id, status="failed", error=error)
+        elif state == "queued":
+            self._set_asset(job.asset_id, status="queued")
+        log.info("job %s: %s%s", job.id, state, f" ({error})" if error else "")
+        return True
+
+    def _set_asset(self, asset_id: str, **values) -> None:
+        with self.archive.catalog.transaction() as s:
+            asset = s.get(Asset, asset_id)
+            if asset is None:
+                return
+            for k, v in values.items():
+                setattr(asset, k, v)
+            s.flush()
+            webinar = webinars.get(s, asset.webinar_id)
+            manifest_due = values.get("status") in ("ready", "failed")
+        if manifest_due:
+            webinars.write_manifest(self.archive, webinar)
+
+    def _sync_failed_assets(self) -> None:
+        """Assets whose jobs were failed because their worker died: mark them failed too."""
+        with self.archive.catalog.session() as s:
+            rows = s.query(Job.asset_id, Job.error).join(Asset).filter(
+                Job.state == "failed", Asset.status.in_(("queued", "processing"))).all()
+        for asset_id, error in rows:
+            self._set_asset(asset_id, status="failed", error=error)
+
+    def run_until_idle(self, timeout: float = 600) -> None:
+        """Run jobs until none is left (tests, `import --wait` with an in-process worker)."""
+        deadline = time.monotonic() + timeout
+        while self.run_once():
+            if time.monotonic() > deadline:
+                raise TimeoutError("jobs still queued after the time limit")
+
+    def run_forever(self) -> None:
+        log.info("worker %s started", self.owner)
+        while not self.stopping.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:
+                log.exception("worker loop error; continuing")
+                busy = False
+            if not busy:
+                self.stopping.wait(self.archive.settings.worker_poll_seconds)
+        log.info("worker %s stopped", self.owner)

@@ -1,0 +1,97 @@
+# Shared set-up for scripts/run and scripts/test. Sourced, not run.
+# Installs what is missing (Debian packages, the Python venv, MinIO built from source)
+# and caches tools outside the checkout so that fresh clones reuse them.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${WEBINAR_ARCHIVE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/webinar-archive}"
+# MinIO community edition ships as source only; this is the pinned module version.
+MINIO_MODULE="github.com/minio/minio"
+MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
+MINIO_BIN="$CACHE/minio-$MINIO_VERSION/minio"
+VENV="$ROOT/.venv"
+PYTHON="${PYTHON:-python3}"
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages: each command we need and the package that brings it.
+ensure_debian_packages() {
+  local want=() cmd pkg
+  local -A need=( [ffmpeg]=ffmpeg [ffprobe]=ffmpeg [fc-list]=fontconfig )
+  for extra in "$@"; do need[${extra%%=*}]=${extra#*=}; done
+  for cmd in "${!need[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || want+=("${need[$cmd]}")
+  done
+  # drawtext in the demo needs a font; the slide viewer wants metric-compatible ones.
+  [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || want+=(fonts-dejavu-core)
+  [ ${#want[@]} -eq 0 ] && return 0
+  mapfile -t want < <(printf '%s\n' "${want[@]}" | sort -u)
+  say "installing Debian packages: ${want[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "need root (or sudo) to install: ${want[*]}"
+    sudo=sudo
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+}
+
+# The virtual environment at .venv with the project installed (editable);
+# reinstalled only when pyproject.toml changes.
+ensure_venv() {
+  local extras="${1:-}"
+  local stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)$extras"
+  [ -e "$stamp" ] && return 0
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV"
+    "$PYTHON" -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  fi
+  say "installing the project into .venv${extras:+ with $extras}"
+  local log="$VENV/pip-install.log"
+  if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip &&
+         "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$ROOT$extras"; } >"$log" 2>&1; then
+    tail -30 "$log" >&2
+    die "pip install failed (full log: $log)"
+  fi
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+}
+
+# MinIO, built once with the machine's Go and kept in the cache.
+ensure_minio() {
+  [ -x "$MINIO_BIN" ] && return 0
+  command -v go >/dev/null 2>&1 || die "Go is needed to build MinIO (go install $MINIO_MODULE@$MINIO_VERSION); install Go >= 1.24"
+  say "building MinIO $MINIO_VERSION from source with $(go version | cut -d' ' -f3) (a few minutes, once)"
+  mkdir -p "$(dirname "$MINIO_BIN")"
+  GOBIN="$(dirname "$MINIO_BIN")" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$MINIO_MODULE@$MINIO_VERSION"
+  [ -x "$MINIO_BIN" ] || die "MinIO build produced no binary at $MINIO_BIN"
+}
+
+port_free() {
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+wait_http() {  # url, seconds
+  local url="$1" deadline=$((SECONDS + ${2:-30}))
+  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.2
+  done
+}
+
+# Local MinIO with known credentials; CORS for the browser uploader is a server
+# setting on the community edition (no per-bucket CORS).
+start_minio() {  # data dir, port, console port, log file
+  local data="$1" port="$2" cport="$3" log="$4"
+  mkdir -p "$data"
+  port_free "$port" || die "port $port is taken; set WEBINAR_ARCHIVE_MINIO_PORT to another one"
+  MINIO_ROOT_USER="$AWS_ACCESS_KEY_ID" MINIO_ROOT_PASSWORD="$AWS_SECRET_ACCESS_KEY" \
+  MINIO_API_CORS_ALLOW_ORIGIN="${WEBINAR_ARCHIVE_CORS_ORIGINS:-*}" \
+  MINIO_BROWSER=off MINIO_UPDATE=off \
+    "$MINIO_BIN" server --quiet --address "127.0.0.1:$port" --console-address "127.0.0.1:$cport" "$data" \
+    >"$log" 2>&1 &
+  MINIO_PID=$!
+  wait_http "http://127.0.0.1:$port/minio/health/live" 60 || { cat "$log" >&2; die "MinIO did not start"; }
+}

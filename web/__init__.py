@@ -1,0 +1,48 @@
+"""The Flask front end: an application factory and thin blueprints over `archive`."""
+from __future__ import annotations
+
+from flask import Flask
+
+from archive.config import Settings
+from archive.context import Archive
+
+
+def create_app(archive: Archive | None = None, test_config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    if archive is None:
+        archive = Archive.from_settings(Settings.from_env())
+    app.config.from_mapping(
+        SECRET_KEY=archive.settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=1024 * 1024,  # metadata only: media never passes through here
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["archive"] = archive
+
+    from . import api, public
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
+
+    @app.template_filter("filesize")
+    def filesize(n: int | None) -> str:
+        if not n:
+            return ""
+        size = float(n)
+        for unit in ("B", "KB", "MB", "GB"):
+            if size < 1000 or unit == "GB":
+                return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+            size /= 1000
+        return ""
+
+    @app.template_filter("duration")
+    def duration(seconds: float | None) -> str:
+        if not seconds:
+            return ""
+        s = int(round(seconds))
+        h, m = divmod(s // 60, 60)
+        return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
+
+    return app

@@ -1,0 +1,23 @@
+"""A small JSON API: webinar status for scripts and the page's refresh."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify
+
+from archive import webinars
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/webinars/<webinar_id>")
+def webinar_status(webinar_id: str):
+    archive = current_app.extensions["archive"]
+    with archive.catalog.session() as s:
+        w = webinars.get(s, webinar_id)
+    if w is None or w.visibility not in webinars.VIEWABLE:
+        abort(404)
+    return jsonify(webinars.status_dict(w, archive.settings.public_url))
+
+
+@bp.get("/health")
+def health():
+    return jsonify({"ok": True})

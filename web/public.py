@@ -1,0 +1,81 @@
+"""Public pages: the list of webinars, a webinar's page, downloads as presigned redirects."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template
+
+from archive import webinars
+from archive.context import Archive
+
+bp = Blueprint("public", __name__)
+
+
+def _archive() -> Archive:
+    return current_app.extensions["archive"]
+
+
+def _viewable(session, webinar_id: str):
+    w = webinars.get(session, webinar_id)
+    if w is None or w.visibility not in webinars.VIEWABLE:
+        abort(404)
+    return w
+
+
+@bp.get("/")
+def index():
+    archive = _archive()
+    with archive.catalog.session() as s:
+        items = webinars.listed(s)
+    posters = {}
+    for w in items:
+        rec = w.recording
+        if rec is not None and rec.status == "ready" and "poster" in rec.outputs:
+            posters[w.id] = archive.store.presigned_get(rec.outputs["poster"])
+    return render_template("index.html", webinars=items, posters=posters)
+
+
+@bp.get("/webinars/<webinar_id>")
+def webinar(webinar_id: str):
+    archive = _archive()
+    with archive.catalog.session() as s:
+        w = _viewable(s, webinar_id)
+    store = archive.store
+    rec = w.recording
+    player = None
+    if rec is not None and rec.status == "ready":
+        player = {
+            "kind": rec.info.get("kind", "video"),
+            "src": store.presigned_get(rec.outputs["web"]),
+            "type": "video/mp4" if rec.info.get("kind") == "video" else "audio/mp4",
+            "poster": store.presigned_get(rec.outputs["poster"]) if "poster" in rec.outputs else None,
+        }
+    thumbs = {}
+    for deck in w.decks:
+        if deck.status == "ready":
+            thumbs[deck.id] = [store.presigned_get(k) for k in deck.outputs.get("pages", {}).get("thumb", [])]
+    return render_template("webinar.html", webinar=w, recording=rec, player=player, thumbs=thumbs)
+
+
+@bp.get("/webinars/<webinar_id>/recording/download")
+def download_recording(webinar_id: str):
+    archive = _archive()
+    with archive.catalog.session() as s:
+        w = _viewable(s, webinar_id)
+    rec = w.recording
+    if rec is None:
+        abort(404)
+    return redirect(archive.store.presigned_get(
+        rec.original_key, download_name=rec.original_filename, content_type=rec.content_type,
+        expires=3600), code=302)
+
+
+@bp.get("/webinars/<webinar_id>/slides/<asset_id>/download")
+def download_slides(webinar_id: str, asset_id: str):
+    archive = _archive()
+    with archive.catalog.session() as s:
+        _viewable(s, webinar_id)
+        deck = webinars.asset(s, webinar_id, asset_id)
+    if deck is None or deck.kind != "slides":
+        abort(404)
+    return redirect(archive.store.presigned_get(
+        deck.original_key, download_name=deck.original_filename, content_type=deck.content_type,
+        expires=3600), code=302)
