@@ -104,6 +104,12 @@ def _first_line(text: str) -> str:
     return lines[-1] if lines else "no message"
 
 
+def _starts_like_mp4(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
+
+
 def probe(path: Path) -> MediaInfo:
     """Identify a local file; raise MediaRejected with a readable reason if it is not media."""
     path = Path(path)
@@ -116,8 +122,10 @@ def probe(path: Path) -> MediaInfo:
         raise MediaRejected(f"ffprobe gave no answer within {PROBE_TIMEOUT} s") from e
     err = p.stderr.decode("utf-8", "replace").replace(f"file:{path}: ", "")
     if p.returncode != 0:
-        if "moov atom not found" in err:
+        if "moov atom not found" in err and _starts_like_mp4(path):
             raise MediaRejected("the MP4 is truncated or unfinished (no moov atom)", err)
+        if "moov atom not found" in err:
+            raise MediaRejected("not a readable recording: the file is not media", err)
         if "not on whitelist" in err:
             raise MediaRejected("not a recording in an accepted container "
                                 "(MP4, MOV, MKV, WebM, AVI, M4A, MP3, WAV, OGG, FLAC)", err)
@@ -271,37 +279,39 @@ def run_ffmpeg(
 ) -> None:
     """Run an ffmpeg command; raise MediaError with the tail of its message on failure."""
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, errors="replace")
+    with subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, errors="replace") as proc:
 
-    def drain_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            tail.append(line.rstrip())
+        def drain_stderr() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                tail.append(line.rstrip())
 
-    reader = threading.Thread(target=drain_stderr, daemon=True)
-    reader.start()
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            m = _OUT_TIME.match(line.strip())
-            if m and duration and on_progress:
-                on_progress(min(1.0, int(m.group(1)) / 1e6 / duration))
-        rc = proc.wait()
-    finally:
-        timer.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=5)
+        reader = threading.Thread(target=drain_stderr, daemon=True)
+        reader.start()
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                m = _OUT_TIME.match(line.strip())
+                if m and duration and on_progress:
+                    on_progress(min(1.0, int(m.group(1)) / 1e6 / duration))
+            rc = proc.wait()
+        finally:
+            timed_out = not timer.is_alive() and proc.returncode == -9
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            reader.join(timeout=5)
     log = "\n".join(tail)
     if rc != 0:
-        if not timer.is_alive() and rc == -9 and timeout:
-            # killed by our timer (or by the OS): worth another try
-            raise MediaError(f"ffmpeg stopped after the {int(timeout)} s limit or was killed", log,
-                             permanent=False)
+        if timed_out:
+            raise MediaError(f"ffmpeg did not finish within the {int(timeout)} s limit", log)
+        if rc < 0:
+            # killed by a signal from outside (OOM killer, an operator): worth another try
+            raise MediaError(f"ffmpeg was killed (signal {-rc})", log, permanent=False)
         raise MediaError(f"ffmpeg failed: {_first_line(log)}", log)
 
 

@@ -1,0 +1,185 @@
+import json
+import socket
+import subprocess
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from archive import media, webinars
+from archive.hashing import sha256_file
+from archive.importer import ImportRejected, ImportRequest, import_webinar
+from archive.models import Asset, Job, Webinar
+
+
+def _download(archive, key, dst: Path) -> Path:
+    archive.store.download_file(key, dst)
+    return dst
+
+
+def _count(archive, model) -> int:
+    with archive.catalog.session() as s:
+        return s.query(model).count()
+
+
+def _import(archive, inputs, **kw) -> Webinar:
+    return import_webinar(archive, ImportRequest(title="A webinar", **kw))
+
+
+def _reload(archive, webinar_id) -> Webinar:
+    with archive.catalog.session() as s:
+        return webinars.get(s, webinar_id)
+
+
+def test_h264_aac_takes_the_fast_path(archive, worker, inputs, tmp_path):
+    w = _import(archive, inputs, recording=inputs["h264_aac.mp4"], slides=[inputs["deck.pdf"]])
+    rec = w.recording
+    # the original is stored immutably under a server-made key, with its checksum
+    assert rec.original_key == f"webinars/{w.id}/originals/{rec.id}/original.mp4"
+    head = archive.store.head(rec.original_key)
+    assert head["metadata"]["sha256"] == sha256_file(inputs["h264_aac.mp4"]) == rec.sha256
+    assert _reload(archive, w.id).status == "processing"
+
+    worker.run_until_idle()
+
+    w = _reload(archive, w.id)
+    assert w.status == "ready", w.errors
+    rec = w.recording
+    assert rec.info["web_plan"] == {"video": "copy", "audio": "copy"}
+    web = _download(archive, rec.outputs["web"], tmp_path / "web.mp4")
+    info = media.probe(web)
+    assert (info.video_codec, info.audio_codec) == ("h264", "aac")
+    assert info.duration == pytest.approx(4, abs=0.2)
+    data = web.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat"), "web.mp4 must be faststart"
+    poster = _download(archive, rec.outputs["poster"], tmp_path / "poster.jpg")
+    assert poster.read_bytes()[:3] == b"\xff\xd8\xff"
+
+
+def test_vp9_opus_webm_is_transcoded(archive, worker, inputs, tmp_path):
+    w = _import(archive, inputs, recording=inputs["vp9_opus.webm"])
+    assert w.recording.original_key.endswith("/original.webm")
+    worker.run_until_idle()
+    rec = _reload(archive, w.id).recording
+    assert rec.status == "ready", rec.error
+    assert rec.info["web_plan"] == {"video": "encode", "audio": "encode"}
+    info = media.probe(_download(archive, rec.outputs["web"], tmp_path / "web.mp4"))
+    assert (info.video_codec, info.audio_codec, info.pix_fmt) == ("h264", "aac", "yuv420p")
+    assert (info.width, info.height) == (320, 240)
+
+
+def test_audio_only_recording(archive, worker, inputs, tmp_path):
+    w = _import(archive, inputs, recording=inputs["audio.m4a"])
+    worker.run_until_idle()
+    rec = _reload(archive, w.id).recording
+    assert rec.status == "ready", rec.error
+    assert rec.info["kind"] == "audio"
+    assert rec.outputs["web"].endswith("/audio.m4a")
+    info = media.probe(_download(archive, rec.outputs["web"], tmp_path / "audio.m4a"))
+    assert not info.has_video and info.audio_codec == "aac"
+    assert _download(archive, rec.outputs["poster"], tmp_path / "p.jpg").stat().st_size > 1000
+
+
+def test_pdf_pages_are_rendered_with_their_text(archive, worker, inputs):
+    w = _import(archive, inputs, slides=[inputs["deck.pdf"]])
+    worker.run_until_idle()
+    deck = _reload(archive, w.id).decks[0]
+    assert deck.status == "ready", deck.error
+    assert deck.info["page_count"] == 3
+    assert len(deck.outputs["pages"]["large"]) == 3 and len(deck.outputs["pages"]["thumb"]) == 3
+    first = archive.store.get_bytes(deck.outputs["pages"]["large"][0])
+    assert first[:4] == b"RIFF" and first[8:12] == b"WEBP"
+    texts = json.loads(archive.store.get_bytes(deck.outputs["text"]))["pages"]
+    assert "Alpha point" in texts[0] and "Gamma" in texts[1]
+
+
+def test_manifest_describes_the_webinar(archive, worker, inputs):
+    w = _import(archive, inputs, recording=inputs["h264_aac.mp4"], slides=[inputs["deck.pdf"]])
+    worker.run_until_idle()
+    m = json.loads(archive.store.get_bytes(f"webinars/{w.id}/manifest.json"))
+    assert m["id"] == w.id and m["title"] == "A webinar"
+    assert {a["kind"] for a in m["assets"]} == {"recording", "slides"}
+    assert all(a["status"] == "ready" and a["sha256"] for a in m["assets"])
+
+
+def test_reprocessing_replaces_outputs_without_duplicates(archive, worker, inputs):
+    w = _import(archive, inputs, recording=inputs["h264_aac.mp4"], slides=[inputs["deck.pdf"]])
+    worker.run_until_idle()
+    before = sorted(archive.store.list_keys(w.prefix))
+    with archive.catalog.transaction() as s:
+        for job in s.query(Job).all():
+            job.state, job.attempts = "queued", 0
+    worker.run_until_idle()
+    assert sorted(archive.store.list_keys(w.prefix)) == before
+    assert _reload(archive, w.id).status == "ready"
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("not_media.mp4", "not a readable recording"),
+    ("empty.mp4", "empty"),
+    ("truncated.mp4", "truncated"),
+    ("hls_playlist.mp4", "not a recording in an accepted container"),
+])
+def test_bad_recordings_are_rejected_without_a_trace(archive, inputs, name, reason):
+    with pytest.raises(ImportRejected, match=reason):
+        _import(archive, inputs, recording=inputs[name], slides=[inputs["deck.pdf"]])
+    assert _count(archive, Webinar) == _count(archive, Asset) == _count(archive, Job) == 0
+    assert list(archive.store.list_keys("webinars/")) == []
+
+
+def test_a_deck_that_is_not_a_pdf_is_rejected(archive, inputs):
+    with pytest.raises(ImportRejected, match="not a PDF"):
+        _import(archive, inputs, recording=inputs["h264_aac.mp4"], slides=[inputs["not_a_pdf.pdf"]])
+    assert _count(archive, Webinar) == 0
+    assert list(archive.store.list_keys("webinars/")) == []
+
+
+def test_a_playlist_disguised_as_mp4_fetches_nothing(archive, inputs, tmp_path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    hits = []
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+                hits.append(conn.recv(1000))
+                conn.close()
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    playlist = tmp_path / "talk.mp4"
+    playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nhttp://127.0.0.1:{port}/seg.ts\n"
+                        f"#EXTINF:4,\n{inputs['h264_aac.mp4']}\n#EXT-X-ENDLIST\n")
+    try:
+        with pytest.raises(ImportRejected):
+            _import(archive, inputs, recording=playlist)
+    finally:
+        stop.set()
+        t.join(timeout=2)
+        listener.close()
+    assert hits == []
+
+
+def test_failed_processing_keeps_the_reason(archive, worker, inputs, client):
+    w = _import(archive, inputs, recording=inputs["h264_aac.mp4"])
+    # Someone overwrote the stored original: the checksum no longer matches.
+    archive.store.put_bytes(w.recording.original_key, b"tampered", "video/mp4")
+    worker.run_until_idle()
+    w = _reload(archive, w.id)
+    assert w.status == "failed"
+    assert "checksum" in w.recording.error
+    with archive.catalog.session() as s:
+        job = s.query(Job).one()
+        assert (job.state, job.attempts) == ("failed", 1)  # known-bad: not retried
+    page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
+    assert "Processing failed" in page and "checksum" in page
+    status = client.get(f"/api/webinars/{w.id}").get_json()
+    assert status["status"] == "failed" and "checksum" in status["error"]

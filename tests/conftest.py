@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import secrets
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from archive.config import Settings
+from archive.context import Archive
+from archive.worker import Worker
+from web import create_app
+
+from .media_inputs import make_inputs
+from .services import MINIO_PASSWORD, MINIO_USER, MinioServer, free_port
+
+
+@pytest.fixture(scope="session")
+def minio(tmp_path_factory):
+    server = MinioServer(tmp_path_factory.mktemp("minio") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def inputs(tmp_path_factory) -> dict[str, Path]:
+    return make_inputs(tmp_path_factory.mktemp("inputs"))
+
+
+def make_settings(minio: MinioServer, tmp: Path, **overrides) -> Settings:
+    env = {
+        "WEBINAR_ARCHIVE_DATA": str(tmp / "data"),
+        "WEBINAR_ARCHIVE_BUCKET": f"test-{secrets.token_hex(6)}",
+        "AWS_ENDPOINT_URL_S3": minio.endpoint,
+        "AWS_ACCESS_KEY_ID": MINIO_USER,
+        "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "WEBINAR_ARCHIVE_PUBLIC_URL": "http://archive.test",
+        **overrides,
+    }
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def settings(minio, tmp_path) -> Settings:
+    return make_settings(minio, tmp_path)
+
+
+@pytest.fixture
+def archive(settings):
+    a = Archive.from_settings(settings)
+    a.setup()
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def worker(archive) -> Worker:
+    return Worker(archive, name="test-worker")
+
+
+@pytest.fixture
+def app(archive):
+    return create_app(archive, {"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real HTTP port, for the browser."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=10)
