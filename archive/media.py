@@ -19,6 +19,8 @@ from typing import Callable
 import ffmpeg
 from ffmpeg._utils import convert_kwargs_to_cmd_line_args
 
+from . import presets
+
 # Demuxers we accept (ffmpeg short names). Anything else, playlists and concat
 # lists included, is refused before a single byte is decoded.
 DEMUXER_ALLOWLIST = ("mov", "matroska", "webm", "avi", "mp3", "wav", "ogg", "flac", "aac")
@@ -174,7 +176,7 @@ def media_info_from_probe(data: dict, size: int) -> MediaInfo:
     if "rotate" in v.get("tags", {}):
         rotation = int(v["tags"]["rotate"])
     bit_rate = fmt.get("bit_rate")
-    return MediaInfo(
+    info = MediaInfo(
         demuxer=demuxer,
         duration=duration,
         size=size,
@@ -190,6 +192,31 @@ def media_info_from_probe(data: dict, size: int) -> MediaInfo:
         bit_rate=int(bit_rate) if bit_rate and str(bit_rate).isdigit() else None,
         raw=data,
     )
+    check_limits(info)
+    return info
+
+
+def _hms(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def check_limits(info: MediaInfo) -> None:
+    """Refuse what no webinar is and what would only burn the worker's time."""
+    if info.has_video and info.width and info.height and (
+            max(info.width, info.height) > presets.MAX_WIDTH
+            or min(info.width, info.height) > presets.MAX_HEIGHT):  # portrait too
+        raise MediaRejected(f"the video is {info.width}x{info.height}; the largest accepted is "
+                            f"{presets.MAX_WIDTH}x{presets.MAX_HEIGHT}")
+    if info.duration > presets.MAX_DURATION_SECONDS:
+        raise MediaRejected(f"the recording declares {_hms(info.duration)}; at most "
+                            f"{_hms(presets.MAX_DURATION_SECONDS)} is accepted")
+    if info.size / info.duration < presets.MIN_BYTES_PER_SECOND:
+        raise MediaRejected(f"the file declares {_hms(info.duration)} but holds only {info.size} bytes: "
+                            "it is truncated or damaged")
+    if info.audio_streams > presets.MAX_AUDIO_STREAMS:
+        raise MediaRejected(f"the file has {info.audio_streams} audio streams; at most "
+                            f"{presets.MAX_AUDIO_STREAMS} are accepted")
 
 
 # -- plans and commands (pure) -----------------------------------------------------
@@ -329,3 +356,192 @@ def talk_recording_args(dst: Path, speech_file: Path, title: str, duration: floa
                         pix_fmt="yuv420p", g=fps * 2, acodec="aac", audio_bitrate="96k", ar=44100,
                         movflags="+faststart")
     return _global(out).compile()
+
+
+# -- renditions beyond the fast path ----------------------------------------------------
+
+def display_size(info: MediaInfo) -> tuple[int, int]:
+    """Width and height as shown, after the rotation a phone recorded."""
+    w, h = info.width or 0, info.height or 0
+    return (h, w) if abs(info.rotation) % 180 == 90 else (w, h)
+
+
+def _even(x: float) -> int:
+    return max(2, int(round(x / 2)) * 2)
+
+
+def ladder_rungs(info: MediaInfo, ladder: list[dict] | None = None) -> list[dict]:
+    """The rungs for this source: never above its height; a tiny source gets one rung."""
+    ladder = presets.LADDER if ladder is None else ladder
+    w, h = display_size(info)
+    rungs = []
+    for rung in ladder:
+        if rung["height"] <= h:
+            rungs.append({**rung, "width": _even(w * rung["height"] / h)})
+    if not rungs:
+        smallest = ladder[0]
+        rungs.append({**smallest, "name": f"{_even(h)}p", "height": _even(h), "width": _even(w)})
+    return rungs
+
+
+def _hls_opts(out_dir: Path) -> dict:
+    return {
+        "f": "hls", "hls_time": presets.HLS_SEGMENT_SECONDS, "hls_playlist_type": "vod",
+        "hls_segment_type": "fmp4", "hls_fmp4_init_filename": "init.mp4",
+        "hls_segment_filename": str(out_dir / "seg_%05d.m4s"), "hls_flags": "independent_segments",
+    }
+
+
+def hls_copy_args(src: Path, out_dir: Path, info: MediaInfo, plan: Plan) -> list[str]:
+    """A single-rendition HLS by stream copy (audio re-encoded only when it must be)."""
+    inp = _input(src, info)
+    streams = [inp["v:0"]]
+    opts: dict = {"vcodec": "copy"}
+    if info.has_audio:
+        streams.append(inp["a:0"])
+        opts.update(acodec="copy") if plan.audio == "copy" else opts.update(acodec="aac", audio_bitrate="128k", ac=2)
+    out = ffmpeg.output(*streams, str(out_dir / "index.m3u8"), **opts, **_hls_opts(out_dir))
+    return _global(out).compile()
+
+
+def hls_ladder_args(src: Path, out_root: Path, info: MediaInfo, rungs: list[dict]) -> list[str]:
+    """Every rung in one ffmpeg run: decode once, scale and encode per rung, with
+    keyframes forced on the same timestamps so renditions switch cleanly."""
+    inp = _input(src, info)
+    seg = presets.HLS_SEGMENT_SECONDS
+    split = inp["v:0"].filter_multi_output("split", len(rungs))
+    outs = []
+    for i, rung in enumerate(rungs):
+        out_dir = out_root / rung["name"]
+        v = split[i].filter("scale", w=rung["width"], h=rung["height"]).filter("setsar", "1")
+        streams = [v] + ([inp["a:0"]] if info.has_audio else [])
+        kbps = rung["video_kbps"]
+        opts = dict(
+            vcodec="libx264", preset=presets.X264_PRESET, pix_fmt="yuv420p", profile="high",
+            video_bitrate=f"{kbps}k", maxrate=f"{int(kbps * 1.5)}k", bufsize=f"{kbps * 2}k",
+            force_key_frames=f"expr:gte(t,n_forced*{seg})", sc_threshold=0,
+        )
+        if info.has_audio:
+            opts.update(acodec="aac", audio_bitrate=f"{rung['audio_kbps']}k", ac=2)
+        outs.append(ffmpeg.output(*streams, str(out_dir / "index.m3u8"), **opts, **_hls_opts(out_dir)))
+    return _global(ffmpeg.merge_outputs(*outs)).compile()
+
+
+def audio_args(src: Path, dst: Path, info: MediaInfo, codec: str) -> list[str]:
+    """The sound alone: `m4a` (AAC, copied when it already is) or `mp3` for podcast apps."""
+    a = _input(src, info)["a:0"]
+    if codec == "m4a":
+        if info.audio_codec == "aac" and (info.audio_channels or 2) <= 2:
+            opts = {"acodec": "copy"}
+        else:
+            opts = {"acodec": "aac", "audio_bitrate": f"{presets.AUDIO_M4A_KBPS}k", "ac": 2}
+        out = ffmpeg.output(a, "file:" + str(dst), f="ipod", movflags="+faststart", **opts)
+    else:
+        out = ffmpeg.output(a, "file:" + str(dst), f="mp3", acodec="libmp3lame",
+                            audio_bitrate=f"{presets.AUDIO_MP3_KBPS}k", ac=2)
+    return _global(out).compile()
+
+
+def storyboard_interval(duration: float) -> float:
+    per = duration / presets.STORYBOARD_MAX_THUMBS
+    return max(presets.STORYBOARD_MIN_INTERVAL, float(int(per) + (per > int(per))))
+
+
+def storyboard_geometry(info: MediaInfo) -> tuple[int, int]:
+    w, h = display_size(info)
+    tw = presets.STORYBOARD_WIDTH
+    return tw, _even(tw * h / w) if w else 90
+
+
+def storyboard_args(src: Path, out_dir: Path, info: MediaInfo, interval: float) -> list[str]:
+    """Sprite sheets of timeline thumbnails (storyboard-001.jpg, ...)."""
+    tw, th = storyboard_geometry(info)
+    v = (_input(src, info)["v:0"].filter("fps", fps=f"1/{interval}")
+         .filter("scale", w=tw, h=th).filter("setsar", "1")
+         .filter("tile", f"{presets.STORYBOARD_COLUMNS}x{presets.STORYBOARD_ROWS}"))
+    out = ffmpeg.output(v, str(out_dir / "storyboard-%03d.jpg"), f="image2", vcodec="mjpeg", q=5)
+    return _global(out).compile()
+
+
+def _ts(seconds: float) -> str:
+    ms = int(round(seconds * 1000))
+    return f"{ms // 3600000:02d}:{ms % 3600000 // 60000:02d}:{ms % 60000 // 1000:02d}.{ms % 1000:03d}"
+
+
+def storyboard_vtt(info: MediaInfo, interval: float, sheet_names: list[str]) -> str:
+    """A WebVTT index: each cue names a sheet and the thumbnail's rectangle in it."""
+    tw, th = storyboard_geometry(info)
+    per_sheet = presets.STORYBOARD_COLUMNS * presets.STORYBOARD_ROWS
+    lines = ["WEBVTT", ""]
+    n = 0
+    while n * interval < info.duration and n // per_sheet < len(sheet_names):
+        start, end = n * interval, min((n + 1) * interval, info.duration)
+        cell = n % per_sheet
+        x, y = (cell % presets.STORYBOARD_COLUMNS) * tw, (cell // presets.STORYBOARD_COLUMNS) * th
+        lines += [f"{_ts(start)} --> {_ts(end)}", f"{sheet_names[n // per_sheet]}#xywh={x},{y},{tw},{th}", ""]
+        n += 1
+    return "\n".join(lines)
+
+
+def frame_sample_args(src: Path, dst: Path, info: MediaInfo, at: float, width: int = 64) -> list[str]:
+    inp = ffmpeg.input("file:" + str(src), ss=f"{at:.3f}", f=info.demuxer, **_SAFE_INPUT)
+    v = inp["v:0"].filter("scale", w=width, h=-2).filter("format", "gray")
+    out = ffmpeg.output(v, "file:" + str(dst), vframes=1, f="image2", vcodec="png")
+    return _global(out).compile()
+
+
+def poster_at_args(src: Path, dst: Path, info: MediaInfo, at: float) -> list[str]:
+    inp = ffmpeg.input("file:" + str(src), ss=f"{at:.3f}", f=info.demuxer, **_SAFE_INPUT)
+    v = inp["v:0"].filter("scale", w="min(1280,iw)", h=-2)
+    out = ffmpeg.output(v, "file:" + str(dst), vframes=1, f="image2", vcodec="mjpeg", q=3)
+    return _global(out).compile()
+
+
+def poster_candidates(duration: float) -> list[float]:
+    return [round(duration * f, 3) for f in (0.1, 0.25, 0.4, 0.55, 0.7, 0.85)]
+
+
+def decode_check_args(src: Path, info: MediaInfo, at: float, seconds: float) -> list[str]:
+    """Decode a stretch and stop at the first error (-xerror): a damaged bitstream fails."""
+    inp = ffmpeg.input("file:" + str(src), ss=f"{at:.3f}", t=f"{seconds:.3f}", f=info.demuxer,
+                       **_SAFE_INPUT)
+    streams = [inp["v:0"]] if info.has_video else []
+    if info.has_audio:
+        streams.append(inp["a:0"])
+    out = ffmpeg.output(*streams, "-", f="null")
+    return _global(out).global_args("-xerror", "-v", "error").compile()
+
+
+def avc_codec_string(profile: str | None, level: int | None) -> str:
+    """RFC 6381 codec string for an H.264 stream, as HLS CODECS wants it."""
+    idc = {"Baseline": 0x42, "Constrained Baseline": 0x42, "Main": 0x4D, "High": 0x64}.get(profile or "", 0x64)
+    constraint = 0xE0 if profile == "Constrained Baseline" else 0x00
+    return f"avc1.{idc:02x}{constraint:02x}{(level or 31):02x}"
+
+
+def codec_strings_of(init_segment: Path) -> list[str]:
+    """CODECS of an fMP4 init segment we made, read from its avcC box: the profile,
+    compatibility and level bytes there are exactly RFC 6381's avc1.PPCCLL."""
+    data = init_segment.read_bytes()
+    codecs = []
+    at = data.find(b"avcC")
+    if at >= 0:
+        codecs.append("avc1." + data[at + 5: at + 8].hex())
+    if b"mp4a" in data:
+        codecs.append("mp4a.40.2")
+    return codecs
+
+
+def stream_codec_strings(info: MediaInfo) -> list[str]:
+    return _codec_strings(info.raw.get("streams", []))
+
+
+def _codec_strings(streams: list[dict]) -> list[str]:
+    v = next((s for s in streams if s.get("codec_type") == "video"), None)
+    a = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    codecs = []
+    if v is not None:
+        codecs.append(avc_codec_string(v.get("profile"), v.get("level")))
+    if a is not None:
+        codecs.append("mp4a.40.2")  # AAC-LC: what we publish
+    return codecs

@@ -11,11 +11,13 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from PIL import Image, ImageStat
+
 from . import media, slides
 from .context import Archive
 from .hashing import sha256_file
-from .jobs import Heartbeat, PermanentError
-from .models import Asset
+from .jobs import Heartbeat, PermanentError, enqueue
+from .models import Asset, Job
 
 Result = tuple[dict, dict]  # (info, outputs)
 
@@ -30,25 +32,175 @@ def _fetch_original(archive: Archive, asset: Asset, workdir: Path) -> Path:
     return local
 
 
+def _check_decodes(info: media.MediaInfo, src: Path) -> None:
+    """Decode short stretches at the start, middle and end: a damaged bitstream is
+    refused before anything is published (stream copy alone would not notice)."""
+    span = min(2.0, info.duration / 3)
+    for at in (0.0, info.duration / 2 - span / 2, max(0.0, info.duration - span - 0.5)):
+        try:
+            media.run_ffmpeg(media.decode_check_args(src, info, max(0.0, at), span), 300)
+        except media.MediaError as e:
+            raise media.MediaRejected(f"the recording is damaged near {at:.0f} s: "
+                                      f"{e.log.splitlines()[-1] if e.log else e}", e.log) from e
+
+
+def _choose_poster_time(info: media.MediaInfo, src: Path, work: Path) -> float:
+    """The first candidate frame that is neither black, white nor flat."""
+    best, best_spread = 0.0, -1.0
+    for i, at in enumerate(media.poster_candidates(info.duration)):
+        sample = work / f"sample-{i}.png"
+        try:
+            media.run_ffmpeg(media.frame_sample_args(src, sample, info, at), 120)
+            with Image.open(sample) as im:
+                stat = ImageStat.Stat(im.convert("L"))
+        except (media.MediaError, OSError):
+            continue
+        mean, spread = stat.mean[0], stat.stddev[0]
+        if 24 < mean < 232 and spread > 12:
+            return at
+        if spread > best_spread:
+            best, best_spread = at, spread
+    return best
+
+
+def _upload_tree(archive: Archive, local_dir: Path, key_prefix: str, content_types: dict[str, str]) -> list[str]:
+    keys = []
+    for f in sorted(local_dir.rglob("*")):
+        if f.is_file():
+            key = key_prefix + f.relative_to(local_dir).as_posix()
+            archive.store.upload_file(f, key, content_types.get(f.suffix, "application/octet-stream"))
+            keys.append(key)
+    return keys
+
+
+_HLS_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
+
+
+def _rendition_entry(name: str, playlist: Path, info: media.MediaInfo) -> dict:
+    """BANDWIDTH from the largest segment, AVERAGE-BANDWIDTH from the total."""
+    segments = sorted(playlist.parent.glob("seg_*.m4s"))
+    durations = [float(line.split(":", 1)[1].rstrip(",")) for line in playlist.read_text().splitlines()
+                 if line.startswith("#EXTINF:")]
+    sizes = [f.stat().st_size for f in segments]
+    init = playlist.parent / "init.mp4"
+    total_bits = (sum(sizes) + (init.stat().st_size if init.exists() else 0)) * 8
+    total_time = sum(durations) or info.duration
+    peak = max((sz * 8 / d for sz, d in zip(sizes, durations) if d > 0), default=total_bits / total_time)
+    w, h = media.display_size(info)
+    return {"name": name, "playlist": f"{name}/index.m3u8", "bandwidth": int(peak),
+            "average_bandwidth": int(total_bits / total_time), "width": w, "height": h,
+            "frame_rate": round(info.fps, 3) if info.fps else None,
+            "codecs": ",".join(media.stream_codec_strings(info))}
+
+
+def master_playlist(renditions: list[dict]) -> str:
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for r in sorted(renditions, key=lambda r: r["bandwidth"]):
+        attrs = [f"BANDWIDTH={r['bandwidth']}", f"AVERAGE-BANDWIDTH={r['average_bandwidth']}",
+                 f"RESOLUTION={r['width']}x{r['height']}", f'CODECS="{r["codecs"]}"']
+        if r.get("frame_rate"):
+            attrs.append(f"FRAME-RATE={r['frame_rate']:.3f}")
+        lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), r["playlist"]]
+    return "\n".join(lines) + "\n"
+
+
+def _publish_hls(archive: Archive, asset: Asset, hls_dir: Path, entries: list[dict]) -> str:
+    """Upload renditions, then the master playlist last, so it never names a missing file."""
+    _upload_tree(archive, hls_dir, asset.derived_key("hls/"), _HLS_TYPES)
+    master = asset.derived_key("hls/master.m3u8")
+    archive.store.put_bytes(master, master_playlist(entries).encode(), _HLS_TYPES[".m3u8"])
+    return master
+
+
+def ensure_job(archive: Archive, asset_id: str, kind: str) -> None:
+    """Queue `kind` for the asset unless it is already queued, running or done."""
+    with archive.catalog.transaction() as s:
+        exists = s.query(Job).filter(Job.asset_id == asset_id, Job.kind == kind,
+                                     Job.state.in_(("queued", "running", "done"))).count()
+        if not exists:
+            enqueue(s, asset_id, kind, max_attempts=archive.settings.job_max_attempts)
+
+
 def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
+    """The fast path: what makes the webinar watchable, by stream copy when possible."""
     timeout = archive.settings.ffmpeg_timeout_seconds
     with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="rec-") as tmp:
         work = Path(tmp)
         src = _fetch_original(archive, asset, work)
         info = media.probe(src)
+        _check_decodes(info, src)
+        hb.progress(0.05)
         plan = media.plan_web(info)
         web_name = "web.mp4" if info.has_video else "audio.m4a"
         web = work / web_name
         # Stream copy takes seconds; an encode reports progress as it goes.
         media.run_ffmpeg(media.web_rendition_args(src, web, info, plan), timeout, info.duration,
-                         lambda f: hb.progress(f * 0.9))
+                         lambda f: hb.progress(0.05 + f * 0.8))
+        outputs: dict = {"web": asset.derived_key(web_name), "poster": asset.derived_key("poster.jpg")}
         poster = work / "poster.jpg"
-        media.run_ffmpeg(media.poster_args(src, poster, info), min(timeout, 600))
-        outputs = {"web": asset.derived_key(web_name), "poster": asset.derived_key("poster.jpg")}
+        if info.has_video:
+            at = _choose_poster_time(info, web, work)
+            media.run_ffmpeg(media.poster_at_args(web, poster, media.probe(web), at), 600)
+            # A single HLS rendition copied from web.mp4: seconds, whatever the source was.
+            web_info = media.probe(web)
+            hls = work / "hls" / "source"
+            hls.mkdir(parents=True)
+            media.run_ffmpeg(media.hls_copy_args(web, hls, web_info, media.plan_web(web_info)), timeout)
+            entry = _rendition_entry("source", hls / "index.m3u8", web_info)
+            outputs["hls"] = _publish_hls(archive, asset, work / "hls", [entry])
+            outputs["hls_renditions"] = [entry]
+        else:
+            media.run_ffmpeg(media.poster_args(src, poster, info), 600)
         archive.store.upload_file(web, outputs["web"], "video/mp4" if info.has_video else "audio/mp4")
         archive.store.upload_file(poster, outputs["poster"], "image/jpeg")
         result_info = {**info.summary(), "web_plan": {"video": plan.video, "audio": plan.audio}}
-        return result_info, outputs
+    ensure_job(archive, asset.id, "recording_renditions")
+    return result_info, {**asset.outputs, **outputs}
+
+
+def recording_renditions(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
+    """What follows the fast path: the HLS ladder, audio downloads, the storyboard."""
+    timeout = archive.settings.ffmpeg_timeout_seconds
+    with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="ren-") as tmp:
+        work = Path(tmp)
+        src = _fetch_original(archive, asset, work)
+        info = media.probe(src)
+        outputs: dict = {}
+        if info.has_audio:
+            for codec, ctype in (("m4a", "audio/mp4"), ("mp3", "audio/mpeg")):
+                dst = work / f"audio.{codec}"
+                media.run_ffmpeg(media.audio_args(src, dst, info, codec), timeout)
+                outputs[f"audio_{codec}"] = asset.derived_key(dst.name)
+                archive.store.upload_file(dst, outputs[f"audio_{codec}"], ctype)
+        hb.progress(0.1)
+        if info.has_video:
+            interval = media.storyboard_interval(info.duration)
+            sb = work / "storyboard"
+            sb.mkdir()
+            media.run_ffmpeg(media.storyboard_args(src, sb, info, interval), timeout)
+            sheets = sorted(p.name for p in sb.glob("storyboard-*.jpg"))
+            (sb / "storyboard.vtt").write_text(media.storyboard_vtt(info, interval, sheets))
+            _upload_tree(archive, sb, asset.derived_key("storyboard/"), {".jpg": "image/jpeg", ".vtt": "text/vtt"})
+            outputs["storyboard"] = asset.derived_key("storyboard/storyboard.vtt")
+            hb.progress(0.2)
+
+            rungs = media.ladder_rungs(info)
+            hls = work / "hls"
+            for rung in rungs:
+                (hls / rung["name"]).mkdir(parents=True)
+            media.run_ffmpeg(media.hls_ladder_args(src, hls, info, rungs), timeout, info.duration,
+                             lambda f: hb.progress(0.2 + f * 0.75))
+            entries = []
+            for rung in rungs:
+                playlist = hls / rung["name"] / "index.m3u8"
+                entry = _rendition_entry(rung["name"], playlist, info)
+                entry.update(width=rung["width"], height=rung["height"],
+                             codecs=",".join(media.codec_strings_of(playlist.parent / "init.mp4")))
+                entries.append(entry)
+            outputs["hls"] = _publish_hls(archive, asset, hls, entries)
+            outputs["hls_renditions"] = entries
+        info_out = {**asset.info, "renditions": "ready"}
+    return info_out, {**asset.outputs, **outputs}
 
 
 def process_slides(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
@@ -79,7 +231,11 @@ def process_slides(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
 
 HANDLERS: dict[str, Callable[[Archive, Asset, Heartbeat], Result]] = {
     "process_recording": process_recording,
+    "recording_renditions": recording_renditions,
     "process_slides": process_slides,
 }
+
+# Jobs that make an asset watchable; the others run after and never hide it.
+WATCHABLE_KINDS = ("process_recording", "process_slides")
 
 PERMANENT = (PermanentError, media.MediaRejected, slides.SlidesRejected)

@@ -10,7 +10,7 @@ import time
 from . import jobs, media, webinars
 from .context import Archive
 from .models import Asset, Job
-from .processing import HANDLERS, PERMANENT
+from .processing import HANDLERS, PERMANENT, WATCHABLE_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,9 @@ class Worker:
             self._sync_failed_assets()
             return False
         log.info("job %s (%s, asset %s): attempt %s", job.id, job.kind, job.asset_id, job.attempts)
-        self._set_asset(job.asset_id, status="processing")
+        watchable = job.kind in WATCHABLE_KINDS  # later renditions never hide a ready asset
+        if watchable:
+            self._set_asset(job.asset_id, status="processing")
         error, tail, permanent, result = None, None, False, None
         with jobs.Heartbeat(self.archive.catalog, job.id, self.owner, s.job_lease_seconds) as hb:
             with self.archive.catalog.session() as session:
@@ -51,9 +53,11 @@ class Worker:
             info, outputs = result
             self._set_asset(job.asset_id, status="ready", error=None, info=info, outputs=outputs)
         state = jobs.finish(self.archive.catalog, job.id, self.owner, error, tail, permanent)
-        if state == "failed":
+        if state == "failed" and watchable:
             self._set_asset(job.asset_id, status="failed", error=error)
-        elif state == "queued":
+        elif state == "failed":
+            self._note_later_failure(job.asset_id, job.kind, error)
+        elif state == "queued" and watchable:
             self._set_asset(job.asset_id, status="queued")
         log.info("job %s: %s%s", job.id, state, f" ({error})" if error else "")
         return True
@@ -71,11 +75,19 @@ class Worker:
         if manifest_due:
             webinars.write_manifest(self.archive, webinar)
 
+    def _note_later_failure(self, asset_id: str, kind: str, error: str | None) -> None:
+        with self.archive.catalog.session() as s:
+            asset = s.get(Asset, asset_id)
+            info = dict(asset.info) if asset else {}
+        info.setdefault("failures", {})[kind] = error
+        self._set_asset(asset_id, info=info)
+
     def _sync_failed_assets(self) -> None:
         """Assets whose jobs were failed because their worker died: mark them failed too."""
         with self.archive.catalog.session() as s:
             rows = s.query(Job.asset_id, Job.error).join(Asset).filter(
-                Job.state == "failed", Asset.status.in_(("queued", "processing"))).all()
+                Job.state == "failed", Job.kind.in_(WATCHABLE_KINDS),
+                Asset.status.in_(("queued", "processing"))).all()
         for asset_id, error in rows:
             self._set_asset(asset_id, status="failed", error=error)
 
