@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from . import media, slides, webinars
+from . import captions, media, slides, webinars
 from .context import Archive
 from .hashing import sha256_file
 from .jobs import enqueue
@@ -32,6 +32,7 @@ class ImportRequest:
     held_on: dt.date | None = None
     recording: Path | None = None
     slides: list[Path] = field(default_factory=list)
+    captions: list[tuple[str, Path]] = field(default_factory=list)  # (language, file)
     description: str = ""
     visibility: str = "public"
 
@@ -70,6 +71,19 @@ def _check_deck(path: Path) -> _Checked:
     return _Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
 
 
+def _check_captions(language: str, path: Path) -> _Checked:
+    if not path.is_file():
+        raise ImportRejected(f"captions {path}: no such file")
+    try:
+        captions.check_language(language)
+        cues = captions.parse(path.read_bytes())
+    except captions.CaptionsRejected as e:
+        raise ImportRejected(f"captions {path.name}: {e}") from e
+    ext = "srt" if path.suffix.lower() == ".srt" else "vtt"
+    return _Checked(path, "captions", ext, "text/vtt" if ext == "vtt" else "application/x-subrip",
+                    sha256_file(path), {"language": language, "cues": len(cues)})
+
+
 def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
     title = req.title.strip()
     if not title:
@@ -82,6 +96,10 @@ def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
     if req.recording is not None:
         checked.append(_check_recording(Path(req.recording)))
     checked += [_check_deck(Path(p)) for p in req.slides]
+    languages = [lang for lang, _ in req.captions]
+    if len(set(languages)) != len(languages):
+        raise ImportRejected("one caption file per language")
+    checked += [_check_captions(lang, Path(p)) for lang, p in req.captions]
 
     webinar = Webinar(id=new_id(), title=title, held_on=req.held_on,
                       description=req.description, visibility=req.visibility)

@@ -59,6 +59,10 @@ class Webinar(Base):
         return [a for a in self.assets if a.kind == "slides"]
 
     @property
+    def captions(self) -> list["Asset"]:
+        return [a for a in self.assets if a.kind == "captions"]
+
+    @property
     def status(self) -> str:
         """ready when every asset is, failed when one failed, processing otherwise."""
         states = {a.status for a in self.assets}
@@ -80,7 +84,7 @@ class Asset(Base):
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
     webinar_id: Mapped[str] = mapped_column(ForeignKey("webinars.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # recording | slides
+    kind: Mapped[str] = mapped_column(String(16))  # recording | slides | captions
     position: Mapped[int] = mapped_column(Integer, default=0)
     original_filename: Mapped[str] = mapped_column(String(500))
     original_ext: Mapped[str] = mapped_column(String(16))
@@ -102,7 +106,7 @@ class Asset(Base):
 
     @property
     def derived_prefix(self) -> str:
-        folder = "media" if self.kind == "recording" else "slides"
+        folder = {"recording": "media", "slides": "slides", "captions": "captions"}[self.kind]
         return f"webinars/{self.webinar_id}/{folder}/{self.id}/"
 
     def derived_key(self, name: str) -> str:

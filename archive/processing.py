@@ -13,7 +13,7 @@ from typing import Callable
 
 from PIL import Image, ImageStat
 
-from . import media, slides
+from . import captions, media, slides
 from .context import Archive
 from .hashing import sha256_file
 from .jobs import Heartbeat, PermanentError, enqueue
@@ -229,13 +229,24 @@ def process_slides(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
         return info, {"pdf": asset.original_key, "pages": pages, "text": text_key}
 
 
+def process_captions(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
+    """WebVTT or SRT in, normalised WebVTT out (Zoom speaker names become voices)."""
+    with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="cap-") as tmp:
+        src = _fetch_original(archive, asset, Path(tmp))
+        cues = captions.parse(src.read_bytes())
+    key = asset.derived_key(f"{asset.info['language']}.vtt")
+    archive.store.put_bytes(key, captions.to_vtt(cues).encode("utf-8"), "text/vtt; charset=utf-8")
+    return {**asset.info, "cues": len(cues)}, {"vtt": key}
+
+
 HANDLERS: dict[str, Callable[[Archive, Asset, Heartbeat], Result]] = {
     "process_recording": process_recording,
     "recording_renditions": recording_renditions,
+    "process_captions": process_captions,
     "process_slides": process_slides,
 }
 
 # Jobs that make an asset watchable; the others run after and never hide it.
-WATCHABLE_KINDS = ("process_recording", "process_slides")
+WATCHABLE_KINDS = ("process_recording", "process_slides", "process_captions")
 
-PERMANENT = (PermanentError, media.MediaRejected, slides.SlidesRejected)
+PERMANENT = (PermanentError, media.MediaRejected, slides.SlidesRejected, captions.CaptionsRejected)

@@ -21,9 +21,10 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
         app.config.update(test_config)
     app.extensions["archive"] = archive
 
-    from . import api, public
+    from . import api, media, public
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(media.bp)
     app.register_blueprint(api.bp)
 
     @app.template_filter("filesize")

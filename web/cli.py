@@ -36,6 +36,13 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from e
 
 
+def _captions(text: str) -> tuple[str, Path]:
+    lang, sep, path = text.partition(":")
+    if not sep or not lang or not path:
+        raise argparse.ArgumentTypeError(f"expected LANG:FILE, like en:talk.vtt, not {text!r}")
+    return lang, Path(path)
+
+
 def cmd_serve(args) -> int:
     from werkzeug.serving import run_simple
 
@@ -88,6 +95,7 @@ def cmd_import(args) -> int:
     archive = _archive(args)
     req = ImportRequest(
         title=args.title, held_on=args.date, recording=args.recording, slides=args.slides or [],
+        captions=args.captions or [],
         description=args.description or "", visibility=args.visibility,
     )
     try:
@@ -194,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--date", type=_date, help="the day it was held, YYYY-MM-DD")
     s.add_argument("--recording", type=Path, help="the recording (MP4, MOV, MKV, WebM, AVI, M4A, MP3, WAV, OGG)")
     s.add_argument("--slides", type=Path, action="append", help="a slide deck (PDF); repeat for more")
+    s.add_argument("--captions", type=_captions, action="append", metavar="LANG:FILE",
+                   help="captions or a transcript (WebVTT or SRT) in a language, e.g. en:talk.vtt; repeat")
     s.add_argument("--description", help="text shown on the webinar's page")
     s.add_argument("--visibility", default="public", choices=["draft", "public", "unlisted", "private"])
     s.add_argument("--wait", action="store_true", help="return when processing has ended")

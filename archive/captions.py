@@ -1,0 +1,99 @@
+"""Caption files: WebVTT and SRT in, WebVTT out.
+
+A transcript VTT exported by Zoom is a caption track whose cues start with the
+speaker's name ("Ana Müller: Welcome…"); that prefix becomes a WebVTT voice span.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_BYTES = 20 * 1024 * 1024
+_TIME = r"(?:(\d{1,3}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
+_CUE_TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(.*)$")
+_SPEAKER = re.compile(r"^([^:<>\n]{1,60}):\s+(.+)$", re.S)
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+class CaptionsRejected(Exception):
+    """Not a caption file we can read; the message says why."""
+
+
+@dataclass(frozen=True)
+class Cue:
+    start: float
+    end: float
+    text: str
+
+
+def check_language(tag: str) -> str:
+    if not _LANGUAGE.match(tag):
+        raise CaptionsRejected(f"{tag!r} is not a language tag (like en, de, pt-BR)")
+    return tag
+
+
+def _seconds(h, m, s, frac) -> float:
+    return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(frac.ljust(3, "0")[:3]) / 1000
+
+
+def decode(data: bytes) -> str:
+    if len(data) > MAX_BYTES:
+        raise CaptionsRejected(f"the caption file is larger than {MAX_BYTES // (1024 * 1024)} MB")
+    if b"\x00" in data[:4096]:
+        raise CaptionsRejected("not a text file")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise CaptionsRejected("the caption file is neither UTF-8 nor Windows-1252 text")
+
+
+def parse(data: bytes) -> list[Cue]:
+    """Cues of a WebVTT or SRT file, in order. Raises CaptionsRejected."""
+    text = decode(data).replace("\r\n", "\n").replace("\r", "\n")
+    is_vtt = text.lstrip().startswith("WEBVTT")
+    cues: list[Cue] = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [ln for ln in block.split("\n") if ln.strip()]
+        timing_at = next((i for i, ln in enumerate(lines) if "-->" in ln), None)
+        if timing_at is None:
+            continue  # header, NOTE, STYLE, REGION blocks
+        if is_vtt and lines[0].startswith(("NOTE", "STYLE", "REGION")):
+            continue
+        m = _CUE_TIMING.match(lines[timing_at])
+        if not m:
+            raise CaptionsRejected(f"unreadable cue timing: {lines[timing_at].strip()[:80]!r}")
+        g = m.groups()
+        start, end = _seconds(*g[0:4]), _seconds(*g[4:8])
+        if end < start:
+            raise CaptionsRejected(f"a cue ends before it starts: {lines[timing_at].strip()[:80]!r}")
+        body = "\n".join(lines[timing_at + 1:]).strip()
+        if body:
+            cues.append(Cue(start, end, body))
+    if not cues:
+        raise CaptionsRejected("no cues found: is this a WebVTT or SRT file?")
+    return sorted(cues, key=lambda c: (c.start, c.end))
+
+
+def _stamp(t: float) -> str:
+    ms = int(round(t * 1000))
+    return f"{ms // 3600000:02d}:{ms % 3600000 // 60000:02d}:{ms % 60000 // 1000:02d}.{ms % 1000:03d}"
+
+
+def _voice(text: str) -> str:
+    if text.startswith("<v"):
+        return text
+    m = _SPEAKER.match(text)
+    if m and not m.group(1).strip().isdigit():
+        return f"<v {m.group(1).strip()}>{m.group(2)}"
+    return text
+
+
+def to_vtt(cues: list[Cue]) -> str:
+    out = ["WEBVTT", ""]
+    for c in cues:
+        # A blank line would end the cue early, and "-->" inside text confuses players.
+        body = "\n".join(ln for ln in _voice(c.text).split("\n") if ln.strip()).replace("-->", "→")
+        out += [f"{_stamp(c.start)} --> {_stamp(c.end)}", body, ""]
+    return "\n".join(out)

@@ -1,0 +1,38 @@
+import re
+import urllib.request
+
+from archive import webinars
+from archive.importer import ImportRequest, import_webinar
+from web.media import rewrite_playlist
+
+
+def test_rewrite_playlist_signs_segments_and_init():
+    text = ('#EXTM3U\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:6.0,\nseg_00000.m4s\n#EXTINF:2.0,\n'
+            'seg_00001.m4s\n#EXT-X-ENDLIST')
+    out = rewrite_playlist(text, lambda u: f"https://s3/{u}?sig")
+    assert '#EXT-X-MAP:URI="https://s3/init.mp4?sig"' in out
+    assert "https://s3/seg_00000.m4s?sig\n" in out and out.endswith("#EXT-X-ENDLIST\n")
+
+
+def test_hls_and_storyboard_are_served_with_presigned_media(archive, worker, inputs, client):
+    w = import_webinar(archive, ImportRequest(title="HLS", recording=inputs["h264_aac.mp4"]))
+    worker.run_until_idle()
+    with archive.catalog.session() as s:
+        rec = webinars.get(s, w.id).recording
+    base = f"/webinars/{w.id}/recording/{rec.id}"
+    master = client.get(f"{base}/hls/master.m3u8")
+    assert master.status_code == 200 and master.mimetype == "application/vnd.apple.mpegurl"
+    variant = [ln for ln in master.get_data(as_text=True).splitlines() if ln and not ln.startswith("#")][0]
+    media = client.get(f"{base}/hls/{variant}").get_data(as_text=True)
+    init = re.search(r'URI="([^"]+)"', media).group(1)
+    segments = [ln for ln in media.splitlines() if ln and not ln.startswith("#")]
+    assert init.startswith(archive.settings.s3_public_endpoint) and "X-Amz-Signature" in init
+    for url in [init, *segments]:
+        with urllib.request.urlopen(url) as r:
+            assert r.status == 200 and len(r.read()) > 100
+    assert client.get(f"{base}/hls/../index.m3u8").status_code == 404
+    assert client.get(f"{base}/hls/nope/index.m3u8").status_code == 404
+    vtt = client.get(f"{base}/storyboard.vtt").get_data(as_text=True)
+    sheet = re.search(r"^(http\S+)#xywh=0,0,160,120$", vtt, re.M).group(1)
+    with urllib.request.urlopen(sheet) as r:
+        assert r.read()[:3] == b"\xff\xd8\xff"
