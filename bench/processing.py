@@ -1,0 +1,119 @@
+"""Processing benchmark: how soon is a long recording watchable, and what does the
+pipeline cost over bare ffmpeg? Run: `.venv/bin/python bench/processing.py`
+(`--minutes 60` is the default; a smaller value gives a quick look).
+
+It generates an H.264/AAC 1280x720 30 fps talk-length recording with ffmpeg's lavfi
+sources (cached in ~/.cache/webinar-archive/bench), starts a real MinIO, imports the
+recording (the "upload complete" moment), then measures in the same run:
+  A. upload complete -> watchable (the fast-path job: stream copy MP4 + HLS, poster)
+  B. the full renditions job through the pipeline (download, checksum, probe, HLS ladder,
+     audio M4A/MP3, storyboard, uploads)
+  C. the same ffmpeg commands run bare on the local file (C1: the ladder alone)
+and prints the ratios B/A ("how much sooner is it watchable") and B/C (pipeline overhead).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from archive import media  # noqa: E402
+from archive.config import Settings  # noqa: E402
+from archive.context import Archive  # noqa: E402
+from archive.importer import ImportRequest, import_webinar  # noqa: E402
+from archive.worker import Worker  # noqa: E402
+from tests.services import MINIO_PASSWORD, MINIO_USER, MinioServer  # noqa: E402
+
+CACHE = Path(os.environ.get("WEBINAR_ARCHIVE_CACHE") or Path.home() / ".cache" / "webinar-archive") / "bench"
+
+
+def recording(minutes: int) -> Path:
+    path = CACHE / f"talk-{minutes}min-720p30.mp4"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part.mp4")
+    seconds = minutes * 60
+    print(f"generating a {minutes}-minute 1280x720 30 fps H.264/AAC recording (once, cached)...", flush=True)
+    subprocess.run([
+        "ffmpeg", "-v", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=s=1280x720:r=30:d={seconds}",
+        "-f", "lavfi", "-i", f"sine=f=220:beep_factor=4:d={seconds}:sample_rate=48000",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-pix_fmt", "yuv420p", "-g", "60",
+        "-c:a", "aac", "-b:a", "96k", "-shortest", str(tmp)], check=True)
+    tmp.rename(path)
+    return path
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=int, default=60)
+    args = ap.parse_args()
+    src = recording(args.minutes)
+    info = media.probe(src)
+    with tempfile.TemporaryDirectory(prefix="wa-bench-") as tmp:
+        tmp = Path(tmp)
+        minio = MinioServer(tmp / "minio")
+        try:
+            settings = Settings.from_env({
+                "WEBINAR_ARCHIVE_DATA": str(tmp / "data"),
+                "WEBINAR_ARCHIVE_BUCKET": f"bench-{secrets.token_hex(4)}",
+                "AWS_ENDPOINT_URL_S3": minio.endpoint, "AWS_ACCESS_KEY_ID": MINIO_USER,
+                "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
+            })
+            archive = Archive.from_settings(settings)
+            archive.setup()
+            worker = Worker(archive, name="bench")
+            t_import = timed(lambda: import_webinar(archive, ImportRequest(title="Bench", recording=src)))
+            # A: upload complete -> watchable
+            t_fast = timed(worker.run_once)
+            # B: the rest, through the pipeline
+            t_pipeline = timed(worker.run_once)
+            # C: the same commands, bare
+            bare = tmp / "bare"
+            rungs = media.ladder_rungs(info)
+            for r in rungs:
+                (bare / "hls" / r["name"]).mkdir(parents=True)
+            (bare / "sb").mkdir()
+            limit = 24 * 3600
+            t_ladder = timed(lambda: media.run_ffmpeg(media.hls_ladder_args(src, bare / "hls", info, rungs), limit))
+            t_rest = timed(lambda: [
+                media.run_ffmpeg(media.audio_args(src, bare / "a.m4a", info, "m4a"), limit),
+                media.run_ffmpeg(media.audio_args(src, bare / "a.mp3", info, "mp3"), limit),
+                media.run_ffmpeg(media.storyboard_args(src, bare / "sb", info,
+                                                       media.storyboard_interval(info.duration)), limit),
+            ])
+            archive.close()
+        finally:
+            minio.stop()
+    t_bare = t_ladder + t_rest
+    print(f"\nrecording: {args.minutes} min, {info.width}x{info.height}, {src.stat().st_size / 1e6:.0f} MB; "
+          f"ladder {', '.join(r['name'] for r in rungs)}")
+    print(f"import (local checks + upload to MinIO):    {t_import:8.1f} s")
+    print(f"A  upload complete -> watchable (fast path): {t_fast:8.1f} s")
+    print(f"B  full renditions through the pipeline:     {t_pipeline:8.1f} s")
+    print(f"C  same ffmpeg commands, bare:               {t_bare:8.1f} s  (C1 ladder alone {t_ladder:.1f} s)")
+    print(f"watchable {t_pipeline / t_fast:.0f}x sooner than waiting for the renditions (B/A); "
+          f"{(t_pipeline + t_fast) / t_fast:.0f}x sooner than A+B")
+    print(f"pipeline overhead over bare ffmpeg: {100 * (t_pipeline / t_bare - 1):+.1f}% (B/C = {t_pipeline / t_bare:.3f})")
+    print(f"realtime factors: fast path {info.duration / t_fast:.0f}x, ladder bare {info.duration / t_ladder:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
