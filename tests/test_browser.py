@@ -1,0 +1,98 @@
+"""A viewer's browser (Debian's chromium, driven by Playwright) against the running app:
+the recording plays from MinIO and the slides download under their original name."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from archive import webinars
+from archive.importer import ImportRequest, import_webinar
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Never `playwright install`: its browser download does not work here.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DECK_NAME = "Präsentation – Ana Müller.pdf"
+
+pytestmark = pytest.mark.browser
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def page(tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            tmp_path / "chromium-profile",  # a fresh user-data-dir
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 1000}, accept_downloads=True,
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def webinar(archive, worker, inputs, tmp_path):
+    deck = tmp_path / DECK_NAME
+    shutil.copyfile(inputs["deck.pdf"], deck)
+    w = import_webinar(archive, ImportRequest(
+        title="Open data in practice", held_on=dt.date(2021, 6, 7), recording=inputs["h264_aac.mp4"],
+        slides=[deck], description="A generated clip and a three-page deck."))
+    worker.run_until_idle()
+    with archive.catalog.session() as s:
+        w = webinars.get(s, w.id)
+    assert w.status == "ready", w.errors
+    return w
+
+
+def test_watch_the_recording_and_download_the_slides(live_server, webinar, page, inputs, tmp_path):
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server}/webinars/{webinar.id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Open data in practice")
+
+    video = page.locator("video#player")
+    expect(video).to_be_visible()
+    # Muted, so that the autoplay policy never stands between the click and the picture.
+    video.evaluate("v => { v.muted = true; }")
+    video.click()  # a viewer's click on the player starts it
+    page.wait_for_function("() => document.querySelector('#player').currentTime > 1.2", timeout=20_000)
+    state = video.evaluate("v => ({error: v.error && v.error.code, width: v.videoWidth, height: v.videoHeight,"
+                           " duration: v.duration, paused: v.paused})")
+    assert state["error"] is None
+    assert (state["width"], state["height"]) == (320, 240)
+    assert state["duration"] == pytest.approx(4, abs=0.2)
+    assert not state["paused"]
+    video.evaluate("v => v.pause()")
+
+    # every slide thumbnail came from MinIO and decoded
+    thumbs = page.locator("ol.thumbs img")
+    expect(thumbs).to_have_count(3)
+    thumbs.last.scroll_into_view_if_needed()
+    page.wait_for_function("() => [...document.querySelectorAll('ol.thumbs img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=20_000)
+
+    page.screenshot(path=tmp_path / "webinar.png", full_page=True)
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download the slides").click()
+    download = download_info.value
+    assert download.failure() is None
+    assert download.suggested_filename == DECK_NAME
+    saved = tmp_path / "downloads" / download.suggested_filename
+    download.save_as(saved)
+    assert _sha256(saved) == _sha256(inputs["deck.pdf"]) == webinar.decks[0].sha256
+    assert errors == []

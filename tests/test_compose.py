@@ -1,0 +1,174 @@
+"""docker-compose.yml describes the same stack as scripts/run. There is no Docker engine
+on the build machines, so these tests read the file and check it against the code:
+the settings it sets are the ones archive/config.py reads, the credentials and the
+endpoint agree with the MinIO service, and the commands are real CLI commands."""
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+import archive.config
+from archive.config import Settings
+from web.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SERVICES = ("web", "worker")
+ENV_NAME = re.compile(r"^(WEBINAR_ARCHIVE|AWS)_[A-Z0-9_]+$")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def read_by_config() -> set[str]:
+    """Every variable name archive/config.py mentions, taken from its source."""
+    tree = ast.parse(Path(archive.config.__file__).read_text())
+    return {n.value for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and ENV_NAME.match(n.value)}
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # the "KEY=value" form
+        env = dict(item.split("=", 1) for item in env)
+    return {k: "" if v is None else str(v) for k, v in env.items()}
+
+
+def command(service: dict) -> list[str]:
+    cmd = service["command"]
+    return shlex.split(cmd) if isinstance(cmd, str) else [str(c) for c in cmd]
+
+
+def cli_args(service: dict):
+    cmd = command(service)
+    assert cmd[0] == "webinar-archive", cmd
+    try:
+        return build_parser().parse_args(cmd[1:])
+    except SystemExit:
+        pytest.fail(f"not a valid webinar-archive command: {cmd}")
+
+
+def published(service: dict, container_port: int) -> int:
+    """The host port a service publishes for one of its container ports."""
+    for entry in service.get("ports", []):
+        if isinstance(entry, dict):
+            if int(entry["target"]) == container_port:
+                return int(entry["published"])
+            continue
+        *host, target = str(entry).split(":")
+        if int(target.split("/")[0]) == container_port:
+            return int(host[-1]) if host else container_port
+    raise AssertionError(f"port {container_port} is not published")
+
+
+def minio_api_port(minio: dict) -> int:
+    cmd = command(minio)
+    address = cmd[cmd.index("--address") + 1] if "--address" in cmd else ":9000"
+    return int(address.rsplit(":", 1)[1])
+
+
+def test_the_stack_has_minio_web_and_worker(services):
+    assert {"minio", "web", "worker"} <= services.keys()
+    assert services["minio"]["image"].split(":")[0] in ("quay.io/minio/minio", "minio/minio")
+    assert ":" in services["minio"]["image"] and not services["minio"]["image"].endswith(":latest")
+
+
+def test_the_config_reader_is_found():
+    names = read_by_config()
+    # a sanity check of the parser itself: these are certainly read
+    assert {"WEBINAR_ARCHIVE_BUCKET", "WEBINAR_ARCHIVE_DATA", "AWS_ENDPOINT_URL_S3",
+            "WEBINAR_ARCHIVE_S3_PUBLIC_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= names
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_set_only_variables_the_app_reads(services, name):
+    env = environment(services[name])
+    ours = {k for k in env if k.startswith(("WEBINAR_ARCHIVE_", "AWS_"))}
+    assert ours, f"{name} sets no settings"
+    assert ours <= read_by_config(), f"{name} sets variables nothing reads: {ours - read_by_config()}"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_settings_point_at_the_minio_service(services, name):
+    minio = services["minio"]
+    minio_env = environment(minio)
+    env = environment(services[name])
+    settings = Settings.from_env(env)  # the app reads them without complaint
+
+    assert settings.s3_access_key == minio_env["MINIO_ROOT_USER"]
+    assert settings.s3_secret_key == minio_env["MINIO_ROOT_PASSWORD"]
+    assert len(settings.s3_secret_key) >= 8  # MinIO refuses shorter root passwords
+
+    server_side = urlsplit(settings.s3_endpoint)
+    assert server_side.hostname == "minio" and server_side.hostname in services
+    assert server_side.port == minio_api_port(minio)
+    # The browser reaches MinIO through the port published on the host.
+    browser_side = urlsplit(settings.s3_public_endpoint)
+    assert browser_side.hostname in ("localhost", "127.0.0.1")
+    assert browser_side.port == published(minio, minio_api_port(minio))
+    # and MinIO lets pages of the app read from it
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(settings.public_url))
+    assert minio_env["MINIO_API_CORS_ALLOW_ORIGIN"] in ("*", origin)
+
+
+def test_web_and_worker_share_the_catalog_on_a_volume(compose, services):
+    web, worker = (Settings.from_env(environment(services[n])) for n in APP_SERVICES)
+    assert web.database_url == worker.database_url
+    assert web.bucket == worker.bucket
+    assert web.database_url.startswith("sqlite:////")
+    catalog = Path(web.database_url.removeprefix("sqlite:///"))
+    for name in APP_SERVICES:
+        mounts = {}
+        for v in services[name]["volumes"]:
+            source, target = (v["source"], v["target"]) if isinstance(v, dict) else v.split(":")[:2]
+            mounts[target] = source
+        (target,) = [t for t in mounts if catalog.is_relative_to(t)]
+        assert mounts[target] in compose["volumes"], "a named volume, shared by web and worker"
+        assert Settings.from_env(environment(services[name])).data_dir.is_relative_to(target)
+
+
+def test_commands_are_real_cli_commands(services):
+    web = cli_args(services["web"])
+    assert (web.command, web.host, web.port) == ("serve", "0.0.0.0", 8000)
+    assert published(services["web"], web.port)
+    assert urlsplit(Settings.from_env(environment(services["web"])).public_url).port == \
+        published(services["web"], web.port)
+    assert cli_args(services["worker"]).command == "worker"
+    for name, service in services.items():
+        if name != "minio" and "command" in service:
+            cli_args(service)
+
+
+def test_web_and_worker_start_after_the_schema_exists(services):
+    """Two processes migrating a new SQLite catalog at once can collide: one `migrate`
+    runs first, after MinIO is healthy, and both wait for it to complete."""
+    migrate = [n for n, s in services.items() if n != "minio" and cli_args(s).command == "migrate"]
+    assert migrate == ["migrate"]
+    assert services["migrate"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert "healthcheck" in services["minio"]
+    for name in APP_SERVICES:
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_the_image_has_ffmpeg_and_the_command():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
+    assert re.search(r"apt-get install .*\bffmpeg\b", dockerfile)
+    assert re.search(r"pip install .*\s\.(\s|$)", dockerfile)
+    # the package data the app needs at run time is in what the image copies
+    for folder in ("archive", "web"):
+        assert re.search(rf"^COPY {folder} ", dockerfile, re.M)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "data" in ignored and ".venv" in ignored  # never bake local state into the image

@@ -1,0 +1,252 @@
+"""The real console command, `webinar-archive`, run as the operator runs it: a process
+with its settings in the environment, and a `webinar-archive worker` process beside it."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from archive import webinars
+from archive.config import Settings
+from archive.context import Archive
+from archive.models import Asset, Job, Webinar
+
+from ..services import MINIO_PASSWORD, MINIO_USER, MinioServer
+
+CLI = Path(sys.executable).parent / "webinar-archive"  # the console script pip installed
+RECORDING_NAME = "Vortrag – Müller.mp4"
+DECK_NAMES = ("Präsentation – Ana.pdf", "Slides, part 2.pdf")
+
+
+class Cli:
+    """One isolated installation (data folder, catalog, bucket) driven through the command."""
+
+    def __init__(self, minio: MinioServer, tmp: Path):
+        self.tmp = tmp
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBINAR_ARCHIVE_", "AWS_"))}
+        self.env.update({
+            "WEBINAR_ARCHIVE_DATA": str(tmp / "data"),
+            "WEBINAR_ARCHIVE_BUCKET": f"cli-{secrets.token_hex(6)}",
+            "AWS_ENDPOINT_URL_S3": minio.endpoint,
+            "AWS_ACCESS_KEY_ID": MINIO_USER,
+            "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "WEBINAR_ARCHIVE_PUBLIC_URL": "http://archive.test",
+        })
+        self.procs: list[subprocess.Popen] = []
+        self.logs: list = []
+        self._archive: Archive | None = None
+
+    def run(self, *args, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([str(CLI), *map(str, args)], env=self.env, capture_output=True,
+                              encoding="utf-8", timeout=timeout)
+
+    def start(self, *args, log_name: str) -> subprocess.Popen:
+        """A process in the background; its output goes to log_name.out and log_name.err."""
+        out = open(self.tmp / f"{log_name}.out", "wb")
+        err = open(self.tmp / f"{log_name}.err", "wb")
+        self.logs += [out, err]
+        proc = subprocess.Popen([str(CLI), *map(str, args)], env=self.env, stdout=out, stderr=err)
+        self.procs.append(proc)
+        return proc
+
+    def output(self, log_name: str) -> tuple[str, str]:
+        return tuple((self.tmp / f"{log_name}.{ext}").read_text(encoding="utf-8") for ext in ("out", "err"))
+
+    def start_worker(self) -> subprocess.Popen:
+        # Create the schema first, as scripts/run does: two processes migrating a new
+        # SQLite catalog at the same moment can collide ("table alembic_version already
+        # exists"), so the worker and the command under test must not both create it.
+        r = self.run("migrate")
+        assert r.returncode == 0, r.stderr
+        return self.start("worker", log_name=f"worker-{len(self.procs)}")
+
+    @property
+    def archive(self) -> Archive:
+        """The same installation seen from the test, to look inside the catalog and bucket."""
+        if self._archive is None:
+            self._archive = Archive.from_settings(Settings.from_env(self.env))
+            self._archive.setup()
+        return self._archive
+
+    def stop(self, proc: subprocess.Popen) -> int:
+        if proc.poll() is None:
+            proc.terminate()  # on SIGTERM the worker ends its current job and exits
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    def close(self) -> None:
+        for proc in self.procs:
+            self.stop(proc)
+        for log in self.logs:
+            log.close()
+        if self._archive is not None:
+            self._archive.close()
+
+
+@pytest.fixture
+def cli(minio, tmp_path):
+    c = Cli(minio, tmp_path)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def clean_cli(minio, tmp_path_factory):
+    """An installation with a worker running, where nothing is ever accepted."""
+    c = Cli(minio, tmp_path_factory.mktemp("rejections"))
+    try:
+        c.start_worker()
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def named_inputs(inputs, tmp_path_factory) -> dict[str, Path]:
+    """The generated clip and deck under the non-ASCII names an operator might use."""
+    d = tmp_path_factory.mktemp("named")
+    files = {RECORDING_NAME: d / RECORDING_NAME}
+    shutil.copyfile(inputs["h264_aac.mp4"], files[RECORDING_NAME])
+    for name in DECK_NAMES:
+        files[name] = d / name
+        shutil.copyfile(inputs["deck.pdf"], files[name])
+    return files
+
+
+def _one_json_object(stdout: str) -> dict:
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout
+    return json.loads(lines[0])
+
+
+def test_help_lists_the_commands(cli):
+    r = cli.run("--help")
+    assert r.returncode == 0 and r.stderr == ""
+    for command in ("serve", "worker", "import", "demo", "status", "jobs", "migrate"):
+        assert re.search(rf"^\s+{command}\s+\w", r.stdout, re.M), f"{command} missing from --help"
+    r = cli.run("import", "--help")
+    assert r.returncode == 0 and "--wait" in r.stdout and "--json" in r.stdout
+
+
+def test_import_waits_for_the_worker_and_prints_json(cli, named_inputs):
+    worker = cli.start_worker()
+    r = cli.run("import", "--title", "Open data in practice", "--date", "2021-06-07",
+                "--recording", named_inputs[RECORDING_NAME],
+                "--slides", named_inputs[DECK_NAMES[0]], "--slides", named_inputs[DECK_NAMES[1]],
+                "--wait", "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    result = _one_json_object(r.stdout)
+    webinar_id = result["id"]
+    assert result["status"] == "ready", result
+    assert result["url"] == f"http://archive.test/webinars/{webinar_id}"
+    assert result["title"] == "Open data in practice"
+    assert [(a["kind"], a["file"], a["status"]) for a in result["assets"]] == [
+        ("recording", RECORDING_NAME, "ready"),
+        ("slides", DECK_NAMES[0], "ready"),
+        ("slides", DECK_NAMES[1], "ready"),
+    ]
+    assert "error" not in result
+
+    with cli.archive.catalog.session() as s:
+        w = webinars.get(s, webinar_id)
+    assert (w.title, w.held_on, w.visibility) == ("Open data in practice", dt.date(2021, 6, 7), "public")
+    keys = set(cli.archive.store.list_keys(w.prefix))
+    assert {a.original_key for a in w.assets} | {w.manifest_key, w.recording.outputs["web"]} <= keys
+
+    r = cli.run("status", webinar_id)
+    assert r.returncode == 0 and json.loads(r.stdout)["status"] == "ready"
+    assert cli.stop(worker) == 0, "the worker stops cleanly on SIGTERM"
+
+
+REJECTIONS = [
+    # (what is wrong, --recording, --slides, what stderr must say besides the file name)
+    ("text file named .mp4", "not_media.mp4", "deck.pdf", "not a readable recording"),
+    ("zero-byte file", "empty.mp4", "deck.pdf", "empty"),
+    ("truncated mp4", "truncated.mp4", "deck.pdf", "truncated"),
+    ("deck that is not a PDF", "h264_aac.mp4", "not_a_pdf.pdf", "not a PDF"),
+    ("file that does not exist", "h264_aac.mp4", "no-such-deck.pdf", "no such file"),
+]
+
+
+def _assert_nothing_left(cli: Cli) -> None:
+    with cli.archive.catalog.session() as s:
+        assert s.scalars(select(Webinar)).all() == []
+        assert s.scalars(select(Asset)).all() == []
+        assert s.scalars(select(Job)).all() == []
+    assert list(cli.archive.store.list_keys("")) == []
+
+
+@pytest.mark.parametrize("case, recording, slides, message", REJECTIONS, ids=[r[0] for r in REJECTIONS])
+def test_bad_input_is_rejected_without_a_trace(clean_cli, inputs, tmp_path, case, recording, slides, message):
+    def path(name):
+        return inputs.get(name, tmp_path / name)
+
+    r = clean_cli.run("import", "--title", "Bad input", "--date", "2021-06-07", "--recording", path(recording),
+                      "--slides", path(slides), "--wait", "--json")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    bad = recording if slides == "deck.pdf" else slides
+    assert message in r.stderr and bad in r.stderr  # says which file, and why
+    assert r.stderr.startswith("webinar-archive import: ") and "Traceback" not in r.stderr
+    result = _one_json_object(r.stdout)
+    assert result["status"] == "rejected" and message in result["error"]
+    _assert_nothing_left(clean_cli)
+
+
+def test_bad_input_without_json_writes_only_to_stderr(clean_cli, inputs):
+    r = clean_cli.run("import", "--title", "Bad input", "--recording", inputs["not_media.mp4"])
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr.startswith("webinar-archive import: recording not_media.mp4: not a readable recording")
+    assert len(r.stderr.strip().splitlines()) == 1  # one clear line, no traceback
+    _assert_nothing_left(clean_cli)
+
+
+def _wait_for_jobs(archive: Archive, timeout: float = 60) -> Webinar:
+    """The import commits the webinar and its jobs after uploading the originals."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with archive.catalog.session() as s:
+            if s.scalars(select(Job)).first() is not None:
+                return webinars.get(s, s.scalars(select(Webinar.id)).one())
+        time.sleep(0.1)
+    raise TimeoutError("the import wrote no jobs")
+
+
+def test_failed_processing_is_reported_with_exit_code_1(cli, inputs):
+    r = cli.run("migrate")
+    assert r.returncode == 0, r.stderr
+    importing = cli.start("import", "--title", "Tampered", "--recording", inputs["h264_aac.mp4"],
+                          "--wait", "--json", log_name="import")
+    w = _wait_for_jobs(cli.archive)
+    # Before any worker runs, someone overwrites the stored original.
+    cli.archive.store.put_bytes(w.recording.original_key, b"not the recording any more", "video/mp4")
+    cli.start_worker()
+    assert importing.wait(timeout=120) == 1
+    stdout, stderr = cli.output("import")
+    assert "Traceback" not in stderr
+    result = _one_json_object(stdout)
+    assert result["id"] == w.id
+    assert result["status"] == "failed"
+    assert "does not match its checksum" in result["error"]
+    assert result["assets"][0]["status"] == "failed" and "checksum" in result["assets"][0]["error"]
+    with cli.archive.catalog.session() as s:
+        job = s.scalars(select(Job)).one()
+        assert (job.state, job.attempts) == ("failed", 1)  # known-bad: not retried
+    r = cli.run("status", w.id)
+    assert r.returncode == 1 and json.loads(r.stdout)["status"] == "failed"

@@ -1,0 +1,286 @@
+"""Public pages, downloads and the JSON API, through Flask's test client.
+
+One archive is built for the module (a processed public webinar, hidden ones, one
+still processing) and only read by the tests; presigned links are fetched for real
+from MinIO with urllib.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import urllib.request
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+from archive import webinars
+from archive.context import Archive
+from archive.importer import ImportRequest, import_webinar
+from archive.models import Webinar
+from archive.worker import Worker
+from web import create_app
+
+from ..conftest import make_settings
+
+# Non-ASCII, quotes and a semicolon: the names must survive Content-Disposition.
+RECORDING_NAME = "Vortrag – Jürgen Müller, 東京.mp4"
+DECK_NAMES = ("Präsentation – Ana Müller.pdf", "Folien; Teil 2 “final”.pdf")
+
+
+class Page(HTMLParser):
+    """The parts of a page the tests look at: start tags with attributes, links, text."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.links: list[tuple[str, str]] = []  # (text, href)
+        self.chunks: list[str] = []
+        self._link: list[str] | None = None
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "a":
+            self._link = [attrs.get("href") or "", ""]
+
+    def handle_data(self, data):
+        self.chunks.append(data)
+        if self._link is not None:
+            self._link[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._link is not None:
+            self.links.append((" ".join(self._link[1].split()), self._link[0]))
+            self._link = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(" ".join(self.chunks).split())
+
+    def all(self, tag: str, **attrs) -> list[dict]:
+        return [a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in attrs.items())]
+
+    def hrefs(self, text: str) -> list[str]:
+        return [href for t, href in self.links if t == text]
+
+
+@dataclass
+class Site:
+    archive: Archive
+    client: object
+    public: Webinar
+    draft: Webinar
+    private: Webinar
+    unlisted: Webinar
+    processing: Webinar
+    files: dict[str, Path]  # original file name -> local file
+
+
+def _reload(archive: Archive, webinar_id: str) -> Webinar:
+    with archive.catalog.session() as s:
+        return webinars.get(s, webinar_id)
+
+
+@pytest.fixture(scope="module")
+def site(minio, inputs, tmp_path_factory) -> Site:
+    tmp = tmp_path_factory.mktemp("pages")
+    archive = Archive.from_settings(make_settings(minio, tmp))
+    archive.setup()
+    files = {RECORDING_NAME: tmp / RECORDING_NAME}
+    shutil.copyfile(inputs["h264_aac.mp4"], files[RECORDING_NAME])
+    for name in DECK_NAMES:
+        files[name] = tmp / name
+        shutil.copyfile(inputs["deck.pdf"], files[name])
+
+    def add(title, visibility, day, recording=None, slides=()):
+        return import_webinar(archive, ImportRequest(
+            title=title, held_on=dt.date(2021, 6, day), visibility=visibility,
+            recording=recording, slides=list(slides), description=f"About {title}."))
+
+    public = add("Open data in practice", "public", 7, files[RECORDING_NAME],
+                 [files[n] for n in DECK_NAMES])
+    unlisted = add("Unlisted talk", "unlisted", 10, slides=[inputs["deck.pdf"]])
+    Worker(archive, name="pages-worker").run_until_idle()
+    # Imported after the worker ran: their jobs stay queued. Hidden webinars need no
+    # processing to be hidden.
+    processing = add("Talk still processing", "public", 5, inputs["h264_aac.mp4"], [inputs["deck.pdf"]])
+    draft = add("Draft talk", "draft", 8, inputs["h264_aac.mp4"], [inputs["deck.pdf"]])
+    private = add("Private talk", "private", 9, slides=[inputs["deck.pdf"]])
+    site = Site(archive, create_app(archive, {"TESTING": True}).test_client(),
+                *(_reload(archive, w.id) for w in (public, draft, private, unlisted, processing)),
+                files=files)
+    assert site.public.status == site.unlisted.status == "ready", site.public.errors
+    assert site.processing.status == "processing"
+    yield site
+    archive.close()
+
+
+def _fetch(url: str, headers: dict | None = None) -> tuple[int, bytes, dict]:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as r:
+        return r.status, r.read(), r.headers
+
+
+def _assert_presigned(archive: Archive, url: str, key: str) -> dict[str, list[str]]:
+    """A link signed for the browser-facing endpoint, to exactly this object."""
+    u = urlsplit(url)
+    assert f"{u.scheme}://{u.netloc}" == archive.settings.s3_public_endpoint
+    assert unquote(u.path) == f"/{archive.settings.bucket}/{key}"
+    query = parse_qs(u.query)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-Signature"][0]
+    return query
+
+
+def _utf8_name(disposition: str) -> str:
+    assert disposition.startswith("attachment;"), disposition
+    return unquote(disposition.split("filename*=UTF-8''", 1)[1].split(";")[0])
+
+
+def test_index_lists_public_webinars_only(site):
+    r = site.client.get("/")
+    assert r.status_code == 200
+    page = Page(r.get_data(as_text=True))
+    links = {href for _, href in page.links}
+    assert f"/webinars/{site.public.id}" in links
+    assert f"/webinars/{site.processing.id}" in links
+    for hidden in (site.draft, site.private, site.unlisted):
+        assert f"/webinars/{hidden.id}" not in links
+        assert hidden.title not in page.text
+    assert site.public.title in page.text and site.processing.title in page.text
+    # newest first
+    assert page.text.index(site.public.title) < page.text.index(site.processing.title)
+    # the ready webinar shows its poster; the other one says it is being processed
+    posters = page.all("img", **{"class": "poster"})
+    assert len(posters) == 1
+    _assert_presigned(site.archive, posters[0]["src"], site.public.recording.outputs["poster"])
+    assert "Processing…" in page.text
+
+
+def test_webinar_page_plays_the_recording(site):
+    r = site.client.get(f"/webinars/{site.public.id}")
+    assert r.status_code == 200
+    page = Page(r.get_data(as_text=True))
+    assert site.public.title in page.text and "About Open data in practice." in page.text
+    rec = site.public.recording
+    (video,) = page.all("video", id="player")
+    (source,) = page.all("source")
+    assert source["type"] == "video/mp4"
+    _assert_presigned(site.archive, source["src"], rec.outputs["web"])
+    _assert_presigned(site.archive, video["poster"], rec.outputs["poster"])
+
+    status, body, headers = _fetch(source["src"])
+    assert status == 200 and headers["Content-Type"] == "video/mp4"
+    assert body == site.archive.store.get_bytes(rec.outputs["web"])
+    assert body[4:8] == b"ftyp"
+    status, part, _ = _fetch(source["src"], {"Range": "bytes=0-99"})  # the player seeks
+    assert status == 206 and part == body[:100]
+    status, poster, headers = _fetch(video["poster"])
+    assert headers["Content-Type"] == "image/jpeg" and poster[:3] == b"\xff\xd8\xff"
+    assert "being prepared" not in page.text and "Processing failed" not in page.text
+
+
+def test_webinar_page_links_every_download(site):
+    page = Page(site.client.get(f"/webinars/{site.public.id}").get_data(as_text=True))
+    w = site.public
+    assert page.hrefs("Download the recording") == [f"/webinars/{w.id}/recording/download"]
+    assert page.hrefs("Download the slides") == [
+        f"/webinars/{w.id}/slides/{deck.id}/download" for deck in w.decks]
+    for name in (RECORDING_NAME, *DECK_NAMES):
+        assert name in page.text
+    # the thumbnails of every deck, signed
+    thumbs = [img["src"] for img in page.all("img") if (img.get("alt") or "").startswith("Slide ")]
+    keys = [key for deck in w.decks for key in deck.outputs["pages"]["thumb"]]
+    assert len(thumbs) == len(keys) == 3 * len(w.decks)
+    for src, key in zip(thumbs, keys):
+        _assert_presigned(site.archive, src, key)
+
+
+def _check_download(site, path: str, key: str, name: str, content_type: str) -> None:
+    r = site.client.get(path)
+    assert r.status_code == 302
+    query = _assert_presigned(site.archive, r.location, key)
+    assert _utf8_name(query["response-content-disposition"][0]) == name
+    status, body, headers = _fetch(r.location)
+    assert status == 200
+    assert body == site.files[name].read_bytes()
+    assert headers["Content-Type"] == content_type
+    assert _utf8_name(headers["Content-Disposition"]) == name
+    # an ASCII fallback for old clients, with the quote and semicolon replaced
+    fallback = headers["Content-Disposition"].split('filename="', 1)[1].split('"', 1)[0]
+    assert fallback.isascii() and ";" not in fallback and fallback.endswith(Path(name).suffix)
+
+
+def test_recording_download_is_a_presigned_redirect_with_the_original_name(site):
+    rec = site.public.recording
+    _check_download(site, f"/webinars/{site.public.id}/recording/download", rec.original_key,
+                    RECORDING_NAME, "video/mp4")
+
+
+@pytest.mark.parametrize("n", range(len(DECK_NAMES)))
+def test_slides_download_is_a_presigned_redirect_with_the_original_name(site, n):
+    deck = site.public.decks[n]
+    assert deck.original_filename == DECK_NAMES[n]
+    _check_download(site, f"/webinars/{site.public.id}/slides/{deck.id}/download", deck.original_key,
+                    DECK_NAMES[n], "application/pdf")
+
+
+def test_unknown_and_hidden_webinars_are_not_found(site):
+    pub, draft = site.public, site.draft
+    paths = [
+        "/webinars/nosuchwebinar",
+        "/webinars/nosuchwebinar/recording/download",
+        f"/webinars/nosuchwebinar/slides/{pub.decks[0].id}/download",
+        "/api/webinars/nosuchwebinar",
+        f"/webinars/{pub.id}/slides/nosuchdeck/download",
+        f"/webinars/{pub.id}/slides/{pub.recording.id}/download",  # not a deck
+        f"/webinars/{pub.id}/slides/{draft.decks[0].id}/download",  # another webinar's deck
+        f"/webinars/{site.unlisted.id}/recording/download",  # has no recording
+    ]
+    for hidden in (draft, site.private):
+        paths += [
+            f"/webinars/{hidden.id}",
+            f"/api/webinars/{hidden.id}",
+            f"/webinars/{hidden.id}/slides/{hidden.decks[0].id}/download",
+        ]
+    paths.append(f"/webinars/{draft.id}/recording/download")
+    answers = {p: site.client.get(p).status_code for p in paths}
+    assert answers == {p: 404 for p in paths}
+    # unlisted: reachable by its link, only absent from the index
+    assert site.client.get(f"/webinars/{site.unlisted.id}").status_code == 200
+    assert site.client.get(f"/api/webinars/{site.unlisted.id}").status_code == 200
+
+
+def test_api_describes_a_webinar(site):
+    w = site.public
+    r = site.client.get(f"/api/webinars/{w.id}")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    assert r.get_json() == {
+        "id": w.id,
+        "title": "Open data in practice",
+        "url": f"http://archive.test/webinars/{w.id}",
+        "status": "ready",
+        "assets": [
+            {"id": w.recording.id, "kind": "recording", "file": RECORDING_NAME, "status": "ready"},
+            *({"id": d.id, "kind": "slides", "file": d.original_filename, "status": "ready"}
+              for d in w.decks),
+        ],
+    }
+
+
+def test_a_webinar_being_processed_says_so(site):
+    w = site.processing
+    r = site.client.get(f"/webinars/{w.id}")
+    assert r.status_code == 200
+    page = Page(r.get_data(as_text=True))
+    assert "The recording is being prepared" in page.text
+    assert page.all("meta", **{"http-equiv": "refresh"})  # the page refreshes by itself
+    assert page.all("article", **{"data-status": "processing"})
+    assert not page.all("video") and not page.all("source")
+    status = site.client.get(f"/api/webinars/{w.id}").get_json()
+    assert status["status"] == "processing" and "error" not in status
+    assert {a["status"] for a in status["assets"]} == {"queued"}
