@@ -1,47 +1,69 @@
 """Database engine, sessions and migrations (SQLite by default, PostgreSQL in production)."""
 from __future__ import annotations
 
+import fcntl
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from .queue import JobQueue, LocalQueue
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may have to wait
     cur.execute("PRAGMA journal_mode=WAL")  # readers never wait for the worker
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
 
 class Catalog:
-    """Owns the engine and hands out sessions."""
+    """Owns the engine and hands out sessions. Its job `queue` wakes workers when a
+    session commits new jobs (see jobs.enqueue)."""
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, queue: JobQueue | None = None):
         self.url = database_url
         if database_url.startswith("sqlite:///"):
             Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(database_url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.queue: JobQueue = queue or LocalQueue()
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False,
+                                      info={"job_queue": self.queue})
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (a no-op when it is there)."""
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        # Web and worker may start together on an empty catalog: one migrates, the
+        # other waits and then finds the schema there.
+        with self._migration_lock(), self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(727274)"))
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        if self.engine.dialect.name != "sqlite" or self.engine.url.database in (None, "", ":memory:"):
+            yield
+            return
+        with open(f"{self.engine.url.database}.migrate-lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def session(self) -> Session:
         return self._sessions()
@@ -53,3 +75,4 @@ class Catalog:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.queue.close()

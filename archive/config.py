@@ -27,6 +27,34 @@ def _env_int(environ: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from e
 
 
+def _env_float(environ: dict[str, str], name: str, default: float) -> float:
+    raw = _env(environ, name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from e
+
+
+LOCAL_SERVICES_FILE = "services.env"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (no shell syntax); a missing file is an empty dict."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the archive needs to know about its surroundings.
@@ -50,14 +78,23 @@ class Settings:
     job_lease_seconds: int = 60
     job_max_attempts: int = 3
     ffmpeg_timeout_seconds: int = 6 * 3600
+    ffmpeg_memory_mb: int = 4096  # address space per ffmpeg process
+    # How often an idle worker looks in the jobs table; with Redis it is woken at once
+    # by new jobs and this scan only catches what a lost message would have stranded.
     worker_poll_seconds: float = 1.0
+    job_retry_delay_seconds: float = 5.0  # times the attempt number
+    redis_url: str | None = None  # None: the embedded queue (the jobs table alone)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = dict(os.environ if environ is None else environ)
         data_dir = Path(_env(env, "WEBINAR_ARCHIVE_DATA", "data")).resolve()
+        # scripts/run leaves the local services' settings in the data folder, so that
+        # any command run beside it (import, jobs, ...) reaches the same MinIO.
+        env = {**read_env_file(data_dir / LOCAL_SERVICES_FILE), **env}
         endpoint = _env(env, "AWS_ENDPOINT_URL_S3") or _env(env, "AWS_ENDPOINT_URL")
         port = _env_int(env, "WEBINAR_ARCHIVE_PORT", 8000)
+        redis_url = _env(env, "WEBINAR_ARCHIVE_REDIS_URL")
         return cls(
             data_dir=data_dir,
             database_url=_env(
@@ -76,6 +113,11 @@ class Settings:
             job_lease_seconds=_env_int(env, "WEBINAR_ARCHIVE_JOB_LEASE_SECONDS", 60),
             job_max_attempts=_env_int(env, "WEBINAR_ARCHIVE_JOB_MAX_ATTEMPTS", 3),
             ffmpeg_timeout_seconds=_env_int(env, "WEBINAR_ARCHIVE_FFMPEG_TIMEOUT", 6 * 3600),
+            ffmpeg_memory_mb=_env_int(env, "WEBINAR_ARCHIVE_FFMPEG_MEMORY_MB", 4096),
+            worker_poll_seconds=_env_float(env, "WEBINAR_ARCHIVE_WORKER_POLL_SECONDS",
+                                           10.0 if redis_url else 1.0),
+            job_retry_delay_seconds=_env_float(env, "WEBINAR_ARCHIVE_JOB_RETRY_DELAY", 5.0),
+            redis_url=redis_url,
         )
 
     def with_(self, **changes) -> "Settings":

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from .catalog import Catalog
 from .config import Settings
+from .queue import queue_from_settings
 from .storage import S3Store
 
 
@@ -16,7 +17,8 @@ class Archive:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Archive":
-        return cls(settings=settings, catalog=Catalog(settings.database_url), store=S3Store(settings))
+        return cls(settings=settings, catalog=Catalog(settings.database_url, queue_from_settings(settings)),
+                   store=S3Store(settings))
 
     def setup(self) -> None:
         """Create what is missing: the schema (migrations) and the bucket."""

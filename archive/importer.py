@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from . import captions, media, slides, webinars
+from . import captions, media, office, slides, webinars
 from .context import Archive
 from .hashing import sha256_file
 from .jobs import enqueue
@@ -59,16 +59,20 @@ def _check_recording(path: Path) -> _Checked:
 
 
 def _check_deck(path: Path) -> _Checked:
+    """A PDF is opened and counted; a PPTX/ODP gets only cheap checks (the worker converts it)."""
     if not path.is_file():
         raise ImportRejected(f"slides {path}: no such file")
     try:
-        deck = slides.inspect_pdf(path)
+        if slides.deck_kind(path) == "pdf":
+            deck = slides.inspect_pdf(path)
+            info = {"page_count": deck.page_count}
+            if deck.title:
+                info["title"] = deck.title
+            return _Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
+        fmt = office.inspect_package(path)
     except slides.SlidesRejected as e:
         raise ImportRejected(f"slides {path.name}: {e}") from e
-    info = {"page_count": deck.page_count}
-    if deck.title:
-        info["title"] = deck.title
-    return _Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
+    return _Checked(path, "slides", fmt.ext, fmt.content_type, sha256_file(path), {})
 
 
 def _check_captions(language: str, path: Path) -> _Checked:

@@ -8,8 +8,12 @@ open anything else. Commands are built by pure functions (see `*_args`) and run 
 from __future__ import annotations
 
 import collections
+import ctypes
 import json
+import os
 import re
+import resource
+import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -119,7 +123,8 @@ def probe(path: Path) -> MediaInfo:
     if size == 0:
         raise MediaRejected("the file is empty (0 bytes)")
     try:
-        p = subprocess.run(probe_args(path), capture_output=True, timeout=PROBE_TIMEOUT)
+        p = subprocess.run(probe_args(path), capture_output=True, timeout=PROBE_TIMEOUT,
+                           preexec_fn=_child_limits(DEFAULT_MEMORY_MB))
     except subprocess.TimeoutExpired as e:
         raise MediaRejected(f"ffprobe gave no answer within {PROBE_TIMEOUT} s") from e
     err = p.stderr.decode("utf-8", "replace").replace(f"file:{path}: ", "")
@@ -298,16 +303,45 @@ def poster_args(src: Path, dst: Path, info: MediaInfo) -> list[str]:
 _OUT_TIME = re.compile(r"^out_time_(?:us|ms)=(\d+)$")
 
 
+DEFAULT_MEMORY_MB = 4096  # per ffmpeg process (address space); Settings.ffmpeg_memory_mb
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+_OUT_OF_MEMORY = ("Cannot allocate memory", "failed to map segment", "malloc of size", "bad_alloc")
+
+
+def _child_limits(memory_mb: int | None) -> Callable[[], None]:
+    """Runs in the child between fork and exec: cap its address space, and make it die
+    with the worker, so a worker killed with SIGKILL leaves no ffmpeg writing behind it."""
+    parent = os.getpid()
+    limit = None
+    if memory_mb:
+        limit = memory_mb * 1024 * 1024
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+
+    def setup() -> None:
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the worker died before prctl took effect
+            os._exit(1)
+
+    return setup
+
+
 def run_ffmpeg(
     args: list[str],
     timeout: float,
     duration: float | None = None,
     on_progress: Callable[[float], None] | None = None,
+    memory_mb: int | None = DEFAULT_MEMORY_MB,
 ) -> None:
     """Run an ffmpeg command; raise MediaError with the tail of its message on failure."""
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
     with subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, errors="replace") as proc:
+                          stderr=subprocess.PIPE, text=True, errors="replace",
+                          preexec_fn=_child_limits(memory_mb)) as proc:
 
         def drain_stderr() -> None:
             assert proc.stderr is not None
@@ -339,6 +373,8 @@ def run_ffmpeg(
         if rc < 0:
             # killed by a signal from outside (OOM killer, an operator): worth another try
             raise MediaError(f"ffmpeg was killed (signal {-rc})", log, permanent=False)
+        if memory_mb and any(marker in log for marker in _OUT_OF_MEMORY):
+            raise MediaError(f"ffmpeg needed more than its {memory_mb} MB memory limit", log)
         raise MediaError(f"ffmpeg failed: {_first_line(log)}", log)
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 from PIL import Image, ImageStat
 
-from . import captions, media, slides
+from . import captions, media, office, slides
 from .context import Archive
 from .hashing import sha256_file
 from .jobs import Heartbeat, PermanentError, enqueue
@@ -32,25 +32,30 @@ def _fetch_original(archive: Archive, asset: Asset, workdir: Path) -> Path:
     return local
 
 
-def _check_decodes(info: media.MediaInfo, src: Path) -> None:
+def _ffmpeg(archive: Archive, args: list[str], timeout: float, duration: float | None = None,
+            on_progress=None) -> None:
+    media.run_ffmpeg(args, timeout, duration, on_progress, memory_mb=archive.settings.ffmpeg_memory_mb)
+
+
+def _check_decodes(archive: Archive, info: media.MediaInfo, src: Path) -> None:
     """Decode short stretches at the start, middle and end: a damaged bitstream is
     refused before anything is published (stream copy alone would not notice)."""
     span = min(2.0, info.duration / 3)
     for at in (0.0, info.duration / 2 - span / 2, max(0.0, info.duration - span - 0.5)):
         try:
-            media.run_ffmpeg(media.decode_check_args(src, info, max(0.0, at), span), 300)
+            _ffmpeg(archive, media.decode_check_args(src, info, max(0.0, at), span), 300)
         except media.MediaError as e:
             raise media.MediaRejected(f"the recording is damaged near {at:.0f} s: "
                                       f"{e.log.splitlines()[-1] if e.log else e}", e.log) from e
 
 
-def _choose_poster_time(info: media.MediaInfo, src: Path, work: Path) -> float:
+def _choose_poster_time(archive: Archive, info: media.MediaInfo, src: Path, work: Path) -> float:
     """The first candidate frame that is neither black, white nor flat."""
     best, best_spread = 0.0, -1.0
     for i, at in enumerate(media.poster_candidates(info.duration)):
         sample = work / f"sample-{i}.png"
         try:
-            media.run_ffmpeg(media.frame_sample_args(src, sample, info, at), 120)
+            _ffmpeg(archive, media.frame_sample_args(src, sample, info, at), 120)
             with Image.open(sample) as im:
                 stat = ImageStat.Stat(im.convert("L"))
         except (media.MediaError, OSError):
@@ -128,29 +133,29 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
         work = Path(tmp)
         src = _fetch_original(archive, asset, work)
         info = media.probe(src)
-        _check_decodes(info, src)
+        _check_decodes(archive, info, src)
         hb.progress(0.05)
         plan = media.plan_web(info)
         web_name = "web.mp4" if info.has_video else "audio.m4a"
         web = work / web_name
         # Stream copy takes seconds; an encode reports progress as it goes.
-        media.run_ffmpeg(media.web_rendition_args(src, web, info, plan), timeout, info.duration,
+        _ffmpeg(archive, media.web_rendition_args(src, web, info, plan), timeout, info.duration,
                          lambda f: hb.progress(0.05 + f * 0.8))
         outputs: dict = {"web": asset.derived_key(web_name), "poster": asset.derived_key("poster.jpg")}
         poster = work / "poster.jpg"
         if info.has_video:
-            at = _choose_poster_time(info, web, work)
-            media.run_ffmpeg(media.poster_at_args(web, poster, media.probe(web), at), 600)
+            at = _choose_poster_time(archive, info, web, work)
+            _ffmpeg(archive, media.poster_at_args(web, poster, media.probe(web), at), 600)
             # A single HLS rendition copied from web.mp4: seconds, whatever the source was.
             web_info = media.probe(web)
             hls = work / "hls" / "source"
             hls.mkdir(parents=True)
-            media.run_ffmpeg(media.hls_copy_args(web, hls, web_info, media.plan_web(web_info)), timeout)
+            _ffmpeg(archive, media.hls_copy_args(web, hls, web_info, media.plan_web(web_info)), timeout)
             entry = _rendition_entry("source", hls / "index.m3u8", web_info)
             outputs["hls"] = _publish_hls(archive, asset, work / "hls", [entry])
             outputs["hls_renditions"] = [entry]
         else:
-            media.run_ffmpeg(media.poster_args(src, poster, info), 600)
+            _ffmpeg(archive, media.poster_args(src, poster, info), 600)
         archive.store.upload_file(web, outputs["web"], "video/mp4" if info.has_video else "audio/mp4")
         archive.store.upload_file(poster, outputs["poster"], "image/jpeg")
         result_info = {**info.summary(), "web_plan": {"video": plan.video, "audio": plan.audio}}
@@ -169,7 +174,7 @@ def recording_renditions(archive: Archive, asset: Asset, hb: Heartbeat) -> Resul
         if info.has_audio:
             for codec, ctype in (("m4a", "audio/mp4"), ("mp3", "audio/mpeg")):
                 dst = work / f"audio.{codec}"
-                media.run_ffmpeg(media.audio_args(src, dst, info, codec), timeout)
+                _ffmpeg(archive, media.audio_args(src, dst, info, codec), timeout)
                 outputs[f"audio_{codec}"] = asset.derived_key(dst.name)
                 archive.store.upload_file(dst, outputs[f"audio_{codec}"], ctype)
         hb.progress(0.1)
@@ -177,7 +182,7 @@ def recording_renditions(archive: Archive, asset: Asset, hb: Heartbeat) -> Resul
             interval = media.storyboard_interval(info.duration)
             sb = work / "storyboard"
             sb.mkdir()
-            media.run_ffmpeg(media.storyboard_args(src, sb, info, interval), timeout)
+            _ffmpeg(archive, media.storyboard_args(src, sb, info, interval), timeout)
             sheets = sorted(p.name for p in sb.glob("storyboard-*.jpg"))
             (sb / "storyboard.vtt").write_text(media.storyboard_vtt(info, interval, sheets))
             _upload_tree(archive, sb, asset.derived_key("storyboard/"), {".jpg": "image/jpeg", ".vtt": "text/vtt"})
@@ -188,7 +193,7 @@ def recording_renditions(archive: Archive, asset: Asset, hb: Heartbeat) -> Resul
             hls = work / "hls"
             for rung in rungs:
                 (hls / rung["name"]).mkdir(parents=True)
-            media.run_ffmpeg(media.hls_ladder_args(src, hls, info, rungs), timeout, info.duration,
+            _ffmpeg(archive, media.hls_ladder_args(src, hls, info, rungs), timeout, info.duration,
                              lambda f: hb.progress(0.2 + f * 0.75))
             entries = []
             for rung in rungs:
@@ -199,19 +204,39 @@ def recording_renditions(archive: Archive, asset: Asset, hb: Heartbeat) -> Resul
                 entries.append(entry)
             outputs["hls"] = _publish_hls(archive, asset, hls, entries)
             outputs["hls_renditions"] = entries
-        info_out = {**asset.info, "renditions": "ready"}
+        info_out = {k: v for k, v in asset.info.items() if k != "failures"}
+        info_out["renditions"] = "ready"
     return info_out, {**asset.outputs, **outputs}
 
 
 def process_slides(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
+    """PDF pages as images and text; a PPTX/ODP is made safe and converted to PDF first.
+
+    Everything that can reject the deck runs before the first upload.
+    """
     with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="deck-") as tmp:
         work = Path(tmp)
         src = _fetch_original(archive, asset, work)
-        deck = slides.inspect_pdf(src)
-        hb.progress(0.1)
-        images = slides.render_pages(src, work / "pages")
-        hb.progress(0.7)
-        texts = slides.page_texts(src)
+        info = dict(asset.info)
+        converted = asset.original_ext != "pdf"
+        if converted:
+            fmt = office.FORMATS.get(asset.original_ext)
+            if fmt is None:
+                raise PermanentError(f"slides stored as .{asset.original_ext} cannot be converted")
+            clean = work / f"clean.{fmt.ext}"
+            removed = office.sanitize_package(src, clean)
+            if removed:
+                info["external_links_removed"] = removed
+            pdf = work / "deck.pdf"
+            office.convert_to_pdf(clean, pdf, fmt, office.TIMEOUT_SECONDS, tmp_root=work)
+            hb.progress(0.3)
+        else:
+            pdf = src
+        deck = slides.inspect_pdf(pdf)
+        hb.progress(0.4 if converted else 0.1)
+        images = slides.render_pages(pdf, work / "pages")
+        hb.progress(0.8)
+        texts = slides.page_texts(pdf)
         pages: dict[str, list[str]] = {}
         for size, files in images.items():
             pages[size] = []
@@ -222,11 +247,15 @@ def process_slides(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
         text_key = asset.derived_key("text.json")
         archive.store.put_bytes(text_key, json.dumps({"pages": texts}, ensure_ascii=False).encode(),
                                 "application/json")
-        info = {**asset.info, "page_count": deck.page_count}
+        info["page_count"] = deck.page_count
         if deck.title:
             info["title"] = deck.title
-        # The PDF original is already the canonical PDF: point at it, do not copy it.
-        return info, {"pdf": asset.original_key, "pages": pages, "text": text_key}
+        if converted:
+            pdf_key = asset.derived_key("deck.pdf")
+            archive.store.upload_file(pdf, pdf_key, "application/pdf")
+        else:  # the PDF original is already the canonical PDF: point at it, do not copy it
+            pdf_key = asset.original_key
+        return info, {"pdf": pdf_key, "pages": pages, "text": text_key}
 
 
 def process_captions(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:

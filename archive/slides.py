@@ -1,4 +1,8 @@
-"""Slide decks: PDF is the canonical form. pypdfium2 checks, renders and reads it."""
+"""Slide decks: PDF is the canonical form. pypdfium2 checks, renders and reads it.
+
+PPTX and ODP decks are checked and converted to PDF by `office`; `deck_kind` tells
+the two apart by their bytes, never by the file name.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +14,7 @@ import pypdfium2 as pdfium
 PAGE_WIDTHS = {"large": 1600, "thumb": 320}
 MAX_PAGES = 2000
 MAX_PIXELS = 1600 * 4000  # a very tall page is rendered narrower, never huge
+MAX_SIDE = 8000  # pixels on either side (WebP stops at 16383)
 
 
 class SlidesRejected(Exception):
@@ -21,6 +26,26 @@ class DeckInfo:
     page_count: int
     page_sizes: list[tuple[float, float]]  # points
     title: str | None = None
+
+
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
+
+
+def deck_kind(path: Path) -> str:
+    """What the bytes say: "pdf", or "office" for a zip or OLE file (office.py looks closer)."""
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise SlidesRejected("the file is empty (0 bytes)")
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if b"%PDF-" in head:
+        return "pdf"
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):
+        return "office"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith(_HTML_STARTS):
+        raise SlidesRejected("not a PDF, PPTX or ODP file: it is a web page (HTML), "
+                             "perhaps an error or sign-in page saved instead of the deck")
+    raise SlidesRejected("not a PDF, PPTX or ODP file")
 
 
 def _open(path: Path) -> pdfium.PdfDocument:
@@ -66,12 +91,10 @@ def render_pages(path: Path, out_dir: Path, widths: dict[str, int] = PAGE_WIDTHS
             page = doc[i]
             try:
                 w_pt, h_pt = page.get_size()
-                if w_pt <= 0 or h_pt <= 0:
-                    raise SlidesRejected(f"page {i + 1} has no size")
+                if w_pt < 1 or h_pt < 1:
+                    raise SlidesRejected(f"page {i + 1} has no usable size ({w_pt:g} x {h_pt:g} pt)")
                 for name, width in widths.items():
-                    scale = width / w_pt
-                    if (w_pt * scale) * (h_pt * scale) > MAX_PIXELS:
-                        scale = (MAX_PIXELS / (w_pt * h_pt)) ** 0.5
+                    scale = render_scale(w_pt, h_pt, width)
                     image = page.render(scale=scale).to_pil()
                     target = out_dir / f"{name}-{i + 1:04d}.webp"
                     image.convert("RGB").save(target, "WEBP", quality=85, method=4)
@@ -81,6 +104,11 @@ def render_pages(path: Path, out_dir: Path, widths: dict[str, int] = PAGE_WIDTHS
     finally:
         doc.close()
     return result
+
+
+def render_scale(w_pt: float, h_pt: float, width: int) -> float:
+    """Pixels per point for a page `width` pixels wide, within MAX_PIXELS and MAX_SIDE."""
+    return min(width / w_pt, (MAX_PIXELS / (w_pt * h_pt)) ** 0.5, MAX_SIDE / max(w_pt, h_pt))
 
 
 def page_texts(path: Path) -> list[str]:

@@ -72,8 +72,10 @@ class S3Store:
             return
         except ClientError as e:
             code = e.response.get("Error", {}).get("Code", "")
+            if code in ("403", "AccessDenied"):
+                raise StorageError(f"no access to bucket {self.bucket!r} with these credentials: {e}") from e
             if code not in ("404", "NoSuchBucket", "NotFound"):
-                raise StorageError(f"cannot reach bucket {self.bucket!r}: {e}") from e
+                raise StorageError(f"bucket {self.bucket!r}: {e}") from e
         except BotoCoreError as e:
             raise StorageError(f"cannot reach the object store: {e}") from e
         try:

@@ -1,11 +1,15 @@
 """The worker: claims jobs from the catalog and runs them until told to stop."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import re
+import shutil
 import socket
 import threading
 import time
+from pathlib import Path
 
 from . import jobs, media, webinars
 from .context import Archive
@@ -13,6 +17,17 @@ from .models import Asset, Job
 from .processing import HANDLERS, PERMANENT, WATCHABLE_KINDS
 
 log = logging.getLogger(__name__)
+
+_JOB_DIR = re.compile(r"^job-(\d+)$")
+
+
+def _remove(path: Path) -> None:
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:  # the next sweep tries again
+        log.warning("could not remove %s: %s", path, e)
 
 
 class Worker:
@@ -27,12 +42,16 @@ class Worker:
         job = jobs.claim(self.archive.catalog, self.owner, s.job_lease_seconds)
         if job is None:
             self._sync_failed_assets()
+            self._sweep_work_dir()
             return False
         log.info("job %s (%s, asset %s): attempt %s", job.id, job.kind, job.asset_id, job.attempts)
         watchable = job.kind in WATCHABLE_KINDS  # later renditions never hide a ready asset
         if watchable:
             self._set_asset(job.asset_id, status="processing")
         error, tail, permanent, result = None, None, False, None
+        # The job's own scratch space, emptied before (a killed attempt may have left
+        # files there) and after; the handler's temporary files all live inside it.
+        job_dir = self._job_dir(job.id)
         with jobs.Heartbeat(self.archive.catalog, job.id, self.owner, s.job_lease_seconds) as hb:
             with self.archive.catalog.session() as session:
                 asset = session.get(Asset, job.asset_id)
@@ -40,7 +59,10 @@ class Worker:
                 handler = HANDLERS.get(job.kind)
                 if handler is None:
                     raise jobs.PermanentError(f"unknown job kind {job.kind!r}")
-                result = handler(self.archive, asset, hb)
+                _remove(job_dir)
+                job_dir.mkdir(parents=True)
+                scoped = dataclasses.replace(self.archive, settings=s.with_(work_dir=job_dir))
+                result = handler(scoped, asset, hb)
             except PERMANENT as e:
                 error, permanent = str(e), True
                 tail = getattr(e, "log", None)
@@ -49,10 +71,13 @@ class Worker:
             except Exception as e:  # anything else may be passing (network, disk): retried
                 log.exception("job %s failed", job.id)
                 error = f"{type(e).__name__}: {e}"
+            finally:
+                _remove(job_dir)
         if result is not None:
             info, outputs = result
             self._set_asset(job.asset_id, status="ready", error=None, info=info, outputs=outputs)
-        state = jobs.finish(self.archive.catalog, job.id, self.owner, error, tail, permanent)
+        state = jobs.finish(self.archive.catalog, job.id, self.owner, error, tail, permanent,
+                            retry_delay=s.job_retry_delay_seconds)
         if state == "failed" and watchable:
             self._set_asset(job.asset_id, status="failed", error=error)
         elif state == "failed":
@@ -75,6 +100,22 @@ class Worker:
         if manifest_due:
             webinars.write_manifest(self.archive, webinar)
 
+    def _job_dir(self, job_id: int) -> Path:
+        return self.archive.settings.work_dir / f"job-{job_id}"
+
+    def _sweep_work_dir(self) -> None:
+        """Remove the scratch space of jobs that no worker holds: what a killed worker left."""
+        try:
+            found = {int(m.group(1)): p for p in self.archive.settings.work_dir.iterdir()
+                     if (m := _JOB_DIR.match(p.name))}
+        except FileNotFoundError:
+            return
+        if found:
+            held = jobs.held(self.archive.catalog, found)
+            for job_id, path in found.items():
+                if job_id not in held:
+                    _remove(path)
+
     def _note_later_failure(self, asset_id: str, kind: str, error: str | None) -> None:
         with self.archive.catalog.session() as s:
             asset = s.get(Asset, asset_id)
@@ -92,20 +133,39 @@ class Worker:
             self._set_asset(asset_id, status="failed", error=error)
 
     def run_until_idle(self, timeout: float = 600) -> None:
-        """Run jobs until none is left (tests, `import --wait` with an in-process worker)."""
+        """Run jobs until none is left, waiting for delayed retries (tests, `worker
+        --until-idle`). Jobs that other workers hold are theirs: not waited for."""
         deadline = time.monotonic() + timeout
-        while self.run_once():
+        while not self.stopping.is_set():
+            if not self.run_once():
+                due = jobs.next_due(self.archive.catalog, leases=False)
+                if due is None:
+                    return
+                self.stopping.wait(min(due + 0.05, self.archive.settings.worker_poll_seconds))
             if time.monotonic() > deadline:
                 raise TimeoutError("jobs still queued after the time limit")
 
     def run_forever(self) -> None:
-        log.info("worker %s started", self.owner)
+        log.info("worker %s started (%s)", self.owner, type(self.archive.catalog.queue).__name__)
         while not self.stopping.is_set():
             try:
-                busy = self.run_once()
+                if not self.run_once():
+                    self._idle()
             except Exception:
                 log.exception("worker loop error; continuing")
-                busy = False
-            if not busy:
                 self.stopping.wait(self.archive.settings.worker_poll_seconds)
         log.info("worker %s stopped", self.owner)
+
+    def _idle(self) -> None:
+        """Wait until the queue wakes us, a waiting job comes due (a delayed retry, a
+        dead worker's lease) or the next look at the jobs table, whichever is first."""
+        wait = self.archive.settings.worker_poll_seconds
+        due = jobs.next_due(self.archive.catalog)
+        if due is not None:
+            wait = min(wait, due + 0.05)
+        deadline = time.monotonic() + wait
+        while not self.stopping.is_set():
+            left = deadline - time.monotonic()
+            # short blocks, so that a stop request is seen within a second
+            if left <= 0 or self.archive.catalog.queue.wait(min(left, 1.0)):
+                return

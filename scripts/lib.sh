@@ -19,13 +19,21 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Debian packages: each command we need and the package that brings it.
 ensure_debian_packages() {
   local want=() cmd pkg
-  local -A need=( [ffmpeg]=ffmpeg [ffprobe]=ffmpeg [fc-list]=fontconfig )
+  local -A need=( [ffmpeg]=ffmpeg [ffprobe]=ffmpeg [fc-list]=fontconfig [soffice]=libreoffice-impress
+                  [curl]=curl [prlimit]=util-linux )
   for extra in "$@"; do need[${extra%%=*}]=${extra#*=}; done
   for cmd in "${!need[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || want+=("${need[$cmd]}")
   done
-  # drawtext in the demo needs a font; the slide viewer wants metric-compatible ones.
-  [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || want+=(fonts-dejavu-core)
+  # Fonts: drawtext in the demo needs one; PPTX/ODP decks need metric-compatible ones
+  # (Calibri, Cambria, Arial, CJK) or LibreOffice reflows their text.
+  # PostgreSQL's initdb is not on PATH; it is only asked for by scripts/test.
+  if [ "${WANT_POSTGRESQL:-0}" = 1 ]; then
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || want+=(postgresql)
+  fi
+  for pkg in fonts-dejavu-core fonts-liberation fonts-crosextra-carlito fonts-crosextra-caladea fonts-noto-cjk; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || want+=("$pkg")
+  done
   [ ${#want[@]} -eq 0 ] && return 0
   mapfile -t want < <(printf '%s\n' "${want[@]}" | sort -u)
   say "installing Debian packages: ${want[*]}"

@@ -71,3 +71,113 @@ class MinioServer:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+# PostgreSQL and Redis, for the scale-out configuration (catalog on PostgreSQL, jobs via Redis).
+import pwd  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+
+def _pg_bin() -> Path:
+    """Debian's PostgreSQL (newest installed major), or WEBINAR_ARCHIVE_PG_BIN."""
+    explicit = os.environ.get("WEBINAR_ARCHIVE_PG_BIN")
+    if explicit:
+        return Path(explicit)
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql; scripts/test does)")
+    return found[-1].parent
+
+
+class PostgresServer:
+    """A throwaway cluster on a free port. initdb refuses to run as root, so as root
+    the cluster belongs to the `postgres` user that Debian's package creates."""
+
+    def __init__(self):
+        bin_dir = _pg_bin()
+        # pytest's own temporary folders are private to root: the cluster lives in /tmp.
+        self.dir = Path(tempfile.mkdtemp(prefix="webinar-archive-pg-"))
+        self.data = self.dir / "data"
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError("running as root needs the `postgres` user (Debian's postgresql package)")
+            shutil.chown(self.dir, "postgres", "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.port = free_port()
+        self.pg_ctl = str(bin_dir / "pg_ctl")
+        subprocess.run([*self.as_user, str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
+                        "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+                       check=True, capture_output=True, timeout=120)
+        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+        started = subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-l", str(self.dir / "log"),
+                                  "-w", "-t", "60", "-o", options, "start"], capture_output=True, timeout=90)
+        if started.returncode != 0:
+            log = (self.dir / "log").read_text(errors="replace") if (self.dir / "log").exists() else ""
+            self.stop()
+            raise RuntimeError(f"PostgreSQL did not start: {started.stderr.decode(errors='replace')}{log}")
+        self._count = 0
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        """A fresh, empty database; returns its SQLAlchemy URL."""
+        import psycopg
+
+        self._count += 1
+        name = f"test_{os.getpid()}_{self._count}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+                           capture_output=True, timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RedisServer:
+    """Debian's redis-server on a free port, in memory only."""
+
+    def __init__(self, data_dir: Path):
+        binary = os.environ.get("WEBINAR_ARCHIVE_REDIS_SERVER") or shutil.which("redis-server")
+        if not binary:
+            raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server; "
+                               "scripts/test does)")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log = open(data_dir / "redis.log", "wb")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(data_dir), "--daemonize", "no"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"redis-server did not start; see {data_dir / 'redis.log'}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()

@@ -18,6 +18,11 @@ def webinar_status(webinar_id: str):
     return jsonify(webinars.status_dict(w, archive.settings.public_url))
 
 
+@bp.errorhandler(404)
+def not_found(_e):
+    return jsonify({"error": "not found"}), 404
+
+
 @bp.get("/health")
 def health():
     return jsonify({"ok": True})

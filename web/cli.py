@@ -78,9 +78,11 @@ def _wait(archive: Archive, webinar_id: str, timeout: float) -> "webinars.Webina
     while True:
         with archive.catalog.session() as s:
             w = webinars.get(s, webinar_id)
-            unclaimed = s.query(Job).join(Job.asset).filter(
-                Job.state == "queued", Job.attempts == 0).filter_by(webinar_id=webinar_id).count()
-        if w.status != "processing":
+            jobs_of = s.query(Job).join(Job.asset).filter_by(webinar_id=webinar_id)
+            unclaimed = jobs_of.filter(Job.state == "queued", Job.attempts == 0).count()
+            active = jobs_of.filter(Job.state.in_(("queued", "running"))).count()
+        # Ended: failed, or ready with every later rendition done too.
+        if w.status == "failed" or (w.status == "ready" and not active):
             return w
         if not hinted and unclaimed and time.monotonic() - started > 15:
             print("webinar-archive: still waiting for a worker; is `webinar-archive worker` "
@@ -141,11 +143,11 @@ def cmd_status(args) -> int:
 def cmd_jobs(args) -> int:
     archive = _archive(args)
     if args.retry is not None:
-        jobs.retry(archive.catalog, args.retry)
-        with archive.catalog.transaction() as s:
-            job = s.get(Job, args.retry)
-            job.asset.status = "queued"
-            job.asset.error = None
+        try:
+            jobs.retry(archive.catalog, args.retry)  # re-queues its failed asset too
+        except (LookupError, jobs.JobStateError) as e:
+            print(f"webinar-archive jobs: {e.args[0]}", file=sys.stderr)
+            return EXIT_REJECTED
         print(f"job {args.retry} queued again")
         return 0
     with archive.catalog.session() as s:
@@ -182,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="An archive for webinar recordings and slides. Settings come from the "
                     "environment: WEBINAR_ARCHIVE_DATA, WEBINAR_ARCHIVE_DATABASE_URL, "
                     "WEBINAR_ARCHIVE_BUCKET, WEBINAR_ARCHIVE_S3_PUBLIC_ENDPOINT, "
-                    "WEBINAR_ARCHIVE_PUBLIC_URL, and boto3's AWS_ENDPOINT_URL_S3, "
+                    "WEBINAR_ARCHIVE_PUBLIC_URL, WEBINAR_ARCHIVE_REDIS_URL (job queue for "
+                    "several worker machines; default: the catalog alone), "
+                    "and boto3's AWS_ENDPOINT_URL_S3, "
                     "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION.",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -201,12 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--title", required=True)
     s.add_argument("--date", type=_date, help="the day it was held, YYYY-MM-DD")
     s.add_argument("--recording", type=Path, help="the recording (MP4, MOV, MKV, WebM, AVI, M4A, MP3, WAV, OGG)")
-    s.add_argument("--slides", type=Path, action="append", help="a slide deck (PDF); repeat for more")
+    s.add_argument("--slides", type=Path, action="append", help="a slide deck (PDF, PPTX or ODP); repeat for more")
     s.add_argument("--captions", type=_captions, action="append", metavar="LANG:FILE",
                    help="captions or a transcript (WebVTT or SRT) in a language, e.g. en:talk.vtt; repeat")
     s.add_argument("--description", help="text shown on the webinar's page")
     s.add_argument("--visibility", default="public", choices=["draft", "public", "unlisted", "private"])
-    s.add_argument("--wait", action="store_true", help="return when processing has ended")
+    s.add_argument("--wait", action="store_true", help="return when processing has ended (every rendition)")
     s.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits (default 3600)")
     s.add_argument("--json", action="store_true", help="print one JSON object: id, url, status, error")
     s.set_defaults(func=cmd_import)
@@ -239,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, StorageError) as e:
+        if getattr(args, "json", False):
+            print(json.dumps({"status": "error", "error": str(e)}))
         print(f"webinar-archive: {e}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

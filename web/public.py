@@ -1,7 +1,7 @@
 """Public pages: the list of webinars, a webinar's page, downloads as presigned redirects."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 
 from archive import webinars
 from archive.context import Archive
@@ -47,6 +47,9 @@ def webinar(webinar_id: str):
             "src": store.presigned_get(rec.outputs["web"]),
             "type": "video/mp4" if rec.info.get("kind") == "video" else "audio/mp4",
             "poster": store.presigned_get(rec.outputs["poster"]) if "poster" in rec.outputs else None,
+            "hls": url_for("media.hls_master", webinar_id=w.id, asset_id=rec.id) if "hls" in rec.outputs else None,
+            "storyboard": (url_for("media.storyboard", webinar_id=w.id, asset_id=rec.id)
+                           if "storyboard" in rec.outputs else None),
         }
     thumbs = {}
     for deck in w.decks:
@@ -65,6 +68,37 @@ def download_recording(webinar_id: str):
         abort(404)
     return redirect(archive.store.presigned_get(
         rec.original_key, download_name=rec.original_filename, content_type=rec.content_type,
+        expires=3600), code=302)
+
+
+@bp.get("/webinars/<webinar_id>/slides/<asset_id>/pdf")
+def download_slides_pdf(webinar_id: str, asset_id: str):
+    """The deck as PDF: the original when it was one, else LibreOffice's conversion."""
+    archive = _archive()
+    with archive.catalog.session() as s:
+        _viewable(s, webinar_id)
+        deck = webinars.asset(s, webinar_id, asset_id)
+    if deck is None or deck.kind != "slides" or "pdf" not in deck.outputs:
+        abort(404)
+    stem = deck.original_filename.rsplit(".", 1)[0] or "slides"
+    return redirect(archive.store.presigned_get(
+        deck.outputs["pdf"], download_name=f"{stem}.pdf", content_type="application/pdf", expires=3600),
+        code=302)
+
+
+@bp.get("/webinars/<webinar_id>/audio.<fmt>")
+def download_audio(webinar_id: str, fmt: str):
+    """The sound alone, for listening on the go (M4A) or in a podcast app (MP3)."""
+    archive = _archive()
+    with archive.catalog.session() as s:
+        w = _viewable(s, webinar_id)
+    rec = w.recording
+    key = rec.outputs.get(f"audio_{fmt}") if rec is not None and fmt in ("m4a", "mp3") else None
+    if key is None:
+        abort(404)
+    stem = rec.original_filename.rsplit(".", 1)[0] or "recording"
+    return redirect(archive.store.presigned_get(
+        key, download_name=f"{stem}.{fmt}", content_type="audio/mp4" if fmt == "m4a" else "audio/mpeg",
         expires=3600), code=302)
 
 
