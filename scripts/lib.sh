@@ -50,8 +50,11 @@ ensure_debian_packages() {
 # reinstalled only when pyproject.toml changes.
 ensure_venv() {
   local extras="${1:-}"
-  local stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)$extras"
+  local hash; hash="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+  local stamp="$VENV/.installed-$hash$extras"
   [ -e "$stamp" ] && return 0
+  # The plain project is inside any extras installed from the same pyproject.toml.
+  if [ -z "$extras" ] && compgen -G "$VENV/.installed-$hash*" >/dev/null; then return 0; fi
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating $VENV"
     "$PYTHON" -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
