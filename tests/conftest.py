@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import secrets
 import threading
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from archive.worker import Worker
 from web import create_app
 
 from .media_inputs import make_inputs
-from .services import MINIO_PASSWORD, MINIO_USER, MinioServer, free_port
+from .services import MinioServer, archive_env, free_port
 
 
 @pytest.fixture(scope="session")
@@ -29,17 +28,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
 
 
 def make_settings(minio: MinioServer, tmp: Path, **overrides) -> Settings:
-    env = {
-        "WEBINAR_ARCHIVE_DATA": str(tmp / "data"),
-        "WEBINAR_ARCHIVE_BUCKET": f"test-{secrets.token_hex(6)}",
-        "AWS_ENDPOINT_URL_S3": minio.endpoint,
-        "AWS_ACCESS_KEY_ID": MINIO_USER,
-        "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "WEBINAR_ARCHIVE_PUBLIC_URL": "http://archive.test",
-        **overrides,
-    }
-    return Settings.from_env(env)
+    return Settings.from_env(archive_env(minio, tmp, **overrides))
 
 
 @pytest.fixture

@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import os
+import pwd
+import secrets
+import shutil
 import socket
 import subprocess
+import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -43,6 +48,15 @@ def wait_http(url: str, timeout: float = 60) -> None:
             time.sleep(0.2)
 
 
+def stop_process(proc: subprocess.Popen, grace: float = 20) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class MinioServer:
     def __init__(self, data_dir: Path):
         binary = minio_binary()
@@ -64,19 +78,11 @@ class MinioServer:
             raise
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 
 # PostgreSQL and Redis, for the scale-out configuration (catalog on PostgreSQL, jobs via Redis).
-import pwd  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
 
 
 def _pg_bin() -> Path:
@@ -174,10 +180,59 @@ class RedisServer:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
+
+
+def archive_env(minio: MinioServer, tmp: Path, **overrides: str) -> dict[str, str]:
+    """A test archive's environment: for Settings.from_env and for `webinar-archive`
+    subprocesses alike. Each call gets its own bucket and data folder."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(tmp)),
+        "WEBINAR_ARCHIVE_DATA": str(tmp / "data"),
+        "WEBINAR_ARCHIVE_BUCKET": f"test-{secrets.token_hex(6)}",
+        "AWS_ENDPOINT_URL_S3": minio.endpoint,
+        "AWS_ACCESS_KEY_ID": MINIO_USER,
+        "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "WEBINAR_ARCHIVE_PUBLIC_URL": "http://archive.test",
+        **overrides,
+    }
+
+
+class Listener:
+    """A TCP port on 127.0.0.1 that records every connection: untrusted input must
+    never make ffmpeg or LibreOffice open one."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.hits: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    self.hits.append(conn.recv(2000) or b"(connected)")
+                except OSError:
+                    self.hits.append(b"(connected)")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()

@@ -58,58 +58,63 @@ def webinar(webinar_id: str):
     return render_template("webinar.html", webinar=w, recording=rec, player=player, thumbs=thumbs)
 
 
-@bp.get("/webinars/<webinar_id>/recording/download")
-def download_recording(webinar_id: str):
-    archive = _archive()
-    with archive.catalog.session() as s:
-        w = _viewable(s, webinar_id)
-    rec = w.recording
-    if rec is None:
-        abort(404)
-    return redirect(archive.store.presigned_get(
-        rec.original_key, download_name=rec.original_filename, content_type=rec.content_type,
-        expires=3600), code=302)
+DOWNLOAD_LINK_SECONDS = 3600
 
 
-@bp.get("/webinars/<webinar_id>/slides/<asset_id>/pdf")
-def download_slides_pdf(webinar_id: str, asset_id: str):
-    """The deck as PDF: the original when it was one, else LibreOffice's conversion."""
-    archive = _archive()
-    with archive.catalog.session() as s:
+def _download(key: str, name: str, content_type: str):
+    """A short-lived presigned redirect that saves the file under `name`."""
+    return redirect(_archive().store.presigned_get(
+        key, download_name=name, content_type=content_type, expires=DOWNLOAD_LINK_SECONDS), code=302)
+
+
+def _stem(filename: str, default: str) -> str:
+    return filename.rsplit(".", 1)[0] or default
+
+
+def _deck(webinar_id: str, asset_id: str):
+    with _archive().catalog.session() as s:
         _viewable(s, webinar_id)
         deck = webinars.asset(s, webinar_id, asset_id)
-    if deck is None or deck.kind != "slides" or "pdf" not in deck.outputs:
+    if deck is None or deck.kind != "slides":
         abort(404)
-    stem = deck.original_filename.rsplit(".", 1)[0] or "slides"
-    return redirect(archive.store.presigned_get(
-        deck.outputs["pdf"], download_name=f"{stem}.pdf", content_type="application/pdf", expires=3600),
-        code=302)
+    return deck
+
+
+def _recording(webinar_id: str):
+    with _archive().catalog.session() as s:
+        rec = _viewable(s, webinar_id).recording
+    if rec is None:
+        abort(404)
+    return rec
+
+
+@bp.get("/webinars/<webinar_id>/recording/download")
+def download_recording(webinar_id: str):
+    rec = _recording(webinar_id)
+    return _download(rec.original_key, rec.original_filename, rec.content_type)
 
 
 @bp.get("/webinars/<webinar_id>/audio.<fmt>")
 def download_audio(webinar_id: str, fmt: str):
     """The sound alone, for listening on the go (M4A) or in a podcast app (MP3)."""
-    archive = _archive()
-    with archive.catalog.session() as s:
-        w = _viewable(s, webinar_id)
-    rec = w.recording
-    key = rec.outputs.get(f"audio_{fmt}") if rec is not None and fmt in ("m4a", "mp3") else None
+    rec = _recording(webinar_id)
+    key = rec.outputs.get(f"audio_{fmt}") if fmt in ("m4a", "mp3") else None
     if key is None:
         abort(404)
-    stem = rec.original_filename.rsplit(".", 1)[0] or "recording"
-    return redirect(archive.store.presigned_get(
-        key, download_name=f"{stem}.{fmt}", content_type="audio/mp4" if fmt == "m4a" else "audio/mpeg",
-        expires=3600), code=302)
+    return _download(key, f"{_stem(rec.original_filename, 'recording')}.{fmt}",
+                     "audio/mp4" if fmt == "m4a" else "audio/mpeg")
 
 
 @bp.get("/webinars/<webinar_id>/slides/<asset_id>/download")
 def download_slides(webinar_id: str, asset_id: str):
-    archive = _archive()
-    with archive.catalog.session() as s:
-        _viewable(s, webinar_id)
-        deck = webinars.asset(s, webinar_id, asset_id)
-    if deck is None or deck.kind != "slides":
+    deck = _deck(webinar_id, asset_id)
+    return _download(deck.original_key, deck.original_filename, deck.content_type)
+
+
+@bp.get("/webinars/<webinar_id>/slides/<asset_id>/pdf")
+def download_slides_pdf(webinar_id: str, asset_id: str):
+    """The deck as PDF: the original when it was one, else LibreOffice's conversion."""
+    deck = _deck(webinar_id, asset_id)
+    if "pdf" not in deck.outputs:
         abort(404)
-    return redirect(archive.store.presigned_get(
-        deck.original_key, download_name=deck.original_filename, content_type=deck.content_type,
-        expires=3600), code=302)
+    return _download(deck.outputs["pdf"], f"{_stem(deck.original_filename, 'slides')}.pdf", "application/pdf")

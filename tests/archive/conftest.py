@@ -3,7 +3,6 @@ queue) and several (PostgreSQL, Redis). Both run as real servers started here.""
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ..services import MINIO_PASSWORD, MINIO_USER, MinioServer, PostgresServer, RedisServer
+from ..services import PostgresServer, RedisServer
 
 BACKENDS = ("sqlite", "postgres+redis")
 WEBINAR_ARCHIVE = Path(sys.executable).parent / "webinar-archive"
@@ -30,23 +29,6 @@ def redis_server(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
-
-
-def archive_env(minio: MinioServer, tmp: Path, **overrides: str) -> dict[str, str]:
-    """A test archive's environment: for Settings.from_env and for `webinar-archive`
-    subprocesses alike."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(tmp)),
-        "WEBINAR_ARCHIVE_DATA": str(tmp / "data"),
-        "WEBINAR_ARCHIVE_BUCKET": f"test-{secrets.token_hex(6)}",
-        "AWS_ENDPOINT_URL_S3": minio.endpoint,
-        "AWS_ACCESS_KEY_ID": MINIO_USER,
-        "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "WEBINAR_ARCHIVE_PUBLIC_URL": "http://archive.test",
-        **overrides,
-    }
 
 
 @pytest.fixture(params=BACKENDS)

@@ -15,7 +15,8 @@ from archive.importer import ImportRequest, import_webinar
 from archive.models import Job
 
 from ..media_inputs import ffmpeg
-from .conftest import WorkerProcess, archive_env, wait_for
+from ..services import archive_env
+from .conftest import WorkerProcess, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,4 @@
 import json
-import socket
-import subprocess
-import threading
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -11,6 +7,8 @@ from archive import media, webinars
 from archive.hashing import sha256_file
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar
+
+from ..services import Listener
 
 
 def _download(archive, key, dst: Path) -> Path:
@@ -136,36 +134,16 @@ def test_a_deck_that_is_not_a_pdf_is_rejected(archive, inputs):
 
 
 def test_a_playlist_disguised_as_mp4_fetches_nothing(archive, inputs, tmp_path):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(5)
-    listener.settimeout(0.2)
-    port = listener.getsockname()[1]
-    hits = []
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-                hits.append(conn.recv(1000))
-                conn.close()
-            except OSError:
-                pass
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
+    listener = Listener()
     playlist = tmp_path / "talk.mp4"
-    playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nhttp://127.0.0.1:{port}/seg.ts\n"
+    playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\n{listener.url('seg.ts')}\n"
                         f"#EXTINF:4,\n{inputs['h264_aac.mp4']}\n#EXT-X-ENDLIST\n")
     try:
         with pytest.raises(ImportRejected):
             _import(archive, inputs, recording=playlist)
     finally:
-        stop.set()
-        t.join(timeout=2)
         listener.close()
-    assert hits == []
+    assert listener.hits == []
 
 
 def test_failed_processing_keeps_the_reason(archive, worker, inputs, client):

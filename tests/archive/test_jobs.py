@@ -23,8 +23,8 @@ from archive.models import Asset, Job, Webinar, new_id, utcnow
 from archive.queue import LocalQueue, RedisQueue
 from archive.worker import Worker
 
-from ..services import free_port
-from .conftest import WEBINAR_ARCHIVE, WorkerProcess, archive_env, wait_for
+from ..services import archive_env, free_port
+from .conftest import WEBINAR_ARCHIVE, WorkerProcess, wait_for
 
 
 @pytest.fixture

@@ -1,10 +1,7 @@
 """Recordings through the real pipeline: fast path, renditions, odd inputs, bad inputs."""
-import json
 import os
 import re
-import socket
 import struct
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar
 
 from ..media_inputs import ffmpeg
+from ..services import Listener
 
 TONE = ["-f", "lavfi", "-i", "sine=f=440:d=4:sample_rate=44100"]
 
@@ -209,35 +207,6 @@ def test_a_damaged_bitstream_fails_with_a_reason(archive, worker, clips):
         assert s.query(Job).one().attempts == 1  # known-bad input is not retried
     keys = list(archive.store.list_keys(w.prefix))
     assert not [k for k in keys if "/media/" in k]
-
-
-class Listener:
-    """A 127.0.0.1 TCP listener that records every connection it gets."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(5)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.hits = []
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-                self.hits.append(conn.recv(1000))
-                conn.close()
-            except OSError:
-                pass
-
-    def close(self):
-        self._stop.set()
-        self._t.join(timeout=2)
-        self.sock.close()
 
 
 @pytest.mark.parametrize("body", [

@@ -9,12 +9,10 @@ import io
 import json
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -33,6 +31,8 @@ from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar
 from archive.pdfgen import write_deck
 
+from ..services import Listener
+
 PPTX_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 ODP_TYPE = "application/vnd.oasis.opendocument.presentation"
 R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -40,42 +40,6 @@ IMAGE_REL = f"{R_NS}/image"
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-class Listener:
-    """A TCP port on 127.0.0.1 that records every connection: LibreOffice must make none."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.hits: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}"
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(1)
-                try:
-                    self.hits.append(conn.recv(2000) or b"(connected)")
-                except OSError:
-                    self.hits.append(b"(connected)")
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
-
 
 def png(color: tuple[int, int, int], size: int = 64) -> bytes:
     buf = io.BytesIO()

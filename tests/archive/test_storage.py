@@ -1,7 +1,6 @@
 import urllib.request
 from urllib.parse import unquote
 
-import boto3
 import pytest
 
 from archive.storage import S3Store, StorageError, content_disposition

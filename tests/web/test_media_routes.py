@@ -36,3 +36,24 @@ def test_hls_and_storyboard_are_served_with_presigned_media(archive, worker, inp
     sheet = re.search(r"^(http\S+)#xywh=0,0,160,120$", vtt, re.M).group(1)
     with urllib.request.urlopen(sheet) as r:
         assert r.read()[:3] == b"\xff\xd8\xff"
+
+
+def test_audio_and_pdf_downloads(archive, worker, inputs, client):
+    w = import_webinar(archive, ImportRequest(title="Downloads", recording=inputs["h264_aac.mp4"],
+                                              slides=[inputs["deck.pdf"]]))
+    worker.run_until_idle()
+    with archive.catalog.session() as s:
+        deck = webinars.get(s, w.id).decks[0]
+    page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
+    assert "Download the audio (MP3)" in page
+    for fmt, ctype in (("mp3", "audio/mpeg"), ("m4a", "audio/mp4")):
+        r = client.get(f"/webinars/{w.id}/audio.{fmt}")
+        assert r.status_code == 302
+        with urllib.request.urlopen(r.location) as got:
+            assert got.headers["Content-Type"] == ctype
+            assert f"filename*=UTF-8''h264_aac.{fmt}" in got.headers["Content-Disposition"]
+            assert len(got.read()) > 1000
+    assert client.get(f"/webinars/{w.id}/audio.wav").status_code == 404
+    r = client.get(f"/webinars/{w.id}/slides/{deck.id}/pdf")
+    with urllib.request.urlopen(r.location) as got:
+        assert got.read() == inputs["deck.pdf"].read_bytes()
