@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .context import Archive
-from .models import Asset, Webinar
+from .models import Asset, Job, Webinar
 
 LISTED = ("public",)
 VIEWABLE = ("public", "unlisted")
@@ -70,3 +70,17 @@ def status_dict(webinar: Webinar, base_url: str) -> dict:
 def asset(session: Session, webinar_id: str, asset_id: str) -> Asset | None:
     a = session.get(Asset, asset_id)
     return a if a is not None and a.webinar_id == webinar_id else None
+
+
+JOB_LABELS = {
+    "process_recording": "Making the recording watchable",
+    "recording_renditions": "Renditions for slow links, audio downloads, timeline thumbnails",
+    "process_slides": "Slide pages and text",
+    "process_captions": "Captions",
+}
+
+
+def jobs_of(session: Session, webinar_id: str) -> list[Job]:
+    """The webinar's jobs, oldest first: what the page shows while it is being processed."""
+    return list(session.scalars(
+        select(Job).join(Asset).where(Asset.webinar_id == webinar_id).order_by(Job.id)))

@@ -38,6 +38,7 @@ def webinar(webinar_id: str):
     archive = _archive()
     with archive.catalog.session() as s:
         w = _viewable(s, webinar_id)
+        jobs = webinars.jobs_of(s, webinar_id)
     store = archive.store
     rec = w.recording
     player = None
@@ -55,7 +56,10 @@ def webinar(webinar_id: str):
     for deck in w.decks:
         if deck.status == "ready":
             thumbs[deck.id] = [store.presigned_get(k) for k in deck.outputs.get("pages", {}).get("thumb", [])]
-    return render_template("webinar.html", webinar=w, recording=rec, player=player, thumbs=thumbs)
+    active = [j for j in jobs if j.state in ("queued", "running")]
+    problems = [j for j in jobs if j.state == "failed"]
+    return render_template("webinar.html", webinar=w, recording=rec, player=player, thumbs=thumbs,
+                           active_jobs=active, failed_jobs=problems, job_labels=webinars.JOB_LABELS)
 
 
 DOWNLOAD_LINK_SECONDS = 3600

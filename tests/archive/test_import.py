@@ -92,6 +92,20 @@ def test_pdf_pages_are_rendered_with_their_text(archive, worker, inputs):
     assert "Alpha point" in texts[0] and "Gamma" in texts[1]
 
 
+def test_the_page_shows_what_is_still_being_done(archive, worker, inputs, client):
+    w = _import(archive, inputs, recording=inputs["h264_aac.mp4"], slides=[inputs["deck.pdf"]])
+    page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
+    assert "Making the recording watchable:\n        waiting" in page and "Slide pages and text" in page
+    assert 'http-equiv="refresh"' in page
+    worker.run_once()  # the fast path: watchable, renditions still to come
+    page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
+    assert "<video" in page and "Renditions for slow links" in page
+    assert 'http-equiv="refresh"' not in page  # never reload under a viewer
+    worker.run_until_idle()
+    page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
+    assert "Processing</h2>" not in page
+
+
 def test_manifest_describes_the_webinar(archive, worker, inputs):
     w = _import(archive, inputs, recording=inputs["h264_aac.mp4"], slides=[inputs["deck.pdf"]])
     worker.run_until_idle()
@@ -159,5 +173,7 @@ def test_failed_processing_keeps_the_reason(archive, worker, inputs, client):
         assert (job.state, job.attempts) == ("failed", 1)  # known-bad: not retried
     page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
     assert "Processing failed" in page and "checksum" in page
+    assert "Making the recording watchable: failed after 1 attempt" in page
+    assert f"webinar-archive jobs --retry {job.id}" in page
     status = client.get(f"/api/webinars/{w.id}").get_json()
     assert status["status"] == "failed" and "checksum" in status["error"]
