@@ -293,7 +293,7 @@ def poster_args(src: Path, dst: Path, info: MediaInfo) -> list[str]:
         v = inp["v:0"].filter("scale", w="min(1280,iw)", h=-2)
     else:
         inp = _input(src, info)
-        v = inp["a:0"].filter("showwavespic", s="1280x720", colors="#3b82f6", split_channels=0)
+        v = inp["a:0"].filter("showwavespic", s="1280x320", colors="#3b82f6", split_channels=0)
     out = ffmpeg.output(v, "file:" + str(dst), vframes=1, f="image2", vcodec="mjpeg", q=3)
     return _global(out).compile()
 
