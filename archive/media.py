@@ -420,11 +420,16 @@ def ladder_rungs(info: MediaInfo, ladder: list[dict] | None = None) -> list[dict
     return rungs
 
 
+HLS_MEDIA_FILE = "media.m4s"
+
+
 def _hls_opts(out_dir: Path) -> dict:
+    # One fragmented MP4 per rendition, segments addressed by byte range: an hour is
+    # one object to upload and to sign, not six hundred.
     return {
         "f": "hls", "hls_time": presets.HLS_SEGMENT_SECONDS, "hls_playlist_type": "vod",
-        "hls_segment_type": "fmp4", "hls_fmp4_init_filename": "init.mp4",
-        "hls_segment_filename": str(out_dir / "seg_%05d.m4s"), "hls_flags": "independent_segments",
+        "hls_segment_type": "fmp4", "hls_segment_filename": str(out_dir / HLS_MEDIA_FILE),
+        "hls_flags": "single_file+independent_segments",
     }
 
 
@@ -558,7 +563,8 @@ def avc_codec_string(profile: str | None, level: int | None) -> str:
 def codec_strings_of(init_segment: Path) -> list[str]:
     """CODECS of an fMP4 init segment we made, read from its avcC box: the profile,
     compatibility and level bytes there are exactly RFC 6381's avc1.PPCCLL."""
-    data = init_segment.read_bytes()
+    with open(init_segment, "rb") as f:
+        data = f.read(1 << 20)  # the init segment (moov) comes first
     codecs = []
     at = data.find(b"avcC")
     if at >= 0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -68,34 +69,55 @@ def _choose_poster_time(archive: Archive, info: media.MediaInfo, src: Path, work
     return best
 
 
+def _upload_files(archive: Archive, uploads: list[tuple[Path, str, str]]) -> None:
+    """(file, key, content type) uploads, several at a time."""
+    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+        for future in [pool.submit(archive.store.upload_file, f, key, ctype) for f, key, ctype in uploads]:
+            future.result()
+
+
 def _upload_tree(archive: Archive, local_dir: Path, key_prefix: str, content_types: dict[str, str]) -> list[str]:
-    keys = []
-    for f in sorted(local_dir.rglob("*")):
-        if f.is_file():
-            key = key_prefix + f.relative_to(local_dir).as_posix()
-            archive.store.upload_file(f, key, content_types.get(f.suffix, "application/octet-stream"))
-            keys.append(key)
-    return keys
+    uploads = [(f, key_prefix + f.relative_to(local_dir).as_posix(),
+                content_types.get(f.suffix, "application/octet-stream"))
+               for f in sorted(local_dir.rglob("*")) if f.is_file()]
+    _upload_files(archive, uploads)
+    return [key for _, key, _ in uploads]
+
+
+UPLOAD_THREADS = 4
 
 
 _HLS_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
 
 
+def _segment_sizes(playlist: Path) -> tuple[list[float], list[int], int]:
+    """Durations and byte sizes of a media playlist's segments, and the init size."""
+    durations, sizes, init = [], [], 0
+    pending_range = None
+    for line in playlist.read_text().splitlines():
+        if line.startswith("#EXTINF:"):
+            durations.append(float(line.split(":", 1)[1].rstrip(",")))
+        elif line.startswith("#EXT-X-BYTERANGE:"):
+            pending_range = int(line.split(":", 1)[1].split("@")[0])
+        elif line.startswith("#EXT-X-MAP:") and "BYTERANGE=" in line:
+            init = int(line.split('BYTERANGE="', 1)[1].split("@")[0])
+        elif line and not line.startswith("#"):
+            sizes.append(pending_range if pending_range is not None else (playlist.parent / line).stat().st_size)
+            pending_range = None
+    return durations, sizes, init
+
+
 def _rendition_entry(name: str, playlist: Path, info: media.MediaInfo) -> dict:
     """BANDWIDTH from the largest segment, AVERAGE-BANDWIDTH from the total."""
-    segments = sorted(playlist.parent.glob("seg_*.m4s"))
-    durations = [float(line.split(":", 1)[1].rstrip(",")) for line in playlist.read_text().splitlines()
-                 if line.startswith("#EXTINF:")]
-    sizes = [f.stat().st_size for f in segments]
-    init = playlist.parent / "init.mp4"
-    total_bits = (sum(sizes) + (init.stat().st_size if init.exists() else 0)) * 8
+    durations, sizes, init = _segment_sizes(playlist)
+    total_bits = (sum(sizes) + init) * 8
     total_time = sum(durations) or info.duration
     peak = max((sz * 8 / d for sz, d in zip(sizes, durations) if d > 0), default=total_bits / total_time)
     w, h = media.display_size(info)
     return {"name": name, "playlist": f"{name}/index.m3u8", "bandwidth": int(peak),
             "average_bandwidth": int(total_bits / total_time), "width": w, "height": h,
             "frame_rate": round(info.fps, 3) if info.fps else None,
-            "codecs": ",".join(media.stream_codec_strings(info))}
+            "codecs": ",".join(media.codec_strings_of(playlist.parent / media.HLS_MEDIA_FILE))}
 
 
 def master_playlist(renditions: list[dict]) -> str:
@@ -127,7 +149,10 @@ def ensure_job(archive: Archive, asset_id: str, kind: str) -> None:
 
 
 def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
-    """The fast path: what makes the webinar watchable, by stream copy when possible."""
+    """The fast path: what makes the webinar watchable, by stream copy when possible.
+
+    The web MP4 and the single HLS rendition are made side by side from the original,
+    and uploaded side by side: for an hour of H.264/AAC this is seconds of work."""
     timeout = archive.settings.ffmpeg_timeout_seconds
     with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="rec-") as tmp:
         work = Path(tmp)
@@ -138,26 +163,37 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
         plan = media.plan_web(info)
         web_name = "web.mp4" if info.has_video else "audio.m4a"
         web = work / web_name
-        # Stream copy takes seconds; an encode reports progress as it goes.
-        _ffmpeg(archive, media.web_rendition_args(src, web, info, plan), timeout, info.duration,
-                         lambda f: hb.progress(0.05 + f * 0.8))
         outputs: dict = {"web": asset.derived_key(web_name), "poster": asset.derived_key("poster.jpg")}
         poster = work / "poster.jpg"
-        if info.has_video:
-            at = _choose_poster_time(archive, info, web, work)
-            _ffmpeg(archive, media.poster_at_args(web, poster, media.probe(web), at), 600)
-            # A single HLS rendition copied from web.mp4: seconds, whatever the source was.
-            web_info = media.probe(web)
-            hls = work / "hls" / "source"
-            hls.mkdir(parents=True)
-            _ffmpeg(archive, media.hls_copy_args(web, hls, web_info, media.plan_web(web_info)), timeout)
-            entry = _rendition_entry("source", hls / "index.m3u8", web_info)
-            outputs["hls"] = _publish_hls(archive, asset, work / "hls", [entry])
-            outputs["hls_renditions"] = [entry]
-        else:
-            _ffmpeg(archive, media.poster_args(src, poster, info), 600)
-        archive.store.upload_file(web, outputs["web"], "video/mp4" if info.has_video else "audio/mp4")
-        archive.store.upload_file(poster, outputs["poster"], "image/jpeg")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            hls_job = None
+            if info.has_video and plan.fast:
+                hls = work / "hls" / "source"
+                hls.mkdir(parents=True)
+                hls_job = pool.submit(_ffmpeg, archive, media.hls_copy_args(src, hls, info, plan), timeout)
+            # Stream copy takes seconds; an encode reports progress as it goes.
+            _ffmpeg(archive, media.web_rendition_args(src, web, info, plan), timeout, info.duration,
+                    lambda f: hb.progress(0.05 + f * 0.8))
+            web_ctype = "video/mp4" if info.has_video else "audio/mp4"
+            web_upload = pool.submit(archive.store.upload_file, web, outputs["web"], web_ctype)
+            if info.has_video:
+                web_info = media.probe(web)
+                if hls_job is None:
+                    # An encode: the HLS rendition is copied from the new web.mp4.
+                    hls = work / "hls" / "source"
+                    hls.mkdir(parents=True)
+                    hls_job = pool.submit(_ffmpeg, archive, media.hls_copy_args(
+                        web, hls, web_info, media.plan_web(web_info)), timeout)
+                at = _choose_poster_time(archive, web_info, web, work)
+                _ffmpeg(archive, media.poster_at_args(web, poster, web_info, at), 600)
+                hls_job.result()
+                entry = _rendition_entry("source", hls / "index.m3u8", web_info)
+                outputs["hls"] = _publish_hls(archive, asset, work / "hls", [entry])
+                outputs["hls_renditions"] = [entry]
+            else:
+                _ffmpeg(archive, media.poster_args(src, poster, info), 600)
+            archive.store.upload_file(poster, outputs["poster"], "image/jpeg")
+            web_upload.result()
         result_info = {**info.summary(), "web_plan": {"video": plan.video, "audio": plan.audio}}
     ensure_job(archive, asset.id, "recording_renditions")
     return result_info, {**asset.outputs, **outputs}
@@ -199,8 +235,7 @@ def recording_renditions(archive: Archive, asset: Asset, hb: Heartbeat) -> Resul
             for rung in rungs:
                 playlist = hls / rung["name"] / "index.m3u8"
                 entry = _rendition_entry(rung["name"], playlist, info)
-                entry.update(width=rung["width"], height=rung["height"],
-                             codecs=",".join(media.codec_strings_of(playlist.parent / "init.mp4")))
+                entry.update(width=rung["width"], height=rung["height"])
                 entries.append(entry)
             outputs["hls"] = _publish_hls(archive, asset, hls, entries)
             outputs["hls_renditions"] = entries

@@ -77,10 +77,14 @@ def hls_media(webinar_id: str, asset_id: str, rendition: str):
     base = a.derived_key(f"hls/{rendition}/")
     store = _archive().store
 
+    signed: dict[str, str] = {}
+
     def sign(uri: str) -> str:
         if "/" in uri or uri.startswith("."):
             abort(500)  # our playlists name files beside them, nothing else
-        return store.presigned_get(base + uri)
+        if uri not in signed:  # byte-range segments share one file: one signature
+            signed[uri] = store.presigned_get(base + uri)
+        return signed[uri]
 
     return _respond(rewrite_playlist(_text(base + "index.m3u8"), sign), HLS_TYPE)
 
