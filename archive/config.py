@@ -17,24 +17,16 @@ def _env(environ: dict[str, str], name: str, default: str | None = None) -> str 
     return value.strip()
 
 
-def _env_int(environ: dict[str, str], name: str, default: int) -> int:
+def _env_number(environ: dict[str, str], name: str, default, cast=int):
+    """A number from the environment; `cast` is int (whole numbers) or float."""
     raw = _env(environ, name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        return cast(raw)
     except ValueError as e:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from e
-
-
-def _env_float(environ: dict[str, str], name: str, default: float) -> float:
-    raw = _env(environ, name)
-    if raw is None:
-        return default
-    try:
-        return float(raw)
-    except ValueError as e:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from e
+        kind = "a whole number" if cast is int else "a number"
+        raise ConfigError(f"{name} must be {kind}, not {raw!r}") from e
 
 
 LOCAL_SERVICES_FILE = "services.env"
@@ -93,7 +85,7 @@ class Settings:
         # any command run beside it (import, jobs, ...) reaches the same MinIO.
         env = {**read_env_file(data_dir / LOCAL_SERVICES_FILE), **env}
         endpoint = _env(env, "AWS_ENDPOINT_URL_S3") or _env(env, "AWS_ENDPOINT_URL")
-        port = _env_int(env, "WEBINAR_ARCHIVE_PORT", 8000)
+        port = _env_number(env, "WEBINAR_ARCHIVE_PORT", 8000)
         redis_url = _env(env, "WEBINAR_ARCHIVE_REDIS_URL")
         return cls(
             data_dir=data_dir,
@@ -109,14 +101,14 @@ class Settings:
             public_url=_env(env, "WEBINAR_ARCHIVE_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
             secret_key=_env(env, "WEBINAR_ARCHIVE_SECRET_KEY", "dev-only-not-secret"),
             work_dir=Path(_env(env, "WEBINAR_ARCHIVE_WORK_DIR", str(data_dir / "work"))),
-            presign_seconds=_env_int(env, "WEBINAR_ARCHIVE_PRESIGN_SECONDS", 6 * 3600),
-            job_lease_seconds=_env_int(env, "WEBINAR_ARCHIVE_JOB_LEASE_SECONDS", 60),
-            job_max_attempts=_env_int(env, "WEBINAR_ARCHIVE_JOB_MAX_ATTEMPTS", 3),
-            ffmpeg_timeout_seconds=_env_int(env, "WEBINAR_ARCHIVE_FFMPEG_TIMEOUT", 6 * 3600),
-            ffmpeg_memory_mb=_env_int(env, "WEBINAR_ARCHIVE_FFMPEG_MEMORY_MB", 4096),
-            worker_poll_seconds=_env_float(env, "WEBINAR_ARCHIVE_WORKER_POLL_SECONDS",
-                                           10.0 if redis_url else 1.0),
-            job_retry_delay_seconds=_env_float(env, "WEBINAR_ARCHIVE_JOB_RETRY_DELAY", 5.0),
+            presign_seconds=_env_number(env, "WEBINAR_ARCHIVE_PRESIGN_SECONDS", 6 * 3600),
+            job_lease_seconds=_env_number(env, "WEBINAR_ARCHIVE_JOB_LEASE_SECONDS", 60),
+            job_max_attempts=_env_number(env, "WEBINAR_ARCHIVE_JOB_MAX_ATTEMPTS", 3),
+            ffmpeg_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_FFMPEG_TIMEOUT", 6 * 3600),
+            ffmpeg_memory_mb=_env_number(env, "WEBINAR_ARCHIVE_FFMPEG_MEMORY_MB", 4096),
+            worker_poll_seconds=_env_number(env, "WEBINAR_ARCHIVE_WORKER_POLL_SECONDS",
+                                           10.0 if redis_url else 1.0, float),
+            job_retry_delay_seconds=_env_number(env, "WEBINAR_ARCHIVE_JOB_RETRY_DELAY", 5.0, float),
             redis_url=redis_url,
         )
 

@@ -285,15 +285,9 @@ def web_rendition_args(src: Path, dst: Path, info: MediaInfo, plan: Plan) -> lis
     return _global(out).compile()
 
 
-def poster_args(src: Path, dst: Path, info: MediaInfo) -> list[str]:
-    """A JPEG poster: a frame a tenth of the way in, or the waveform of an audio file."""
-    if info.has_video:
-        at = min(info.duration * 0.1, 30.0)
-        inp = ffmpeg.input("file:" + str(src), ss=f"{at:.3f}", f=info.demuxer, **_SAFE_INPUT)
-        v = inp["v:0"].filter("scale", w="min(1280,iw)", h=-2)
-    else:
-        inp = _input(src, info)
-        v = inp["a:0"].filter("showwavespic", s="1280x320", colors="#3b82f6", split_channels=0)
+def waveform_poster_args(src: Path, dst: Path, info: MediaInfo) -> list[str]:
+    """The poster of an audio-only recording: a JPEG of its waveform."""
+    v = _input(src, info)["a:0"].filter("showwavespic", s="1280x320", colors="#3b82f6", split_channels=0)
     out = ffmpeg.output(v, "file:" + str(dst), vframes=1, f="image2", vcodec="mjpeg", q=3)
     return _global(out).compile()
 
@@ -553,13 +547,6 @@ def decode_check_args(src: Path, info: MediaInfo, at: float, seconds: float) -> 
     return _global(out).global_args("-xerror", "-v", "error").compile()
 
 
-def avc_codec_string(profile: str | None, level: int | None) -> str:
-    """RFC 6381 codec string for an H.264 stream, as HLS CODECS wants it."""
-    idc = {"Baseline": 0x42, "Constrained Baseline": 0x42, "Main": 0x4D, "High": 0x64}.get(profile or "", 0x64)
-    constraint = 0xE0 if profile == "Constrained Baseline" else 0x00
-    return f"avc1.{idc:02x}{constraint:02x}{(level or 31):02x}"
-
-
 def codec_strings_of(init_segment: Path) -> list[str]:
     """CODECS of an fMP4 init segment we made, read from its avcC box: the profile,
     compatibility and level bytes there are exactly RFC 6381's avc1.PPCCLL."""
@@ -571,19 +558,4 @@ def codec_strings_of(init_segment: Path) -> list[str]:
         codecs.append("avc1." + data[at + 5: at + 8].hex())
     if b"mp4a" in data:
         codecs.append("mp4a.40.2")
-    return codecs
-
-
-def stream_codec_strings(info: MediaInfo) -> list[str]:
-    return _codec_strings(info.raw.get("streams", []))
-
-
-def _codec_strings(streams: list[dict]) -> list[str]:
-    v = next((s for s in streams if s.get("codec_type") == "video"), None)
-    a = next((s for s in streams if s.get("codec_type") == "audio"), None)
-    codecs = []
-    if v is not None:
-        codecs.append(avc_codec_string(v.get("profile"), v.get("level")))
-    if a is not None:
-        codecs.append("mp4a.40.2")  # AAC-LC: what we publish
     return codecs

@@ -191,7 +191,7 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
                 outputs["hls"] = _publish_hls(archive, asset, work / "hls", [entry])
                 outputs["hls_renditions"] = [entry]
             else:
-                _ffmpeg(archive, media.poster_args(src, poster, info), 600)
+                _ffmpeg(archive, media.waveform_poster_args(src, poster, info), 600)
             archive.store.upload_file(poster, outputs["poster"], "image/jpeg")
             web_upload.result()
         result_info = {**info.summary(), "web_plan": {"video": plan.video, "audio": plan.audio}}
