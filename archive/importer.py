@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from . import captions, media, office, slides, webinars
+from . import captions, media, office, pipeline, slides, webinars
 from .context import Archive
 from .hashing import sha256_file
-from .jobs import enqueue
 from .models import VISIBILITIES, Asset, Webinar, new_id
 
 log = logging.getLogger(__name__)
@@ -122,7 +121,7 @@ def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
             s.add(webinar)
             s.flush()
             for a in webinar.assets:
-                enqueue(s, a.id, f"process_{a.kind}", max_attempts=archive.settings.job_max_attempts)
+                pipeline.start(s, a, archive.settings.job_max_attempts)
         webinars.write_manifest(archive, webinar)
     except BaseException:
         log.warning("import of %r failed; removing what was written", title)

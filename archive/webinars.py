@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from .context import Archive
 from .models import Asset, Job, Webinar
+from .pipeline import LABELS
 
 LISTED = ("public",)
 VIEWABLE = ("public", "unlisted")
@@ -72,12 +73,7 @@ def asset(session: Session, webinar_id: str, asset_id: str) -> Asset | None:
     return a if a is not None and a.webinar_id == webinar_id else None
 
 
-JOB_LABELS = {
-    "process_recording": "Making the recording watchable",
-    "recording_renditions": "Renditions for slow links, audio downloads, timeline thumbnails",
-    "process_slides": "Slide pages and text",
-    "process_captions": "Captions",
-}
+JOB_LABELS = LABELS  # staff and visitors see these names for the jobs
 
 
 def jobs_of(session: Session, webinar_id: str) -> list[Job]:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from archive import demo, jobs, webinars
+from archive import demo, jobs, pipeline, webinars
 from archive.config import ConfigError, Settings
 from archive.context import Archive
 from archive.importer import ImportRejected, ImportRequest, import_webinar
@@ -144,7 +144,7 @@ def cmd_jobs(args) -> int:
     archive = _archive(args)
     if args.retry is not None:
         try:
-            jobs.retry(archive.catalog, args.retry)  # re-queues its failed asset too
+            pipeline.retry(archive.catalog, args.retry)  # re-queues its failed asset too
         except (LookupError, jobs.JobStateError) as e:
             print(f"webinar-archive jobs: {e.args[0]}", file=sys.stderr)
             return EXIT_REJECTED

@@ -48,7 +48,7 @@ def webinar(webinar_id: str):
             "src": store.presigned_get(rec.outputs["web"]),
             "type": "video/mp4" if rec.info.get("kind") == "video" else "audio/mp4",
             "poster": store.presigned_get(rec.outputs["poster"]) if "poster" in rec.outputs else None,
-            "hls": url_for("media.hls_master", webinar_id=w.id, asset_id=rec.id) if "hls" in rec.outputs else None,
+            "hls": url_for("media.hls_master", webinar_id=w.id, asset_id=rec.id) if rec.outputs.get("renditions") else None,
             "storyboard": (url_for("media.storyboard", webinar_id=w.id, asset_id=rec.id)
                            if "storyboard" in rec.outputs else None),
         }

@@ -84,7 +84,7 @@ def test_a_worker_killed_mid_ffmpeg_is_replaced_and_the_job_finishes(minio, tmp_
             first.kill_group()
         job = running_job()
         assert job is not None and job.attempts == 1, "the killed worker's job should still hold its lease"
-        assert (archive.settings.work_dir / f"job-{job.id}").exists()  # what the dead worker left
+        assert (archive.settings.work_dir / f"job-{job.id}-{job.attempts}").exists()  # what the dead worker left
 
         second = WorkerProcess(env, tmp_path / "worker-2.log")
         try:

@@ -88,7 +88,7 @@ def test_racing_workers_claim_each_job_exactly_once(archive, settings):
             start.wait()
             while (job := jobs.claim(catalog, name, 60)) is not None:
                 got.append(job.id)
-                assert jobs.finish(catalog, job.id, name) == "done"
+                assert jobs.finish(catalog, job.id, name, job.attempts) == "done"
         finally:
             catalog.dispose()
         return got
@@ -114,8 +114,8 @@ def test_an_expired_lease_is_claimed_again_and_the_old_owner_is_shut_out(archive
     assert (job.state, job.lease_owner, job.attempts) == ("running", "second", 2)
     # The first worker comes back from its stall: it may no longer touch the job.
     assert jobs.heartbeat(catalog, job_id, "first", 60) is False
-    assert jobs.finish(catalog, job_id, "first", error="late result") == "running"
-    assert jobs.finish(catalog, job_id, "second") == "done"
+    assert jobs.finish(catalog, job_id, "first", 1, error="late result") == "running"
+    assert jobs.finish(catalog, job_id, "second", 2) == "done"
     job = _job(archive, job_id)
     assert (job.state, job.error, job.progress, job.lease_owner) == ("done", None, 100, None)
     assert job.finished_at is not None and job.started_at is not None
@@ -184,7 +184,7 @@ def test_a_worker_dying_on_the_last_attempt_fails_the_job_and_its_files_go(archi
     [job_id] = _make_jobs(archive, 1, max_attempts=1)
     jobs.claim(archive.catalog, "doomed", lease_seconds=1)
     # What a worker killed mid-job leaves on this machine's disk.
-    leftover = archive.settings.work_dir / f"job-{job_id}"
+    leftover = archive.settings.work_dir / f"job-{job_id}-1"
     (leftover / "rec-x").mkdir(parents=True)
     (leftover / "rec-x" / "web.mp4").write_bytes(b"half a file")
 

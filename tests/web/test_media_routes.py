@@ -3,7 +3,7 @@ import urllib.request
 
 from archive import webinars
 from archive.importer import ImportRequest, import_webinar
-from web.media import rewrite_playlist
+from archive.hls import rewrite_playlist
 
 
 def test_rewrite_playlist_signs_segments_and_init():
