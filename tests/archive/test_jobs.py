@@ -28,13 +28,13 @@ from .conftest import WEBINAR_ARCHIVE, WorkerProcess, wait_for
 
 
 @pytest.fixture
-def env(minio, tmp_path, backend) -> dict[str, str]:
-    return archive_env(minio, tmp_path, WEBINAR_ARCHIVE_JOB_RETRY_DELAY="0", **backend)
+def env(backend_env) -> dict[str, str]:
+    return backend_env
 
 
 @pytest.fixture
-def settings(env) -> Settings:  # replaces tests/conftest.py's: `archive` and `worker` use it
-    return Settings.from_env(env)
+def settings(backend_settings) -> Settings:  # replaces tests/conftest.py's: `archive` and `worker` use it
+    return backend_settings
 
 
 def _make_jobs(archive: Archive, n: int, kind: str = "process_recording", max_attempts: int = 3) -> list[int]:
