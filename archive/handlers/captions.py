@@ -18,4 +18,5 @@ def process_captions(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
     key = asset.derived_key(f"{asset.info['language']}.vtt")
     hb.check()
     archive.store.put_bytes(key, captions.to_vtt(cues).encode("utf-8"), "text/vtt; charset=utf-8")
-    return Outcome(outputs={"vtt": key}, info={"cues": len(cues)})
+    return Outcome(outputs={"vtt": key}, info={"cues": len(cues)},
+                   texts=[{"at": c.start, "text": c.text} for c in cues if c.text.strip()])

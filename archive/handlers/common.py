@@ -15,11 +15,14 @@ from ..models import Asset
 class Outcome:
     """What a job made. `outputs` and `info` are merged into the asset's (nested dicts
     key by key), so jobs that each add a part never erase each other's; `warnings` are
-    sentences for staff (the file was published all the same)."""
+    sentences for staff (the file was published all the same). `texts` is the searchable
+    text the job found, when it reads any: one {"page": n} (a slide) or {"at": seconds}
+    (a caption cue) entry with its "text"; None leaves the asset's indexed text as it is."""
 
     outputs: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    texts: list[dict] | None = None
 
 
 def fetch_original(archive: Archive, asset: Asset, workdir: Path) -> Path:

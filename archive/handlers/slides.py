@@ -56,4 +56,5 @@ def process_slides(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
             archive.store.upload_file(pdf, pdf_key, "application/pdf")
         else:  # the PDF original is already the canonical PDF: point at it, do not copy it
             pdf_key = asset.original_key
-        return Outcome(outputs={"pdf": pdf_key, "pages": pages, "text": text_key}, info=info)
+        return Outcome(outputs={"pdf": pdf_key, "pages": pages, "text": text_key}, info=info,
+                       texts=[{"page": i + 1, "text": t} for i, t in enumerate(texts) if t])
