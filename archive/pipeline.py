@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import captions, jobs, media, slides
+from .handlers.bundle import slides_bundle
 from .handlers.captions import process_captions
 from .handlers.common import Outcome
 from .handlers.recording import process_recording, recording_renditions
@@ -50,7 +51,8 @@ GRAPH: dict[str, JobKind] = {k.name: k for k in (
             "Renditions for slow links, audio downloads, timeline thumbnails",
             outputs=("renditions", "audio_m4a", "audio_mp3", "storyboard")),
     JobKind("process_slides", process_slides, "Slide pages and text",
-            outputs=("pdf", "pages", "text"), makes_watchable=True),
+            outputs=("pdf", "pages", "text"), then=("slides_bundle",), makes_watchable=True),
+    JobKind("slides_bundle", slides_bundle, "All slides as one ZIP", outputs=("bundle",)),
     JobKind("process_captions", process_captions, "Captions", outputs=("vtt",), makes_watchable=True),
 )}
 
