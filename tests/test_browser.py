@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from archive import webinars
+from archive import queries
 from archive.importer import ImportRequest, import_webinar
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,7 +53,7 @@ def webinar(archive, worker, inputs, tmp_path):
         slides=[deck], description="A generated clip and a three-page deck."))
     worker.run_until_idle()
     with archive.catalog.session() as s:
-        w = webinars.get(s, w.id)
+        w = queries.get(s, w.id)
     assert w.status == "ready", w.errors
     return w
 

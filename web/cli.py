@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from archive import demo, jobs, webinars
+from archive import demo, jobs, queries
 from archive.config import ConfigError, Settings
 from archive.context import Archive
 from archive.importer import ImportRejected, ImportRequest, import_webinar
-from archive.models import Job
+from archive.models import Webinar
 from archive.storage import StorageError
 from archive.worker import Worker
 
@@ -71,16 +71,14 @@ def cmd_worker(args) -> int:
     return 0
 
 
-def _wait(archive: Archive, webinar_id: str, timeout: float) -> "webinars.Webinar":
+def _wait(archive: Archive, webinar_id: str, timeout: float) -> Webinar:
     deadline = time.monotonic() + timeout
     hinted = False
     started = time.monotonic()
     while True:
         with archive.catalog.session() as s:
-            w = webinars.get(s, webinar_id)
-            jobs_of = s.query(Job).join(Job.asset).filter_by(webinar_id=webinar_id)
-            unclaimed = jobs_of.filter(Job.state == "queued", Job.attempts == 0).count()
-            active = jobs_of.filter(Job.state.in_(("queued", "running"))).count()
+            w = queries.get(s, webinar_id)
+            unclaimed, active = queries.pending_jobs(s, webinar_id)
         # Ended: failed, or ready with every later rendition done too.
         if w.status == "failed" or (w.status == "ready" and not active):
             return w
@@ -116,27 +114,30 @@ def cmd_import(args) -> int:
             code = EXIT_TIMEOUT
         else:
             code = EXIT_FAILED if w.status == "failed" else 0
-    else:
-        with archive.catalog.session() as s:
-            w = webinars.get(s, w.id)
-    result = webinars.status_dict(w, archive.settings.public_url)
+    # Staff-side: the real errors, ffmpeg's message and the retry command.
+    with archive.catalog.session() as s:
+        result = queries.staff_status(s, queries.get(s, w.id), archive.settings.public_url)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(f"{result['status']}: {result['title']} {result['url']}")
         if result.get("error"):
             print(f"error: {result['error']}", file=sys.stderr)
+        for job in result["jobs"]:
+            if "retry" in job:
+                print(f"retry: {job['retry']}", file=sys.stderr)
     return code
 
 
 def cmd_status(args) -> int:
     archive = _archive(args)
     with archive.catalog.session() as s:
-        w = webinars.get(s, args.webinar_id)
+        w = queries.get(s, args.webinar_id)
+        result = w and queries.staff_status(s, w, archive.settings.public_url)
     if w is None:
         print(f"webinar-archive: no webinar {args.webinar_id}", file=sys.stderr)
         return EXIT_REJECTED
-    print(json.dumps(webinars.status_dict(w, archive.settings.public_url), ensure_ascii=False, indent=2))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_FAILED if w.status == "failed" else 0
 
 
@@ -151,11 +152,10 @@ def cmd_jobs(args) -> int:
         print(f"job {args.retry} queued again")
         return 0
     with archive.catalog.session() as s:
-        q = s.query(Job).order_by(Job.id.desc())
-        if args.state:
-            q = q.filter(Job.state == args.state)
-        for j in q.limit(args.limit):
+        for j in queries.recent_jobs(s, args.state, args.limit):
             err = f"  {j.error}" if j.error else ""
+            if j.state == "failed":
+                err += f"  (retry: {queries.retry_command(j)})"
             print(f"{j.id:6d} {j.state:8s} {j.kind:18s} asset {j.asset_id} attempts {j.attempts}/"
                   f"{j.max_attempts} {j.progress:3d}%{err}")
     return 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archive import webinars
+from archive import queries
 from archive.config import Settings
 from archive.context import Archive
 from archive.models import Asset, Job, Webinar
@@ -164,7 +164,7 @@ def test_import_waits_for_the_worker_and_prints_json(cli, named_inputs):
     assert "error" not in result
 
     with cli.archive.catalog.session() as s:
-        w = webinars.get(s, webinar_id)
+        w = queries.get(s, webinar_id)
     assert (w.title, w.held_on, w.visibility) == ("Open data in practice", dt.date(2021, 6, 7), "public")
     keys = set(cli.archive.store.list_keys(w.prefix))
     assert {a.original_key for a in w.assets} | {w.manifest_key, w.recording.outputs["web"]} <= keys
@@ -223,7 +223,7 @@ def _wait_for_jobs(archive: Archive, timeout: float = 60) -> Webinar:
     while time.monotonic() < deadline:
         with archive.catalog.session() as s:
             if s.scalars(select(Job)).first() is not None:
-                return webinars.get(s, s.scalars(select(Webinar.id)).one())
+                return queries.get(s, s.scalars(select(Webinar.id)).one())
         time.sleep(0.1)
     raise TimeoutError("the import wrote no jobs")
 
@@ -248,5 +248,20 @@ def test_failed_processing_is_reported_with_exit_code_1(cli, inputs):
     with cli.archive.catalog.session() as s:
         job = s.scalars(select(Job)).one()
         assert (job.state, job.attempts) == ("failed", 1)  # known-bad: not retried
+    # staff-side: the job's error and the command that retries it
+    assert result["jobs"] == [{"id": job.id, "kind": job.kind, "asset": w.recording.id, "state": "failed",
+                               "progress": job.progress, "attempts": 1, "max_attempts": job.max_attempts,
+                               "error": job.error, "retry": f"webinar-archive jobs --retry {job.id}"}]
+    r = cli.run("jobs", "--state", "failed")
+    assert r.returncode == 0 and f"(retry: webinar-archive jobs --retry {job.id})" in r.stdout
     r = cli.run("status", w.id)
     assert r.returncode == 1 and json.loads(r.stdout)["status"] == "failed"
+
+
+def test_the_cli_reads_the_catalog_only_through_queries():
+    """archive/queries.py holds the reads the CLI and the web app share."""
+    import web.cli
+
+    source = Path(web.cli.__file__).read_text()
+    for orm in ("sqlalchemy", "select(", ".query(", ".scalars(", ".execute("):
+        assert orm not in source
