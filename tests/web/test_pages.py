@@ -326,3 +326,45 @@ def test_visitors_see_a_plain_sentence_when_processing_failed(archive, worker, c
     (failed,) = [j for j in staff["jobs"] if j["state"] == "failed"]
     assert failed["log_tail"] == FFMPEG_TAIL
     assert failed["retry"] == f"webinar-archive jobs --retry {job.id}"
+
+
+def _csp(headers) -> dict[str, list[str]]:
+    return {d.split()[0]: d.split()[1:] for d in headers["Content-Security-Policy"].split("; ")}
+
+
+def test_every_response_carries_the_security_headers(site):
+    w = site.public
+    paths = ["/", f"/webinars/{w.id}", f"/api/webinars/{w.id}", "/api/health", "/webinars/nosuch",
+             f"/webinars/{w.id}/recording/download", "/static/player.js",
+             f"/webinars/{w.id}/recording/{w.recording.id}/hls/master.m3u8"]
+    media = site.archive.settings.s3_public_endpoint
+    for path in paths:
+        r = site.client.get(path)
+        r.close()  # static files are streamed
+        assert r.status_code in (200, 302, 404), path
+        csp = _csp(r.headers)
+        assert csp["script-src"] == ["'self'"]  # no inline script, no eval
+        assert "'unsafe-inline'" not in csp["default-src"]
+        assert csp["frame-ancestors"] == ["'none'"]
+        assert media in csp["media-src"] and media in csp["img-src"] and media in csp["connect-src"]
+        assert "blob:" in csp["media-src"]
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Referrer-Policy"] == "same-origin"
+        assert r.headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_have_no_inline_script():
+    for template in (Path(__file__).parents[2] / "web" / "templates").glob("*.html"):
+        page = Page(template.read_text())
+        assert all(s.get("src") for s in page.all("script")), template.name
+        assert not any(k.startswith("on") for _, attrs in page.tags for k in attrs), template.name
+
+
+def test_an_embeddable_view_may_be_framed(archive):
+    from web.security import embeddable
+
+    app = create_app(archive, {"TESTING": True})
+    app.add_url_rule("/embed-probe", "embed_probe", embeddable(lambda: "framed"))
+    r = app.test_client().get("/embed-probe")
+    assert _csp(r.headers)["frame-ancestors"] == ["*"] and "X-Frame-Options" not in r.headers
+    assert _csp(app.test_client().get("/").headers)["frame-ancestors"] == ["'none'"]
