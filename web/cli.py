@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from gunicorn.app.base import BaseApplication
+
 from archive import demo, jobs, queries
 from archive.config import ConfigError, Settings
 from archive.context import Archive
@@ -44,15 +46,47 @@ def _captions(text: str) -> tuple[str, Path]:
 
 
 def cmd_serve(args) -> int:
-    from werkzeug.serving import run_simple
-
     from . import create_app
 
-    archive = _archive(args)
-    app = create_app(archive)
-    print(f"webinar-archive: serving on http://{args.host}:{args.port}/", flush=True)
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    archive = _archive(args)  # the schema and the bucket, once, before any worker starts
+    url = f"http://{args.host}:{args.port}/"
+    if args.debug:
+        from werkzeug.serving import run_simple
+
+        print(f"webinar-archive: development server (--debug) on {url}", flush=True)
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
+        run_simple(args.host, args.port, create_app(archive), threaded=True, use_reloader=False,
+                   use_debugger=True)
+        return 0
+    settings = archive.settings
+    archive.close()  # each gunicorn worker opens its own connections after the fork
+    print(f"webinar-archive: serving on {url} (gunicorn, {args.workers} workers x "
+          f"{args.threads} threads)", flush=True)
+    _Gunicorn(lambda: create_app(Archive.from_settings(settings)), {
+        "bind": f"{args.host}:{args.port}",
+        "workers": args.workers,
+        "threads": args.threads,
+        "worker_class": "gthread",
+        "accesslog": "-",
+        "timeout": 60,
+        "graceful_timeout": 20,
+    }).run()
     return 0
+
+
+class _Gunicorn(BaseApplication):
+    """gunicorn run from our command, with our options (it never reads sys.argv)."""
+
+    def __init__(self, factory, options: dict):
+        self.factory, self.options = factory, options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return self.factory()  # in each worker, after the fork
 
 
 def cmd_worker(args) -> int:
@@ -192,9 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("serve", help="run the web app")
+    s = sub.add_parser("serve", help="run the web app (gunicorn)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    s.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    s.add_argument("--debug", action="store_true",
+                   help="Werkzeug's development server with its debugger instead of gunicorn")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("worker", help="process jobs (recordings, slides) until stopped")

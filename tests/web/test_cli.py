@@ -265,3 +265,19 @@ def test_the_cli_reads_the_catalog_only_through_queries():
     source = Path(web.cli.__file__).read_text()
     for orm in ("sqlalchemy", "select(", ".query(", ".scalars(", ".execute("):
         assert orm not in source
+
+
+@pytest.mark.parametrize("debug, server", [((), "gunicorn"), (("--debug",), "Werkzeug")])
+def test_serve_runs_gunicorn_and_the_development_server_only_with_debug(cli, debug, server):
+    import urllib.request
+
+    from ..services import free_port, wait_http
+
+    port = free_port()
+    proc = cli.start("serve", "--port", port, "--workers", 1, *debug, log_name="serve")
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/api/health", timeout=60)
+    with urllib.request.urlopen(f"{url}/", timeout=10) as r:
+        assert r.headers["Server"].startswith(server)
+        assert "Content-Security-Policy" in r.headers
+    assert cli.stop(proc) == 0  # SIGTERM: a clean stop
