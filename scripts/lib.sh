@@ -46,15 +46,20 @@ ensure_debian_packages() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 }
 
-# The virtual environment at .venv with the project installed (editable);
-# reinstalled only when pyproject.toml changes.
+# The virtual environment at .venv with the project installed (editable), with the
+# extras asked for (like "[test,local]"); reinstalled only when pyproject.toml changes or
+# an extra is asked for that is not in yet. The stamp lists the extras installed.
 ensure_venv() {
-  local extras="${1:-}"
   local hash; hash="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
-  local stamp="$VENV/.installed-$hash$extras"
-  [ -e "$stamp" ] && return 0
-  # The plain project is inside any extras installed from the same pyproject.toml.
-  if [ -z "$extras" ] && compgen -G "$VENV/.installed-$hash*" >/dev/null; then return 0; fi
+  local stamp="$VENV/.installed-$hash" installed="" want extra missing=0
+  [ -e "$stamp" ] && installed="$(cat "$stamp")"
+  want="$installed"
+  for extra in $(tr '[],' '   ' <<<"${1:-}"); do
+    [[ " $want " == *" $extra "* ]] || { want="$want $extra"; missing=1; }
+  done
+  [ -e "$stamp" ] && [ "$missing" = 0 ] && return 0
+  want="$(echo $want)"
+  local extras=""; [ -n "$want" ] && extras="[${want// /,}]"
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating $VENV"
     "$PYTHON" -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
@@ -67,7 +72,7 @@ ensure_venv() {
     die "pip install failed (full log: $log)"
   fi
   rm -f "$VENV"/.installed-*
-  touch "$stamp"
+  echo "$want" >"$stamp"
 }
 
 # MinIO, built once with the machine's Go and kept in the cache.

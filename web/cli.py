@@ -26,7 +26,9 @@ EXIT_TIMEOUT = 3
 
 
 def _archive(args) -> Archive:
-    archive = Archive.from_settings(Settings.from_env())
+    settings = Settings.from_env()
+    settings.refuse_development_secrets()
+    archive = Archive.from_settings(settings)
     archive.setup()
     return archive
 

@@ -21,7 +21,7 @@ from archive.config import Settings
 from archive.context import Archive
 from archive.models import Asset, Job, Webinar
 
-from ..services import MINIO_PASSWORD, MINIO_USER, MinioServer
+from ..services import MinioServer, archive_env
 
 CLI = Path(sys.executable).parent / "webinar-archive"  # the console script pip installed
 RECORDING_NAME = "Vortrag – Müller.mp4"
@@ -34,15 +34,7 @@ class Cli:
     def __init__(self, minio: MinioServer, tmp: Path):
         self.tmp = tmp
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBINAR_ARCHIVE_", "AWS_"))}
-        self.env.update({
-            "WEBINAR_ARCHIVE_DATA": str(tmp / "data"),
-            "WEBINAR_ARCHIVE_BUCKET": f"cli-{secrets.token_hex(6)}",
-            "AWS_ENDPOINT_URL_S3": minio.endpoint,
-            "AWS_ACCESS_KEY_ID": MINIO_USER,
-            "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "WEBINAR_ARCHIVE_PUBLIC_URL": "http://archive.test",
-        })
+        self.env.update(archive_env(minio, tmp, WEBINAR_ARCHIVE_BUCKET=f"cli-{secrets.token_hex(6)}"))
         self.procs: list[subprocess.Popen] = []
         self.logs: list = []
         self._archive: Archive | None = None
@@ -281,3 +273,11 @@ def test_serve_runs_gunicorn_and_the_development_server_only_with_debug(cli, deb
         assert r.headers["Server"].startswith(server)
         assert "Content-Security-Policy" in r.headers
     assert cli.stop(proc) == 0  # SIGTERM: a clean stop
+
+
+def test_a_development_secret_is_refused_away_from_a_local_minio(cli):
+    cli.env.update(AWS_ENDPOINT_URL_S3="http://minio.example:9000", AWS_SECRET_ACCESS_KEY="webinar-archive-secret")
+    for command in ("serve", "migrate"):
+        r = cli.run(command, timeout=30)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert "AWS_SECRET_ACCESS_KEY is a development secret" in r.stderr
