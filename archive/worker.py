@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import jobs, media, pipeline, webinars
+from . import jobs, media, pipeline, queries, webinars
 from .context import Archive
 from .models import Asset
 
@@ -91,7 +91,7 @@ class Worker:
         it is at most one job behind the catalog if the worker dies in between."""
         with self.archive.catalog.session() as s:
             asset = s.get(Asset, asset_id)
-            webinar = webinars.get(s, asset.webinar_id) if asset is not None else None
+            webinar = queries.get(s, asset.webinar_id) if asset is not None else None
         if webinar is not None:
             webinars.write_manifest(self.archive, webinar)
 

@@ -1,7 +1,7 @@
 """Small helpers the tests share: reading the catalog back, what a test left behind."""
 from __future__ import annotations
 
-from archive import webinars
+from archive import queries
 from archive.context import Archive
 from archive.models import Webinar
 
@@ -9,7 +9,7 @@ from archive.models import Webinar
 def reload(archive: Archive, webinar_id: str) -> Webinar | None:
     """The webinar as the catalog has it now (assets loaded)."""
     with archive.catalog.session() as s:
-        return webinars.get(s, webinar_id)
+        return queries.get(s, webinar_id)
 
 
 def work_dir_entries(archive: Archive) -> list[str]:

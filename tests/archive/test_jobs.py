@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import update
 
-from archive import jobs, webinars
+from archive import jobs, queries
 from archive.catalog import Catalog
 from archive.config import Settings
 from archive.context import Archive
@@ -59,7 +59,7 @@ def _job(archive: Archive, job_id: int) -> Job:
 
 def _webinar(archive: Archive, webinar_id: str) -> Webinar:
     with archive.catalog.session() as s:
-        return webinars.get(s, webinar_id)
+        return queries.get(s, webinar_id)
 
 
 def _work_dir_entries(archive: Archive) -> list[str]:

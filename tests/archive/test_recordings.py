@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from archive import hls, media, presets, webinars
+from archive import hls, media, presets, queries
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar
 
@@ -82,7 +82,7 @@ def _run(archive, worker, path, **kw):
     w = import_webinar(archive, ImportRequest(title="Recording test", recording=path, **kw))
     worker.run_until_idle()
     with archive.catalog.session() as s:
-        return webinars.get(s, w.id)
+        return queries.get(s, w.id)
 
 
 def _playlist_lines(archive, key):
@@ -99,7 +99,7 @@ def test_fast_path_then_full_renditions(archive, worker, clips, tmp_path):
     # One job: the fast path. It alone makes the webinar watchable.
     assert worker.run_once()
     with archive.catalog.session() as s:
-        w1 = webinars.get(s, w.id)
+        w1 = queries.get(s, w.id)
         pending = s.query(Job).filter_by(kind="recording_renditions", state="queued").count()
     rec = w1.recording
     assert w1.status == "ready" and pending == 1
@@ -110,7 +110,7 @@ def test_fast_path_then_full_renditions(archive, worker, clips, tmp_path):
 
     worker.run_until_idle()
     with archive.catalog.session() as s:
-        rec = webinars.get(s, w.id).recording
+        rec = queries.get(s, w.id).recording
     assert rec.info["renditions"] == "ready"
     master = _master(rec)
     inf = [ln for ln in master if ln.startswith("#EXT-X-STREAM-INF:")]
