@@ -27,12 +27,23 @@ def viewable(session: Session, webinar_id: str) -> Webinar | None:
     return w if w is not None and w.visibility in VIEWABLE else None
 
 
-def listed(session: Session) -> list[Webinar]:
-    return list(session.scalars(
-        select(Webinar).where(Webinar.visibility.in_(LISTED))
-        .options(selectinload(Webinar.assets))
-        .order_by(Webinar.held_on.desc(), Webinar.created_at.desc())
-    ))
+def listed_clause():
+    """What makes a webinar appear in lists, feeds, the sitemap, search and the API."""
+    return Webinar.visibility.in_(LISTED)
+
+
+def listed(session: Session, limit: int | None = None, offset: int = 0) -> list[Webinar]:
+    """Listed webinars, newest first; a page of them given `limit`."""
+    q = (select(Webinar).where(listed_clause()).options(selectinload(Webinar.assets))
+         .order_by(Webinar.held_on.desc(), Webinar.created_at.desc(), Webinar.id)
+         .offset(offset))
+    if limit is not None:
+        q = q.limit(limit)
+    return list(session.scalars(q))
+
+
+def count_listed(session: Session) -> int:
+    return session.scalar(select(func.count(Webinar.id)).where(listed_clause())) or 0
 
 
 def asset(session: Session, webinar_id: str, asset_id: str) -> Asset | None:

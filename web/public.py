@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, url_
 from archive import queries
 from archive.pipeline import LABELS as JOB_LABELS
 from archive.context import Archive
+from archive.handlers.bundle import current_bundle
 
 bp = Blueprint("public", __name__)
 
@@ -34,6 +35,23 @@ def index():
     return render_template("index.html", webinars=items, posters=posters)
 
 
+def player_for(w) -> dict | None:
+    """What the player needs for the webinar's recording, or None while there is none."""
+    rec = w.recording
+    if rec is None or rec.status != "ready":
+        return None
+    store = _archive().store
+    return {
+        "kind": rec.info.get("kind", "video"),
+        "src": store.presigned_get(rec.outputs["web"]),
+        "type": "video/mp4" if rec.info.get("kind") == "video" else "audio/mp4",
+        "poster": store.presigned_get(rec.outputs["poster"]) if "poster" in rec.outputs else None,
+        "hls": url_for("media.hls_master", webinar_id=w.id, asset_id=rec.id) if rec.outputs.get("renditions") else None,
+        "storyboard": (url_for("media.storyboard", webinar_id=w.id, asset_id=rec.id)
+                       if "storyboard" in rec.outputs else None),
+    }
+
+
 @bp.get("/webinars/<webinar_id>")
 def webinar(webinar_id: str):
     archive = _archive()
@@ -42,17 +60,7 @@ def webinar(webinar_id: str):
         jobs = queries.jobs_of(s, webinar_id)
     store = archive.store
     rec = w.recording
-    player = None
-    if rec is not None and rec.status == "ready":
-        player = {
-            "kind": rec.info.get("kind", "video"),
-            "src": store.presigned_get(rec.outputs["web"]),
-            "type": "video/mp4" if rec.info.get("kind") == "video" else "audio/mp4",
-            "poster": store.presigned_get(rec.outputs["poster"]) if "poster" in rec.outputs else None,
-            "hls": url_for("media.hls_master", webinar_id=w.id, asset_id=rec.id) if rec.outputs.get("renditions") else None,
-            "storyboard": (url_for("media.storyboard", webinar_id=w.id, asset_id=rec.id)
-                           if "storyboard" in rec.outputs else None),
-        }
+    player = player_for(w)
     thumbs = {}
     for deck in w.decks:
         if deck.status == "ready":
@@ -125,3 +133,25 @@ def download_slides_pdf(webinar_id: str, asset_id: str):
     if "pdf" not in deck.outputs:
         abort(404)
     return _download(deck.outputs["pdf"], f"{_stem(deck.original_filename, 'slides')}.pdf", "application/pdf")
+
+
+@bp.get("/webinars/<webinar_id>/poster.jpg")
+def poster(webinar_id: str):
+    """The recording's poster frame, at a stable address (feeds, oEmbed, link previews)."""
+    rec = _recording(webinar_id)
+    if rec.status != "ready" or "poster" not in rec.outputs:
+        abort(404)
+    r = redirect(_archive().store.presigned_get(rec.outputs["poster"], expires=DOWNLOAD_LINK_SECONDS), code=302)
+    r.headers["Cache-Control"] = "public, max-age=600"
+    return r
+
+
+@bp.get("/webinars/<webinar_id>/slides.zip")
+def download_all_slides(webinar_id: str):
+    """Every deck as uploaded, in one ZIP the worker made."""
+    with _archive().catalog.session() as s:
+        decks = _viewable(s, webinar_id).decks
+    bundle = current_bundle(decks)
+    if bundle is None:
+        abort(404)
+    return _download(bundle["key"], "slides.zip", "application/zip")
