@@ -326,3 +326,16 @@ def test_markdown_is_rendered_safe():
     assert "onclick" not in html and "onerror" not in html and "<iframe" not in html
     assert 'href="javascript' not in html
     assert '<a href="https://example.org" rel="noopener noreferrer nofollow">ok</a>' in html
+
+
+def test_the_demo_has_speakers_and_presentations(archive):
+    from archive import demo
+
+    w = _reload(archive, demo.create_demo(archive, duration=6).id)
+    assert [sp.name for sp in w.speakers] == ["Ana Müller", "Tomás Rivera"]
+    assert all(sp.photo_key for sp in w.speakers)
+    assert [(p.title, p.start_seconds, p.deck.original_filename) for p in w.presentations] == [
+        ("Opening", 0, "Opening – Ana Müller.pdf"), ("Storage deep dive", 3, "Storage deep dive.pdf")]
+    assert (w.series.title, w.language, w.local_start.isoformat()) == (
+        "Archive demos", "en", "2026-11-02T15:00:00+01:00")
+    assert demo.existing(archive).id == w.id
