@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -299,7 +300,9 @@ def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
 
     webinar = Webinar(id=new_id(), title=title, held_on=plan.held_on, starts_at=plan.starts_at,
                       timezone=req.timezone, language=req.language, publish_at=plan.publish_at,
-                      description=req.description, visibility=req.visibility)
+                      description=req.description, visibility=req.visibility,
+                      # Every relationship set now: the row is read after its session closes.
+                      series=None, tags=[], speaker_links=[], presentations=[])
     for position, c in enumerate(plan.checked):
         webinar.assets.append(Asset(
             id=new_id(), webinar_id=webinar.id, kind=c.kind, position=position,
@@ -307,7 +310,7 @@ def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
             size=c.path.stat().st_size, sha256=c.sha256, status="queued", info=c.info, outputs={},
         ))
     new_photo_keys: list[str] = []  # only these are ours to remove on failure
-    created: list = []  # (model, id) of shared rows this import added
+    created: list[tuple[type, str]] = []  # (model, id) of shared rows this import added
     try:
         for a, c in zip(webinar.assets, plan.checked):
             archive.store.upload_file(c.path, a.original_key, c.content_type, metadata={
@@ -376,8 +379,8 @@ def _add_structure(s: Session, webinar: Webinar, req: ImportRequest, plan: _Plan
         webinar.presentations.append(presentation)
 
 
-def _remove_partial(archive: Archive, webinar: Webinar, photo_keys: list[str] = (),
-                    created: list = ()) -> None:
+def _remove_partial(archive: Archive, webinar: Webinar, photo_keys: Sequence[str] = (),
+                    created: Sequence[tuple[type, str]] = ()) -> None:
     try:
         with archive.catalog.transaction() as s:
             row = s.get(Webinar, webinar.id)
