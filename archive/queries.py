@@ -5,36 +5,61 @@ not be processed) and the staff one (errors, ffmpeg's message, the retry command
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import datetime as dt
+
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Asset, Job, Webinar
+from .models import Asset, Job, Presentation, PresentationSpeaker, Webinar, WebinarSpeaker, utcnow
 
 LISTED = ("public",)
 VIEWABLE = ("public", "unlisted")
 ACTIVE_JOB_STATES = ("queued", "running")
 
 
+# Everything a page or the manifest reads, loaded up front: rows outlive their session.
+_FULL = (
+    selectinload(Webinar.assets),
+    selectinload(Webinar.series),
+    selectinload(Webinar.tags),
+    selectinload(Webinar.speaker_links).selectinload(WebinarSpeaker.speaker),
+    selectinload(Webinar.presentations).selectinload(Presentation.speaker_links)
+    .selectinload(PresentationSpeaker.speaker),
+    selectinload(Webinar.presentations).selectinload(Presentation.deck),
+)
+
+
 def get(session: Session, webinar_id: str) -> Webinar | None:
-    return session.scalars(
-        select(Webinar).where(Webinar.id == webinar_id).options(selectinload(Webinar.assets))
-    ).first()
+    return session.scalars(select(Webinar).where(Webinar.id == webinar_id).options(*_FULL)).first()
+
+
+def is_viewable(webinar: Webinar, now: dt.datetime | None = None) -> bool:
+    """Whether anyone with the link may see it now (public or unlisted, publish_at passed)."""
+    return webinar.visibility in VIEWABLE and webinar.is_published(now)
+
+
+def is_listed(webinar: Webinar, now: dt.datetime | None = None) -> bool:
+    """Whether it appears in lists, feeds, the sitemap, search and the API."""
+    return webinar.visibility in LISTED and webinar.is_published(now)
 
 
 def viewable(session: Session, webinar_id: str) -> Webinar | None:
-    """The webinar if a visitor may open it by its link (public or unlisted)."""
+    """The webinar if a visitor may open it by its link."""
     w = get(session, webinar_id)
-    return w if w is not None and w.visibility in VIEWABLE else None
+    return w if w is not None and is_viewable(w) else None
 
 
-def listed_clause():
-    """What makes a webinar appear in lists, feeds, the sitemap, search and the API."""
-    return Webinar.visibility.in_(LISTED)
+def listed_clause(now: dt.datetime | None = None):
+    """What makes a webinar appear in lists, feeds, the sitemap, search and the API:
+    public, and its publish_at (if any) has passed."""
+    now = now or utcnow()
+    return and_(Webinar.visibility.in_(LISTED), or_(Webinar.publish_at.is_(None), Webinar.publish_at <= now))
 
 
-def listed(session: Session, limit: int | None = None, offset: int = 0) -> list[Webinar]:
+def listed(session: Session, limit: int | None = None, offset: int = 0,
+           now: dt.datetime | None = None) -> list[Webinar]:
     """Listed webinars, newest first; a page of them given `limit`."""
-    q = (select(Webinar).where(listed_clause()).options(selectinload(Webinar.assets))
+    q = (select(Webinar).where(listed_clause(now)).options(*_FULL)
          .order_by(Webinar.held_on.desc(), Webinar.created_at.desc(), Webinar.id)
          .offset(offset))
     if limit is not None:

@@ -1,21 +1,48 @@
 """Each webinar's manifest in the bucket. The catalog's reads live in archive/queries.py."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from .context import Archive
-from .models import Webinar
+from .models import Speaker, Webinar
+
+
+def _utc(value: dt.datetime | None) -> str | None:
+    return value.replace(tzinfo=dt.timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _speaker(sp: Speaker) -> dict:
+    return {"id": sp.id, "slug": sp.slug, "name": sp.name, "organisation": sp.organisation, "bio": sp.bio,
+            "photo": ({"key": sp.photo_key, "sha256": sp.photo_sha256, "content_type": sp.photo_content_type}
+                      if sp.photo_key else None)}
 
 
 def manifest(webinar: Webinar) -> dict:
-    """Everything needed to rebuild the catalog row from the bucket alone."""
+    """Everything needed to rebuild the catalog rows from the bucket alone. Shared rows
+    (series, tags, speakers) are copied in as they were when the manifest was written."""
+    series = webinar.series
     return {
-        "format": 1,
+        "format": 2,
         "id": webinar.id,
         "title": webinar.title,
         "held_on": webinar.held_on.isoformat() if webinar.held_on else None,
+        "starts_at": _utc(webinar.starts_at),
+        "timezone": webinar.timezone,
+        "language": webinar.language,
         "description": webinar.description,
         "visibility": webinar.visibility,
+        "publish_at": _utc(webinar.publish_at),
+        "series": ({"id": series.id, "slug": series.slug, "title": series.title,
+                    "description": series.description} if series else None),
+        "tags": [{"slug": t.slug, "name": t.name} for t in sorted(webinar.tags, key=lambda t: t.slug)],
+        "speakers": [_speaker(sp) for sp in webinar.speakers],
+        "presentations": [
+            {"id": p.id, "position": p.position, "title": p.title, "speakers": [sp.id for sp in p.speakers],
+             "deck_asset_id": p.deck_asset_id,
+             "start_seconds": p.start_seconds}
+            for p in webinar.presentations
+        ],
         "assets": [
             {
                 "id": a.id, "kind": a.kind, "position": a.position,

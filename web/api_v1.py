@@ -99,7 +99,7 @@ def webinar(webinar_id: str):
     archive = current_app.extensions["archive"]
     with archive.catalog.session() as s:
         w = queries.get(s, webinar_id)
-        if w is None or w.visibility not in queries.LISTED:
+        if w is None or not queries.is_listed(w):
             abort(404)
     return jsonify(detail(w))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
-from archive import demo, jobs, pipeline, queries
+from archive import demo, describe, jobs, pipeline, queries
 from archive.config import ConfigError, Settings
 from archive.context import Archive
 from archive.importer import ImportRejected, ImportRequest, import_webinar
@@ -127,14 +127,32 @@ def _wait(archive: Archive, webinar_id: str, timeout: float) -> Webinar:
         time.sleep(0.5)
 
 
+# With --describe the file says what the webinar is; these flags would say it twice.
+_DESCRIBED_BY_FILE = ("title", "date", "recording", "slides", "captions", "description")
+
+
+def _import_request(args) -> ImportRequest:
+    if args.describe is None:
+        if not args.title:
+            raise ImportRejected("give --title (or --describe FILE)")
+        return ImportRequest(
+            title=args.title, held_on=args.date, recording=args.recording, slides=args.slides or [],
+            captions=args.captions or [],
+            description=args.description or "", visibility=args.visibility or "public",
+        )
+    given = [f"--{name}" for name in _DESCRIBED_BY_FILE if getattr(args, name)]
+    if given:
+        raise ImportRejected(f"{', '.join(given)} cannot be combined with --describe: put it in the file")
+    req = describe.load(args.describe)
+    if args.visibility is not None:  # e.g. import as a draft to review first
+        req.visibility = args.visibility
+    return req
+
+
 def cmd_import(args) -> int:
     archive = _archive(args)
-    req = ImportRequest(
-        title=args.title, held_on=args.date, recording=args.recording, slides=args.slides or [],
-        captions=args.captions or [],
-        description=args.description or "", visibility=args.visibility,
-    )
     try:
+        req = _import_request(args)
         w = import_webinar(archive, req)
     except ImportRejected as e:
         if args.json:
@@ -241,15 +259,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--until-idle", action="store_true", help="stop when no job is left")
     s.set_defaults(func=cmd_worker)
 
-    s = sub.add_parser("import", help="add a webinar from local files")
-    s.add_argument("--title", required=True)
+    s = sub.add_parser("import", help="add a webinar from local files",
+                       description="Add a webinar from local files, given by flags or described in a "
+                                   "TOML or JSON file (--describe: series, tags, language, start time, "
+                                   "speakers, presentations with their decks and start times). With "
+                                   "--describe only --visibility may be given too, and it overrides the file.")
+    s.add_argument("--describe", type=Path, metavar="FILE",
+                   help="a .toml or .json description; paths in it are relative to the file")
+    s.add_argument("--title", help="the webinar's title (required without --describe)")
     s.add_argument("--date", type=_date, help="the day it was held, YYYY-MM-DD")
     s.add_argument("--recording", type=Path, help="the recording (MP4, MOV, MKV, WebM, AVI, M4A, MP3, WAV, OGG)")
     s.add_argument("--slides", type=Path, action="append", help="a slide deck (PDF, PPTX or ODP); repeat for more")
     s.add_argument("--captions", type=_captions, action="append", metavar="LANG:FILE",
                    help="captions or a transcript (WebVTT or SRT) in a language, e.g. en:talk.vtt; repeat")
     s.add_argument("--description", help="text shown on the webinar's page")
-    s.add_argument("--visibility", default="public", choices=["draft", "public", "unlisted", "private"])
+    s.add_argument("--visibility", choices=["draft", "public", "unlisted", "private"],
+                   help="default public, or the file's; overrides the file's with --describe")
     s.add_argument("--wait", action="store_true", help="return when processing has ended (every rendition)")
     s.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits (default 3600)")
     s.add_argument("--json", action="store_true", help="print one JSON object: id, url, status, error")

@@ -166,6 +166,25 @@ def test_import_waits_for_the_worker_and_prints_json(cli, named_inputs):
     assert cli.stop(worker) == 0, "the worker stops cleanly on SIGTERM"
 
 
+def test_import_from_a_description_file(cli, inputs, tmp_path):
+    from ..archive.describe_inputs import realistic, write
+
+    folder = tmp_path / "described"
+    path = write(folder, realistic(folder, inputs))
+    r = cli.run("import", "--describe", path, "--title", "Other", "--json")
+    assert r.returncode == 2 and "--title cannot be combined with --describe" in r.stderr
+    r = cli.run("import", "--json")
+    assert r.returncode == 2 and "give --title (or --describe FILE)" in r.stderr
+    r = cli.run("import", "--describe", path, "--visibility", "draft", "--json")
+    assert r.returncode == 0, r.stderr
+    result = _one_json_object(r.stdout)
+    with cli.archive.catalog.session() as s:
+        w = queries.get(s, result["id"])
+    assert (w.title, w.visibility, w.series.title) == ("Open data in practice", "draft", "Open data")
+    assert [p.title for p in w.presentations] == ["Why open data", "Open data in cities"]
+    assert [sp.name for sp in w.presentations[1].speakers] == ["Grace Hopper", "Ada Lovelace"]
+
+
 REJECTIONS = [
     # (what is wrong, --recording, --slides, what stderr must say besides the file name)
     ("text file named .mp4", "not_media.mp4", "deck.pdf", "not a readable recording"),
