@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from . import captions, media, office, pipeline, slides, webinars
+from . import captions, decks, media, pipeline, slides, webinars
+from .config import Settings
 from .context import Archive
 from .hashing import sha256_file
 from .models import VISIBILITIES, Asset, Webinar, new_id
@@ -57,18 +58,20 @@ def _check_recording(path: Path) -> _Checked:
                     info.summary())
 
 
-def _check_deck(path: Path) -> _Checked:
-    """A PDF is opened and counted; a PPTX/ODP gets only cheap checks (the worker converts it)."""
+def _check_deck(path: Path, settings: Settings) -> _Checked:
+    """A PDF is opened and counted (in the PDF child, within the render limits); a PPTX/ODP
+    gets only cheap checks (the worker converts it)."""
     if not path.is_file():
         raise ImportRejected(f"slides {path}: no such file")
     try:
         if slides.deck_kind(path) == "pdf":
-            deck = slides.inspect_pdf(path)
+            deck = slides.inspect_pdf(path, slides.render_limits(settings), settings.deck_max_pages,
+                                      work=settings.work_dir)
             info = {"page_count": deck.page_count}
             if deck.title:
                 info["title"] = deck.title
             return _Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
-        fmt = office.inspect_package(path)
+        fmt = decks.inspect_package(path)
     except slides.SlidesRejected as e:
         raise ImportRejected(f"slides {path.name}: {e}") from e
     return _Checked(path, "slides", fmt.ext, fmt.content_type, sha256_file(path), {})
@@ -98,7 +101,7 @@ def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
     checked = []
     if req.recording is not None:
         checked.append(_check_recording(Path(req.recording)))
-    checked += [_check_deck(Path(p)) for p in req.slides]
+    checked += [_check_deck(Path(p), archive.settings) for p in req.slides]
     languages = [lang for lang, _ in req.captions]
     if len(set(languages)) != len(languages):
         raise ImportRejected("one caption file per language")
