@@ -80,6 +80,8 @@ def render_limits(settings) -> runner.Limits:
     return runner.Limits(settings.render_timeout_seconds, settings.render_memory_mb, network=False)
 
 
+# How running out of address space shows in the child's last words.
+_OUT_OF_MEMORY = ("MemoryError", "failed to map segment", "Cannot allocate memory", "std::bad_alloc")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
@@ -116,7 +118,7 @@ def _child(args: list[str], limits: runner.Limits, work: Path,
     if done.returncode < 0:
         hint = f" (out of memory? the limit is {limits.memory_mb} MB)" if limits.memory_mb else ""
         raise RenderFailed(f"the PDF renderer was killed by signal {-done.returncode} on this deck{hint}", done.log)
-    if any("MemoryError" in ln for ln in done.log.splitlines()[-3:]):
+    if any(sign in ln for ln in done.log.splitlines()[-3:] for sign in _OUT_OF_MEMORY):
         raise RenderFailed(f"reading the PDF needs more than the {limits.memory_mb} MB memory limit", done.log)
     last = done.log.strip().splitlines()[-1] if done.log.strip() else f"exit status {done.returncode}"
     raise RenderFailed(f"the PDF could not be rendered: {last}", done.log)
