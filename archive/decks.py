@@ -15,6 +15,7 @@ Two steps, each with its own guard (LibreOffice itself runs in `libreoffice`):
 """
 from __future__ import annotations
 
+import errno
 import lzma
 import re
 import struct
@@ -69,6 +70,15 @@ _ODP_MIMETYPE = "application/vnd.oasis.opendocument.presentation"
 # errors as well as zipfile's own.
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError,
                zlib.error, lzma.LZMAError, OSError)
+
+
+
+def _damage(e: Exception) -> bool:
+    """Whether a read error is the package's fault: bz2 raises OSError without errno, a
+    damaged offset makes zipfile seek before the start (EINVAL); ENOSPC or EIO are the
+    machine's, and retried."""
+    return not isinstance(e, OSError) or e.errno in (None, errno.EINVAL)
+
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -195,7 +205,7 @@ def inspect_package(path: Path) -> Format:
             if mimetype is not None:
                 return _check_odf(z, mimetype)
     except _ZIP_ERRORS as e:
-        if isinstance(e, OSError) and e.errno is not None:
+        if not _damage(e):
             raise
         raise SlidesRejected(f"a damaged zip file: {e}") from e
     raise SlidesRejected("a zip file, but not a PPTX or ODP presentation")
@@ -575,7 +585,7 @@ def sanitize_package(src: Path, dst: Path, strip_links: bool = True) -> int:
                                 raise SlidesRejected(f"the package unpacks to more than {_size(MAX_UNCOMPRESSED)}")
                             w.write(chunk)
     except _ZIP_ERRORS as e:
-        if isinstance(e, OSError) and e.errno is not None:  # the disk, not the deck
+        if not _damage(e):  # the disk, not the deck
             raise
         raise SlidesRejected(f"a damaged package: {e}") from e
     return removed
