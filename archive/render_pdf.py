@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         result = {"rejected": str(e)}
     except MemoryError:
         result = {"out_of_memory": True}
-    print("result " + json.dumps(result, ensure_ascii=False), flush=True)
+    # ASCII: a title or text with a lone surrogate (a broken UTF-16 string) still prints.
+    print("result " + json.dumps(result), flush=True)
     return 0
 
 

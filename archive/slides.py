@@ -9,6 +9,7 @@ PPTX and ODP decks are checked (`decks`) and converted to PDF (`libreoffice`) fi
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -134,9 +135,18 @@ def _check_header(path: Path) -> None:
         raise SlidesRejected("not a PDF file (no %PDF header)")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: str) -> str:
+    """Valid UTF-8 whatever the PDF held (a lone surrogate becomes U+FFFD)."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
 def _deck_info(out: dict) -> DeckInfo:
+    title = out.get("title")
     return DeckInfo(page_count=out["page_count"], page_sizes=[tuple(s) for s in out["page_sizes"]],
-                    title=out.get("title"))
+                    title=_text(title) if title else None)
 
 
 def inspect_pdf(path: Path, limits: runner.Limits, max_pages: int, work: Path | None = None) -> DeckInfo:
@@ -159,4 +169,4 @@ def render_deck(path: Path, out_dir: Path, limits: runner.Limits, max_pages: int
             *(f"--width={name}={px}" for name, px in widths.items())]
     out = _child(args, limits, out_dir, on_progress)
     images = {name: [out_dir / f for f in files] for name, files in out["images"].items()}
-    return RenderedDeck(info=_deck_info(out), images=images, texts=out["texts"])
+    return RenderedDeck(info=_deck_info(out), images=images, texts=[_text(t) for t in out["texts"]])
