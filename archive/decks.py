@@ -374,9 +374,10 @@ _LOAD_ATTRS = {f"{_XLINK} href", "href", f"{_VML_O} href", "src"}
 
 
 def _odf_drop(tag: str, attr: str, value: str) -> bool:
-    if attr not in _LOAD_ATTRS or tag in _ODF_LINKS or tag == _SVG_A:
+    if attr not in _LOAD_ATTRS or not _outside_odf_package(value):
         return False
-    return _outside_odf_package(value)
+    # A link the reader clicks stays if it is a web or mail link ("#page2" is inside).
+    return not ((tag in _ODF_LINKS or tag == _SVG_A) and _is_web_link(value))
 
 
 def _ooxml_drop(tag: str, attr: str, value: str) -> bool:

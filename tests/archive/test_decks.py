@@ -194,3 +194,17 @@ def test_an_odp_svg_part_is_read_too(tmp_path):
     assert decks.sanitize_package(odp, clean) == 1
     with zipfile.ZipFile(clean) as z:
         assert b"127.0.0.1" not in z.read("Pictures/drawing.SVG")
+
+
+@pytest.mark.parametrize("href, kept", [("https://example.org/agenda", True), ("mailto:team@example.org", True),
+                                        ("#page2", True), ("file:///etc/hostname", False),
+                                        ("vnd.sun.star.script:Standard.Module1.Run?language=Basic", False)])
+def test_odp_hyperlinks_stay_only_as_web_links(tmp_path, href, kept):
+    odp = make_odp(tmp_path / "deck.odp")
+    with zipfile.ZipFile(odp) as z:
+        content = z.read("content.xml").replace(b"https://example.org/agenda", href.encode())
+    _replace_part(odp, "content.xml", content)
+    clean = tmp_path / "clean.odp"
+    assert decks.sanitize_package(odp, clean) == (0 if kept else 1)
+    with zipfile.ZipFile(clean) as z:
+        assert (f'xlink:href="{href}"' in z.read("content.xml").decode()) == kept
