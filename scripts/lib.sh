@@ -111,3 +111,18 @@ start_minio() {  # data dir, port, console port, log file
   MINIO_PID=$!
   wait_http "http://127.0.0.1:$port/minio/health/live" 60 || { cat "$log" >&2; die "MinIO did not start"; }
 }
+
+# axe-core, the accessibility checker the browser tests run on every public page.
+# It comes from the npm registry (needs Node.js's npm) and is cached like MinIO.
+AXE_VERSION="4.10.3"
+AXE_JS="$CACHE/axe-core-$AXE_VERSION/axe.min.js"
+ensure_axe() {
+  [ -s "$AXE_JS" ] && return 0
+  command -v npm >/dev/null 2>&1 || die "npm is needed once to fetch axe-core $AXE_VERSION (Debian: apt-get install npm)"
+  say "fetching axe-core $AXE_VERSION from the npm registry (once)"
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "axe-core@$AXE_VERSION" >/dev/null && tar xzf "axe-core-$AXE_VERSION.tgz")
+  mkdir -p "$(dirname "$AXE_JS")"
+  cp "$tmp/package/axe.min.js" "$AXE_JS"
+  rm -rf "$tmp"
+}

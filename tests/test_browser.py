@@ -8,17 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from archive import queries
 from archive.importer import ImportRequest, import_webinar
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Never `playwright install`: its browser download does not work here.
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 DECK_NAME = "Präsentation – Ana Müller.pdf"
 
 pytestmark = pytest.mark.browser
@@ -26,36 +20,6 @@ pytestmark = pytest.mark.browser
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-# Every Content-Security-Policy violation, in the page or in a shadow root, reaches the console.
-REPORT_CSP_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", e => console.error(
-  "Content Security Policy violation: " + e.effectiveDirective + " " + e.blockedURI), true);
-"""
-
-
-@pytest.fixture
-def page(tmp_path):
-    """A fresh browser page; no page it opens may break the Content-Security-Policy."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
-    violations: list[str] = []
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile",  # a fresh user-data-dir
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1000}, accept_downloads=True,
-        )
-        context.add_init_script(REPORT_CSP_VIOLATIONS)
-        try:
-            page = context.new_page()
-            page.on("console", lambda m: violations.append(m.text)
-                    if "Content Security Policy" in m.text else None)
-            yield page
-        finally:
-            context.close()
-    assert violations == []
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
         app.config.update(test_config)
     app.extensions["archive"] = archive
 
-    from . import api, api_v1, media, public, security, syndication
+    from . import api, api_v1, i18n, media, public, security, syndication
 
     app.register_blueprint(public.bp)
     app.register_blueprint(media.bp)
@@ -37,6 +37,7 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
     def site() -> dict:
         return {"site_name": app.config["SITE_NAME"]}
     security.install(app, archive.store)
+    i18n.install(app)
 
     @app.template_filter("filesize")
     def filesize(n: int | None) -> str:

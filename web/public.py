@@ -1,7 +1,7 @@
 """Public pages: the list of webinars, a webinar's page, downloads as presigned redirects."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from archive import queries
 from archive.pipeline import LABELS as JOB_LABELS
@@ -22,17 +22,22 @@ def _viewable(session, webinar_id: str):
     return w
 
 
+PER_PAGE = 24
+
+
 @bp.get("/")
 def index():
-    archive = _archive()
-    with archive.catalog.session() as s:
-        items = queries.listed(s)
-    posters = {}
-    for w in items:
-        rec = w.recording
-        if rec is not None and rec.status == "ready" and "poster" in rec.outputs:
-            posters[w.id] = archive.store.presigned_get(rec.outputs["poster"])
-    return render_template("index.html", webinars=items, posters=posters)
+    """The latest webinars, a page at a time; posters through the app's poster route, so
+    the page itself presigns nothing."""
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
+    with _archive().catalog.session() as s:
+        total = queries.count_listed(s)
+        items = queries.listed(s, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    if not items and page > 1:
+        abort(404)
+    pages = max(1, -(-total // PER_PAGE))
+    return render_template("index.html", webinars=items, page=page, pages=pages, total=total)
 
 
 def player_for(w) -> dict | None:

@@ -19,7 +19,7 @@ import pytest
 from archive import queries
 from archive.context import Archive
 from archive.importer import ImportRequest, import_webinar
-from archive.models import Webinar
+from archive.models import Webinar, new_id
 from archive.worker import Worker
 from web import create_app
 
@@ -156,9 +156,24 @@ def test_index_lists_public_webinars_only(site):
     assert page.text.index(site.public.title) < page.text.index(site.processing.title)
     # the ready webinar shows its poster; the other one says it is being processed
     posters = page.all("img", **{"class": "poster"})
-    assert len(posters) == 1
-    _assert_presigned(site.archive, posters[0]["src"], site.public.recording.outputs["poster"])
+    assert len(posters) == 1 and posters[0]["src"] == f"/webinars/{site.public.id}/poster.jpg"
+    poster = site.client.get(posters[0]["src"])
+    assert poster.status_code == 302 and "max-age" in poster.headers["Cache-Control"]
+    _assert_presigned(site.archive, poster.headers["Location"], site.public.recording.outputs["poster"])
     assert "Processing…" in page.text
+
+
+def test_the_index_comes_in_pages(archive, client):
+    with archive.catalog.transaction() as s:
+        for i in range(30):
+            s.add(Webinar(id=new_id(), title=f"Talk number {i:02d}", held_on=dt.date(2020, 1, 1) + dt.timedelta(days=i)))
+    first = Page(client.get("/").get_data(as_text=True))
+    second = Page(client.get("/?page=2").get_data(as_text=True))
+    assert len(first.all("li", **{"class": "card"})) == 24 and len(second.all("li", **{"class": "card"})) == 6
+    assert "Talk number 29" in first.text and "Talk number 05" in second.text and "Talk number 05" not in first.text
+    assert ("Older →", "/?page=2") in first.links and ("← Newer", "/") in second.links
+    assert client.get("/?page=3").status_code == 404
+    assert client.get("/?page=abc").status_code == 200
 
 
 def test_webinar_page_plays_the_recording(site):
