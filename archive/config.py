@@ -91,6 +91,12 @@ class Settings:
     worker_poll_seconds: float = 1.0
     job_retry_delay_seconds: float = 5.0  # times the attempt number
     redis_url: str | None = None  # None: the embedded queue (the jobs table alone)
+    # Slide decks: LibreOffice (PPTX/ODP -> PDF) and the PDF renderer run within these.
+    office_timeout_seconds: float = 300
+    office_memory_mb: int = 4096  # address space of each LibreOffice process
+    render_timeout_seconds: float = 600  # check, render and read one whole deck
+    render_memory_mb: int = 1024
+    deck_max_pages: int = 2000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -125,6 +131,11 @@ class Settings:
                                            10.0 if redis_url else 1.0, float),
             job_retry_delay_seconds=_env_number(env, "WEBINAR_ARCHIVE_JOB_RETRY_DELAY", 5.0, float),
             redis_url=redis_url,
+            office_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_OFFICE_TIMEOUT", 300.0, float),
+            office_memory_mb=_env_number(env, "WEBINAR_ARCHIVE_OFFICE_MEMORY_MB", 4096),
+            render_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_RENDER_TIMEOUT", 600.0, float),
+            render_memory_mb=_env_number(env, "WEBINAR_ARCHIVE_RENDER_MEMORY_MB", 1024),
+            deck_max_pages=_env_number(env, "WEBINAR_ARCHIVE_DECK_MAX_PAGES", 2000),
         )
 
     def refuse_development_secrets(self) -> None:

@@ -25,7 +25,8 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import captions, media, office, pipeline, slides, webinars
+from . import captions, decks, media, pipeline, slides, webinars
+from .config import Settings
 from .context import Archive
 from .hashing import sha256_file
 from .models import (VISIBILITIES, Asset, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar,
@@ -100,18 +101,20 @@ def _check_recording(path: Path) -> _Checked:
                     info.summary())
 
 
-def _check_deck(path: Path) -> _Checked:
-    """A PDF is opened and counted; a PPTX/ODP gets only cheap checks (the worker converts it)."""
+def _check_deck(path: Path, settings: Settings) -> _Checked:
+    """A PDF is opened and counted (in the PDF child, within the render limits); a PPTX/ODP
+    gets only cheap checks (the worker converts it)."""
     if not path.is_file():
         raise ImportRejected(f"slides {path}: no such file")
     try:
         if slides.deck_kind(path) == "pdf":
-            deck = slides.inspect_pdf(path)
+            deck = slides.inspect_pdf(path, slides.render_limits(settings), settings.deck_max_pages,
+                                      work=settings.work_dir)
             info = {"page_count": deck.page_count}
             if deck.title:
                 info["title"] = deck.title
             return _Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
-        fmt = office.inspect_package(path)
+        fmt = decks.inspect_package(path)
     except slides.SlidesRejected as e:
         raise ImportRejected(f"slides {path.name}: {e}") from e
     return _Checked(path, "slides", fmt.ext, fmt.content_type, sha256_file(path), {})
@@ -177,7 +180,7 @@ class _Plan:
     publish_at: dt.datetime | None
 
 
-def _check(req: ImportRequest) -> _Plan:
+def _check(req: ImportRequest, settings: Settings) -> _Plan:
     """Every check that needs no catalog and no bucket, in the order a user fixes them."""
     if not req.title.strip():
         raise ImportRejected("a webinar needs a title")
@@ -256,8 +259,8 @@ def _check(req: ImportRequest) -> _Plan:
     for i, p in enumerate(req.presentations):
         if p.slides:
             deck_of[i] = len(checked)
-            checked.append(_check_deck(Path(p.slides)))
-    checked += [_check_deck(Path(p)) for p in req.slides]
+            checked.append(_check_deck(Path(p.slides), settings))
+    checked += [_check_deck(Path(p), settings) for p in req.slides]
     languages = [lang for lang, _ in req.captions]
     if len(set(languages)) != len(languages):
         raise ImportRejected("one caption file per language")
@@ -289,7 +292,7 @@ def _get_or_create(session: Session, model, slug: str, created: list, **values):
 
 def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
     title = req.title.strip()
-    plan = _check(req)
+    plan = _check(req, archive.settings)
 
     # Speakers are looked up before the upload: a photo's key needs the speaker's id.
     with archive.catalog.session() as s:
