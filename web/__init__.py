@@ -11,21 +11,25 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
     app = Flask(__name__)
     if archive is None:
         archive = Archive.from_settings(Settings.from_env())
+    https = archive.settings.public_url.startswith("https://")
     app.config.from_mapping(
         SECRET_KEY=archive.settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,  # staff sessions: cookies only over HTTPS when served so
+        REMEMBER_COOKIE_SECURE=https, REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=1024 * 1024,  # metadata only: media never passes through here
     )
     if test_config:
         app.config.update(test_config)
     app.extensions["archive"] = archive
 
-    from . import api, media, public
+    from . import api, media, public, staff
 
     app.register_blueprint(public.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(api.bp)
+    staff.init_app(app)  # sign-in, CSRF on every state change, login rate limit, /staff
 
     @app.template_filter("filesize")
     def filesize(n: int | None) -> str:
