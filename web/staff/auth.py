@@ -11,7 +11,7 @@ from archive import accounts
 
 from . import archive, bp, limiter
 
-LOGIN_LIMIT = "5/minute"
+LOGIN_LIMIT = "5/minute"  # failed attempts per client address and e-mail
 
 
 def _attempt_key() -> str:
@@ -41,8 +41,10 @@ def login():
 
 
 @bp.post("/login")
-@limiter.limit(LOGIN_LIMIT, key_func=_attempt_key, on_breach=lambda _limit: make_response(*_login_page(
-    "Too many sign-in attempts. Wait a minute and try again.", 429, request.form.get("email", ""))))
+@limiter.limit(LOGIN_LIMIT, key_func=_attempt_key,
+               deduct_when=lambda response: response.status_code != 302,  # failed attempts only
+               on_breach=lambda _limit: make_response(*_login_page(
+                   "Too many sign-in attempts. Wait a minute and try again.", 429, request.form.get("email", ""))))
 def login_post():
     email = request.form.get("email", "")
     with archive().catalog.transaction() as s:
