@@ -2,7 +2,11 @@
 anonymous visitors, editors and admins, with the real configuration (CSRF on)."""
 from __future__ import annotations
 
+import re
 import secrets
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from flask import url_for
@@ -13,7 +17,10 @@ from archive.importer import ImportRequest, import_webinar
 from archive.models import Job
 from web import create_app
 
+from ..services import archive_env
 from .staff_client import PASSWORD, add_user, csrf_token, login, post
+
+CLI = Path(sys.executable).parent / "webinar-archive"  # the console script pip installed
 
 # Who may use each staff endpoint. A new /staff route fails
 # test_every_staff_route_is_in_the_table until it is added here.
@@ -196,3 +203,37 @@ def test_admins_manage_accounts_from_the_accounts_page(client, archive, people):
 def test_every_public_page_has_a_staff_login_link(client):
     page = client.get("/").get_data(as_text=True)
     assert '<a href="/staff/login"' in page and "Staff login" in page
+
+
+def test_the_first_admin_comes_from_the_command_line(client, archive, minio, tmp_path):
+    env = {**archive_env(minio, tmp_path), "WEBINAR_ARCHIVE_DATABASE_URL": archive.settings.database_url}
+
+    def cli(*args, stdin: str = ""):
+        return subprocess.run([str(CLI), "user", *args], env=env, input=stdin, capture_output=True,
+                              text=True, timeout=60)
+
+    r = cli("add", "Admin@Example.org", "--admin", stdin=PASSWORD + "\n")  # not a TTY: one line on stdin
+    assert r.returncode == 0, r.stderr
+    assert "added admin@example.org (admin)" in r.stdout and PASSWORD not in r.stdout + r.stderr
+    assert login(client, "admin@example.org").status_code == 302
+    assert "admin@example.org · admin" in client.get("/staff/users").get_data(as_text=True)
+
+    r = cli("add", "ADMIN@example.org", stdin=PASSWORD + "\n")
+    assert (r.returncode, r.stderr.strip()) == (2, "webinar-archive user add: there is already an account "
+                                                   "for 'admin@example.org'")
+    r = cli("add", "ed@example.org", "--editor", stdin="short\n")
+    assert r.returncode == 2 and "at least 12 characters" in r.stderr
+    assert cli("add", "ed@example.org", "--editor", stdin=PASSWORD + "\n").returncode == 0
+    r = cli("list")
+    assert r.returncode == 0
+    assert [line.split()[:3] for line in r.stdout.splitlines()] == [
+        ["admin@example.org", "admin", "active"], ["ed@example.org", "editor", "active"]]
+    r = cli("set-role", "admin@example.org", "editor")
+    assert r.returncode == 2 and "the last active admin cannot stop being one" in r.stderr
+    assert cli("set-role", "ed@example.org", "admin").returncode == 0
+    assert cli("deactivate", "Ed@Example.org").returncode == 0
+    assert client.get("/staff/users").status_code == 200  # the other admin is unaffected
+    other = client.application.test_client()
+    assert login(other, "ed@example.org").status_code == 401
+    r = subprocess.run([str(CLI), "--help"], env=env, capture_output=True, text=True, timeout=60)
+    assert re.search(r"^\s+user\s+\w", r.stdout, re.M)
