@@ -1,7 +1,7 @@
 """A staff member's browser (Debian's chromium through Playwright): log in through the
-form, read a failure on the job dashboard and retry it; every staff page fits a 360 px
-phone screen without sideways scrolling. Screenshots of each page at 1280 and 360 px are
-left in the test's tmp_path."""
+form, read a failure on the job dashboard, retry it and watch the page follow the job;
+every staff page fits a 360 px phone screen without sideways scrolling. Screenshots of
+each page at 1280 and 360 px are left in the test's tmp_path."""
 from __future__ import annotations
 
 import hashlib
@@ -50,7 +50,8 @@ def catalog_state(archive, worker, inputs):
     return ok, bad
 
 
-def test_log_in_read_the_failure_retry_and_every_page_fits_a_phone(live_server, browser, catalog_state, tmp_path):
+def test_log_in_read_the_failure_retry_and_every_page_fits_a_phone(live_server, browser, catalog_state, worker,
+                                                                   tmp_path):
     ok, bad = catalog_state
     page = browser.new_page()
     errors: list[str] = []
@@ -106,6 +107,12 @@ def test_log_in_read_the_failure_retry_and_every_page_fits_a_phone(live_server, 
     page.get_by_role("link", name="queued (1)").click()
     expect(page.locator("li.job.queued")).to_have_count(1)
     snap("jobs-retried")
+    # The page follows the queued job by itself (staff.js polls /staff/jobs.json) and
+    # shows its new state when a worker has taken it: the input is still not media.
+    page.goto(f"{live_server}/staff/webinars/{bad.id}")
+    expect(page.locator("li.job.queued progress")).to_have_count(1)
+    worker.run_until_idle()
+    expect(page.locator("li.job.failed .reason")).to_contain_text("not a readable recording", timeout=20_000)
 
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Staff login")

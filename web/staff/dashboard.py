@@ -37,7 +37,8 @@ def jobs():
 def jobs_json():
     """States and progress, for a page that wants to refresh without reloading."""
     with archive().catalog.session() as s:
-        rows = staff_queries.jobs(s, state=request.args.get("state") or None)
+        rows = staff_queries.jobs(s, state=request.args.get("state") or None,
+                                  webinar_id=request.args.get("webinar") or None)
         return jsonify(jobs=[{
             "id": j.id, "webinar_id": j.asset.webinar_id, "asset_id": j.asset_id, "kind": j.kind,
             "label": staff_queries.label(j.kind), "state": j.state, "progress": j.progress,
