@@ -37,7 +37,7 @@ class ImportRequest:
 
 
 @dataclass
-class _Checked:
+class Checked:
     path: Path
     kind: str
     ext: str
@@ -46,19 +46,22 @@ class _Checked:
     info: dict
 
 
-def _check_recording(path: Path) -> _Checked:
+def check_recording(path: Path, name: str | None = None) -> Checked:
+    """`name` is the file name the user knows (messages); the path's by default."""
+    name = name or path.name
     if not path.is_file():
         raise ImportRejected(f"recording {path}: no such file")
     try:
         info = media.probe(path)
     except media.MediaRejected as e:
-        raise ImportRejected(f"recording {path.name}: {e}") from e
-    return _Checked(path, "recording", info.extension, info.content_type, sha256_file(path),
-                    info.summary())
+        raise ImportRejected(f"recording {name}: {e}") from e
+    return Checked(path, "recording", info.extension, info.content_type, sha256_file(path),
+                   info.summary())
 
 
-def _check_deck(path: Path) -> _Checked:
+def check_deck(path: Path, name: str | None = None) -> Checked:
     """A PDF is opened and counted; a PPTX/ODP gets only cheap checks (the worker converts it)."""
+    name = name or path.name
     if not path.is_file():
         raise ImportRejected(f"slides {path}: no such file")
     try:
@@ -67,24 +70,36 @@ def _check_deck(path: Path) -> _Checked:
             info = {"page_count": deck.page_count}
             if deck.title:
                 info["title"] = deck.title
-            return _Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
+            return Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
         fmt = office.inspect_package(path)
     except slides.SlidesRejected as e:
-        raise ImportRejected(f"slides {path.name}: {e}") from e
-    return _Checked(path, "slides", fmt.ext, fmt.content_type, sha256_file(path), {})
+        raise ImportRejected(f"slides {name}: {e}") from e
+    return Checked(path, "slides", fmt.ext, fmt.content_type, sha256_file(path), {})
 
 
-def _check_captions(language: str, path: Path) -> _Checked:
+def check_captions(language: str, path: Path, name: str | None = None) -> Checked:
+    name = name or path.name
     if not path.is_file():
         raise ImportRejected(f"captions {path}: no such file")
     try:
         captions.check_language(language)
         cues = captions.parse(path.read_bytes())
     except captions.CaptionsRejected as e:
-        raise ImportRejected(f"captions {path.name}: {e}") from e
+        raise ImportRejected(f"captions {name}: {e}") from e
     ext = "srt" if path.suffix.lower() == ".srt" else "vtt"
-    return _Checked(path, "captions", ext, "text/vtt" if ext == "vtt" else "application/x-subrip",
-                    sha256_file(path), {"language": language, "cues": len(cues)})
+    return Checked(path, "captions", ext, "text/vtt" if ext == "vtt" else "application/x-subrip",
+                   sha256_file(path), {"language": language, "cues": len(cues)})
+
+
+def check_file(kind: str, path: Path, name: str | None = None, language: str | None = None) -> Checked:
+    """The checks `import` runs on one local file, for any way in (CLI import, browser upload)."""
+    if kind == "recording":
+        return check_recording(path, name)
+    if kind == "slides":
+        return check_deck(path, name)
+    if kind == "captions":
+        return check_captions(language or "", path, name)
+    raise ImportRejected(f"unknown kind of file {kind!r}")
 
 
 def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
@@ -97,12 +112,12 @@ def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
         raise ImportRejected("give a recording, slides, or both")
     checked = []
     if req.recording is not None:
-        checked.append(_check_recording(Path(req.recording)))
-    checked += [_check_deck(Path(p)) for p in req.slides]
+        checked.append(check_recording(Path(req.recording)))
+    checked += [check_deck(Path(p)) for p in req.slides]
     languages = [lang for lang, _ in req.captions]
     if len(set(languages)) != len(languages):
         raise ImportRejected("one caption file per language")
-    checked += [_check_captions(lang, Path(p)) for lang, p in req.captions]
+    checked += [check_captions(lang, Path(p)) for lang, p in req.captions]
 
     webinar = Webinar(id=new_id(), title=title, held_on=req.held_on,
                       description=req.description, visibility=req.visibility)
