@@ -76,6 +76,11 @@ class Settings:
     worker_poll_seconds: float = 1.0
     job_retry_delay_seconds: float = 5.0  # times the attempt number
     redis_url: str | None = None  # None: the embedded queue (the jobs table alone)
+    # Browser uploads: largest file per kind, and when an unfinished one is abandoned.
+    upload_max_recording_mb: int = 50_000
+    upload_max_slides_mb: int = 500
+    upload_max_captions_mb: int = 20
+    upload_abandon_hours: float = 48.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -110,6 +115,10 @@ class Settings:
                                            10.0 if redis_url else 1.0, float),
             job_retry_delay_seconds=_env_number(env, "WEBINAR_ARCHIVE_JOB_RETRY_DELAY", 5.0, float),
             redis_url=redis_url,
+            upload_max_recording_mb=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_MAX_RECORDING_MB", 50_000),
+            upload_max_slides_mb=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_MAX_SLIDES_MB", 500),
+            upload_max_captions_mb=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_MAX_CAPTIONS_MB", 20),
+            upload_abandon_hours=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_ABANDON_HOURS", 48.0, float),
         )
 
     def with_(self, **changes) -> "Settings":
