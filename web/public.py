@@ -52,6 +52,12 @@ def webinar(webinar_id: str):
             "storyboard": (url_for("media.storyboard", webinar_id=w.id, asset_id=rec.id)
                            if "storyboard" in rec.outputs else None),
         }
+    elif rec is not None and rec.info.get("direct_play") and rec.status in ("queued", "processing"):
+        # Watchable at once: a browser-playable upload plays as it is until the fast path is done.
+        video = rec.info.get("kind") == "video"
+        mime = "video/mp4" if video else ("audio/mpeg" if rec.original_ext == "mp3" else "audio/mp4")
+        player = {"kind": "video" if video else "audio", "poster": None, "hls": None, "storyboard": None,
+                  "src": store.presigned_get(rec.original_key, content_type=mime), "type": mime}
     thumbs = {}
     for deck in w.decks:
         if deck.status == "ready":
