@@ -96,3 +96,23 @@ def test_cancel_aborts_the_multipart_upload(client, archive, webinar_id):
     assert client.delete(f"/staff/uploads/{upload_id}").json["state"] == "aborted"
     assert archive.store.list_multipart_uploads() == []
     assert client.post(f"/staff/uploads/{upload_id}/parts/1").status_code == 422
+
+
+def test_sweep_command_aborts_abandoned_uploads(client, archive, webinar_id, minio, tmp_path, monkeypatch, capsys):
+    from web.cli import main
+
+    from ..services import archive_env
+
+    r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "recording",
+                                            "filename": "talk.mp4", "size": 10**7})
+    key = r.json["key"]
+    env = archive_env(minio, tmp_path, WEBINAR_ARCHIVE_BUCKET=archive.settings.bucket,
+                      WEBINAR_ARCHIVE_DATABASE_URL=archive.settings.database_url)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["sweep"]) == 0  # young and alive: kept
+    assert "aborted 0 unfinished upload(s)" in capsys.readouterr().out
+    assert main(["sweep", "--older-than-hours", "0"]) == 0
+    assert key in capsys.readouterr().out
+    assert archive.store.list_multipart_uploads() == []
+    assert client.get(f"/staff/uploads/{r.json['uploadId']}").json["state"] == "aborted"
