@@ -235,6 +235,17 @@ class S3Store:
         except BotoCoreError as e:
             raise StorageError(f"cannot abort the upload to {key}: {e}") from e
 
+    def stream_to_file(self, key: str, path: Path, chunk: int = 1024 * 1024) -> None:
+        """One GET read in 1 MiB pieces: the web process checks a finished upload with
+        flat memory (the transfer manager's parallel ranged GETs buffer tens of MB)."""
+        try:
+            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            with open(path, "wb") as f:
+                for block in body.iter_chunks(chunk):
+                    f.write(block)
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"download of {key} failed: {e}") from e
+
     def list_multipart_uploads(self, prefix: str = "") -> list[dict]:
         """Unfinished uploads in the bucket under `prefix`: [{"Key", "UploadId", "Initiated"}]."""
         found: list[dict] = []

@@ -223,7 +223,7 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
         local = scratch / f"original.{record.ext}"
-        store.download_file(record.key, local)
+        store.stream_to_file(record.key, local)  # flat memory in the web process
         checked = importer.check_file(record.kind, local, name=record.filename, language=record.language)
         if record.kind == "slides" and checked.ext != record.ext:
             raise importer.ImportRejected(f"{record.filename}: the file is {checked.ext.upper()}, "
