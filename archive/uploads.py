@@ -316,6 +316,12 @@ def sweep(archive: Archive, older_than: dt.timedelta | None = None,
     with archive.catalog.transaction() as s:
         s.execute(update(Upload).where(Upload.state == "uploading", Upload.created_at < cutoff)
                   .values(state="aborted", error="abandoned", updated_at=utcnow()))
+        # A completion the web process never finished (it died): its object has no asset.
+        stuck = list(s.scalars(select(Upload).where(Upload.state == "completing", Upload.updated_at < cutoff)))
+    for record in stuck:
+        store.delete_keys([record.key])
+        if _set_state(archive, record.id, "aborted", expect=("completing",), error="completion interrupted"):
+            aborted.append(record.key)
     if aborted:
         log.info("sweep: aborted %d unfinished upload(s)", len(aborted))
     return aborted

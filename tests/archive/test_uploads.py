@@ -161,3 +161,24 @@ def test_abort_drops_the_parts(archive, webinar_id):
 ])
 def test_direct_play(info, playable):
     assert uploads.direct_play(info) is playable
+
+
+def test_an_interrupted_completion_is_cleaned_up(archive, webinar_id):
+    up = uploads.create(archive, "staff-1", webinar_id, "slides", "deck.pdf", 1000)
+    with archive.catalog.transaction() as s:  # the web process died while completing
+        s.get(Upload, up.id).state = "completing"
+    archive.store.abort_multipart(up.key, up.s3_upload_id)
+    archive.store.put_bytes(up.key, b"%PDF-1.4 half", "application/pdf")
+    assert uploads.sweep(archive) == []  # recent: maybe still completing
+    assert uploads.sweep(archive, older_than=dt.timedelta(0)) == [up.key]
+    assert archive.store.head(up.key) is None
+    assert uploads.get(archive, up.id, "staff-1").state == "aborted"
+
+
+def test_the_idle_worker_sweeps(archive, worker, webinar_id):
+    up = uploads.create(archive, "staff-1", webinar_id, "slides", "deck.pdf", 1000)
+    with archive.catalog.transaction() as s:
+        s.get(Upload, up.id).state = "aborted"  # dropped, but its parts are still in S3
+    worker.stopping.set()  # one pass through the idle path, no waiting
+    worker._idle()
+    assert archive.store.list_multipart_uploads() == []
