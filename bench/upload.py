@@ -64,8 +64,9 @@ def serve(env_file: str, port: int) -> None:
 
     from tests.staff import staff_app
 
-    archive = Archive.from_settings(Settings.from_env(json.loads(Path(env_file).read_text())))
-    run_simple("127.0.0.1", port, staff_app(archive), threaded=True, use_reloader=False)
+    given = json.loads(Path(env_file).read_text())
+    archive = Archive.from_settings(Settings.from_env(given["env"]))
+    run_simple("127.0.0.1", port, staff_app(archive, **given["config"]), threaded=True, use_reloader=False)
 
 
 def rss_kb(pid: int) -> int:
@@ -128,6 +129,10 @@ def browser_upload(base: str, webinar_id: str, src: Path, profile: Path, server_
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gb", type=float, default=2.0, help="size of the recording (default 2)")
+    ap.add_argument("--part-mb", type=int, default=16, help="the uploader's part size (default 16)")
+    ap.add_argument("--parallel", type=int, default=4, help="parts in flight at once (default 4)")
+    ap.add_argument("--no-resume-store", action="store_true",
+                    help="do not keep the file in the browser's IndexedDB for resuming after a reload")
     args = ap.parse_args()
     src = recording(args.gb)
     size = src.stat().st_size
@@ -150,7 +155,10 @@ def main() -> int:
             archive.store.upload_file(src, f"bench/boto3-{new_id()}.mp4", "video/mp4")
             boto3_seconds = time.perf_counter() - t
 
-            (tmp / "env.json").write_text(json.dumps(env))
+            config = {"UPLOAD_PART_BYTES": args.part_mb * 1024 * 1024, "UPLOAD_PARALLEL_PARTS": args.parallel}
+            if args.no_resume_store:
+                config["UPLOAD_RESUME_STORE_BYTES"] = 0
+            (tmp / "env.json").write_text(json.dumps({"env": env, "config": config}))
             port = free_port()
             web = subprocess.Popen([sys.executable, __file__, "--serve", str(tmp / "env.json"), str(port)],
                                    stdout=subprocess.DEVNULL, stderr=open(tmp / "web.log", "wb"))
@@ -163,7 +171,8 @@ def main() -> int:
             archive.close()
     mb = size / 1e6
     growth = (b["rss_peak_kb"] - b["rss_baseline_kb"]) / 1024
-    print(f"file: {src.name}, {mb:,.0f} MB")
+    print(f"file: {src.name}, {mb:,.0f} MB; uploader: {args.part_mb} MiB parts, {args.parallel} at a time, "
+          f"file kept in IndexedDB for resuming: {'no' if args.no_resume_store else 'yes'}")
     print(f"A  boto3 multipart upload:          {boto3_seconds:6.1f} s  {mb / boto3_seconds:7.1f} MB/s")
     print(f"B  browser upload, parts:           {b['parts_seconds']:6.1f} s  {mb / b['parts_seconds']:7.1f} MB/s")
     print(f"   browser upload to 'received':    {b['total_seconds']:6.1f} s  ({b['result']})")

@@ -50,8 +50,8 @@ def big_recording(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def app(archive):
-    return staff_app(archive, UPLOAD_PART_BYTES=PART, UPLOAD_PARALLEL_PARTS=4)
+def app(archive, request):
+    return staff_app(archive, UPLOAD_PART_BYTES=PART, UPLOAD_PARALLEL_PARTS=4, **getattr(request, "param", {}))
 
 
 @pytest.fixture
@@ -199,16 +199,28 @@ def test_upload_survives_a_network_cut_and_plays_at_once(live_server, archive, m
     assert errors == []
 
 
-def test_upload_resumes_after_a_reload(live_server, archive, minio, webinar_id, browser, big_recording, tmp_path):
+KEPT_IN_BROWSER = {}
+TOO_LARGE_TO_KEEP = {"UPLOAD_RESUME_STORE_BYTES": 100 * 1024 * 1024}
+
+
+@pytest.mark.parametrize("app", [KEPT_IN_BROWSER, TOO_LARGE_TO_KEEP], indirect=True, ids=["kept", "chosen-again"])
+def test_upload_resumes_after_a_reload(live_server, archive, minio, webinar_id, browser, big_recording, tmp_path,
+                                       app):
     page = browser.new_page()
     log = PartLog(page, minio.endpoint)
     page.goto(f"{live_server}/staff/webinars/{webinar_id}/upload")
     page.locator("input.uppy-Dashboard-input").first.set_input_files([big_recording])
     _wait_for_parts(page, log, 6)
-    page.wait_for_timeout(500)  # Golden Retriever has the file in IndexedDB by now
+    page.wait_for_timeout(500)  # Golden Retriever has the file in IndexedDB by now (if it keeps it)
     finished_before_reload = set(log.done)
     assert len(finished_before_reload) < 41
     page.reload()
+    if app.config.get("UPLOAD_RESUME_STORE_BYTES"):
+        # Too large to keep in the browser: the page asks for it again, then resumes.
+        page.wait_for_timeout(1000)
+        assert _results(page) == {}
+        page.locator(".uppy-DashboardContent-addMore").click()  # "Add more", then choose it again
+        page.locator("input.uppy-Dashboard-input").first.set_input_files([big_recording])
     _wait_for_results(page, [big_recording.name])
     assert "received" in _results(page)[big_recording.name]
 

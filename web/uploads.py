@@ -14,6 +14,10 @@ bp = Blueprint("uploads", __name__)
 
 PART_BYTES = 16 * 1024 * 1024  # a failed part costs at most this much to send again
 PARALLEL_PARTS = 4
+# Files up to this size are kept in the browser (IndexedDB) so that a reload resumes by
+# itself; a larger one is chosen again after a reload and then resumes likewise. Copying a
+# 2 GB file into IndexedDB halved the upload's speed (bench/upload.py).
+RESUME_STORE_BYTES = 1024**3
 
 
 def _archive() -> Archive:
@@ -64,7 +68,8 @@ def page(webinar_id: str):
         limits={kind: uploads.size_limit(settings, kind) for kind in uploads.KINDS},
         extensions={kind: sorted(exts) for kind, exts in uploads.EXTENSIONS.items()},
         part_bytes=current_app.config.get("UPLOAD_PART_BYTES", PART_BYTES),
-        parallel=current_app.config.get("UPLOAD_PARALLEL_PARTS", PARALLEL_PARTS))
+        parallel=current_app.config.get("UPLOAD_PARALLEL_PARTS", PARALLEL_PARTS),
+        resume_store_bytes=current_app.config.get("UPLOAD_RESUME_STORE_BYTES", RESUME_STORE_BYTES))
 
 
 @bp.post("/staff/uploads")

@@ -14,7 +14,7 @@
   var limits = JSON.parse(root.dataset.limits);
   var partBytes = parseInt(root.dataset.partBytes, 10);
   var parallel = parseInt(root.dataset.parallel, 10);
-  var resumeMax = parseInt(root.dataset.resumeMaxBytes || String(4 * 1024 * 1024 * 1024), 10);
+  var resumeMax = parseInt(root.dataset.resumeMaxBytes, 10);
   var results = document.getElementById("upload-results");
 
   function extOf(name) {
@@ -129,12 +129,18 @@
   // a larger one must be chosen again after a reload, then only its missing parts go.
   uppy.use(U.GoldenRetriever, { indexedDB: { maxFileSize: resumeMax, maxTotalSize: 2 * resumeMax } });
 
-  uppy.on("restored", function () {
+  // After a reload: carry on as soon as every file is back, whether Golden Retriever kept
+  // it or the user chose it again (a file too large to keep); ListParts then tells what
+  // S3 already has.
+  function resumeWhenComplete() {
     var files = uppy.getFiles();
-    if (files.length && files.every(function (f) { return !f.isGhost; })) {
+    if (uppy.getState().recoveredState && files.length &&
+        files.every(function (f) { return !f.isGhost; })) {
       uppy.emit("restore-confirmed");
     }
-  });
+  }
+  uppy.on("restored", resumeWhenComplete);
+  uppy.on("files-added", resumeWhenComplete);
   uppy.on("upload-success", function (file) {
     report(file, "received; it is being processed", false);
   });
