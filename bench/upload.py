@@ -171,8 +171,11 @@ def main() -> int:
             archive.close()
     mb = size / 1e6
     growth = (b["rss_peak_kb"] - b["rss_baseline_kb"]) / 1024
+    from web.uploads import RESUME_STORE_BYTES
+
+    kept = not args.no_resume_store and size <= RESUME_STORE_BYTES
     print(f"file: {src.name}, {mb:,.0f} MB; uploader: {args.part_mb} MiB parts, {args.parallel} at a time, "
-          f"file kept in IndexedDB for resuming: {'no' if args.no_resume_store else 'yes'}")
+          f"file copied to IndexedDB for resuming after a reload: {'yes' if kept else 'no'}")
     print(f"A  boto3 multipart upload:          {boto3_seconds:6.1f} s  {mb / boto3_seconds:7.1f} MB/s")
     print(f"B  browser upload, parts:           {b['parts_seconds']:6.1f} s  {mb / b['parts_seconds']:7.1f} MB/s")
     print(f"   browser upload to 'received':    {b['total_seconds']:6.1f} s  ({b['result']})")
