@@ -226,6 +226,18 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from archive import uploads
+
+    archive = _archive(args)
+    older = dt.timedelta(hours=args.older_than_hours) if args.older_than_hours is not None else None
+    aborted = uploads.sweep(archive, older)
+    print(f"aborted {len(aborted)} unfinished upload(s)")
+    for key in aborted:
+        print(f"  {key}")
+    return 0
+
+
 def cmd_migrate(args) -> int:
     _archive(args)
     print("catalog schema is up to date; bucket is there")
@@ -380,6 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="add the demo webinar (a generated talk and slides)")
     s.add_argument("--if-missing", action="store_true", help="do nothing if it is already there")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("sweep", help="abort abandoned browser uploads (unfinished S3 multipart uploads)")
+    s.add_argument("--older-than-hours", type=float, metavar="H",
+                   help="abort unfinished uploads older than this too (default WEBINAR_ARCHIVE_UPLOAD_ABANDON_HOURS, 48)")
+    s.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser("migrate", help="create or upgrade the catalog schema and the bucket")
     s.set_defaults(func=cmd_migrate)
