@@ -1,31 +1,12 @@
-"""Reading the catalog and keeping each webinar's manifest in the bucket."""
+"""Each webinar's manifest in the bucket. The catalog's reads live in archive/queries.py."""
 from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
-
 from .context import Archive
-from .models import Asset, Job, Webinar
+from .models import Webinar
 from .pipeline import LABELS
-
-LISTED = ("public",)
-VIEWABLE = ("public", "unlisted")
-
-
-def get(session: Session, webinar_id: str) -> Webinar | None:
-    return session.scalars(
-        select(Webinar).where(Webinar.id == webinar_id).options(selectinload(Webinar.assets))
-    ).first()
-
-
-def listed(session: Session) -> list[Webinar]:
-    return list(session.scalars(
-        select(Webinar).where(Webinar.visibility.in_(LISTED))
-        .options(selectinload(Webinar.assets))
-        .order_by(Webinar.held_on.desc(), Webinar.created_at.desc())
-    ))
+from .queries import get  # noqa: F401  (worker.py and tests read it from here)
 
 
 def manifest(webinar: Webinar) -> dict:
@@ -54,29 +35,5 @@ def write_manifest(archive: Archive, webinar: Webinar) -> None:
     archive.store.put_bytes(webinar.manifest_key, body, "application/json")
 
 
-def status_dict(webinar: Webinar, base_url: str) -> dict:
-    d = {
-        "id": webinar.id,
-        "title": webinar.title,
-        "url": f"{base_url}/webinars/{webinar.id}",
-        "status": webinar.status,
-        "assets": [{"id": a.id, "kind": a.kind, "file": a.original_filename, "status": a.status,
-                    **({"error": a.error} if a.error else {})} for a in webinar.assets],
-    }
-    if webinar.status == "failed":
-        d["error"] = "; ".join(webinar.errors)
-    return d
-
-
-def asset(session: Session, webinar_id: str, asset_id: str) -> Asset | None:
-    a = session.get(Asset, asset_id)
-    return a if a is not None and a.webinar_id == webinar_id else None
-
-
 JOB_LABELS = LABELS  # staff and visitors see these names for the jobs
 
-
-def jobs_of(session: Session, webinar_id: str) -> list[Job]:
-    """The webinar's jobs, oldest first: what the page shows while it is being processed."""
-    return list(session.scalars(
-        select(Job).join(Asset).where(Asset.webinar_id == webinar_id).order_by(Job.id)))

@@ -10,7 +10,9 @@ from archive.context import Archive
 def create_app(archive: Archive | None = None, test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     if archive is None:
-        archive = Archive.from_settings(Settings.from_env())
+        settings = Settings.from_env()
+        settings.refuse_development_secrets()
+        archive = Archive.from_settings(settings)
     app.config.from_mapping(
         SECRET_KEY=archive.settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -21,11 +23,12 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
         app.config.update(test_config)
     app.extensions["archive"] = archive
 
-    from . import api, media, public
+    from . import api, media, public, security
 
     app.register_blueprint(public.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(api.bp)
+    security.install(app, archive.store)
 
     @app.template_filter("filesize")
     def filesize(n: int | None) -> str:

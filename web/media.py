@@ -9,7 +9,7 @@ import re
 
 from flask import Blueprint, Response, abort, current_app
 
-from archive import hls, webinars
+from archive import hls, queries
 from archive.context import Archive
 from archive.storage import StorageError
 
@@ -24,8 +24,8 @@ def _archive() -> Archive:
 
 def _asset(webinar_id: str, asset_id: str, kind: str):
     with _archive().catalog.session() as s:
-        w = webinars.get(s, webinar_id)
-        if w is None or w.visibility not in webinars.VIEWABLE:
+        w = queries.viewable(s, webinar_id)
+        if w is None:
             abort(404)
         a = next((a for a in w.assets if a.id == asset_id and a.kind == kind and a.status == "ready"), None)
     if a is None:

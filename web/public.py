@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 
-from archive import webinars
+from archive import queries
+from archive.webinars import JOB_LABELS
 from archive.context import Archive
 
 bp = Blueprint("public", __name__)
@@ -14,8 +15,8 @@ def _archive() -> Archive:
 
 
 def _viewable(session, webinar_id: str):
-    w = webinars.get(session, webinar_id)
-    if w is None or w.visibility not in webinars.VIEWABLE:
+    w = queries.viewable(session, webinar_id)
+    if w is None:
         abort(404)
     return w
 
@@ -24,7 +25,7 @@ def _viewable(session, webinar_id: str):
 def index():
     archive = _archive()
     with archive.catalog.session() as s:
-        items = webinars.listed(s)
+        items = queries.listed(s)
     posters = {}
     for w in items:
         rec = w.recording
@@ -38,7 +39,7 @@ def webinar(webinar_id: str):
     archive = _archive()
     with archive.catalog.session() as s:
         w = _viewable(s, webinar_id)
-        jobs = webinars.jobs_of(s, webinar_id)
+        jobs = queries.jobs_of(s, webinar_id)
     store = archive.store
     rec = w.recording
     player = None
@@ -56,10 +57,12 @@ def webinar(webinar_id: str):
     for deck in w.decks:
         if deck.status == "ready":
             thumbs[deck.id] = [store.presigned_get(k) for k in deck.outputs.get("pages", {}).get("thumb", [])]
-    active = [j for j in jobs if j.state in ("queued", "running")]
-    problems = [j for j in jobs if j.state == "failed"]
+    # Visitors see progress and a plain sentence per failed file; the errors, ffmpeg's
+    # message and the retry command are for staff (`webinar-archive status` and `jobs`).
+    active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES]
+    problems = [(a.title, queries.public_problem(a)) for a in w.assets if a.status == "failed"]
     return render_template("webinar.html", webinar=w, recording=rec, player=player, thumbs=thumbs,
-                           active_jobs=active, failed_jobs=problems, job_labels=webinars.JOB_LABELS)
+                           active_jobs=active, problems=problems, job_labels=JOB_LABELS)
 
 
 DOWNLOAD_LINK_SECONDS = 3600
@@ -78,7 +81,7 @@ def _stem(filename: str, default: str) -> str:
 def _deck(webinar_id: str, asset_id: str):
     with _archive().catalog.session() as s:
         _viewable(s, webinar_id)
-        deck = webinars.asset(s, webinar_id, asset_id)
+        deck = queries.asset(s, webinar_id, asset_id)
     if deck is None or deck.kind != "slides":
         abort(404)
     return deck
