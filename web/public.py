@@ -7,6 +7,8 @@ from archive import queries
 from archive.webinars import JOB_LABELS
 from archive.context import Archive
 
+from .media import links
+
 bp = Blueprint("public", __name__)
 
 
@@ -26,12 +28,46 @@ def index():
     archive = _archive()
     with archive.catalog.session() as s:
         items = queries.listed(s)
+    signed = links()
     posters = {}
     for w in items:
         rec = w.recording
         if rec is not None and rec.status == "ready" and "poster" in rec.outputs:
-            posters[w.id] = archive.store.presigned_get(rec.outputs["poster"])
+            posters[w.id] = signed.url(rec.outputs["poster"])
     return render_template("index.html", webinars=items, posters=posters)
+
+
+def _player(w, rec) -> dict | None:
+    """What the player needs: app URLs only (each one checks visibility and redirects to
+    a fresh presigned link), so the page signs nothing and an expired link is re-asked."""
+    if rec is None or rec.status != "ready":
+        return None
+    video = rec.info.get("kind", "video") == "video"
+    return {
+        "kind": "video" if video else "audio",
+        "src": url_for("media.recording_file", webinar_id=w.id, asset_id=rec.id, role="web"),
+        "type": "video/mp4" if video else "audio/mp4",
+        "poster": (url_for("media.recording_file", webinar_id=w.id, asset_id=rec.id, role="poster")
+                   if "poster" in rec.outputs else None),
+        "hls": (url_for("media.hls_master", webinar_id=w.id, asset_id=rec.id)
+                if video and rec.outputs.get("renditions") else None),
+        "storyboard": (url_for("media.storyboard", webinar_id=w.id, asset_id=rec.id)
+                       if "storyboard" in rec.outputs else None),
+    }
+
+
+def _decks(w) -> list[dict]:
+    """Each ready deck with its page count and the base of its page-image routes; the
+    template appends `<size>/<n>.webp` (one url_for per deck, not one per page)."""
+    decks = []
+    for deck in w.decks:
+        pages = (deck.outputs.get("pages") or {})
+        count = min(len(pages.get("large", [])), len(pages.get("thumb", [])))
+        if deck.status == "ready" and count:
+            base = url_for("media.slide_page", webinar_id=w.id, asset_id=deck.id, size="large", page=1)
+            decks.append({"asset": deck, "id": deck.id, "title": deck.title, "count": count,
+                          "base": base.rsplit("/", 2)[0] + "/", "start": None})
+    return decks
 
 
 @bp.get("/webinars/<webinar_id>")
@@ -40,28 +76,16 @@ def webinar(webinar_id: str):
     with archive.catalog.session() as s:
         w = _viewable(s, webinar_id)
         jobs = queries.jobs_of(s, webinar_id)
-    store = archive.store
     rec = w.recording
-    player = None
-    if rec is not None and rec.status == "ready":
-        player = {
-            "kind": rec.info.get("kind", "video"),
-            "src": store.presigned_get(rec.outputs["web"]),
-            "type": "video/mp4" if rec.info.get("kind") == "video" else "audio/mp4",
-            "poster": store.presigned_get(rec.outputs["poster"]) if "poster" in rec.outputs else None,
-            "hls": url_for("media.hls_master", webinar_id=w.id, asset_id=rec.id) if rec.outputs.get("renditions") else None,
-            "storyboard": (url_for("media.storyboard", webinar_id=w.id, asset_id=rec.id)
-                           if "storyboard" in rec.outputs else None),
-        }
-    thumbs = {}
-    for deck in w.decks:
-        if deck.status == "ready":
-            thumbs[deck.id] = [store.presigned_get(k) for k in deck.outputs.get("pages", {}).get("thumb", [])]
+    captions = [{"id": c.id, "lang": c.info["language"], "label": c.info.get("label") or c.info["language"],
+                 "src": url_for("media.captions", webinar_id=w.id, asset_id=c.id)}
+                for c in w.captions if c.status == "ready"]
     # Visitors see progress and a plain sentence per failed file; the errors, ffmpeg's
     # message and the retry command are for staff (`webinar-archive status` and `jobs`).
     active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES]
     problems = [(a.title, queries.public_problem(a)) for a in w.assets if a.status == "failed"]
-    return render_template("webinar.html", webinar=w, recording=rec, player=player, thumbs=thumbs,
+    return render_template("webinar.html", webinar=w, recording=rec, player=_player(w, rec),
+                           captions=captions, decks=_decks(w), chapters=None,
                            active_jobs=active, problems=problems, job_labels=JOB_LABELS)
 
 
