@@ -99,6 +99,7 @@
       startLevel: -1,
       startPosition: at > 0 ? at : -1,
       maxBufferLength: 30,
+      maxMaxBufferLength: 60,     // a viewer who leaves has not fetched the whole talk
     });
     h.on(window.Hls.Events.ERROR, function (_event, data) {
       if (!data.fatal) return;
