@@ -1,9 +1,14 @@
 """Public pages: the list of webinars, a webinar's page, downloads as presigned redirects."""
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from sqlalchemy import bindparam, select
 
 from archive import queries
+from archive.models import Webinar
 from archive.webinars import JOB_LABELS
 from archive.context import Archive
 
@@ -70,10 +75,41 @@ def _decks(w) -> list[dict]:
     return decks
 
 
+# A ready webinar's page is the same for every visitor: it is rendered at most once per
+# PAGE_CACHE_SECONDS per process. Its visibility is read on every request all the same
+# (one indexed column), so a webinar made private stops being served at once.
+PAGE_CACHE_SECONDS = 2.0
+PAGE_CACHE_SIZE = 500
+# Built once: an ORM query per request costs more than the rest of a cached page.
+_VISIBILITY = select(Webinar.visibility).where(Webinar.id == bindparam("id"))
+
+
+def _page_cache() -> OrderedDict:
+    return current_app.extensions.setdefault("webinar_pages", OrderedDict())
+
+
 @bp.get("/webinars/<webinar_id>")
 def webinar(webinar_id: str):
-    archive = _archive()
-    with archive.catalog.session() as s:
+    with _archive().catalog.engine.connect() as c:
+        visibility = c.execute(_VISIBILITY, {"id": webinar_id}).scalar()
+    if visibility not in queries.VIEWABLE:
+        abort(404)
+    cache, now = _page_cache(), time.monotonic()
+    hit = cache.get(webinar_id)
+    if hit is not None and now - hit[0] < PAGE_CACHE_SECONDS:
+        return hit[1]
+    html, settled = _render_webinar(webinar_id)
+    if settled:  # a page under processing changes from one request to the next
+        cache[webinar_id] = (now, html)
+        cache.move_to_end(webinar_id)
+        while len(cache) > PAGE_CACHE_SIZE:
+            cache.popitem(last=False)
+    return html
+
+
+def _render_webinar(webinar_id: str) -> tuple[str, bool]:
+    """The page, and whether it may be cached (nothing queued or running)."""
+    with _archive().catalog.session() as s:
         w = _viewable(s, webinar_id)
         jobs = queries.jobs_of(s, webinar_id)
     rec = w.recording
@@ -84,9 +120,10 @@ def webinar(webinar_id: str):
     # message and the retry command are for staff (`webinar-archive status` and `jobs`).
     active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES]
     problems = [(a.title, queries.public_problem(a)) for a in w.assets if a.status == "failed"]
-    return render_template("webinar.html", webinar=w, recording=rec, player=_player(w, rec),
+    html = render_template("webinar.html", webinar=w, recording=rec, player=_player(w, rec),
                            captions=captions, decks=_decks(w), chapters=None,
                            active_jobs=active, problems=problems, job_labels=JOB_LABELS)
+    return html, not active and w.status != "processing"
 
 
 DOWNLOAD_LINK_SECONDS = 3600
