@@ -429,3 +429,15 @@ def test_an_embeddable_view_may_be_framed(archive):
     r = app.test_client().get("/embed-probe")
     assert _csp(r.headers)["frame-ancestors"] == ["*"] and "X-Frame-Options" not in r.headers
     assert _csp(app.test_client().get("/").headers)["frame-ancestors"] == ["'none'"]
+
+
+def test_a_cached_page_still_checks_visibility_on_every_request(archive, worker, client, inputs):
+    w = import_webinar(archive, ImportRequest(title="Soon private", slides=[inputs["deck.pdf"]]))
+    worker.run_until_idle()
+    path = f"/webinars/{w.id}"
+    assert client.get(path).status_code == 200  # rendered, and kept for a moment
+    with archive.catalog.transaction() as s:
+        s.get(Webinar, w.id).visibility = "private"
+    assert client.get(path).status_code == 404
+    deck = _reload(archive, w.id).decks[0]
+    assert client.get(f"{path}/slides/{deck.id}/pages/thumb/1.webp").status_code == 404
