@@ -158,6 +158,15 @@ def test_deep_links_start_there_and_copy_link_gives_one(watch, page):
     # the link opens the page at that time
     _start(page, link + "&engine=hlsjs")
     page.wait_for_function("() => Math.abs(document.querySelector('#player').currentTime - 42) < 1", timeout=20_000)
+    # media-chrome's keyboard shortcuts, once the player has focus: k plays and pauses, → seeks
+    page.locator("#watch").focus()
+    page.keyboard.press("k")
+    page.wait_for_function("() => !document.querySelector('#player').paused", timeout=20_000)
+    page.keyboard.press("k")
+    page.wait_for_function("() => document.querySelector('#player').paused")
+    before = page.locator("#player").evaluate("v => v.currentTime")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => document.querySelector('#player').currentTime >= {before + 4}", timeout=20_000)
 
 
 def test_slide_viewer_pages_by_button_key_swipe_strip_and_link(watch, page):
