@@ -32,12 +32,10 @@ sys.path.insert(0, str(ROOT))
 from archive.config import Settings  # noqa: E402
 from archive.context import Archive  # noqa: E402
 from archive.models import Webinar, new_id  # noqa: E402
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.services import MINIO_PASSWORD, MINIO_USER, MinioServer, free_port, stop_process, wait_http  # noqa: E402
 
 CACHE = Path(os.environ.get("WEBINAR_ARCHIVE_CACHE") or Path.home() / ".cache" / "webinar-archive") / "bench"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BYTES_PER_SECOND = 42_400_000  # of the generated 720p noise at qp 4
 
 
@@ -97,7 +95,7 @@ def browser_upload(base: str, webinar_id: str, src: Path, profile: Path, server_
     from tests.staff import sign_in_page
 
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
+        context = p.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM), headless=True,
                                                        args=CHROMIUM_ARGS)
         try:
             page = context.new_page()

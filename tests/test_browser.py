@@ -60,11 +60,11 @@ def test_watch_the_recording_and_download_the_slides(live_server, webinar, page,
     assert video.evaluate("v => v.dataset.engine") == "hls.js"  # MediaSource, from blob: URLs
     video.evaluate("v => v.pause()")
 
-    # every slide thumbnail came from MinIO and decoded
-    thumbs = page.locator("ol.thumbs img")
+    # every slide thumbnail of the viewer's strip came from MinIO (through the app's redirect) and decoded
+    thumbs = page.locator("ol.strip img")
     expect(thumbs).to_have_count(3)
     thumbs.last.scroll_into_view_if_needed()
-    page.wait_for_function("() => [...document.querySelectorAll('ol.thumbs img')]"
+    page.wait_for_function("() => [...document.querySelectorAll('ol.strip img')]"
                            ".every(i => i.complete && i.naturalWidth > 0)", timeout=20_000)
 
     page.screenshot(path=tmp_path / "webinar.png", full_page=True)

@@ -21,7 +21,7 @@ from archive import uploads
 from archive.models import Asset, Job, Webinar, new_id
 
 from .staff import sign_in_page, staff_app
-from .test_browser import CHROMIUM, CHROMIUM_ARGS
+from .browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 

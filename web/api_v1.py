@@ -59,7 +59,7 @@ def detail(w: Webinar) -> dict:
             if rec.outputs.get(f"audio_{fmt}"):
                 downloads[fmt] = {"url": _abs("public.download_audio", webinar_id=w.id, fmt=fmt)}
         recording = {"status": rec.status, "kind": rec.info.get("kind"), "duration": rec.info.get("duration"),
-                     "poster": (_abs("public.poster", webinar_id=w.id) if "poster" in rec.outputs else None),
+                     "poster": (_abs("media.recording_file", webinar_id=w.id, asset_id=rec.id, role="poster") if "poster" in rec.outputs else None),
                      "downloads": downloads}
     slides = []
     for d in w.decks:

@@ -1,13 +1,21 @@
-"""Playlists and text tracks, served by the app with every media URL presigned.
+"""Playlists and text tracks, served by the app with every media URL presigned, and
+short redirects to presigned media (slide pages, the web recording, the poster).
 
 These are small text files (metadata); segments, sprites and recordings still go
 straight from S3 to the browser. Private buckets stay private this way.
+
+Presigning is CPU work (an HMAC chain per link), so links are signed once per key and
+time window and reused (`SignedLinks`): pages carry app URLs only, and each media route
+still checks the webinar's visibility on every request.
 """
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import OrderedDict
 
-from flask import Blueprint, Response, abort, current_app
+from flask import Blueprint, Response, abort, current_app, redirect
 
 from archive import hls, queries
 from archive.context import Archive
@@ -20,6 +28,59 @@ HLS_TYPE = hls.PLAYLIST_TYPE
 
 def _archive() -> Archive:
     return current_app.extensions["archive"]
+
+
+class SignedLinks:
+    """Presigned GET links cached per key: a link is reused until half its lifetime has
+    gone, so a link handed out is always valid for at least half the lifetime."""
+
+    def __init__(self, store, lifetime: int, size: int = 50_000, clock=time.monotonic):
+        self.store = store
+        self.lifetime = lifetime
+        self.size = size
+        self.clock = clock
+        self._links: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[str, float]:
+        """(link, seconds it stays valid)."""
+        now = self.clock()
+        with self._lock:
+            hit = self._links.get(key)
+            if hit is not None and hit[1] - now > self.lifetime / 2:
+                self._links.move_to_end(key)
+                return hit[0], hit[1] - now
+        url = self.store.presigned_get(key, expires=self.lifetime)
+        with self._lock:
+            self._links[key] = (url, now + self.lifetime)
+            self._links.move_to_end(key)
+            while len(self._links) > self.size:
+                self._links.popitem(last=False)
+        return url, float(self.lifetime)
+
+    def url(self, key: str) -> str:
+        return self.get(key)[0]
+
+
+def links() -> SignedLinks:
+    ext = current_app.extensions
+    if "signed_links" not in ext:
+        store = _archive().store
+        ext["signed_links"] = SignedLinks(store, store.presign_seconds)
+    return ext["signed_links"]
+
+
+def cache_seconds(valid_for: float) -> int:
+    """How long a browser may keep something that carries a link valid for `valid_for`
+    seconds: half of it, at most five minutes, so a cached copy never hands out dead links."""
+    return max(0, min(300, int(valid_for / 2)))
+
+
+def _redirect(key: str) -> Response:
+    url, valid_for = links().get(key)
+    r = redirect(url, code=302)
+    r.headers["Cache-Control"] = f"private, max-age={cache_seconds(valid_for)}"
+    return r
 
 
 def _asset(webinar_id: str, asset_id: str, kind: str):
@@ -43,7 +104,7 @@ def _text(key: str) -> str:
 def _respond(body: str, mimetype: str) -> Response:
     r = Response(body, mimetype=mimetype)
     # Shorter than the presigned links inside, so a cached copy never hands out dead ones.
-    r.headers["Cache-Control"] = "private, max-age=300"
+    r.headers["Cache-Control"] = f"private, max-age={cache_seconds(links().lifetime / 2)}"
     return r
 
 
@@ -62,16 +123,12 @@ def hls_media(webinar_id: str, asset_id: str, rendition: str):
     if rendition not in (a.outputs.get("renditions") or {}):
         abort(404)
     base = a.derived_key(f"hls/{rendition}/")
-    store = _archive().store
-
-    signed: dict[str, str] = {}
+    signed = links()
 
     def sign(uri: str) -> str:
         if "/" in uri or uri.startswith("."):
             abort(500)  # our playlists name files beside them, nothing else
-        if uri not in signed:  # byte-range segments share one file: one signature
-            signed[uri] = store.presigned_get(base + uri)
-        return signed[uri]
+        return signed.url(base + uri)  # byte-range segments share one file: one signature
 
     return _respond(hls.rewrite_playlist(_text(base + "index.m3u8"), sign), HLS_TYPE)
 
@@ -81,15 +138,11 @@ def storyboard(webinar_id: str, asset_id: str):
     a = _asset(webinar_id, asset_id, "recording")
     if "storyboard" not in a.outputs:
         abort(404)
-    store = _archive().store
     base = a.derived_key("storyboard/")
-    signed: dict[str, str] = {}
+    signed = links()
 
     def sign(m: re.Match) -> str:
-        name = m.group(1)
-        if name not in signed:
-            signed[name] = store.presigned_get(base + name)
-        return signed[name] + m.group(2)
+        return signed.url(base + m.group(1)) + m.group(2)
 
     body = re.sub(r"^(storyboard-\d+\.jpg)(#xywh=\d+,\d+,\d+,\d+)$", sign, _text(a.outputs["storyboard"]),
                   flags=re.M)
@@ -100,3 +153,29 @@ def storyboard(webinar_id: str, asset_id: str):
 def captions(webinar_id: str, asset_id: str):
     a = _asset(webinar_id, asset_id, "captions")
     return _respond(_text(a.outputs["vtt"]), "text/vtt")
+
+
+PAGE_SIZES = ("large", "thumb")
+
+
+@bp.get("/webinars/<webinar_id>/slides/<asset_id>/pages/<size>/<int:page>.webp")
+def slide_page(webinar_id: str, asset_id: str, size: str, page: int):
+    """One page image of a deck (1-based), as a cached redirect to a presigned link."""
+    deck = _asset(webinar_id, asset_id, "slides")
+    pages = (deck.outputs.get("pages") or {}).get(size) if size in PAGE_SIZES else None
+    if not pages or not 1 <= page <= len(pages):
+        abort(404)
+    return _redirect(pages[page - 1])
+
+
+RECORDING_FILES = ("web", "poster")
+
+
+@bp.get("/webinars/<webinar_id>/recording/<asset_id>/<role>")
+def recording_file(webinar_id: str, asset_id: str, role: str):
+    """The faststart MP4 (or M4A) and the poster, as cached redirects to presigned links.
+    A player whose link expired asks here again and gets a fresh one."""
+    a = _asset(webinar_id, asset_id, "recording")
+    if role not in RECORDING_FILES or role not in a.outputs:
+        abort(404)
+    return _redirect(a.outputs[role])

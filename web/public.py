@@ -1,12 +1,20 @@
 """Public pages: the list of webinars, a webinar's page, downloads as presigned redirects."""
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from sqlalchemy import bindparam, select
 
 from archive import queries
-from archive.pipeline import LABELS as JOB_LABELS
 from archive.context import Archive
 from archive.handlers.bundle import current_bundle
+from archive.models import Webinar
+from archive.pipeline import LABELS as JOB_LABELS
+
+from .media import links
 
 bp = Blueprint("public", __name__)
 
@@ -27,8 +35,8 @@ PER_PAGE = 24
 
 @bp.get("/")
 def index():
-    """The latest webinars, a page at a time; posters through the app's poster route, so
-    the page itself presigns nothing."""
+    """The latest webinars, a page at a time; posters through the app's cached poster
+    redirect, so the page itself signs nothing."""
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
     with _archive().catalog.session() as s:
@@ -41,47 +49,99 @@ def index():
 
 
 def player_for(w) -> dict | None:
-    """What the player needs for the webinar's recording, or None while there is none."""
+    """What the player needs: app URLs only (each one checks visibility and redirects to
+    a fresh presigned link), so the page signs nothing and an expired link is re-asked."""
     rec = w.recording
-    store = _archive().store
     if rec is not None and rec.info.get("direct_play") and rec.status in ("queued", "processing"):
         # Watchable at once: a browser-playable upload plays as it is until the fast path is done.
         video = rec.info.get("kind") == "video"
         mime = "video/mp4" if video else ("audio/mpeg" if rec.original_ext == "mp3" else "audio/mp4")
         return {"kind": "video" if video else "audio", "poster": None, "hls": None, "storyboard": None,
-                "src": store.presigned_get(rec.original_key, content_type=mime), "type": mime}
+                "src": _archive().store.presigned_get(rec.original_key, content_type=mime), "type": mime}
     if rec is None or rec.status != "ready":
         return None
+    video = rec.info.get("kind", "video") == "video"
     return {
-        "kind": rec.info.get("kind", "video"),
-        "src": store.presigned_get(rec.outputs["web"]),
-        "type": "video/mp4" if rec.info.get("kind") == "video" else "audio/mp4",
-        "poster": store.presigned_get(rec.outputs["poster"]) if "poster" in rec.outputs else None,
-        "hls": url_for("media.hls_master", webinar_id=w.id, asset_id=rec.id) if rec.outputs.get("renditions") else None,
+        "kind": "video" if video else "audio",
+        "src": url_for("media.recording_file", webinar_id=w.id, asset_id=rec.id, role="web"),
+        "type": "video/mp4" if video else "audio/mp4",
+        "poster": (url_for("media.recording_file", webinar_id=w.id, asset_id=rec.id, role="poster")
+                   if "poster" in rec.outputs else None),
+        "hls": (url_for("media.hls_master", webinar_id=w.id, asset_id=rec.id)
+                if video and rec.outputs.get("renditions") else None),
         "storyboard": (url_for("media.storyboard", webinar_id=w.id, asset_id=rec.id)
                        if "storyboard" in rec.outputs else None),
     }
 
 
+def captions_for(w) -> list[dict]:
+    return [{"id": c.id, "lang": c.info["language"], "label": c.info.get("label") or c.info["language"],
+             "src": url_for("media.captions", webinar_id=w.id, asset_id=c.id)}
+            for c in w.captions if c.status == "ready"]
+
+
+def _decks(w) -> list[dict]:
+    """Each ready deck with its page count and the base of its page-image routes; the
+    template appends `<size>/<n>.webp` (one url_for per deck, not one per page)."""
+    decks = []
+    for deck in w.decks:
+        pages = (deck.outputs.get("pages") or {})
+        count = min(len(pages.get("large", [])), len(pages.get("thumb", [])))
+        if deck.status == "ready" and count:
+            base = url_for("media.slide_page", webinar_id=w.id, asset_id=deck.id, size="large", page=1)
+            decks.append({"asset": deck, "id": deck.id, "title": deck.title, "count": count,
+                          "base": base.rsplit("/", 2)[0] + "/", "start": None})
+    return decks
+
+
+# A ready webinar's page is the same for every visitor: it is rendered at most once per
+# PAGE_CACHE_SECONDS per process. Its visibility is read on every request all the same
+# (one indexed column), so a webinar made private stops being served at once.
+PAGE_CACHE_SECONDS = 2.0
+PAGE_CACHE_SIZE = 500
+# Built once: an ORM query per request costs more than the rest of a cached page.
+_VISIBILITY = select(Webinar.visibility, Webinar.publish_at).where(Webinar.id == bindparam("id"))
+
+
+def _page_cache() -> OrderedDict:
+    return current_app.extensions.setdefault("webinar_pages", OrderedDict())
+
+
 @bp.get("/webinars/<webinar_id>")
 def webinar(webinar_id: str):
-    archive = _archive()
-    with archive.catalog.session() as s:
+    with _archive().catalog.engine.connect() as c:
+        row = c.execute(_VISIBILITY, {"id": webinar_id}).first()
+    if row is None or not queries.is_viewable(Webinar(visibility=row.visibility, publish_at=row.publish_at)):
+        abort(404)
+    cache, now = _page_cache(), time.monotonic()
+    key = (webinar_id, str(get_locale()))  # one rendering per interface language
+    hit = cache.get(key)
+    if hit is not None and now - hit[0] < PAGE_CACHE_SECONDS:
+        return hit[1]
+    html, settled = _render_webinar(webinar_id)
+    if settled:  # a page under processing changes from one request to the next
+        cache[key] = (now, html)
+        cache.move_to_end(key)
+        while len(cache) > PAGE_CACHE_SIZE:
+            cache.popitem(last=False)
+    return html
+
+
+def _render_webinar(webinar_id: str) -> tuple[str, bool]:
+    """The page, and whether it may be cached (nothing queued or running)."""
+    with _archive().catalog.session() as s:
         w = _viewable(s, webinar_id)
         jobs = queries.jobs_of(s, webinar_id)
-    store = archive.store
     rec = w.recording
-    player = player_for(w)
-    thumbs = {}
-    for deck in w.decks:
-        if deck.status == "ready":
-            thumbs[deck.id] = [store.presigned_get(k) for k in deck.outputs.get("pages", {}).get("thumb", [])]
+    captions = captions_for(w)
     # Visitors see progress and a plain sentence per failed file; the errors, ffmpeg's
     # message and the retry command are for staff (`webinar-archive status` and `jobs`).
     active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES]
     problems = [(a.title, queries.public_problem(a)) for a in w.assets if a.status == "failed"]
-    return render_template("webinar.html", webinar=w, recording=rec, player=player, thumbs=thumbs,
+    html = render_template("webinar.html", webinar=w, recording=rec, player=player_for(w),
+                           captions=captions, decks=_decks(w), chapters=None, bundle=current_bundle(w.decks),
                            active_jobs=active, problems=problems, job_labels=JOB_LABELS)
+    return html, not active and w.status != "processing"
 
 
 DOWNLOAD_LINK_SECONDS = 3600
@@ -144,17 +204,6 @@ def download_slides_pdf(webinar_id: str, asset_id: str):
     if "pdf" not in deck.outputs:
         abort(404)
     return _download(deck.outputs["pdf"], f"{_stem(deck.original_filename, 'slides')}.pdf", "application/pdf")
-
-
-@bp.get("/webinars/<webinar_id>/poster.jpg")
-def poster(webinar_id: str):
-    """The recording's poster frame, at a stable address (feeds, oEmbed, link previews)."""
-    rec = _recording(webinar_id)
-    if rec.status != "ready" or "poster" not in rec.outputs:
-        abort(404)
-    r = redirect(_archive().store.presigned_get(rec.outputs["poster"], expires=DOWNLOAD_LINK_SECONDS), code=302)
-    r.headers["Cache-Control"] = "public, max-age=600"
-    return r
 
 
 @bp.get("/webinars/<webinar_id>/slides.zip")

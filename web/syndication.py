@@ -17,7 +17,7 @@ from archive.context import Archive
 from archive.models import Webinar
 from archive.storage import StorageError
 
-from .public import player_for
+from .public import captions_for, player_for
 from .security import embeddable
 
 bp = Blueprint("syndication", __name__)
@@ -193,7 +193,7 @@ def oembed():
     }
     rec = w.recording
     if rec is not None and rec.status == "ready" and "poster" in rec.outputs:
-        body["thumbnail_url"] = _abs("public.poster", webinar_id=w.id)
+        body["thumbnail_url"] = _abs("media.recording_file", webinar_id=w.id, asset_id=rec.id, role="poster")
     return body
 
 
@@ -205,4 +205,5 @@ def embed(webinar_id: str):
         w = queries.viewable(s, webinar_id)
     if w is None:
         abort(404)
-    return render_template("embed.html", webinar=w, recording=w.recording, player=player_for(w))
+    return render_template("embed.html", webinar=w, recording=w.recording, player=player_for(w),
+                           captions=captions_for(w), chapters=None)

@@ -156,7 +156,8 @@ def test_index_lists_public_webinars_only(site):
     assert page.text.index(site.public.title) < page.text.index(site.processing.title)
     # the ready webinar shows its poster; the other one says it is being processed
     posters = page.all("img", **{"class": "poster"})
-    assert len(posters) == 1 and posters[0]["src"] == f"/webinars/{site.public.id}/poster.jpg"
+    rec = site.public.recording
+    assert len(posters) == 1 and posters[0]["src"] == f"/webinars/{site.public.id}/recording/{rec.id}/poster"
     poster = site.client.get(posters[0]["src"])
     assert poster.status_code == 302 and "max-age" in poster.headers["Cache-Control"]
     _assert_presigned(site.archive, poster.headers["Location"], site.public.recording.outputs["poster"])
@@ -185,34 +186,95 @@ def test_webinar_page_plays_the_recording(site):
     (video,) = page.all("video", id="player")
     (source,) = page.all("source")
     assert source["type"] == "video/mp4"
-    _assert_presigned(site.archive, source["src"], rec.outputs["web"])
-    _assert_presigned(site.archive, video["poster"], rec.outputs["poster"])
+    # The page carries app URLs that redirect to presigned links (signed once per window).
+    assert source["src"] == f"/webinars/{site.public.id}/recording/{rec.id}/web"
+    mp4 = _follow(site, source["src"], rec.outputs["web"])
+    poster_url = _follow(site, video["poster"], rec.outputs["poster"])
 
-    status, body, headers = _fetch(source["src"])
+    status, body, headers = _fetch(mp4)
     assert status == 200 and headers["Content-Type"] == "video/mp4"
     assert body == site.archive.store.get_bytes(rec.outputs["web"])
     assert body[4:8] == b"ftyp"
-    status, part, _ = _fetch(source["src"], {"Range": "bytes=0-99"})  # the player seeks
+    status, part, _ = _fetch(mp4, {"Range": "bytes=0-99"})  # the player seeks
     assert status == 206 and part == body[:100]
-    status, poster, headers = _fetch(video["poster"])
+    status, poster, headers = _fetch(poster_url)
     assert headers["Content-Type"] == "image/jpeg" and poster[:3] == b"\xff\xd8\xff"
     assert "being prepared" not in page.text and "could not be processed" not in page.text
 
 
 def test_webinar_page_links_every_download(site):
-    page = Page(site.client.get(f"/webinars/{site.public.id}").get_data(as_text=True))
+    html = site.client.get(f"/webinars/{site.public.id}").get_data(as_text=True)
+    page = Page(html)
     w = site.public
     assert page.hrefs("Download the recording") == [f"/webinars/{w.id}/recording/download"]
     assert page.hrefs("Download the slides") == [
         f"/webinars/{w.id}/slides/{deck.id}/download" for deck in w.decks]
     for name in (RECORDING_NAME, *DECK_NAMES):
         assert name in page.text
-    # the thumbnails of every deck, signed
-    thumbs = [img["src"] for img in page.all("img") if (img.get("alt") or "").startswith("Slide ")]
+    # a slide viewer per deck: the first page large, a strip of every thumbnail, app URLs
+    # that redirect to signed links; nothing on the page is signed
+    viewers = page.all("section", **{"class": "deck slides-viewer"})
+    assert [v["data-deck"] for v in viewers] == [d.id for d in w.decks]
+    larges = [img["src"] for img in page.all("img", **{"class": "page"})]
+    thumbs = [img["src"] for img in page.all("img", loading="lazy")]
+    assert larges == [f"/webinars/{w.id}/slides/{d.id}/pages/large/1.webp" for d in w.decks]
+    assert thumbs == [f"/webinars/{w.id}/slides/{d.id}/pages/thumb/{n}.webp" for d in w.decks for n in (1, 2, 3)]
     keys = [key for deck in w.decks for key in deck.outputs["pages"]["thumb"]]
-    assert len(thumbs) == len(keys) == 3 * len(w.decks)
     for src, key in zip(thumbs, keys):
-        _assert_presigned(site.archive, src, key)
+        status, body, headers = _fetch(_follow(site, src, key))
+        assert status == 200 and headers["Content-Type"] == "image/webp" and body[8:12] == b"WEBP"
+    assert "X-Amz-Signature" not in html
+
+
+def _follow(site, path: str, key: str) -> str:
+    """An app media route: a cached redirect to a link presigned for exactly this object."""
+    r = site.client.get(path)
+    assert r.status_code == 302, path
+    _assert_presigned(site.archive, r.location, key)
+    cache = r.headers["Cache-Control"]
+    assert cache.startswith("private, max-age=")
+    assert 0 < int(cache.split("=")[1]) <= min(300, site.archive.settings.presign_seconds / 2)
+    return r.location
+
+
+def test_media_routes_reuse_signatures_and_check_visibility_every_time(site):
+    w = site.public
+    deck = w.decks[0]
+    path = f"/webinars/{w.id}/slides/{deck.id}/pages/large/2.webp"
+    first, second = site.client.get(path), site.client.get(path)
+    assert first.location == second.location  # signed once per time window
+    assert _follow(site, path, deck.outputs["pages"]["large"][1])
+    missing = [f"/webinars/{w.id}/slides/{deck.id}/pages/large/4.webp",
+               f"/webinars/{w.id}/slides/{deck.id}/pages/large/0.webp",
+               f"/webinars/{w.id}/slides/{deck.id}/pages/huge/1.webp",
+               f"/webinars/{w.id}/slides/{w.recording.id}/pages/thumb/1.webp",
+               f"/webinars/{w.id}/recording/{w.recording.id}/original",
+               f"/webinars/{w.id}/recording/{deck.id}/web"]
+    for hidden in (site.draft, site.private):
+        missing.append(f"/webinars/{hidden.id}/slides/{hidden.decks[0].id}/pages/thumb/1.webp")
+    missing.append(f"/webinars/{site.draft.id}/recording/{site.draft.recording.id}/web")
+    assert {p: site.client.get(p).status_code for p in missing} == {p: 404 for p in missing}
+
+
+def test_signed_links_are_reused_for_half_their_lifetime():
+    from web.media import SignedLinks
+
+    class Store:
+        n = 0
+
+        def presigned_get(self, key, expires):
+            self.n += 1
+            return f"https://s3.test/{key}?sig={self.n}&expires={expires}"
+
+    now = [1000.0]
+    links = SignedLinks(Store(), lifetime=100, size=2, clock=lambda: now[0])
+    assert links.get("a") == ("https://s3.test/a?sig=1&expires=100", 100)
+    now[0] += 49
+    assert links.get("a") == ("https://s3.test/a?sig=1&expires=100", 51)
+    now[0] += 2  # less than half the lifetime left: a fresh link
+    assert links.url("a") == "https://s3.test/a?sig=2&expires=100"
+    links.url("b"), links.url("c")  # the oldest key leaves the cache
+    assert links.url("a").startswith("https://s3.test/a?sig=5")
 
 
 def _check_download(site, path: str, key: str, name: str, content_type: str) -> None:
@@ -383,3 +445,15 @@ def test_an_embeddable_view_may_be_framed(archive):
     r = app.test_client().get("/embed-probe")
     assert _csp(r.headers)["frame-ancestors"] == ["*"] and "X-Frame-Options" not in r.headers
     assert _csp(app.test_client().get("/").headers)["frame-ancestors"] == ["'none'"]
+
+
+def test_a_cached_page_still_checks_visibility_on_every_request(archive, worker, client, inputs):
+    w = import_webinar(archive, ImportRequest(title="Soon private", slides=[inputs["deck.pdf"]]))
+    worker.run_until_idle()
+    path = f"/webinars/{w.id}"
+    assert client.get(path).status_code == 200  # rendered, and kept for a moment
+    with archive.catalog.transaction() as s:
+        s.get(Webinar, w.id).visibility = "private"
+    assert client.get(path).status_code == 404
+    deck = _reload(archive, w.id).decks[0]
+    assert client.get(f"{path}/slides/{deck.id}/pages/thumb/1.webp").status_code == 404

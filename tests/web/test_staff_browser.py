@@ -12,7 +12,7 @@ from playwright.sync_api import expect, sync_playwright
 from archive.importer import ImportRequest, import_webinar
 from archive.models import Asset
 
-from ..test_browser import CHROMIUM, CHROMIUM_ARGS
+from ..browser import CHROMIUM, CHROMIUM_ARGS
 from .staff_client import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser

@@ -1,85 +1,224 @@
-// Plays a webinar: HLS through hls.js where Media Source Extensions exist, the
-// browser's own HLS elsewhere (Safari, iOS), and the faststart MP4 as the fallback.
+// Plays a webinar inside media-chrome's controls: HLS through hls.js where Media Source
+// Extensions exist, the browser's own HLS elsewhere (Safari, iOS), the faststart MP4 (or
+// the M4A of an audio-only webinar) as the fallback.
+//
+// ?engine=hlsjs|native|mp4 picks the engine (tests force hls.js: Debian's chromium also
+// plays HLS natively). ?t=90, ?t=1m30s, ?t=1:30 and #t=90 start at that time.
+// Presigned links expire: the page and the playlists carry app URLs that sign afresh, so
+// on a network error the player asks again and carries on where it was.
 (function () {
   "use strict";
-  var video = document.getElementById("player");
-  if (!video) return;
-  var hlsUrl = video.dataset.hls;
-  var mp4Url = video.dataset.mp4;
+  var media = document.getElementById("player");
+  if (!media) return;
+  var hlsUrl = media.dataset.hls;
+  var mp4Url = media.dataset.mp4;
   var params = new URLSearchParams(window.location.search);
+  var engine = params.get("engine") || (params.has("mp4") ? "mp4" : params.has("native") ? "native" : "");
 
-  function fallBackToMp4(reason) {
-    if (!mp4Url || video.dataset.engine === "mp4") return;
-    var at = video.currentTime || 0;
-    var playing = !video.paused;
-    video.dataset.engine = "mp4";
-    video.dataset.fallbackReason = reason || "";
-    video.src = mp4Url;
-    video.addEventListener("loadedmetadata", function once() {
-      video.removeEventListener("loadedmetadata", once);
-      if (at) video.currentTime = at;
-      if (playing) video.play().catch(function () {});
-    });
+  // -- times -------------------------------------------------------------------------
+  function parseTime(value) {
+    if (!value) return null;
+    value = String(value).trim();
+    var m;
+    if ((m = /^(\d+(?:\.\d+)?)s?$/.exec(value))) return parseFloat(m[1]);
+    if ((m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(value)) && value) {
+      return (parseInt(m[1] || "0", 10) * 3600) + (parseInt(m[2] || "0", 10) * 60) + parseFloat(m[3] || "0");
+    }
+    if ((m = /^(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$/.exec(value))) {
+      return (parseInt(m[1] || "0", 10) * 3600) + (parseInt(m[2], 10) * 60) + parseFloat(m[3]);
+    }
+    return null;
+  }
+  function formatTime(seconds) {
+    var s = Math.floor(seconds || 0), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    var ss = String(s % 60).padStart(2, "0");
+    return h ? h + ":" + String(m).padStart(2, "0") + ":" + ss : m + ":" + ss;
+  }
+  var hash = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+  var startAt = parseTime(params.get("t")) || parseTime(hash.get("t")) || 0;
+
+  function seekWhenReady(t, play) {
+    function go() {
+      media.currentTime = t;
+      if (play) media.play().catch(function () {});
+    }
+    if (media.readyState >= 1) go();
+    else media.addEventListener("loadedmetadata", go, { once: true });
   }
 
-  function startHlsJs() {
-    var hls = new window.Hls({
+  // -- MP4 / M4A, and recovery from an expired link ------------------------------------
+  var mp4Reloads = 0;
+  function reloadMp4(reason) {
+    // The app route answers with a fresh presigned link; the query defeats the cached redirect.
+    var at = media.currentTime || startAt;
+    var playing = !media.paused || media.dataset.wantsPlay === "1";
+    mp4Reloads += 1;
+    media.dataset.engine = "mp4";
+    media.dataset.recoveries = String(mp4Reloads);
+    media.dataset.lastError = reason || "";
+    media.src = mp4Url + (mp4Url.indexOf("?") < 0 ? "?" : "&") + "fresh=" + Date.now();
+    seekWhenReady(at, playing);
+  }
+  function useMp4() {
+    media.dataset.engine = "mp4";
+    if (startAt) seekWhenReady(startAt, false);
+    // A <source> that fails reports on itself, a src on the element: listen to both.
+    media.addEventListener("error", function () {
+      if (media.dataset.engine === "mp4" && mp4Reloads < 5) reloadMp4("media error");
+    }, true);
+  }
+  media.addEventListener("play", function () { media.dataset.wantsPlay = "1"; });
+  media.addEventListener("pause", function () { if (!media.seeking) media.dataset.wantsPlay = "0"; });
+  media.addEventListener("playing", function () { mp4Reloads = 0; });
+
+  // -- hls.js ----------------------------------------------------------------------------
+  var hls = null;
+  var recoveries = 0;
+  var qualityMenu = document.getElementById("quality-menu");
+  var qualityItem = document.getElementById("quality-item");
+
+  function buildQualityMenu() {
+    if (!qualityMenu || !hls) return;
+    qualityMenu.querySelectorAll("media-chrome-menu-item:not([value='-1'])").forEach(function (el) { el.remove(); });
+    var order = hls.levels.map(function (l, i) { return i; })
+      .sort(function (a, b) { return hls.levels[b].height - hls.levels[a].height; });
+    order.forEach(function (i) {
+      var item = document.createElement("media-chrome-menu-item");
+      item.setAttribute("type", "radio");
+      item.setAttribute("value", String(i));
+      item.textContent = hls.levels[i].height + "p";
+      qualityMenu.appendChild(item);
+    });
+    qualityMenu.value = String(hls.autoLevelEnabled ? -1 : hls.currentLevel);
+    if (qualityItem) qualityItem.hidden = hls.levels.length < 2;
+  }
+
+  function newHls(at) {
+    var h = new window.Hls({
       capLevelToPlayerSize: true,   // no 1080p into a small window on a slow link
       startLevel: -1,
+      startPosition: at > 0 ? at : -1,
       maxBufferLength: 30,
+      maxMaxBufferLength: 60,     // a viewer who leaves has not fetched the whole talk
     });
-    var mediaErrors = 0;
-    var reloads = 0;
-    video.dataset.engine = "hls.js";
-    hls.on(window.Hls.Events.ERROR, function (_event, data) {
+    h.on(window.Hls.Events.ERROR, function (_event, data) {
       if (!data.fatal) return;
-      if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR && reloads < 3) {
-        // Presigned links expire: fetch fresh playlists and carry on where we were.
-        reloads += 1;
-        var at = video.currentTime;
-        hls.loadSource(hlsUrl);
-        hls.startLoad(at);
-      } else if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR && mediaErrors < 2) {
-        mediaErrors += 1;
-        hls.recoverMediaError();
+      if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR && recoveries < 5) {
+        recover(data.details);
+      } else if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR && recoveries < 5) {
+        recoveries += 1;
+        h.recoverMediaError();
       } else {
-        hls.destroy();
-        fallBackToMp4(data.details);
+        h.destroy();
+        hls = null;
+        window.webinarHls = null;
+        reloadMp4(data.details);
       }
     });
-    hls.on(window.Hls.Events.LEVEL_SWITCHED, function (_event, data) {
-      var level = hls.levels[data.level];
-      if (level) video.dataset.rendition = level.height + "p";
+    h.on(window.Hls.Events.MANIFEST_PARSED, buildQualityMenu);
+    h.on(window.Hls.Events.FRAG_BUFFERED, function () { recoveries = 0; });
+    h.on(window.Hls.Events.LEVEL_SWITCHED, function (_event, data) {
+      var level = h.levels[data.level];
+      if (level) media.dataset.rendition = level.height + "p";
+      media.dataset.level = String(data.level);
     });
-    hls.loadSource(hlsUrl);
-    hls.attachMedia(video);
-    window.webinarPlayer = hls;
+    h.loadSource(hlsUrl + (recoveries ? (hlsUrl.indexOf("?") < 0 ? "?" : "&") + "fresh=" + Date.now() : ""));
+    h.attachMedia(media);
+    return h;
   }
 
-  if (hlsUrl && !params.has("mp4")) {
-    var nativeHls = video.canPlayType("application/vnd.apple.mpegurl") !== "";
-    if (window.Hls && window.Hls.isSupported() && !params.has("native")) {
-      startHlsJs();
-    } else if (nativeHls) {
-      video.dataset.engine = "native-hls";
-      video.src = hlsUrl;
-      video.addEventListener("error", function () { fallBackToMp4("native HLS error"); });
-    } else {
-      video.dataset.engine = "mp4";
-    }
+  function recover(reason) {
+    // Presigned links expired (a viewer paused for hours): start again from fresh
+    // playlists, at the same time, playing if the viewer was.
+    var at = media.currentTime || startAt;
+    var playing = media.dataset.wantsPlay === "1";
+    var level = hls && !hls.autoLevelEnabled ? hls.currentLevel : -1;
+    recoveries += 1;
+    media.dataset.recoveries = String((parseInt(media.dataset.recoveries || "0", 10)) + 1);
+    media.dataset.lastError = reason || "";
+    if (hls) hls.destroy();
+    hls = newHls(at);
+    window.webinarHls = hls;
+    hls.once(window.Hls.Events.MANIFEST_PARSED, function () {
+      if (level >= 0) hls.currentLevel = level;
+    });
+    seekWhenReady(at, playing);
+  }
+
+  function useHlsJs() {
+    media.dataset.engine = "hls.js";
+    hls = newHls(startAt);
+    window.webinarHls = hls;
+  }
+
+  if (qualityMenu) {
+    qualityMenu.addEventListener("change", function () {
+      if (!hls) return;
+      var level = parseInt(qualityMenu.value, 10);
+      hls.currentLevel = isNaN(level) ? -1 : level;   // -1: automatic
+      media.dataset.quality = isNaN(level) || level < 0 ? "auto" : hls.levels[level].height + "p";
+    });
+  }
+
+  var hlsJsOk = window.Hls && window.Hls.isSupported();
+  var nativeHls = media.canPlayType("application/vnd.apple.mpegurl") !== "";
+  if (hlsUrl && engine !== "mp4" && engine !== "native" && hlsJsOk) {
+    useHlsJs();
+  } else if (hlsUrl && engine !== "mp4" && engine !== "hlsjs" && nativeHls) {
+    media.dataset.engine = "native-hls";
+    media.src = hlsUrl;
+    if (startAt) seekWhenReady(startAt, false);
+    media.addEventListener("error", function () { reloadMp4("native HLS error"); });
   } else {
-    video.dataset.engine = "mp4";
+    useMp4();
   }
 
-  // Jump links: any element with data-seek="seconds" moves the playhead there.
+  // -- jump links: any element with data-seek="seconds" moves the playhead there -------
   document.addEventListener("click", function (e) {
     var target = e.target.closest("[data-seek]");
     if (!target) return;
     e.preventDefault();
-    video.currentTime = parseFloat(target.dataset.seek);
-    video.play().catch(function () {});
+    media.currentTime = parseFloat(target.dataset.seek);
+    media.play().catch(function () {});
   });
-  // A #t=90 link starts there.
-  var m = /[#&]t=(\d+(?:\.\d+)?)/.exec(window.location.hash);
-  if (m) video.addEventListener("loadedmetadata", function () { video.currentTime = parseFloat(m[1]); }, { once: true });
+  window.addEventListener("hashchange", function () {
+    var t = parseTime(new URLSearchParams(window.location.hash.replace(/^#/, "")).get("t"));
+    if (t !== null) media.currentTime = t;
+  });
+
+  // -- copy a link to this moment ----------------------------------------------------
+  var copy = document.getElementById("copy-link");
+  var field = document.getElementById("copy-link-text");
+  var status = document.getElementById("copy-link-status");
+  function linkHere() {
+    var url = new URL(window.location.href);
+    url.hash = "";
+    ["t", "engine", "mp4", "native", "slide"].forEach(function (k) { url.searchParams.delete(k); });
+    url.searchParams.set("t", String(Math.floor(media.currentTime || 0)));
+    return url.toString();
+  }
+  function showField(url, message) {
+    field.value = url;
+    field.hidden = false;
+    field.focus();
+    field.select();
+    status.textContent = message;
+  }
+  if (copy && field) {
+    copy.addEventListener("click", function () {
+      var url = linkHere();
+      copy.dataset.url = url;
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(url).then(function () {
+          field.value = url;
+          status.textContent = "Link to " + formatTime(media.currentTime) + " copied";
+        }, function () { showField(url, "Copy this link"); });
+      } else {
+        showField(url, "Copy this link");
+      }
+    });
+    media.addEventListener("timeupdate", function () {
+      copy.textContent = "Copy link at " + formatTime(media.currentTime);
+    });
+  }
 })();

@@ -1,0 +1,310 @@
+"""The watch page in a viewer's browser (Debian's chromium through Playwright): HLS through
+hls.js (forced: this chromium also plays HLS natively), quality and caption choices, deep
+links, the slide viewer, the transcript, recovery after presigned links expire, and every
+control within a 360 px wide screen. Screenshots go to /tmp/shots-watch/."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from werkzeug.serving import make_server
+
+from archive import queries
+from archive.context import Archive
+from archive.importer import ImportRequest, import_webinar
+from archive.pdfgen import write_deck
+from archive.worker import Worker
+from web import create_app
+
+from .conftest import make_settings
+from .services import free_port
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path("/tmp/shots-watch")
+SECONDS = 120
+CUE_SECONDS = 10
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True, timeout=300)
+
+
+def _captions(path: Path, lang: str, word: str) -> Path:
+    lines = ["WEBVTT", ""]
+    for n in range(SECONDS // CUE_SECONDS):
+        a, b = n * CUE_SECONDS, (n + 1) * CUE_SECONDS
+        lines += [f"00:{a // 60:02d}:{a % 60:02d}.000 --> 00:{b // 60:02d}:{b % 60:02d}.000",
+                  f"{word} {n + 1} of the talk", ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+@dataclasses.dataclass
+class Watch:
+    archive: Archive
+    url: str
+    video: object  # Webinar: 540p, two decks, captions in two languages
+    audio: object  # Webinar: audio only, with captions
+
+
+def _serve(app):
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def watch(minio, inputs, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("watch")
+    archive = Archive.from_settings(make_settings(minio, tmp))
+    archive.setup()
+    talk = tmp / "talk.mp4"
+    # 540p: the ladder has two rungs (360p, 540p) to choose between.
+    _ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=960x540:rate=10:duration={SECONDS}",
+            "-f", "lavfi", "-i", f"sine=f=440:d={SECONDS}", "-c:v", "libx264", "-preset", "ultrafast",
+            "-g", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(talk))
+    long_deck = write_deck(tmp / "long deck.pdf", "Long deck",
+                           [(f"Slide {n}", [f"Point {n}.1", f"Point {n}.2"]) for n in range(1, 13)])
+    video = import_webinar(archive, ImportRequest(
+        title="Open data in practice", held_on=dt.date(2021, 6, 7), recording=talk,
+        slides=[long_deck, inputs["deck.pdf"]],
+        captions=[("en", _captions(tmp / "en.vtt", "en", "Cue")), ("de", _captions(tmp / "de.vtt", "de", "Satz"))],
+        description="A generated 540p talk with two decks and captions in two languages."))
+    audio = import_webinar(archive, ImportRequest(
+        title="A podcast episode", held_on=dt.date(2021, 6, 8), recording=inputs["audio.m4a"],
+        captions=[("en", _captions(tmp / "audio-en.vtt", "en", "Said"))]))
+    Worker(archive, name="watch-worker").run_until_idle()
+    with archive.catalog.session() as s:
+        video, audio = queries.get(s, video.id), queries.get(s, audio.id)
+    assert video.status == audio.status == "ready", video.errors + audio.errors
+    assert set(video.recording.outputs["renditions"]) >= {"360p", "540p"}
+    server, thread, url = _serve(create_app(archive, {"TESTING": True}))
+    yield Watch(archive, url, video, audio)
+    server.shutdown()
+    thread.join(timeout=10)
+    archive.close()
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+
+def _start(page, url: str) -> None:
+    page.goto(url)
+    page.locator("#player").evaluate("m => { m.muted = true; }")
+
+
+def _wait_time(page, at_least: float, timeout: float = 30_000) -> None:
+    page.wait_for_function(f"() => document.querySelector('#player').currentTime >= {at_least}", timeout=timeout)
+
+
+def _open_setting(page, name: str):
+    page.locator("media-settings-menu-button").click()
+    menu = page.locator("media-settings-menu")
+    expect(menu).to_be_visible()
+    menu.locator("media-settings-menu-item", has_text=name).click()
+
+
+def test_hls_js_plays_and_switches_quality_and_captions(watch, page):
+    _start(page, f"{watch.url}/webinars/{watch.video.id}?engine=hlsjs")
+    video = page.locator("video#player")
+    page.wait_for_function("() => window.webinarHls && window.webinarHls.levels.length === 2", timeout=20_000)
+    assert video.evaluate("v => v.dataset.engine") == "hls.js"
+    page.locator("media-play-button").click()
+    _wait_time(page, 1.0)
+    assert video.evaluate("v => v.currentSrc").startswith("blob:")  # MediaSource, not native HLS
+
+    heights = page.evaluate("() => window.webinarHls.levels.map(l => l.height)")
+    assert sorted(heights) == [360, 540]
+    _open_setting(page, "Quality")
+    page.locator("#quality-menu media-chrome-menu-item", has_text="360p").click()
+    level360 = heights.index(360)
+    page.wait_for_function(f"() => window.webinarHls.currentLevel === {level360}"
+                           f" && document.querySelector('#player').dataset.level === '{level360}'", timeout=20_000)
+    assert video.evaluate("v => v.dataset.quality") == "360p"
+    assert not page.evaluate("() => window.webinarHls.autoLevelEnabled")
+
+    # captions: English by default, German chosen in the menu
+    modes = "() => Object.fromEntries([...document.querySelector('#player').textTracks]" \
+            ".filter(t => t.kind === 'captions').map(t => [t.language, t.mode]))"
+    page.wait_for_function(f"() => ({modes})().en === 'showing'")
+    page.keyboard.press("Escape")
+    _open_setting(page, "Captions")
+    page.locator("media-captions-menu media-chrome-menu-item", has_text="de").click()
+    page.wait_for_function(f"() => ({modes})().de === 'showing' && ({modes})().en !== 'showing'")
+    _shot(page, "video-1280")
+
+
+def test_deep_links_start_there_and_copy_link_gives_one(watch, page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    for query, at in (("?engine=hlsjs&t=20", 20), ("?engine=hlsjs&t=0m35s", 35), ("?engine=mp4#t=0:42", 42)):
+        _start(page, f"{watch.url}/webinars/{watch.video.id}{query}")
+        page.wait_for_function(f"() => Math.abs(document.querySelector('#player').currentTime - {at}) < 1",
+                               timeout=20_000)
+    page.locator("#copy-link").click()
+    expect(page.locator("#copy-link-status")).to_contain_text("copied")
+    link = page.evaluate("() => navigator.clipboard.readText()")
+    assert link == f"{watch.url}/webinars/{watch.video.id}?t=42"
+    # the link opens the page at that time
+    _start(page, link + "&engine=hlsjs")
+    page.wait_for_function("() => Math.abs(document.querySelector('#player').currentTime - 42) < 1", timeout=20_000)
+    # media-chrome's keyboard shortcuts, once the player has focus: k plays and pauses, → seeks
+    page.locator("#watch").focus()
+    page.keyboard.press("k")
+    page.wait_for_function("() => !document.querySelector('#player').paused", timeout=20_000)
+    page.keyboard.press("k")
+    page.wait_for_function("() => document.querySelector('#player').paused")
+    before = page.locator("#player").evaluate("v => v.currentTime")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => document.querySelector('#player').currentTime >= {before + 4}", timeout=20_000)
+
+
+def test_slide_viewer_pages_by_button_key_swipe_strip_and_link(watch, page):
+    deck = watch.video.decks[0]
+    page.goto(f"{watch.url}/webinars/{watch.video.id}")
+    viewer = page.locator(f"#deck-{deck.id}")
+    large = viewer.locator("img.page")
+
+    def at(n: int) -> None:
+        expect(viewer).to_have_attribute("data-page", str(n))
+        expect(large).to_have_attribute("src", f"/webinars/{watch.video.id}/slides/{deck.id}/pages/large/{n}.webp")
+        expect(viewer.locator(".counter .current")).to_have_text(str(n))
+        page.wait_for_function("img => img.complete && img.naturalWidth === 1600", arg=large.element_handle(),
+                               timeout=20_000)
+
+    at(1)
+    expect(viewer.get_by_role("button", name="Previous slide")).to_be_disabled()
+    viewer.get_by_role("button", name="Next slide").click()
+    at(2)
+    viewer.focus()
+    page.keyboard.press("ArrowRight")
+    at(3)
+    page.keyboard.press("ArrowLeft")
+    at(2)
+    viewer.locator(".strip button[data-page='7']").click()
+    at(7)
+    expect(viewer.locator(".strip button[aria-current]")).to_have_attribute("data-page", "7")
+    box = large.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * .8, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * .2, y, steps=5)
+    page.mouse.up()
+    at(8)  # swiped left: the next page
+    page.keyboard.press("End")
+    at(12)
+    expect(viewer.get_by_role("button", name="Next slide")).to_be_disabled()
+    # thumbnails: lazy, and each one decodes when scrolled into view
+    thumbs = viewer.locator(".strip img")
+    expect(thumbs).to_have_count(12)
+    assert set(thumbs.evaluate_all("imgs => imgs.map(i => i.loading)")) == {"lazy"}
+    page.wait_for_function("imgs => imgs.every(i => i.complete && i.naturalWidth === 320)",
+                           arg=thumbs.element_handles(), timeout=20_000)
+
+    page.goto(f"{watch.url}/webinars/{watch.video.id}?slide={deck.id}:5")
+    at(5)
+    page.wait_for_function("el => { const r = el.getBoundingClientRect(); return r.top < innerHeight && r.bottom > 0; }",
+                           arg=viewer.element_handle())
+    _shot(page, "slides-deep-link-1280")
+
+
+def test_transcript_follows_seeks_and_filters(watch, page):
+    _start(page, f"{watch.url}/webinars/{watch.video.id}?engine=hlsjs")
+    cues = page.locator("#transcript-cues li")
+    expect(cues).to_have_count(SECONDS // CUE_SECONDS)
+    expect(cues.nth(0)).to_contain_text("0:00")
+    cues.nth(6).get_by_role("button").click()  # "Cue 7", from 1:00
+    page.wait_for_function("() => { const t = document.querySelector('#player').currentTime; return t >= 60 && t < 64; }",
+                           timeout=20_000)
+    expect(page.locator("#transcript-cues li.current")).to_contain_text("Cue 7 of the talk")
+    page.locator("#transcript-filter").fill("cue 11")
+    expect(page.locator("#transcript-cues li:visible")).to_have_count(1)
+    expect(page.locator("#transcript-cues li:visible")).to_contain_text("1:40")
+    page.locator("#transcript-filter").fill("")
+    expect(page.locator("#transcript-cues li:visible")).to_have_count(SECONDS // CUE_SECONDS)
+    page.locator("#transcript-lang").select_option(label="de")
+    expect(cues.nth(0)).to_contain_text("Satz 1 of the talk")
+
+
+@pytest.fixture
+def short_links(watch):
+    """The same archive served with presigned links that live three seconds."""
+    settings = dataclasses.replace(watch.archive.settings, presign_seconds=3)
+    archive = Archive.from_settings(settings)
+    server, thread, url = _serve(create_app(archive, {"TESTING": True}))
+    yield url
+    server.shutdown()
+    thread.join(timeout=10)
+    archive.close()
+
+
+def test_playback_resumes_after_the_links_expired(watch, short_links, page):
+    _start(page, f"{short_links}/webinars/{watch.video.id}?engine=hlsjs")
+    video = page.locator("video#player")
+    video.evaluate("v => v.play()")
+    _wait_time(page, 1.0)
+    video.evaluate("v => v.pause()")
+    buffered = video.evaluate("v => v.buffered.end(v.buffered.length - 1)")
+    assert buffered < 90  # what follows must be fetched with links signed before the pause
+    page.wait_for_timeout(4500)  # the viewer pauses longer than the links live
+    video.evaluate("v => { v.currentTime = 100; v.play().catch(() => {}); }")  # a reload may interrupt play()
+    _wait_time(page, 102.0, timeout=40_000)
+    assert int(video.evaluate("v => v.dataset.recoveries || '0'")) >= 1
+    assert video.evaluate("v => v.dataset.engine") == "hls.js"
+    assert not video.evaluate("v => v.paused")
+
+    # The MP4 and the audio-only player ask the app again too (their src is an app route).
+    for webinar, at in ((watch.video, 50), (watch.audio, 2)):
+        _start(page, f"{short_links}/webinars/{webinar.id}?engine=mp4")
+        media = page.locator("#player")
+        media.evaluate("m => m.play()")
+        _wait_time(page, 0.5)
+        media.evaluate("m => m.pause()")
+        page.wait_for_timeout(4500)
+        media.evaluate(f"m => {{ m.currentTime = {at}; m.play().catch(() => {{}}); }}")
+        _wait_time(page, at + 1, timeout=30_000)
+        assert media.evaluate("m => m.error") is None
+
+
+CONTROLS = ("media-play-button", "media-mute-button", "media-time-display", "media-captions-button",
+            "media-settings-menu-button", "media-fullscreen-button", "media-time-range")
+
+
+def _within(page, selector: str, width: int) -> None:
+    for el in page.locator(selector).all():
+        expect(el).to_be_visible()
+        box = el.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (selector, box)
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_every_control_is_within_the_screen(watch, page, width):
+    page.set_viewport_size({"width": width, "height": 800 if width == 360 else 1000})
+    for name, webinar, controls in (
+            ("video", watch.video, CONTROLS),
+            ("audio", watch.audio, tuple(c for c in CONTROLS if c != "media-fullscreen-button"))):
+        _start(page, f"{watch.url}/webinars/{webinar.id}")
+        page.wait_for_function("() => customElements.get('media-controller')")
+        _shot(page, f"{name}-{width}")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        for selector in controls:
+            _within(page, f"#watch {selector}", width)
+        _within(page, "#copy-link", width)
+        # the settings menu opens inside the screen, every entry in reach
+        page.locator("media-settings-menu-button").click()
+        _within(page, "media-settings-menu", width)
+        _within(page, "media-settings-menu media-settings-menu-item:not([hidden])", width)
+        page.keyboard.press("Escape")
+        if webinar.decks:
+            _within(page, ".slides-viewer .stage button", width)
+    page.goto(f"{watch.url}/")
+    _shot(page, f"index-{width}")

@@ -1,0 +1,118 @@
+// Slide viewer: one page large, previous/next, a strip of thumbnails the browser loads as
+// they come into view (loading="lazy"), ←/→ when the viewer has focus, swipe on the page.
+// ?slide=<deck asset id>:<page> opens that page (and scrolls to its viewer).
+// A deck whose presentation has a start time (data-start) seeks the recording when its
+// first page is clicked: the only page whose time is known.
+(function () {
+  "use strict";
+
+  function Viewer(root) {
+    this.root = root;
+    this.count = parseInt(root.dataset.count, 10);
+    this.base = root.dataset.base;
+    this.start = root.dataset.start !== undefined ? parseFloat(root.dataset.start) : null;
+    this.img = root.querySelector("img.page");
+    this.current = root.querySelector(".counter .current");
+    this.strip = root.querySelector(".strip");
+    this.prevButton = root.querySelector("button.prev");
+    this.nextButton = root.querySelector("button.next");
+    this.page = 1;
+    var self = this;
+    this.prevButton.addEventListener("click", function () { self.show(self.page - 1); });
+    this.nextButton.addEventListener("click", function () { self.show(self.page + 1); });
+    this.strip.addEventListener("click", function (e) {
+      var b = e.target.closest("button[data-page]");
+      if (b) self.show(parseInt(b.dataset.page, 10));
+    });
+    root.addEventListener("keydown", function (e) {
+      if (e.target.closest("input, select, textarea")) return;
+      if (e.key === "ArrowLeft" || e.key === "PageUp") { self.show(self.page - 1); e.preventDefault(); }
+      else if (e.key === "ArrowRight" || e.key === "PageDown") { self.show(self.page + 1); e.preventDefault(); }
+      else if (e.key === "Home") { self.show(1); e.preventDefault(); }
+      else if (e.key === "End") { self.show(self.count); e.preventDefault(); }
+    });
+    this.swipe();
+    if (this.start !== null) {
+      this.img.addEventListener("click", function () {
+        if (self.page === 1) seek(self.start);
+      });
+    }
+    this.update();
+  }
+
+  Viewer.prototype.show = function (page, scroll) {
+    page = Math.max(1, Math.min(this.count, page));
+    if (page === this.page) return;
+    this.page = page;
+    this.img.src = this.base + "large/" + page + ".webp";
+    this.img.alt = "Slide " + page + " of " + this.count;
+    this.img.dataset.page = String(page);
+    this.update(scroll);
+  };
+
+  Viewer.prototype.update = function (scroll) {
+    var page = this.page;
+    this.current.textContent = String(page);
+    this.prevButton.disabled = page <= 1;
+    this.nextButton.disabled = page >= this.count;
+    var old = this.strip.querySelector("[aria-current]");
+    if (old) old.removeAttribute("aria-current");
+    var b = this.strip.querySelector('button[data-page="' + page + '"]');
+    if (b) {
+      b.setAttribute("aria-current", "true");
+      // Keep the current thumbnail in view inside the strip, without moving the page.
+      var left = b.offsetLeft - (this.strip.clientWidth - b.offsetWidth) / 2;
+      this.strip.scrollTo({ left: Math.max(0, left), behavior: scroll === false ? "auto" : "smooth" });
+    }
+    if (this.start !== null) {
+      this.img.classList.toggle("seekable", page === 1);
+      this.img.title = page === 1 ? "Play the recording from this slide" : "";
+    }
+    this.root.dataset.page = String(page);
+    // Fetch the next page's large image ahead, so "next" feels instant.
+    if (page < this.count) new Image().src = this.base + "large/" + (page + 1) + ".webp";
+  };
+
+  Viewer.prototype.swipe = function () {
+    var self = this, x0 = null, y0 = null, id = null;
+    var stage = this.img.parentElement;
+    stage.addEventListener("pointerdown", function (e) {
+      if (e.pointerType === "mouse" && e.button !== 0) return;
+      x0 = e.clientX; y0 = e.clientY; id = e.pointerId;
+    });
+    stage.addEventListener("pointerup", function (e) {
+      if (x0 === null || e.pointerId !== id) return;
+      var dx = e.clientX - x0, dy = e.clientY - y0;
+      x0 = null;
+      if (Math.abs(dx) > 40 && Math.abs(dx) > 1.5 * Math.abs(dy)) {
+        self.show(self.page + (dx < 0 ? 1 : -1));
+      }
+    });
+    stage.addEventListener("pointercancel", function () { x0 = null; });
+  };
+
+  function seek(t) {
+    var media = document.getElementById("player");
+    if (!media) return;
+    media.currentTime = t;
+    media.play().catch(function () {});
+  }
+
+  var viewers = {};
+  document.querySelectorAll(".slides-viewer").forEach(function (root) {
+    viewers[root.dataset.deck] = new Viewer(root);
+  });
+
+  // ?slide=<asset>:<page>
+  var wanted = new URLSearchParams(window.location.search).get("slide");
+  if (wanted) {
+    var parts = wanted.split(":");
+    var v = viewers[parts[0]];
+    var n = parseInt(parts[1] || "1", 10);
+    if (v && n > 0) {
+      v.show(n, false);
+      v.root.scrollIntoView({ block: "start" });
+      v.root.focus({ preventScroll: true });
+    }
+  }
+})();
