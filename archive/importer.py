@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from . import captions, media, office, pipeline, slides, webinars
+from . import captions, media, office, pipeline, search, slides, webinars
 from .context import Archive
 from .hashing import sha256_file
 from .models import VISIBILITIES, Asset, Webinar, new_id
@@ -120,6 +120,7 @@ def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
         with archive.catalog.transaction() as s:
             s.add(webinar)
             s.flush()
+            search.index_webinar(s, webinar)
             for a in webinar.assets:
                 pipeline.start(s, a, archive.settings.job_max_attempts)
         webinars.write_manifest(archive, webinar)
