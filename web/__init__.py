@@ -21,11 +21,12 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
         app.config.update(test_config)
     app.extensions["archive"] = archive
 
-    from . import api, media, public
+    from . import api, media, public, search
 
     app.register_blueprint(public.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(search.bp)
 
     @app.template_filter("filesize")
     def filesize(n: int | None) -> str:
