@@ -46,6 +46,7 @@ LISTED = ("public",)
 CAPTION_WINDOW_SECONDS = 30.0  # caption cues are indexed in windows of about this length
 CAPTION_WINDOW_CHARS = 1200  # ... or of at most about this much text
 MAX_DOCUMENT_CHARS = 100_000
+MAX_SUMMARY_CHARS = 1_000_000  # PostgreSQL's tsvector must stay under 1 MB
 MAX_QUERY_CHARS = 512
 MAX_TERMS = 16
 HITS_PER_WEBINAR = 3
@@ -69,6 +70,19 @@ class SearchDocument(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text, default="")
     times: Mapped[list | None] = mapped_column(JSON)
+
+
+class SearchWebinar(Base):
+    """A webinar's summary: all its documents' headings and text in one row, so that
+    webinars are ranked with one index entry each, however many documents they have.
+    Rewritten by `refresh_summary` whenever the webinar's documents change."""
+
+    __tablename__ = "search_webinars"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webinar_id: Mapped[str] = mapped_column(ForeignKey("webinars.id", ondelete="CASCADE"), unique=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -118,6 +132,7 @@ def index_webinar(session: Session, webinar: Webinar) -> None:
     session.execute(delete(SearchDocument).where(SearchDocument.webinar_id == webinar.id,
                                                  SearchDocument.kind.in_(WEBINAR_KINDS)))
     _write(session, _rows(webinar.id, None, webinar_documents(webinar)))
+    refresh_summary(session, webinar.id)
 
 
 def slide_documents(texts: list[dict]) -> list[Document]:
@@ -125,11 +140,14 @@ def slide_documents(texts: list[dict]) -> list[Document]:
     return [Document("slide", text=t["text"], page=int(t["page"])) for t in texts if t.get("text")]
 
 
-def caption_documents(texts: list[dict], window: float = CAPTION_WINDOW_SECONDS,
-                      max_chars: int = CAPTION_WINDOW_CHARS) -> list[Document]:
-    """Cues grouped into windows of about `window` seconds: a phrase that runs across two
-    cues is found, and the index holds a few rows per minute rather than one per cue. Each
-    window keeps where its cues start, so a hit opens the recording at its own cue."""
+def caption_documents(texts: list[dict], window: float | None = None,
+                      max_chars: int | None = None) -> list[Document]:
+    """Cues grouped into windows of about `window` seconds (CAPTION_WINDOW_SECONDS): a
+    phrase that runs across two cues is found, and the index holds a few rows per minute
+    rather than one per cue. Each window keeps where its cues start, so a hit opens the
+    recording at its own cue."""
+    window = CAPTION_WINDOW_SECONDS if window is None else window
+    max_chars = CAPTION_WINDOW_CHARS if max_chars is None else max_chars
     docs: list[Document] = []
     parts: list[str] = []
     times: list[list] = []
@@ -164,6 +182,32 @@ def index_asset(session: Session, asset: Asset, texts: list[dict]) -> None:
     transaction (a job's end): reprocessing a file replaces its text, never adds to it."""
     session.execute(delete(SearchDocument).where(SearchDocument.asset_id == asset.id))
     _write(session, _rows(asset.webinar_id, asset.id, documents_from_texts(texts)))
+    refresh_summary(session, asset.webinar_id)
+
+
+def remove_asset(session: Session, asset: Asset) -> None:
+    """Before an asset is deleted: its documents go, and its webinar's summary forgets them
+    (deleting the webinar itself needs nothing: its documents and summary go with it)."""
+    index_asset(session, asset, [])
+
+
+_AGGREGATE = {"sqlite": "group_concat({col}, char(10))", "postgresql": "string_agg({col}, chr(10) ORDER BY id)"}
+
+
+def refresh_summary(session: Session, webinar_id: str) -> None:
+    """Rewrite the webinar's summary from its documents (in the caller's transaction)."""
+    agg = _AGGREGATE[session.get_bind().dialect.name]
+    order = "ORDER BY id" if session.get_bind().dialect.name == "sqlite" else ""
+    session.execute(text(f"""
+        INSERT INTO search_webinars (webinar_id, title, text)
+        SELECT CAST(:wid AS VARCHAR(16)),
+               coalesce((SELECT {agg.format(col="title")} FROM (SELECT id, title FROM search_documents
+                         WHERE webinar_id = :wid AND title != '' {order}) t), ''),
+               substr(coalesce((SELECT {agg.format(col="text")} FROM (SELECT id, text FROM search_documents
+                         WHERE webinar_id = :wid AND text != '' {order}) x), ''), 1, :max)
+        WHERE true  -- SQLite: INSERT ... SELECT needs a WHERE before ON CONFLICT
+        ON CONFLICT (webinar_id) DO UPDATE SET title = excluded.title, text = excluded.text"""),
+        {"wid": webinar_id, "max": MAX_SUMMARY_CHARS})
 
 
 # -- the query language -------------------------------------------------------------------
@@ -198,21 +242,26 @@ class Query:
     def __bool__(self) -> bool:
         return bool(self.terms)
 
-    def fts5(self) -> str:
-        """The FTS5 MATCH expression: every term a quoted string."""
+    def fts5(self, any_term: bool = False) -> str:
+        """The FTS5 MATCH expression, every term a quoted string: all terms and none of
+        the excluded ones, or (`any_term`, where the hits inside a webinar are) any term."""
         def q(t: str) -> str:
             return '"' + t.replace('"', '""') + '"'
+        if any_term:
+            return " OR ".join(q(t) for t in self.terms)
         expr = " ".join(q(t) for t in self.terms)
         for t in self.excluded:
             expr = f"({expr}) NOT {q(t)}"
         return expr
 
-    def tsquery(self) -> tuple[str, dict[str, str]]:
+    def tsquery(self, any_term: bool = False) -> tuple[str, dict[str, str]]:
         """A PostgreSQL tsquery expression over bound parameters, and the parameters."""
         params, parts = {}, []
         for i, t in enumerate(self.terms):
             params[f"t{i}"] = t
             parts.append(f"phraseto_tsquery('archive_search', :t{i})")
+        if any_term:
+            return "(" + " || ".join(parts) + ")", params
         for i, t in enumerate(self.excluded):
             params[f"x{i}"] = t
             parts.append(f"!! phraseto_tsquery('archive_search', :x{i})")
@@ -270,67 +319,48 @@ class _Candidate:
     page: int | None
     at: float | None
     times: Any
-    listed: bool
-
-
-FIRST_CANDIDATES = 200
-MAX_CANDIDATES = 20_000
 
 
 def search(session: Session, query: str | None, limit: int = 10, offset: int = 0,
            hits_per_webinar: int = HITS_PER_WEBINAR) -> Results:
     """Publicly listed webinars that match `query`, best first, with up to
-    `hits_per_webinar` hits each. Any string is a valid query."""
+    `hits_per_webinar` hits each. Any string is a valid query.
+
+    Two steps, each bounded by the catalog's size in webinars rather than in documents:
+    webinars are ranked on their summaries (one row each), then only the page's webinars
+    are searched document by document for their hits (where any of the terms appears)."""
     limit = max(1, min(int(limit), 100))
     offset = max(0, min(int(offset), 10_000))
     q = Query.parse(query)
     if not q:
         return Results(query or "", [], offset, limit, False)
     engine = _Sqlite(q) if session.get_bind().dialect.name == "sqlite" else _Postgres(q)
-    want = offset + limit + 1  # one more than the page: is there a next page?
-
-    # Fast path: the best documents, ranked by the engine alone; webinars in the order of
-    # their best document. Exact as soon as enough listed webinars are among them.
-    k = max(FIRST_CANDIDATES, want * 20)
-    while True:
-        candidates, complete = engine.top(session, k)
-        order: list[str] = []
-        for c in candidates:
-            if c.listed and c.webinar_id not in order:
-                order.append(c.webinar_id)
-        if len(order) >= want or complete:
-            page_ids = order[offset:offset + limit]
-            has_more = len(order) > offset + limit
-            break
-        if k >= MAX_CANDIDATES:  # a very common word on a deep page: group in the database
-            order = engine.best_webinars(session, limit + 1, offset)
-            page_ids, has_more = order[:limit], len(order) > limit
-            candidates = engine.hits_of(session, page_ids)
-            break
-        k *= 4
-    by_webinar: dict[str, list[_Candidate]] = {w: [] for w in page_ids}
-    for c in candidates:
-        hits = by_webinar.get(c.webinar_id)
-        if hits is not None and len(hits) < hits_per_webinar:
+    ranked = engine.webinars(session, limit + 1, offset)
+    page = ranked[:limit]
+    page_ids = [wid for wid, _ in page]
+    by_webinar: dict[str, list[_Candidate]] = {wid: [] for wid in page_ids}
+    for c in engine.hits(session, page_ids):
+        hits = by_webinar[c.webinar_id]
+        if len(hits) < hits_per_webinar:
             hits.append(c)
     marked = engine.highlight(session, [c.id for hits in by_webinar.values() for c in hits])
     rows = {w.id: w for w in session.execute(
         select(Webinar.id, Webinar.title, Webinar.held_on).where(Webinar.id.in_(page_ids)))} if page_ids else {}
     results = []
-    for wid in page_ids:
+    for wid, score in page:
         w = rows.get(wid)
         if w is None:
             continue
-        result = Result(wid, w.title, w.held_on, score=by_webinar[wid][0].score if by_webinar[wid] else 0.0)
+        result = Result(wid, w.title, w.held_on, score=score)
         for c in by_webinar[wid]:
             title, body = marked.get(c.id, ("", ""))
-            at = _cue_time(body, c.times) if c.kind == "caption" else c.at
+            at = _cue_time(body, c.times) if c.kind == "caption" else None
             if c.kind == "webinar" and OPEN in title:
                 result.title = title
             result.hits.append(Hit(c.kind, c.asset_id, c.page, at if at is not None else c.at,
                                    title if c.kind != "webinar" else "", snippet(body), c.score))
         results.append(result)
-    return Results(query or "", results, offset, limit, has_more)
+    return Results(query or "", results, offset, limit, len(ranked) > limit)
 
 
 def _cue_time(marked: str, times: Any) -> float | None:
@@ -372,73 +402,132 @@ def plain(marked: str) -> str:
     return marked.replace(OPEN, "").replace(CLOSE, "")
 
 
+_DOC_COLUMNS = "d.webinar_id, d.asset_id, d.kind, d.page, d.at_seconds, d.times"
+
+
 class _Engine:
-    top_sql: str
-    group_sql: str
+    webinars_sql: str
     hits_sql: str
 
     def __init__(self, q: Query):
         self.q = q
         self.params: dict = {}
 
-    def _candidates(self, rows) -> list[_Candidate]:
-        return [_Candidate(r.id, float(r.score), r.webinar_id, r.asset_id, r.kind, r.page, r.at_seconds,
-                           r.times, bool(r.listed)) for r in rows]
+    def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
+        """(webinar id, score) of the listed webinars that match, best first."""
+        stmt = text(self.webinars_sql).bindparams(bindparam("listed", expanding=True))
+        return [(r[0], float(r[1])) for r in
+                session.execute(stmt, {**self.params, **_listed_params(), "n": n, "offset": offset})]
 
-    def top(self, session: Session, k: int) -> tuple[list[_Candidate], bool]:
-        """The k best documents (listed or not) and whether they are all the matches."""
-        rows = session.execute(self._stmt(self.top_sql), {**self.params, **_listed_params(), "k": k}).all()
-        return self._candidates(rows), len(rows) < k
-
-    def best_webinars(self, session: Session, n: int, offset: int) -> list[str]:
-        return list(session.scalars(self._stmt(self.group_sql),
-                                    {**self.params, **_listed_params(), "n": n, "offset": offset}))
-
-    def hits_of(self, session: Session, webinar_ids: list[str]) -> list[_Candidate]:
+    def hits(self, session: Session, webinar_ids: list[str]) -> list[_Candidate]:
+        """The documents of these webinars where any of the terms appears, best first."""
         if not webinar_ids:
             return []
-        rows = session.execute(self._stmt(self.hits_sql),
-                               {**self.params, **_listed_params(), "ids": webinar_ids}).all()
-        return self._candidates(rows)
+        rows = session.execute(text(self.hits_sql).bindparams(bindparam("ids", expanding=True)),
+                               {**self.hit_params(webinar_ids), "ids": webinar_ids})
+        return [_Candidate(r.id, float(r.score), r.webinar_id, r.asset_id, r.kind, r.page, r.at_seconds,
+                           json.loads(r.times) if isinstance(r.times, str) else r.times) for r in rows]
 
-    def _stmt(self, sql: str):
-        stmt = text(sql).bindparams(bindparam("listed", expanding=True))
-        if ":ids" in sql:
-            stmt = stmt.bindparams(bindparam("ids", expanding=True))
-        return stmt
+    def hit_params(self, webinar_ids: list[str]) -> dict:
+        return self.params
+
+    def highlight(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
+        raise NotImplementedError
 
 
-_DOC_COLUMNS = "d.webinar_id, d.asset_id, d.kind, d.page, d.at_seconds, d.times"
+def _tokens(term: str) -> list[str]:
+    """The engine's tokens of a term, near enough (unicode61, diacritics removed): used to
+    look words up in the vocabulary, never to decide what matches."""
+    folded = "".join(ch for ch in unicodedata.normalize("NFKD", term) if not unicodedata.combining(ch))
+    return [t for t in re.split(r"[^\w]|_", folded.casefold()) if t]
+
+
+# Words in more than this share of the webinars (when there are at least COMMON_MIN_WEBINARS)
+# weigh nothing in bm25, yet ranking on them reads every one of their positions: they
+# only filter, and the other words rank; when every word is that common, newest first.
+COMMON_SHARE = 0.25
+COMMON_MIN_WEBINARS = 500
 
 
 class _Sqlite(_Engine):
     # bm25 is "lower is better": scores are negated so that higher is better everywhere.
-    top_sql = f"""
-        SELECT t.id, -t.score AS score, {_DOC_COLUMNS}, ({listed_condition()}) AS listed
-        FROM (SELECT rowid AS id, rank AS score FROM search_fts WHERE search_fts MATCH :q
-              ORDER BY rank LIMIT :k) AS t
-        JOIN search_documents d ON d.id = t.id JOIN webinars w ON w.id = d.webinar_id
-        ORDER BY t.score, t.id"""
-    group_sql = f"""
-        SELECT d.webinar_id FROM search_fts f JOIN search_documents d ON d.id = f.rowid
-        JOIN webinars w ON w.id = d.webinar_id
-        WHERE search_fts MATCH :q AND {listed_condition()}
-        GROUP BY d.webinar_id ORDER BY MIN(f.rank), d.webinar_id LIMIT :n OFFSET :offset"""
+    webinars_sql = f"""
+        SELECT sw.webinar_id, -f.rank AS score
+        FROM search_webinar_fts f JOIN search_webinars sw ON sw.id = f.rowid
+        JOIN webinars w ON w.id = sw.webinar_id
+        WHERE search_webinar_fts MATCH :q AND {listed_condition()}
+        ORDER BY f.rank, sw.webinar_id LIMIT :n OFFSET :offset"""
+    ranked_sql = f"""
+        SELECT f.rowid, sw.webinar_id, -f.rank AS score
+        FROM search_webinar_fts f JOIN search_webinars sw ON sw.id = f.rowid
+        JOIN webinars w ON w.id = sw.webinar_id
+        WHERE search_webinar_fts MATCH :q AND {listed_condition()} ORDER BY f.rank, sw.webinar_id"""
+    newest_sql = f"""
+        SELECT sw.webinar_id, 0.0 AS score
+        FROM search_webinar_fts f JOIN search_webinars sw ON sw.id = f.rowid
+        JOIN webinars w ON w.id = sw.webinar_id
+        WHERE search_webinar_fts MATCH :q AND {listed_condition()}
+        ORDER BY w.held_on IS NULL, w.held_on DESC, w.created_at DESC, w.id LIMIT :n OFFSET :offset"""
+    # The webinar_id column restricts the match to the page's webinars inside the engine,
+    # so a common word costs the page's documents, not all of the catalog's.
     hits_sql = f"""
-        SELECT f.rowid AS id, -f.rank AS score, {_DOC_COLUMNS}, 1 AS listed
-        FROM search_fts f JOIN search_documents d ON d.id = f.rowid JOIN webinars w ON w.id = d.webinar_id
-        WHERE search_fts MATCH :q AND d.webinar_id IN :ids ORDER BY f.rank, f.rowid"""
+        SELECT f.rowid AS id, -f.rank AS score, {_DOC_COLUMNS}
+        FROM search_fts f JOIN search_documents d ON d.id = f.rowid
+        WHERE search_fts MATCH :hq AND d.webinar_id IN :ids ORDER BY f.rank, f.rowid"""
+    unranked_hits_sql = f"""
+        SELECT f.rowid AS id, 0.0 AS score, {_DOC_COLUMNS}
+        FROM search_fts f JOIN search_documents d ON d.id = f.rowid
+        WHERE search_fts MATCH :hq AND d.webinar_id IN :ids ORDER BY f.rowid"""
 
     def __init__(self, q: Query):
         super().__init__(q)
         self.params = {"q": q.fts5()}
+        self.common: tuple[str, ...] = ()
+        self.ranking = q
 
-    def _candidates(self, rows):
-        out = super()._candidates(rows)
-        for c in out:
-            if isinstance(c.times, str):
-                c.times = json.loads(c.times)
-        return out
+    def _split(self, session: Session) -> None:
+        total = session.scalar(text("SELECT count(*) FROM search_webinars")) or 0
+        if total < COMMON_MIN_WEBINARS:
+            return
+        common = []
+        for term in self.q.terms:
+            dfs = [session.scalar(text("SELECT doc FROM search_webinar_vocab WHERE term = :t"), {"t": t}) or 0
+                   for t in _tokens(term)]
+            if dfs and min(dfs) > COMMON_SHARE * total:
+                common.append(term)
+        self.common = tuple(common)
+        self.ranking = Query(tuple(t for t in self.q.terms if t not in common), self.q.excluded)
+
+    def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
+        self._split(session)
+        if not self.common:
+            return super().webinars(session, n, offset)
+        params = {**self.params, **_listed_params(), "n": n, "offset": offset}
+        if not self.ranking:  # every word is common: ranking would cost much and mean little
+            stmt = text(self.newest_sql).bindparams(bindparam("listed", expanding=True))
+            return [(r[0], 0.0) for r in session.execute(stmt, params)]
+        # The rare words rank (their positions are few); the common ones only filter
+        # (reading which summaries hold them is cheap when nothing asks for positions).
+        matching = set(session.scalars(text("SELECT rowid FROM search_webinar_fts WHERE search_webinar_fts MATCH :q"),
+                                       {"q": self.q.fts5()}))
+        stmt = text(self.ranked_sql).bindparams(bindparam("listed", expanding=True))
+        rows = [(r.webinar_id, float(r.score)) for r in
+                session.execute(stmt, {**params, "q": self.ranking.fts5()}) if r.rowid in matching]
+        return rows[offset:offset + n]
+
+    def hits(self, session: Session, webinar_ids: list[str]) -> list[_Candidate]:
+        if self.common and not self.ranking:
+            sql, self.hits_sql = self.hits_sql, self.unranked_hits_sql
+            try:
+                return super().hits(session, webinar_ids)
+            finally:
+                self.hits_sql = sql
+        return super().hits(session, webinar_ids)
+
+    def hit_params(self, webinar_ids: list[str]) -> dict:
+        ids = " OR ".join('"' + w.replace('"', '""') + '"' for w in webinar_ids)
+        terms = self.ranking if self.ranking else self.q  # the rare words where there are some
+        return {"hq": f"{{title text}} : ({terms.fts5(any_term=True)}) AND webinar_id : ({ids})"}
 
     def highlight(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
         if not ids:
@@ -446,31 +535,28 @@ class _Sqlite(_Engine):
         stmt = text("SELECT rowid, highlight(search_fts, 0, :o, :c), highlight(search_fts, 1, :o, :c) "
                     "FROM search_fts WHERE search_fts MATCH :q AND rowid IN :ids"
                     ).bindparams(bindparam("ids", expanding=True))
+        q = f"{{title text}} : ({self.q.fts5(any_term=True)})"
         return {r[0]: (r[1] or "", r[2] or "") for r in
-                session.execute(stmt, {"q": self.params["q"], "o": OPEN, "c": CLOSE, "ids": ids})}
+                session.execute(stmt, {"q": q, "o": OPEN, "c": CLOSE, "ids": ids})}
 
 
 class _Postgres(_Engine):
+    RANK = "ts_rank('{0.1, 0.2, 0.4, 1.0}', f.tsv, qq.q)"
+
     def __init__(self, q: Query):
         super().__init__(q)
         tsq, self.params = q.tsquery()
-        rank = "ts_rank('{0.1, 0.2, 0.4, 1.0}', f.tsv, qq.q)"
-        self.tsq = tsq
-        self.top_sql = f"""
-            SELECT t.id, t.score, {_DOC_COLUMNS}, ({listed_condition()}) AS listed
-            FROM (SELECT f.doc_id AS id, {rank} AS score FROM search_fts f, (SELECT {tsq} AS q) qq
-                  WHERE f.tsv @@ qq.q ORDER BY score DESC, f.doc_id LIMIT :k) AS t
-            JOIN search_documents d ON d.id = t.id JOIN webinars w ON w.id = d.webinar_id
-            ORDER BY t.score DESC, t.id"""
-        self.group_sql = f"""
-            SELECT d.webinar_id FROM search_fts f CROSS JOIN (SELECT {tsq} AS q) qq
-            JOIN search_documents d ON d.id = f.doc_id JOIN webinars w ON w.id = d.webinar_id
+        self.any_tsq, _ = q.tsquery(any_term=True)
+        self.webinars_sql = f"""
+            SELECT sw.webinar_id, {self.RANK} AS score
+            FROM search_webinar_fts f CROSS JOIN (SELECT {tsq} AS q) qq
+            JOIN search_webinars sw ON sw.id = f.summary_id JOIN webinars w ON w.id = sw.webinar_id
             WHERE f.tsv @@ qq.q AND {listed_condition()}
-            GROUP BY d.webinar_id ORDER BY MAX({rank}) DESC, d.webinar_id LIMIT :n OFFSET :offset"""
+            ORDER BY score DESC, sw.webinar_id LIMIT :n OFFSET :offset"""
         self.hits_sql = f"""
-            SELECT f.doc_id AS id, {rank} AS score, {_DOC_COLUMNS}, true AS listed
-            FROM search_fts f CROSS JOIN (SELECT {tsq} AS q) qq JOIN search_documents d ON d.id = f.doc_id
-            WHERE f.tsv @@ qq.q AND d.webinar_id IN :ids ORDER BY score DESC, f.doc_id"""
+            SELECT d.id, {self.RANK} AS score, {_DOC_COLUMNS}
+            FROM search_documents d JOIN search_fts f ON f.doc_id = d.id CROSS JOIN (SELECT {self.any_tsq} AS q) qq
+            WHERE d.webinar_id IN :ids AND f.tsv @@ qq.q ORDER BY score DESC, d.id"""
 
     def highlight(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
         if not ids:
@@ -479,7 +565,7 @@ class _Postgres(_Engine):
         stmt = text(f"""
             SELECT d.id, ts_headline('archive_search', d.title, qq.q, :opts),
                    ts_headline('archive_search', d.text, qq.q, :opts)
-            FROM search_documents d, (SELECT {self.tsq} AS q) qq WHERE d.id IN :ids"""
+            FROM search_documents d, (SELECT {self.any_tsq} AS q) qq WHERE d.id IN :ids"""
                     ).bindparams(bindparam("ids", expanding=True))
         return {r[0]: (r[1] or "", r[2] or "") for r in
                 session.execute(stmt, {**self.params, "opts": opts, "ids": ids})}

@@ -1,8 +1,9 @@
-"""search documents and the database's full-text index of them
+"""search documents, webinar summaries and the database's full-text index of them
 
-SQLite: an FTS5 table over search_documents (external content), kept by triggers.
-PostgreSQL: a tsvector per document in search_fts (GIN), kept by a trigger, with the
-`archive_search` text search configuration ('simple', plus unaccent when available).
+SQLite: FTS5 tables over search_documents and search_webinars (external content), kept
+by triggers. PostgreSQL: a tsvector per row of each in search_fts / search_webinar_fts
+(GIN), kept by triggers, with the `archive_search` text search configuration ('simple',
+plus unaccent when available).
 
 Revision ID: 0005
 Revises: 0001
@@ -40,26 +41,44 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_search_documents_asset_id'), ['asset_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_search_documents_webinar_id'), ['webinar_id'], unique=False)
 
+    op.create_table('search_webinars',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('webinar_id', sa.String(length=16), nullable=False),
+    sa.Column('title', sa.Text(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['webinar_id'], ['webinars.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('webinar_id')
+    )
+
     if op.get_bind().dialect.name == "sqlite":
-        _sqlite_index()
+        # Documents carry their webinar's id as a third, unweighted column: the hits of a
+        # page's webinars are found inside the engine (see archive/search.py).
+        _sqlite_index("search_fts", "search_documents", ("title", "text", "webinar_id"), "0.0")
+        _sqlite_index("search_webinar_fts", "search_webinars", ("title", "text"), "")
+        # How many webinars hold each word: very common words only filter (archive/search.py).
+        op.execute("CREATE VIRTUAL TABLE search_webinar_vocab USING fts5vocab(search_webinar_fts, row)")
     else:
         _postgres_index()
 
 
-def _sqlite_index() -> None:
-    op.execute(f"""CREATE VIRTUAL TABLE search_fts USING fts5(
-        title, text, content='search_documents', content_rowid='id',
+def _sqlite_index(fts: str, content: str, columns: tuple[str, ...], extra_weight: str) -> None:
+    cols = ", ".join(columns)
+    new = ", ".join(f"new.{c}" for c in columns)
+    old = ", ".join(f"old.{c}" for c in columns)
+    op.execute(f"""CREATE VIRTUAL TABLE {fts} USING fts5({cols}, content='{content}', content_rowid='id',
         tokenize='{SQLITE_TOKENIZER}')""")
-    op.execute(f"INSERT INTO search_fts(search_fts, rank) VALUES ('rank', 'bm25({TITLE_WEIGHT}, 1.0)')")
-    op.execute("""CREATE TRIGGER search_documents_ai AFTER INSERT ON search_documents BEGIN
-        INSERT INTO search_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+    weights = f"{TITLE_WEIGHT}, 1.0" + (f", {extra_weight}" if extra_weight else "")
+    op.execute(f"INSERT INTO {fts}({fts}, rank) VALUES ('rank', 'bm25({weights})')")
+    op.execute(f"""CREATE TRIGGER {content}_ai AFTER INSERT ON {content} BEGIN
+        INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new});
     END""")
-    op.execute("""CREATE TRIGGER search_documents_ad AFTER DELETE ON search_documents BEGIN
-        INSERT INTO search_fts(search_fts, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+    op.execute(f"""CREATE TRIGGER {content}_ad AFTER DELETE ON {content} BEGIN
+        INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old});
     END""")
-    op.execute("""CREATE TRIGGER search_documents_au AFTER UPDATE OF title, text ON search_documents BEGIN
-        INSERT INTO search_fts(search_fts, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
-        INSERT INTO search_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+    op.execute(f"""CREATE TRIGGER {content}_au AFTER UPDATE ON {content} BEGIN
+        INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old});
+        INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new});
     END""")
 
 
@@ -79,32 +98,38 @@ def _postgres_index() -> None:
     if unaccent:
         op.execute("ALTER TEXT SEARCH CONFIGURATION archive_search "
                    "ALTER MAPPING FOR hword, hword_part, word WITH unaccent, simple")
-    op.execute("""CREATE TABLE search_fts (
-        doc_id integer PRIMARY KEY REFERENCES search_documents (id) ON DELETE CASCADE,
-        tsv tsvector NOT NULL)""")
-    op.execute("CREATE INDEX search_fts_tsv ON search_fts USING gin (tsv)")
-    op.execute("""CREATE FUNCTION search_fts_write() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO search_fts (doc_id, tsv) VALUES (NEW.id,
-            setweight(to_tsvector('archive_search', NEW.title), 'A') ||
-            setweight(to_tsvector('archive_search', NEW.text), 'D'))
-        ON CONFLICT (doc_id) DO UPDATE SET tsv = EXCLUDED.tsv;
-        RETURN NULL;
-    END $$""")
-    op.execute("""CREATE TRIGGER search_documents_fts AFTER INSERT OR UPDATE OF title, text
-        ON search_documents FOR EACH ROW EXECUTE FUNCTION search_fts_write()""")
+    for fts, content, key in (("search_fts", "search_documents", "doc_id"),
+                              ("search_webinar_fts", "search_webinars", "summary_id")):
+        op.execute(f"""CREATE TABLE {fts} (
+            {key} integer PRIMARY KEY REFERENCES {content} (id) ON DELETE CASCADE,
+            tsv tsvector NOT NULL)""")
+        op.execute(f"CREATE INDEX {fts}_tsv ON {fts} USING gin (tsv)")
+        op.execute(f"""CREATE FUNCTION {fts}_write() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO {fts} ({key}, tsv) VALUES (NEW.id,
+                setweight(to_tsvector('archive_search', NEW.title), 'A') ||
+                setweight(to_tsvector('archive_search', NEW.text), 'D'))
+            ON CONFLICT ({key}) DO UPDATE SET tsv = EXCLUDED.tsv;
+            RETURN NULL;
+        END $$""")
+        op.execute(f"""CREATE TRIGGER {content}_fts AFTER INSERT OR UPDATE OF title, text
+            ON {content} FOR EACH ROW EXECUTE FUNCTION {fts}_write()""")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for trigger in ("search_documents_ai", "search_documents_ad", "search_documents_au"):
-            op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-        op.execute("DROP TABLE IF EXISTS search_fts")
-    else:
-        op.execute("DROP TRIGGER IF EXISTS search_documents_fts ON search_documents")
-        op.execute("DROP FUNCTION IF EXISTS search_fts_write()")
-        op.execute("DROP TABLE IF EXISTS search_fts")
+    for fts, content in (("search_fts", "search_documents"), ("search_webinar_fts", "search_webinars")):
+        if op.get_bind().dialect.name == "sqlite":
+            for suffix in ("ai", "ad", "au"):
+                op.execute(f"DROP TRIGGER IF EXISTS {content}_{suffix}")
+            op.execute(f"DROP TABLE IF EXISTS {fts}")
+            op.execute("DROP TABLE IF EXISTS search_webinar_vocab")
+        else:
+            op.execute(f"DROP TRIGGER IF EXISTS {content}_fts ON {content}")
+            op.execute(f"DROP FUNCTION IF EXISTS {fts}_write()")
+            op.execute(f"DROP TABLE IF EXISTS {fts}")
+    if op.get_bind().dialect.name != "sqlite":
         op.execute("DROP TEXT SEARCH CONFIGURATION IF EXISTS archive_search")
+    op.drop_table('search_webinars')
 
     with op.batch_alter_table('search_documents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_search_documents_webinar_id'))
