@@ -2,21 +2,24 @@
 
 Every searchable unit is a row of `search_documents`: a webinar's own text (title and
 description; speakers, organisations and presentation titles when the catalog has them),
-one slide page, or a window of caption cues. The engine's index of those rows is kept by
-triggers written in the migration (0005_search), so it changes in the very transaction
-that changes the rows:
+one slide page, or a window of caption cues. Each webinar also has one row in
+`search_webinars`, all its documents' text together, so that webinars are ranked with one
+index entry each however many documents they have. The engine's indexes of both tables
+are kept by triggers written in the migration (0005_search), so they change in the very
+transaction that changes the rows:
 
-- SQLite: `search_fts`, an FTS5 table over `search_documents` (external content,
-  `unicode61 remove_diacritics 2`), ranked by bm25 with the heading column weighing 10x.
-- PostgreSQL: `search_fts`, one tsvector per document (GIN index), with the
-  `archive_search` configuration ('simple' with unaccent when the extension is there: the
-  webinars come in several languages, so no stemming), ranked by ts_rank with the
-  heading as weight A.
+- SQLite: FTS5 tables `search_fts` and `search_webinar_fts` (external content,
+  `unicode61 remove_diacritics 2`, no stemming: the webinars come in several languages),
+  ranked by bm25 with the heading column weighing 10x; `search_webinar_vocab` tells how
+  many webinars hold a word.
+- PostgreSQL: `search_fts` / `search_webinar_fts`, one tsvector per row (GIN index), with
+  the `archive_search` configuration ('simple' plus unaccent when the extension is there),
+  ranked by ts_rank with the heading as weight A.
 
 Writers: `index_webinar` (the importer, staff edits), `index_asset` (a job's end, from
-`Outcome.texts`). Deleting a webinar or an asset deletes its documents (foreign keys).
-The reader is `search`: webinars ranked by their best document, each with its best hits
-and a highlighted snippet; only publicly listed webinars, whatever the query.
+`Outcome.texts`), `remove_asset`. Deleting a webinar deletes its rows (foreign keys).
+The reader is `search`: webinars ranked on their summaries, then the hits of the page's
+webinars with highlighted snippets; only publicly listed webinars, whatever the query.
 """
 from __future__ import annotations
 
