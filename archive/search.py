@@ -10,8 +10,7 @@ transaction that changes the rows:
 
 - SQLite: FTS5 tables `search_fts` and `search_webinar_fts` (external content,
   `unicode61 remove_diacritics 2`, no stemming: the webinars come in several languages),
-  ranked by bm25 with the heading column weighing 10x; `search_webinar_vocab` tells how
-  many webinars hold a word.
+  ranked by bm25 with the heading column weighing 10x.
 - PostgreSQL: `search_fts` / `search_webinar_fts`, one tsvector per row (GIN index), with
   the `archive_search` configuration ('simple' plus unaccent when the extension is there),
   ranked by ts_rank with the heading as weight A.
@@ -438,13 +437,6 @@ class _Engine:
         raise NotImplementedError
 
 
-def _tokens(term: str) -> list[str]:
-    """The engine's tokens of a term, near enough (unicode61, diacritics removed): used to
-    look words up in the vocabulary, never to decide what matches."""
-    folded = "".join(ch for ch in unicodedata.normalize("NFKD", term) if not unicodedata.combining(ch))
-    return [t for t in re.split(r"[^\w]|_", folded.casefold()) if t]
-
-
 # Words in more than this share of the webinars (when there are at least COMMON_MIN_WEBINARS)
 # weigh nothing in bm25, yet ranking on them reads every one of their positions: they
 # only filter, and the other words rank; when every word is that common, newest first.
@@ -489,14 +481,18 @@ class _Sqlite(_Engine):
         self.ranking = q
 
     def _split(self, session: Session) -> None:
-        total = session.scalar(text("SELECT count(*) FROM search_webinars")) or 0
+        # The highest summary id stands in for the number of webinars (a count would read them all).
+        total = session.scalar(text("SELECT max(id) FROM search_webinars")) or 0
         if total < COMMON_MIN_WEBINARS:
             return
+        threshold = int(COMMON_SHARE * total)
         common = []
         for term in self.q.terms:
-            dfs = [session.scalar(text("SELECT doc FROM search_webinar_vocab WHERE term = :t"), {"t": t}) or 0
-                   for t in _tokens(term)]
-            if dfs and min(dfs) > COMMON_SHARE * total:
+            # Counting stops at the threshold: cheap for rare words and common ones alike.
+            n = session.scalar(text("SELECT count(*) FROM (SELECT rowid FROM search_webinar_fts "
+                                    "WHERE search_webinar_fts MATCH :t LIMIT :limit)"),
+                               {"t": Query((term,)).fts5(), "limit": threshold + 1})
+            if n > threshold:
                 common.append(term)
         self.common = tuple(common)
         self.ranking = Query(tuple(t for t in self.q.terms if t not in common), self.q.excluded)

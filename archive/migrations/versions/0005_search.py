@@ -56,8 +56,6 @@ def upgrade() -> None:
         # page's webinars are found inside the engine (see archive/search.py).
         _sqlite_index("search_fts", "search_documents", ("title", "text", "webinar_id"), "0.0")
         _sqlite_index("search_webinar_fts", "search_webinars", ("title", "text"), "")
-        # How many webinars hold each word: very common words only filter (archive/search.py).
-        op.execute("CREATE VIRTUAL TABLE search_webinar_vocab USING fts5vocab(search_webinar_fts, row)")
     else:
         _postgres_index()
 
@@ -122,7 +120,6 @@ def downgrade() -> None:
             for suffix in ("ai", "ad", "au"):
                 op.execute(f"DROP TRIGGER IF EXISTS {content}_{suffix}")
             op.execute(f"DROP TABLE IF EXISTS {fts}")
-            op.execute("DROP TABLE IF EXISTS search_webinar_vocab")
         else:
             op.execute(f"DROP TRIGGER IF EXISTS {content}_fts ON {content}")
             op.execute(f"DROP FUNCTION IF EXISTS {fts}_write()")
