@@ -25,7 +25,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import captions, decks, media, pipeline, slides, webinars
+from . import captions, decks, media, pipeline, search, slides, webinars
 from .config import Settings
 from .context import Archive
 from .hashing import sha256_file
@@ -346,6 +346,7 @@ def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
             with s.no_autoflush:  # the rows are linked up first, then written together
                 _add_structure(s, webinar, req, plan, known_ids, photo_keys, created)
             s.flush()
+            search.index_webinar(s, webinar)
             for a in webinar.assets:
                 pipeline.start(s, a, archive.settings.job_max_attempts)
         webinars.write_manifest(archive, webinar)

@@ -17,7 +17,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import captions, jobs, media, slides
+from . import captions, jobs, media, search, slides
 from .handlers.bundle import slides_bundle
 from .handlers.captions import process_captions
 from .handlers.common import Outcome
@@ -114,6 +114,8 @@ def on_finished(session: Session, job: Job, state: str, outcome: Outcome | None,
             warnings.pop(job.kind, None)
         info["warnings"] = warnings
         asset.info = info
+        if outcome.texts is not None:  # the file's searchable text, replaced with the job's end
+            search.index_asset(session, asset, outcome.texts)
         if kind.makes_watchable:
             asset.status, asset.error = "ready", None
         for follow in kind.then:

@@ -28,7 +28,7 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
         app.config.update(test_config)
     app.extensions["archive"] = archive
 
-    from . import api, api_v1, i18n, media, public, security, staff, syndication, uploads
+    from . import api, api_v1, i18n, media, public, search, security, staff, syndication, uploads
 
     app.register_blueprint(public.bp)
     app.register_blueprint(media.bp)
@@ -36,6 +36,7 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
     app.register_blueprint(api_v1.bp)
     app.register_blueprint(syndication.bp)
     app.register_blueprint(uploads.bp)  # staff uploads, straight to S3
+    app.register_blueprint(search.bp)
 
     @app.context_processor
     def site() -> dict:

@@ -1,0 +1,219 @@
+"""Search over the catalog, on SQLite (FTS5) and PostgreSQL (tsvector): what is found,
+where a hit opens, what is never found, and the index kept in step with the catalog.
+Decks and captions go through the real worker on real MinIO."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select, text
+
+from archive import pipeline, queries, search
+from archive.importer import ImportRequest, import_webinar
+from archive.models import Job, Webinar, new_id, utcnow
+from archive.pdfgen import write_deck
+from archive.search import CLOSE, OPEN, SearchDocument
+
+HOSTILE = [
+    "", " ", '"', '""', "'", "*", "**", "-", "--", "- -", "(", ")", "((a", "a))", "NEAR(a b)", "a NEAR b",
+    "a AND", "OR", "NOT", "AND OR NOT", "a OR b", "title:secret", "^a", "a:*", "!", "!!a", "a & b | c",
+    "<->", "a <-> b", "'a' & 'b'", '"unbalanced', 'un"balanced', "-only -negative", "\x00\x01\x02\x03",
+    "%", "_", "\\", "; DROP TABLE webinars; --", "日本語", "café", "x" * 10_000, "a " * 5000,
+    '"' * 1001, "(" * 3000, "é\u0301", "\ufeff", "🙂", "a-b-c-d", "1e10", "-1", "NEAR/3",
+]
+
+
+@pytest.fixture
+def settings(backend_settings):
+    return backend_settings
+
+
+@pytest.fixture(scope="module")
+def long_deck(tmp_path_factory):
+    """160 pages; the word 'xylophonic' only on page 37."""
+    pages = [(f"Section {n}", [f"Ordinary slide number {n}", "common words on every page"]) for n in range(1, 161)]
+    pages[36] = ("Section 37", ["Here is a xylophonic remark", "common words on every page"])
+    return write_deck(tmp_path_factory.mktemp("deck") / "long.pdf", "Long deck", pages)
+
+
+@pytest.fixture(scope="module")
+def small_deck(tmp_path_factory):
+    return write_deck(tmp_path_factory.mktemp("small") / "small.pdf", "Small", [("Hello", ["world"])])
+
+
+def find(archive, query: str, **kw) -> search.Results:
+    with archive.catalog.session() as s:
+        return search.search(s, query, **kw)
+
+
+def documents(archive, **where) -> list[SearchDocument]:
+    with archive.catalog.session() as s:
+        return list(s.scalars(select(SearchDocument).filter_by(**where).order_by(SearchDocument.id)))
+
+
+def add_webinar(archive, title: str, description: str = "", visibility: str = "public") -> str:
+    """A catalog row written the way the importer writes it, without files."""
+    with archive.catalog.transaction() as s:
+        w = Webinar(id=new_id(), title=title, description=description, visibility=visibility)
+        s.add(w)
+        search.index_webinar(s, w)
+        return w.id
+
+
+def test_title_and_description_are_found_through_the_importer(archive, small_deck):
+    w = import_webinar(archive, ImportRequest(
+        title="Zebrafish genomics", description="Notes on the axolotl's regeneration.", slides=[small_deck]))
+    [result] = find(archive, "zebrafish").results
+    assert result.webinar_id == w.id and result.title == f"{OPEN}Zebrafish{CLOSE} genomics"
+    [hit] = find(archive, "AXOLOTL").results[0].hits
+    assert hit.kind == "webinar" and OPEN + "axolotl" in hit.snippet
+    assert find(archive, "genomics regeneration").results[0].webinar_id == w.id
+    assert find(archive, "zebrafish -axolotl").results == []
+
+
+def test_a_word_on_page_37_of_160_opens_page_37_and_reprocessing_keeps_one_copy(archive, worker, long_deck):
+    w = import_webinar(archive, ImportRequest(title="Percussion", slides=[long_deck]))
+    worker.run_until_idle()
+    with archive.catalog.session() as s:
+        deck = queries.get(s, w.id).decks[0]
+    assert deck.status == "ready"
+    [result] = find(archive, "xylophonic").results
+    [hit] = result.hits
+    assert (hit.kind, hit.asset_id, hit.page, hit.at) == ("slide", deck.id, 37, None)
+    assert f"{OPEN}xylophonic{CLOSE} remark" in hit.snippet
+    assert len(documents(archive, asset_id=deck.id)) == 160
+
+    # Staff run the deck's job again: its text is replaced, never added to.
+    with archive.catalog.session() as s:
+        job_id = s.scalar(select(Job.id).where(Job.asset_id == deck.id, Job.kind == "process_slides"))
+    pipeline.retry(archive.catalog, job_id)
+    worker.run_until_idle()
+    assert len(documents(archive, asset_id=deck.id)) == 160
+    assert [h.page for h in find(archive, "xylophonic").results[0].hits] == [37]
+
+
+def test_a_caption_phrase_across_two_cues_opens_the_recording_at_its_cue(archive, worker, small_deck, tmp_path):
+    vtt = tmp_path / "talk.vtt"
+    cues = [f"00:{m:02d}:{s:02d}.000 --> 00:{m:02d}:{s + 4:02d}.000\nplain cue number {i}"
+            for i, (m, s) in enumerate((i * 5 // 60, i * 5 % 60) for i in range(60))]
+    cues[30] = "00:02:30.000 --> 00:02:34.000\nwe now turn to quantum"
+    cues[31] = "00:02:35.000 --> 00:02:39.000\nentanglement in practice"
+    vtt.write_text("WEBVTT\n\n" + "\n\n".join(cues) + "\n")
+    w = import_webinar(archive, ImportRequest(title="Physics", slides=[small_deck], captions=[("en", vtt)]))
+    worker.run_until_idle()
+    [result] = find(archive, '"quantum entanglement"').results
+    assert result.webinar_id == w.id
+    [hit] = result.hits
+    assert hit.kind == "caption" and hit.at == 150.0
+    assert f"{OPEN}quantum{CLOSE}" in hit.snippet and f"{OPEN}entanglement{CLOSE}" in hit.snippet \
+        or f"{OPEN}quantum entanglement{CLOSE}" in hit.snippet
+    [hit] = find(archive, "entanglement").results[0].hits
+    assert hit.at == 155.0
+    # 60 cues of 5 s make 10 windows of about 30 s, not 60 rows.
+    with archive.catalog.session() as s:
+        captions_asset = queries.get(s, w.id).captions[0]
+    assert len(documents(archive, asset_id=captions_asset.id)) == 10
+
+
+def test_only_public_webinars_are_ever_found(archive):
+    hidden = {v: add_webinar(archive, f"Secretive {v}", "classified material", v) for v in ("draft", "unlisted", "private")}
+    shown = add_webinar(archive, "Open session", "classified material")
+    for query in ("classified", "secretive", "material", "secretive draft", "classified -open"):
+        ids = {r.webinar_id for r in find(archive, query).results}
+        assert not ids & set(hidden.values()), query
+    assert [r.webinar_id for r in find(archive, "classified").results] == [shown]
+    # Visibility is read at query time: publishing needs no reindexing.
+    with archive.catalog.transaction() as s:
+        s.get(Webinar, hidden["draft"]).visibility = "public"
+    assert {r.webinar_id for r in find(archive, "classified").results} == {shown, hidden["draft"]}
+    # Public but to be published tomorrow: not found until then.
+    with archive.catalog.transaction() as s:
+        s.get(Webinar, shown).publish_at = utcnow() + dt.timedelta(days=1)
+    assert {r.webinar_id for r in find(archive, "classified").results} == {hidden["draft"]}
+
+
+@pytest.mark.parametrize("common", [False, True])
+def test_pages_of_results_in_rank_order(archive, monkeypatch, common):
+    if common:  # a word in most webinars of a large catalog: newest first, not ranked
+        monkeypatch.setattr(search, "COMMON_MIN_WEBINARS", 0)
+    ids = [add_webinar(archive, f"Talk {i}", "widget " * (1 + i % 5) + f"filler text {i}") for i in range(23)]
+    add_webinar(archive, "Hidden widget", "widget widget", "private")
+    seen, offset = [], 0
+    while True:
+        page = find(archive, "widget", limit=10, offset=offset)
+        seen += [r.webinar_id for r in page.results]
+        assert all(r.hits and r.hits[0].kind == "webinar" for r in page.results)
+        if not page.has_more:
+            break
+        offset += 10
+    assert sorted(seen) == sorted(ids) and len(seen) == 23
+    scores = [r.score for o in (0, 10, 20) for r in find(archive, "widget", limit=10, offset=o).results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_hostile_queries_never_fail(archive):
+    add_webinar(archive, "Café society", "a b c NEAR title secret 日本語 a-b-c-d")
+    for query in HOSTILE:
+        results = find(archive, query)
+        assert isinstance(results.results, list), query
+    assert find(archive, "cafe").results and find(archive, "CAFÉ").results
+    assert find(archive, "日本語").results
+
+
+def test_indexed_text_cannot_forge_marks_or_markup(archive):
+    add_webinar(archive, "Safe", f"<script>alert(1)</script> {OPEN}fake{CLOSE} tricky & stuff")
+    [hit] = find(archive, "tricky").results[0].hits
+    html = search.marked_html(hit.snippet)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert html.count("<mark>") == 1 and "<mark>tricky</mark>" in html
+
+
+def test_editing_and_deleting_keep_the_index_in_step(archive, worker, long_deck):
+    w = import_webinar(archive, ImportRequest(title="Before the edit", slides=[long_deck]))
+    worker.run_until_idle()
+    with archive.catalog.transaction() as s:
+        row = s.get(Webinar, w.id)
+        row.title = "After the edit"
+        search.index_webinar(s, row)
+    assert find(archive, "before").results == [] and find(archive, "after edit").results
+    assert len(documents(archive, webinar_id=w.id, kind="webinar")) == 1
+    with archive.catalog.transaction() as s:
+        s.delete(queries.get(s, w.id))
+    assert documents(archive, webinar_id=w.id) == []
+    assert find(archive, "xylophonic").results == []
+    with archive.catalog.session() as s:
+        # Nothing left in the engine's own index either (FTS5: one docsize row per document).
+        table = "search_fts_docsize" if s.get_bind().dialect.name == "sqlite" else "search_fts"
+        assert s.scalar(text(f"SELECT count(*) FROM {table}")) == 0
+
+
+def test_caption_windows():
+    cues = [{"at": i * 2.0, "text": f"cue {i}"} for i in range(40)]
+    docs = search.caption_documents(cues, window=30)
+    assert [d.at for d in docs] == [0.0, 30.0, 60.0]
+    assert docs[1].text.startswith("cue 15 cue 16") and docs[1].times[:2] == [[0, 30.0], [7, 32.0]]
+    assert search.snippet("one two three") == "one two three"
+    assert search._cue_time(f"cue {OPEN}15{CLOSE} cue 16", docs[1].times) == 30.0
+    assert search._cue_time(f"cue 15 {OPEN}cue{CLOSE} 16", docs[1].times) == 32.0
+
+
+def test_query_parsing():
+    q = search.Query.parse('budget "open data" -draft (x) NEAR "unbalanced')
+    assert q.terms == ("budget", "open data", "(x)", "NEAR", "unbalanced") and q.excluded == ("draft",)
+    assert q.fts5() == '("budget" "open data" "(x)" "NEAR" "unbalanced") NOT "draft"'
+    assert not search.Query.parse('-only "" * ()')
+
+
+def test_very_common_words_filter_and_rare_words_rank(archive, monkeypatch):
+    if archive.catalog.engine.dialect.name != "sqlite":
+        pytest.skip("a shortcut of the SQLite engine: PostgreSQL ranks every word")
+    monkeypatch.setattr(search, "COMMON_MIN_WEBINARS", 0)  # the rule of large catalogs, here
+    ids = [add_webinar(archive, f"Talk {i}", "common " * 3 + ("rarity" if i % 3 == 0 else "other")) for i in range(9)]
+    for i, wid in enumerate(ids):  # held on different days: newest first when nothing ranks
+        with archive.catalog.transaction() as s:
+            s.get(Webinar, wid).held_on = dt.date(2020, 1, 1 + i)
+    assert {r.webinar_id for r in find(archive, "common rarity").results} == {ids[0], ids[3], ids[6]}
+    assert [r.webinar_id for r in find(archive, "common").results] == ids[::-1]
+    assert [h.kind for h in find(archive, "common").results[0].hits] == ["webinar"]
+    assert find(archive, "common -rarity", limit=20).results and all(
+        r.webinar_id not in (ids[0], ids[3], ids[6]) for r in find(archive, "common -rarity", limit=20).results)
