@@ -7,7 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import media
+from .ffmpeg_commands import talk_recording_args
+from .media import ToolLimits, run_ffmpeg
 from .context import Archive
 from .importer import ImportRequest, import_webinar
 from .models import Webinar
@@ -44,8 +45,8 @@ def create_demo(archive: Archive, duration: float = 40.0) -> Webinar:
         speech = work / "speech.txt"
         speech.write_text(SPEECH)
         recording = work / "open-archives-webinar.mp4"
-        media.run_ffmpeg(media.talk_recording_args(recording, speech, "Open archives for open webinars",
-                                                   duration), timeout=600)
+        run_ffmpeg(talk_recording_args(recording, speech, "Open archives for open webinars", duration),
+                   ToolLimits.from_settings(archive.settings).ffmpeg(600))
         decks = []
         for name, (title, pages) in DECKS.items():
             decks.append(write_deck(work / name, title, pages))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from . import captions, media, office, slides, webinars
+from . import captions, office, probe, slides, webinars
 from .context import Archive
 from .hashing import sha256_file
 from .jobs import enqueue
@@ -51,8 +51,8 @@ def _check_recording(path: Path) -> _Checked:
     if not path.is_file():
         raise ImportRejected(f"recording {path}: no such file")
     try:
-        info = media.probe(path)
-    except media.MediaRejected as e:
+        info = probe.probe(path)
+    except probe.MediaRejected as e:
         raise ImportRejected(f"recording {path.name}: {e}") from e
     return _Checked(path, "recording", info.extension, info.content_type, sha256_file(path),
                     info.summary())

@@ -14,7 +14,7 @@ from typing import Callable
 
 from PIL import Image, ImageStat
 
-from . import captions, media, office, slides
+from . import captions, ffmpeg_commands as cmd, media, office, probe, slides, storyboard
 from .context import Archive
 from .hashing import sha256_file
 from .jobs import Heartbeat, PermanentError, enqueue
@@ -33,30 +33,22 @@ def _fetch_original(archive: Archive, asset: Asset, workdir: Path) -> Path:
     return local
 
 
-def _ffmpeg(archive: Archive, args: list[str], timeout: float, duration: float | None = None,
+def _limits(archive: Archive) -> media.ToolLimits:
+    return media.ToolLimits.from_settings(archive.settings)
+
+
+def _ffmpeg(archive: Archive, args: list[str], timeout: float | None = None, duration: float | None = None,
             on_progress=None) -> None:
-    media.run_ffmpeg(args, timeout, duration, on_progress, memory_mb=archive.settings.ffmpeg_memory_mb)
+    media.run_ffmpeg(args, _limits(archive).ffmpeg(timeout), duration, on_progress)
 
 
-def _check_decodes(archive: Archive, info: media.MediaInfo, src: Path) -> None:
-    """Decode short stretches at the start, middle and end: a damaged bitstream is
-    refused before anything is published (stream copy alone would not notice)."""
-    span = min(2.0, info.duration / 3)
-    for at in (0.0, info.duration / 2 - span / 2, max(0.0, info.duration - span - 0.5)):
-        try:
-            _ffmpeg(archive, media.decode_check_args(src, info, max(0.0, at), span), 300)
-        except media.MediaError as e:
-            raise media.MediaRejected(f"the recording is damaged near {at:.0f} s: "
-                                      f"{e.log.splitlines()[-1] if e.log else e}", e.log) from e
-
-
-def _choose_poster_time(archive: Archive, info: media.MediaInfo, src: Path, work: Path) -> float:
+def _choose_poster_time(archive: Archive, info: probe.MediaInfo, src: Path, work: Path) -> float:
     """The first candidate frame that is neither black, white nor flat."""
     best, best_spread = 0.0, -1.0
-    for i, at in enumerate(media.poster_candidates(info.duration)):
+    for i, at in enumerate(cmd.poster_candidates(info.duration)):
         sample = work / f"sample-{i}.png"
         try:
-            _ffmpeg(archive, media.frame_sample_args(src, sample, info, at), 120)
+            _ffmpeg(archive, cmd.frame_sample_args(src, sample, info, at), 120)
             with Image.open(sample) as im:
                 stat = ImageStat.Stat(im.convert("L"))
         except (media.MediaError, OSError):
@@ -71,7 +63,7 @@ def _choose_poster_time(archive: Archive, info: media.MediaInfo, src: Path, work
 
 def _upload_files(archive: Archive, uploads: list[tuple[Path, str, str]]) -> None:
     """(file, key, content type) uploads, several at a time."""
-    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=archive.settings.upload_threads) as pool:
         for future in [pool.submit(archive.store.upload_file, f, key, ctype) for f, key, ctype in uploads]:
             future.result()
 
@@ -83,8 +75,6 @@ def _upload_tree(archive: Archive, local_dir: Path, key_prefix: str, content_typ
     _upload_files(archive, uploads)
     return [key for _, key, _ in uploads]
 
-
-UPLOAD_THREADS = 4
 
 
 _HLS_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
@@ -107,17 +97,17 @@ def _segment_sizes(playlist: Path) -> tuple[list[float], list[int], int]:
     return durations, sizes, init
 
 
-def _rendition_entry(name: str, playlist: Path, info: media.MediaInfo) -> dict:
+def _rendition_entry(name: str, playlist: Path, info: probe.MediaInfo) -> dict:
     """BANDWIDTH from the largest segment, AVERAGE-BANDWIDTH from the total."""
     durations, sizes, init = _segment_sizes(playlist)
     total_bits = (sum(sizes) + init) * 8
     total_time = sum(durations) or info.duration
     peak = max((sz * 8 / d for sz, d in zip(sizes, durations) if d > 0), default=total_bits / total_time)
-    w, h = media.display_size(info)
+    w, h = probe.display_size(info)
     return {"name": name, "playlist": f"{name}/index.m3u8", "bandwidth": int(peak),
             "average_bandwidth": int(total_bits / total_time), "width": w, "height": h,
             "frame_rate": round(info.fps, 3) if info.fps else None,
-            "codecs": ",".join(media.codec_strings_of(playlist.parent / media.HLS_MEDIA_FILE))}
+            "codecs": ",".join(probe.codec_strings_of(playlist.parent / cmd.HLS_MEDIA_FILE))}
 
 
 def master_playlist(renditions: list[dict]) -> str:
@@ -157,10 +147,10 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
     with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="rec-") as tmp:
         work = Path(tmp)
         src = _fetch_original(archive, asset, work)
-        info = media.probe(src)
-        _check_decodes(archive, info, src)
+        info = probe.probe(src, _limits(archive))
+        warnings = probe.check_decodes(src, info, _limits(archive))
         hb.progress(0.05)
-        plan = media.plan_web(info)
+        plan = probe.plan_web(info)
         web_name = "web.mp4" if info.has_video else "audio.m4a"
         web = work / web_name
         outputs: dict = {"web": asset.derived_key(web_name), "poster": asset.derived_key("poster.jpg")}
@@ -170,31 +160,33 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Result:
             if info.has_video and plan.fast:
                 hls = work / "hls" / "source"
                 hls.mkdir(parents=True)
-                hls_job = pool.submit(_ffmpeg, archive, media.hls_copy_args(src, hls, info, plan), timeout)
+                hls_job = pool.submit(_ffmpeg, archive, cmd.hls_copy_args(src, hls, info, plan), timeout)
             # Stream copy takes seconds; an encode reports progress as it goes.
-            _ffmpeg(archive, media.web_rendition_args(src, web, info, plan), timeout, info.duration,
+            _ffmpeg(archive, cmd.web_rendition_args(src, web, info, plan, archive.settings.web_x264_preset), timeout, info.duration,
                     lambda f: hb.progress(0.05 + f * 0.8))
             web_ctype = "video/mp4" if info.has_video else "audio/mp4"
             web_upload = pool.submit(archive.store.upload_file, web, outputs["web"], web_ctype)
             if info.has_video:
-                web_info = media.probe(web)
+                web_info = probe.probe(web, _limits(archive))
                 if hls_job is None:
                     # An encode: the HLS rendition is copied from the new web.mp4.
                     hls = work / "hls" / "source"
                     hls.mkdir(parents=True)
-                    hls_job = pool.submit(_ffmpeg, archive, media.hls_copy_args(
-                        web, hls, web_info, media.plan_web(web_info)), timeout)
+                    hls_job = pool.submit(_ffmpeg, archive, cmd.hls_copy_args(
+                        web, hls, web_info, probe.plan_web(web_info)), timeout)
                 at = _choose_poster_time(archive, web_info, web, work)
-                _ffmpeg(archive, media.poster_at_args(web, poster, web_info, at), 600)
+                _ffmpeg(archive, cmd.poster_at_args(web, poster, web_info, at), 600)
                 hls_job.result()
                 entry = _rendition_entry("source", hls / "index.m3u8", web_info)
                 outputs["hls"] = _publish_hls(archive, asset, work / "hls", [entry])
                 outputs["hls_renditions"] = [entry]
             else:
-                _ffmpeg(archive, media.waveform_poster_args(src, poster, info), 600)
+                _ffmpeg(archive, cmd.waveform_poster_args(src, poster, info), 600)
             archive.store.upload_file(poster, outputs["poster"], "image/jpeg")
             web_upload.result()
         result_info = {**info.summary(), "web_plan": {"video": plan.video, "audio": plan.audio}}
+        if warnings:
+            result_info["warnings"] = warnings
     ensure_job(archive, asset.id, "recording_renditions")
     return result_info, {**asset.outputs, **outputs}
 
@@ -205,31 +197,31 @@ def recording_renditions(archive: Archive, asset: Asset, hb: Heartbeat) -> Resul
     with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="ren-") as tmp:
         work = Path(tmp)
         src = _fetch_original(archive, asset, work)
-        info = media.probe(src)
+        info = probe.probe(src, _limits(archive))
         outputs: dict = {}
         if info.has_audio:
             for codec, ctype in (("m4a", "audio/mp4"), ("mp3", "audio/mpeg")):
                 dst = work / f"audio.{codec}"
-                _ffmpeg(archive, media.audio_args(src, dst, info, codec), timeout)
+                _ffmpeg(archive, cmd.audio_args(src, dst, info, codec), timeout)
                 outputs[f"audio_{codec}"] = asset.derived_key(dst.name)
                 archive.store.upload_file(dst, outputs[f"audio_{codec}"], ctype)
         hb.progress(0.1)
         if info.has_video:
-            interval = media.storyboard_interval(info.duration)
+            interval = storyboard.storyboard_interval(info.duration)
             sb = work / "storyboard"
             sb.mkdir()
-            _ffmpeg(archive, media.storyboard_args(src, sb, info, interval), timeout)
+            _ffmpeg(archive, cmd.storyboard_args(src, sb, info, interval), timeout)
             sheets = sorted(p.name for p in sb.glob("storyboard-*.jpg"))
-            (sb / "storyboard.vtt").write_text(media.storyboard_vtt(info, interval, sheets))
+            (sb / "storyboard.vtt").write_text(storyboard.storyboard_vtt(info, interval, sheets))
             _upload_tree(archive, sb, asset.derived_key("storyboard/"), {".jpg": "image/jpeg", ".vtt": "text/vtt"})
             outputs["storyboard"] = asset.derived_key("storyboard/storyboard.vtt")
             hb.progress(0.2)
 
-            rungs = media.ladder_rungs(info)
+            rungs = probe.ladder_rungs(info)
             hls = work / "hls"
             for rung in rungs:
                 (hls / rung["name"]).mkdir(parents=True)
-            _ffmpeg(archive, media.hls_ladder_args(src, hls, info, rungs), timeout, info.duration,
+            _ffmpeg(archive, cmd.hls_ladder_args(src, hls, info, rungs), timeout, info.duration,
                              lambda f: hb.progress(0.2 + f * 0.75))
             entries = []
             for rung in rungs:

@@ -211,6 +211,9 @@ def run(
         proc.wait()
         for t in threads:
             t.join(timeout=5)
+        for pipe in (proc.stdout, proc.stderr, proc.stdin):
+            if pipe is not None:
+                pipe.close()
     log = "\n".join(tail)
     if timed_out.is_set():
         raise ToolError(f"{name} did not finish within the {limits.seconds:g} s limit and was stopped",

@@ -25,11 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archive import media  # noqa: E402
+from archive import ffmpeg_commands as cmd, media, probe, storyboard  # noqa: E402
 from archive.config import Settings  # noqa: E402
 from archive.context import Archive  # noqa: E402
 from archive.importer import ImportRequest, import_webinar  # noqa: E402
 from archive.models import Job  # noqa: E402
+from archive.runner import Limits  # noqa: E402
 from archive.worker import Worker  # noqa: E402
 from tests.services import MINIO_PASSWORD, MINIO_USER, MinioServer  # noqa: E402
 
@@ -68,7 +69,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     src = recording(args.minutes)
-    info = media.probe(src)
+    info = probe.probe(src)
     with tempfile.TemporaryDirectory(prefix="wa-bench-") as tmp:
         tmp = Path(tmp)
         minio = MinioServer(tmp / "minio")
@@ -100,17 +101,17 @@ def main() -> int:
             t_pipeline = timed(worker.run_once)
             # C: the same commands, bare
             bare = tmp / "bare"
-            rungs = media.ladder_rungs(info)
+            rungs = probe.ladder_rungs(info)
             for r in rungs:
                 (bare / "hls" / r["name"]).mkdir(parents=True)
             (bare / "sb").mkdir()
-            limit = 24 * 3600
-            t_ladder = timed(lambda: media.run_ffmpeg(media.hls_ladder_args(src, bare / "hls", info, rungs), limit))
+            limit = Limits(24 * 3600, settings.ffmpeg_memory_mb)
+            t_ladder = timed(lambda: media.run_ffmpeg(cmd.hls_ladder_args(src, bare / "hls", info, rungs), limit))
             t_rest = timed(lambda: [
-                media.run_ffmpeg(media.audio_args(src, bare / "a.m4a", info, "m4a"), limit),
-                media.run_ffmpeg(media.audio_args(src, bare / "a.mp3", info, "mp3"), limit),
-                media.run_ffmpeg(media.storyboard_args(src, bare / "sb", info,
-                                                       media.storyboard_interval(info.duration)), limit),
+                media.run_ffmpeg(cmd.audio_args(src, bare / "a.m4a", info, "m4a"), limit),
+                media.run_ffmpeg(cmd.audio_args(src, bare / "a.mp3", info, "mp3"), limit),
+                media.run_ffmpeg(cmd.storyboard_args(src, bare / "sb", info,
+                                                       storyboard.storyboard_interval(info.duration)), limit),
             ])
             archive.close()
         finally:
