@@ -2,10 +2,12 @@
 # Used by docker-compose.yml; build with `docker compose build`.
 FROM python:3.11-slim
 
-# ffmpeg/ffprobe for the worker; a font for the title cards of the demo recording.
+# The same Debian packages as scripts/run and scripts/test, from one list: ffmpeg,
+# LibreOffice (impress) for PPTX/ODP decks, prlimit, and the fonts decks expect.
+COPY scripts/debian-packages.txt /tmp/debian-packages.txt
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg fonts-dejavu-core \
- && rm -rf /var/lib/apt/lists/*
+ && sed 's/#.*//' /tmp/debian-packages.txt | xargs apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/debian-packages.txt
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

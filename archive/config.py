@@ -1,9 +1,11 @@
 """Settings read once from the environment and passed in explicitly."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(Exception):
@@ -30,6 +32,19 @@ def _env_number(environ: dict[str, str], name: str, default, cast=int):
 
 
 LOCAL_SERVICES_FILE = "services.env"
+# Secrets anyone can read in this repository: scripts/run's MinIO password and the Flask
+# key's default. Fine for a MinIO on this machine, refused anywhere else.
+DEVELOPMENT_SECRETS = frozenset({"webinar-archive-secret", "dev-only-not-secret"})
+
+
+def _on_loopback(url: str | None) -> bool:
+    host = urlsplit(url).hostname if url else None  # None: AWS
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -120,6 +135,14 @@ class Settings:
             web_x264_preset=_env(env, "WEBINAR_ARCHIVE_WEB_X264_PRESET", "veryfast"),
             upload_threads=max(1, _env_number(env, "WEBINAR_ARCHIVE_UPLOAD_THREADS", 8)),
         )
+
+    def refuse_development_secrets(self) -> None:
+        """A published secret is fine beside a MinIO on this machine, nowhere else."""
+        for name, value in (("AWS_SECRET_ACCESS_KEY", self.s3_secret_key),
+                            ("WEBINAR_ARCHIVE_SECRET_KEY", self.secret_key)):
+            if value in DEVELOPMENT_SECRETS and not _on_loopback(self.s3_endpoint):
+                raise ConfigError(f"{name} is a development secret published with the code; set your "
+                                  f"own (the S3 endpoint, {self.s3_endpoint or 'AWS'}, is not on this machine)")
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import ffmpeg
 from ffmpeg._utils import convert_kwargs_to_cmd_line_args
 
-from . import presets, storyboard
+from . import hls, presets, storyboard
 
 if TYPE_CHECKING:
     from .probe import MediaInfo, Plan
@@ -86,15 +86,12 @@ def talk_recording_args(dst: Path, speech_file: Path, title: str, duration: floa
     return _global(out).compile()
 
 
-HLS_MEDIA_FILE = "media.m4s"
-
-
 def _hls_opts(out_dir: Path) -> dict:
     # One fragmented MP4 per rendition, segments addressed by byte range: an hour is
     # one object to upload and to sign, not six hundred.
     return {
         "f": "hls", "hls_time": presets.HLS_SEGMENT_SECONDS, "hls_playlist_type": "vod",
-        "hls_segment_type": "fmp4", "hls_segment_filename": str(out_dir / HLS_MEDIA_FILE),
+        "hls_segment_type": "fmp4", "hls_segment_filename": str(out_dir / hls.MEDIA_FILE),
         "hls_flags": "single_file+independent_segments",
     }
 
@@ -109,6 +106,18 @@ def hls_copy_args(src: Path, out_dir: Path, info: MediaInfo, plan: Plan) -> list
         opts.update(acodec="copy") if plan.audio == "copy" else opts.update(acodec="aac", audio_bitrate="128k", ac=2)
     out = ffmpeg.output(*streams, str(out_dir / "index.m3u8"), **opts, **_hls_opts(out_dir))
     return _global(out).compile()
+
+
+def fast_path_args(src: Path, web: Path, hls_dir: Path, info: MediaInfo, plan: Plan) -> list[str]:
+    """One ffmpeg run, one read of the original, two stream-copied outputs: the HLS
+    rendition (listed first, so its playlist is final before the MP4's faststart pass)
+    and the faststart web MP4."""
+    inp = _input(src, info)
+    streams = [inp["v:0"]] + ([inp["a:0"]] if info.has_audio else [])
+    hls_out = ffmpeg.output(*streams, str(hls_dir / "index.m3u8"), c="copy", **_hls_opts(hls_dir))
+    web_out = ffmpeg.output(*streams, "file:" + str(web), f="mp4", c="copy", movflags="+faststart",
+                            map_metadata=-1)
+    return _global(ffmpeg.merge_outputs(hls_out, web_out)).compile()
 
 
 def hls_ladder_args(src: Path, out_root: Path, info: MediaInfo, rungs: list[dict]) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import and_, event, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
@@ -34,6 +34,17 @@ class PermanentError(Exception):
 
 class JobStateError(Exception):
     """The job's state does not allow what was asked (a retry of a running job)."""
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the job (it stalled past its lease and another worker
+    took it over): it must publish nothing more."""
+
+
+# Called inside the claiming / finishing transaction (archive/pipeline.py provides them):
+# (session, job) and (session, job, new state, outcome or None, error or None).
+OnClaimed = Callable[[Session, Job], None]
+OnFinished = Callable[[Session, Job, str, Any, "str | None"], None]
 
 
 def _push_after_commit(session: Session, job: Job) -> None:
@@ -74,8 +85,9 @@ def _claimable(now: dt.datetime):
     )
 
 
-def fail_exhausted(catalog: Catalog) -> list[int]:
-    """Jobs whose worker died on their last attempt: fail them with the reason."""
+def fail_exhausted(catalog: Catalog, on_finished: OnFinished | None = None) -> list[int]:
+    """Jobs whose worker died on their last attempt: fail them with the reason (and
+    their asset, through `on_finished`, in the same transaction)."""
     now = utcnow()
     stale = and_(Job.state == "running", Job.lease_expires_at < now, Job.attempts >= Job.max_attempts)
     failed = []
@@ -91,12 +103,16 @@ def fail_exhausted(catalog: Catalog) -> list[int]:
                                .execution_options(synchronize_session=False))
             if result.rowcount == 1:
                 failed.append(job_id)
+                if on_finished is not None:
+                    on_finished(s, s.get(Job, job_id, populate_existing=True), "failed", None, reason)
     return failed
 
 
-def claim(catalog: Catalog, owner: str, lease_seconds: int) -> Job | None:
-    """Take the oldest claimable job, or None. Exactly one worker wins each row."""
-    fail_exhausted(catalog)
+def claim(catalog: Catalog, owner: str, lease_seconds: int, on_claimed: OnClaimed | None = None,
+          on_finished: OnFinished | None = None) -> Job | None:
+    """Take the oldest claimable job, or None. Exactly one worker wins each row;
+    `on_claimed` runs in the claiming transaction."""
+    fail_exhausted(catalog, on_finished)
     now = utcnow()
     with catalog.session() as s:
         candidates = s.scalars(
@@ -111,36 +127,49 @@ def claim(catalog: Catalog, owner: str, lease_seconds: int) -> Job | None:
                         lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
                         started_at=now, progress=0)
             )
+            if result.rowcount != 1:
+                s.rollback()
+                continue
+            job = s.get(Job, job_id, populate_existing=True)
+            if on_claimed is not None:
+                on_claimed(s, job)
             s.commit()
-            if result.rowcount == 1:
-                return s.get(Job, job_id)
+            return job
     return None
 
 
 def heartbeat(catalog: Catalog, job_id: int, owner: str, lease_seconds: int,
-              progress: int | None = None) -> bool:
-    """Extend the lease; False when the job is no longer ours."""
+              progress: int | None = None, attempt: int | None = None) -> bool:
+    """Extend the lease; False when the job is no longer ours (nor, given `attempt`,
+    the same attempt: a worker that reclaimed its own job after losing it)."""
     values: dict = {"lease_expires_at": utcnow() + dt.timedelta(seconds=lease_seconds)}
     if progress is not None:
         values["progress"] = progress
     with catalog.transaction() as s:
-        r = s.execute(update(Job).where(Job.id == job_id, Job.lease_owner == owner,
-                                        Job.state == "running").values(**values))
+        where = [Job.id == job_id, Job.lease_owner == owner, Job.state == "running",
+                 Job.lease_expires_at >= utcnow()]
+        if attempt is not None:
+            where.append(Job.attempts == attempt)
+        r = s.execute(update(Job).where(*where).values(**values))
         return r.rowcount == 1
 
 
-def finish(catalog: Catalog, job_id: int, owner: str, error: str | None = None,
-           log_tail: str | None = None, permanent: bool = False,
-           retry_delay: float = 5.0) -> str:
-    """Record the outcome; returns the job's new state. A worker that lost its lease
-    (it stalled past it and another worker took the job) changes nothing."""
+def finish(catalog: Catalog, job_id: int, owner: str, attempt: int, error: str | None = None,
+           log_tail: str | None = None, permanent: bool = False, retry_delay: float = 5.0,
+           outcome: Any = None, on_finished: OnFinished | None = None) -> str:
+    """Record the outcome of attempt `attempt`; returns the job's new state. `on_finished`
+    applies it to the asset in the same transaction. A worker that lost its lease (it
+    stalled past it and another worker took the job) changes nothing."""
     now = utcnow()
+    mine = and_(Job.id == job_id, Job.lease_owner == owner, Job.state == "running", Job.attempts == attempt)
     with catalog.transaction() as s:
-        job = s.get(Job, job_id)
-        if job is None:
-            return "gone"
-        if job.lease_owner != owner or job.state != "running":
-            return job.state
+        # A write first: it checks the lease and takes the write lock (SQLite) or the row
+        # lock (PostgreSQL), so everything read below is the latest committed state.
+        held = s.execute(update(Job).where(mine).values(lease_expires_at=Job.lease_expires_at)
+                         .execution_options(synchronize_session=False))
+        if held.rowcount != 1:
+            return s.scalar(select(Job.state).where(Job.id == job_id)) or "gone"
+        job = s.get(Job, job_id, populate_existing=True)
         values: dict = {"log_tail": log_tail, "lease_owner": None, "lease_expires_at": None}
         if error is None:
             values.update(state="done", progress=100, error=None, finished_at=now)
@@ -149,18 +178,18 @@ def finish(catalog: Catalog, job_id: int, owner: str, error: str | None = None,
         else:
             values.update(state="queued", error=error,
                           run_after=now + dt.timedelta(seconds=retry_delay * job.attempts))
-        result = s.execute(
-            update(Job).where(Job.id == job_id, Job.lease_owner == owner, Job.state == "running",
-                              Job.attempts == job.attempts)
-            .values(**values).execution_options(synchronize_session=False))
-        if result.rowcount != 1:
-            return s.scalar(select(Job.state).where(Job.id == job_id)) or "gone"
+        for key, value in values.items():
+            setattr(job, key, value)
+        if values["state"] == "queued":
+            _push_after_commit(s, job)
+        if on_finished is not None:
+            on_finished(s, job, values["state"], outcome, error)
         return values["state"]
 
 
-def retry(catalog: Catalog, job_id: int) -> Job:
+def retry(catalog: Catalog, job_id: int, on_retried: OnClaimed | None = None) -> Job:
     """Put a failed (or done) job back in the queue with a fresh set of attempts.
-    Its asset, if this job had failed it, is queued again in the same transaction."""
+    `on_retried` (its asset, if this job had failed it) runs in the same transaction."""
     with catalog.transaction() as s:
         job = s.get(Job, job_id)
         if job is None:
@@ -175,8 +204,8 @@ def retry(catalog: Catalog, job_id: int) -> Job:
         if result.rowcount != 1:
             raise JobStateError(f"job {job_id} changed while it was being retried; try again")
         s.refresh(job)
-        if job.asset.status == "failed":
-            job.asset.status, job.asset.error = "queued", None
+        if on_retried is not None:
+            on_retried(s, job)
         _push_after_commit(s, job)
     return job
 
@@ -194,22 +223,30 @@ def next_due(catalog: Catalog, leases: bool = True) -> float | None:
     return max(0.0, (min(times) - now).total_seconds()) if times else None
 
 
-def held(catalog: Catalog, job_ids) -> set[int]:
-    """Which of these jobs a worker holds now (running, lease not run out)."""
+def held(catalog: Catalog, job_ids) -> dict[int, int]:
+    """Which of these jobs a worker holds now (running, lease not run out): id -> attempt."""
     with catalog.session() as s:
-        return set(s.scalars(select(Job.id).where(
-            Job.id.in_(list(job_ids)), Job.state == "running", Job.lease_expires_at >= utcnow())))
+        return dict(s.execute(select(Job.id, Job.attempts).where(
+            Job.id.in_(list(job_ids)), Job.state == "running", Job.lease_expires_at >= utcnow())).all())
 
 
 class Heartbeat:
     """Renews a job's lease in the background while the work runs."""
 
-    def __init__(self, catalog: Catalog, job_id: int, owner: str, lease_seconds: int):
+    def __init__(self, catalog: Catalog, job_id: int, owner: str, lease_seconds: int, attempt: int | None = None):
         self._args = (catalog, job_id, owner, lease_seconds)
+        self.attempt = attempt
         self._stop = threading.Event()
         self._progress: int | None = None
         self.lost = False  # a heartbeat found the job taken over by another worker
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{job_id}")
+
+    def check(self) -> None:
+        """Raise LeaseLost unless this worker still holds the job: called before
+        publishing, so a worker that was taken over writes nothing more."""
+        if self.lost or not heartbeat(*self._args, progress=self._progress, attempt=self.attempt):
+            self.lost = True
+            raise LeaseLost(f"job {self._args[1]}: the lease was lost; another worker runs it now")
 
     def progress(self, fraction: float) -> None:
         self._progress = max(0, min(100, int(fraction * 100)))
@@ -218,7 +255,7 @@ class Heartbeat:
         interval = max(1.0, self._args[3] / 3)
         while not self._stop.wait(interval):
             try:
-                ours = heartbeat(*self._args, progress=self._progress)
+                ours = heartbeat(*self._args, progress=self._progress, attempt=self.attempt)
             except Exception as e:  # the next beat retries; the lease outlasts two misses
                 log.warning("heartbeat for job %s failed: %s", self._args[1], e)
                 continue
@@ -234,5 +271,3 @@ class Heartbeat:
         self._stop.set()
         self._thread.join(timeout=5)
 
-
-Handler = Callable[[Job, Heartbeat], None]

@@ -5,7 +5,12 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Integer, String, Text
+import re
+import unicodedata
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Float, ForeignKey, Integer, String,
+                        Table, Text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
@@ -20,11 +25,124 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+def slugify(text: str) -> str:
+    """A URL slug: accents folded, lower case, words joined by '-'. Letters of other
+    scripts are kept (a name in Chinese still gets a slug)."""
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return re.sub(r"[\W_]+", "-", folded.casefold()).strip("-")[:200]
+
+
 class Base(DeclarativeBase):
     pass
 
 
 VISIBILITIES = ("draft", "public", "unlisted", "private")
+PUBLISHED = ("public", "unlisted")  # viewable by anyone with the link, once publish_at has passed
+
+
+class Series(Base):
+    """A thematic group of webinars."""
+
+    __tablename__ = "series"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")  # Markdown
+
+    webinars: Mapped[list["Webinar"]] = relationship(back_populates="series")
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+webinar_tags = Table(
+    "webinar_tags", Base.metadata,
+    Column("webinar_id", ForeignKey("webinars.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Speaker(Base):
+    """A person, shared across webinars (a speaker's page lists all their talks).
+
+    The photo belongs to the person, not to one webinar, so it lives under the
+    speaker's own prefix; its key carries its checksum, so a new photo gets a new
+    key and stored objects never change (a manifest that names an old one stays true)."""
+
+    __tablename__ = "speakers"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    organisation: Mapped[str] = mapped_column(String(300), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")  # Markdown
+    photo_key: Mapped[str | None] = mapped_column(String(300))
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))
+    photo_content_type: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def prefix(self) -> str:
+        return f"speakers/{self.id}/"
+
+    def photo_key_for(self, sha256: str, ext: str) -> str:
+        return f"{self.prefix}photo-{sha256[:16]}.{ext}"
+
+
+class WebinarSpeaker(Base):
+    """A speaker of a webinar, in the order the webinar lists them (moderators
+    included, who give no presentation)."""
+
+    __tablename__ = "webinar_speakers"
+
+    webinar_id: Mapped[str] = mapped_column(ForeignKey("webinars.id", ondelete="CASCADE"), primary_key=True)
+    speaker_id: Mapped[str] = mapped_column(ForeignKey("speakers.id", ondelete="CASCADE"), primary_key=True,
+                                            index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    speaker: Mapped[Speaker] = relationship(lazy="joined")
+
+
+class PresentationSpeaker(Base):
+    __tablename__ = "presentation_speakers"
+
+    presentation_id: Mapped[str] = mapped_column(ForeignKey("presentations.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    speaker_id: Mapped[str] = mapped_column(ForeignKey("speakers.id", ondelete="CASCADE"), primary_key=True,
+                                            index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    speaker: Mapped[Speaker] = relationship(lazy="joined")
+
+
+class Presentation(Base):
+    """One talk in a webinar: its speakers, its deck, where it starts in the recording."""
+
+    __tablename__ = "presentations"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    webinar_id: Mapped[str] = mapped_column(ForeignKey("webinars.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(300))
+    deck_asset_id: Mapped[str | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"), index=True)
+    start_seconds: Mapped[float | None] = mapped_column(Float)
+
+    webinar: Mapped["Webinar"] = relationship(back_populates="presentations")
+    deck: Mapped["Asset | None"] = relationship()
+    speaker_links: Mapped[list[PresentationSpeaker]] = relationship(
+        order_by=PresentationSpeaker.position, cascade="all, delete-orphan")
+
+    @property
+    def speakers(self) -> list[Speaker]:
+        return [link.speaker for link in self.speaker_links]
 
 
 class Webinar(Base):
@@ -32,15 +150,51 @@ class Webinar(Base):
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
     title: Mapped[str] = mapped_column(String(300))
+    # The local day it was held; with a start time, the day of starts_at in its zone.
     held_on: Mapped[dt.date | None] = mapped_column(Date)
-    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # UTC, naive like every DateTime here
+    timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name, e.g. Europe/Berlin
+    language: Mapped[str | None] = mapped_column(String(35))  # BCP 47 tag
+    description: Mapped[str] = mapped_column(Text, default="")  # Markdown, rendered by archive.markdown
     visibility: Mapped[str] = mapped_column(String(16), default="public")
+    publish_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # UTC; hidden until then
+    series_id: Mapped[str | None] = mapped_column(ForeignKey("series.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     assets: Mapped[list["Asset"]] = relationship(
         back_populates="webinar", order_by="Asset.position", cascade="all, delete-orphan"
     )
+    series: Mapped[Series | None] = relationship(back_populates="webinars")
+    tags: Mapped[list[Tag]] = relationship(secondary=webinar_tags, order_by=Tag.slug)
+    speaker_links: Mapped[list[WebinarSpeaker]] = relationship(
+        order_by=WebinarSpeaker.position, cascade="all, delete-orphan")
+    presentations: Mapped[list[Presentation]] = relationship(
+        back_populates="webinar", order_by=Presentation.position, cascade="all, delete-orphan")
+
+    @property
+    def speakers(self) -> list[Speaker]:
+        return [link.speaker for link in self.speaker_links]
+
+    @property
+    def local_start(self) -> dt.datetime | None:
+        """The start time, timezone-aware, in the webinar's own zone."""
+        if self.starts_at is None:
+            return None
+        utc = self.starts_at.replace(tzinfo=dt.timezone.utc)
+        return utc.astimezone(ZoneInfo(self.timezone)) if self.timezone else utc
+
+    def is_published(self, now: dt.datetime | None = None) -> bool:
+        """Public or unlisted, and its publish_at (if any) has passed. `now` is naive UTC
+        (like the columns) or aware."""
+        if self.visibility not in PUBLISHED:
+            return False
+        if self.publish_at is None:
+            return True
+        now = now or utcnow()
+        if now.tzinfo is not None:
+            now = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return self.publish_at <= now
 
     @property
     def prefix(self) -> str:

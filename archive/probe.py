@@ -277,20 +277,6 @@ def ladder_rungs(info: MediaInfo, ladder: list[dict] | None = None) -> list[dict
     return rungs
 
 
-def codec_strings_of(init_segment: Path) -> list[str]:
-    """CODECS of an fMP4 init segment we made, read from its avcC box: the profile,
-    compatibility and level bytes there are exactly RFC 6381's avc1.PPCCLL."""
-    with open(init_segment, "rb") as f:
-        data = f.read(1 << 20)  # the init segment (moov) comes first
-    codecs = []
-    at = data.find(b"avcC")
-    if at >= 0:
-        codecs.append("avc1." + data[at + 5: at + 8].hex())
-    if b"mp4a" in data:
-        codecs.append("mp4a.40.2")
-    return codecs
-
-
 # -- decode check ------------------------------------------------------------------
 
 def check_decodes(src: Path, info: MediaInfo, limits: ToolLimits) -> list[str]:

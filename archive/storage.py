@@ -86,6 +86,9 @@ class S3Store:
             self._client.create_bucket(Bucket=self.bucket)
         except ClientError as e:
             code = e.response.get("Error", {}).get("Code", "")
+            if code in ("403", "AccessDenied"):
+                raise StorageError(f"bucket {self.bucket!r} does not exist and these credentials may not "
+                                   "create it: create it first (scripts/run and docker compose do)") from e
             if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise StorageError(f"cannot create bucket {self.bucket!r}: {e}") from e
 

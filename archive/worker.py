@@ -11,14 +11,15 @@ import threading
 import time
 from pathlib import Path
 
-from . import jobs, media, webinars
+from . import jobs, media, pipeline, queries, webinars
 from .context import Archive
-from .models import Asset, Job
-from .processing import HANDLERS, PERMANENT, WATCHABLE_KINDS
+from .models import Asset
 
 log = logging.getLogger(__name__)
 
-_JOB_DIR = re.compile(r"^job-(\d+)$")
+# A job's scratch folder: job-<id>-<attempt>, so that a worker that lost its lease and a
+# worker that took the job over never share (or empty) one another's.
+_JOB_DIR = re.compile(r"^job-(\d+)-(\d+)$")
 
 
 def _remove(path: Path) -> None:
@@ -31,106 +32,81 @@ def _remove(path: Path) -> None:
 
 
 class Worker:
-    def __init__(self, archive: Archive, name: str | None = None):
+    def __init__(self, archive: Archive, name: str | None = None,
+                 graph: dict[str, pipeline.JobKind] | None = None):
         self.archive = archive
         self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.graph = graph if graph is not None else pipeline.GRAPH
         self.stopping = threading.Event()
 
     def run_once(self) -> bool:
         """Claim and run one job; False when there was none to claim."""
         s = self.archive.settings
-        job = jobs.claim(self.archive.catalog, self.owner, s.job_lease_seconds)
+        job = jobs.claim(self.archive.catalog, self.owner, s.job_lease_seconds,
+                         on_claimed=pipeline.on_claimed, on_finished=pipeline.on_finished)
         if job is None:
-            self._sync_failed_assets()
             self._sweep_work_dir()
             return False
-        log.info("job %s (%s, asset %s): attempt %s", job.id, job.kind, job.asset_id, job.attempts)
-        watchable = job.kind in WATCHABLE_KINDS  # later renditions never hide a ready asset
-        if watchable:
-            self._set_asset(job.asset_id, status="processing")
-        error, tail, permanent, result = None, None, False, None
-        # The job's own scratch space, emptied before (a killed attempt may have left
-        # files there) and after; the handler's temporary files all live inside it.
-        job_dir = self._job_dir(job.id)
-        with jobs.Heartbeat(self.archive.catalog, job.id, self.owner, s.job_lease_seconds) as hb:
+        attempt = job.attempts
+        log.info("job %s (%s, asset %s): attempt %s", job.id, job.kind, job.asset_id, attempt)
+        error, tail, permanent, outcome = None, None, False, None
+        job_dir = s.work_dir / f"job-{job.id}-{attempt}"
+        with jobs.Heartbeat(self.archive.catalog, job.id, self.owner, s.job_lease_seconds, attempt) as hb:
             with self.archive.catalog.session() as session:
                 asset = session.get(Asset, job.asset_id)
+            kind = self.graph.get(job.kind)
             try:
-                handler = HANDLERS.get(job.kind)
-                if handler is None:
+                if kind is None:
                     raise jobs.PermanentError(f"unknown job kind {job.kind!r}")
+                if asset is None:
+                    raise jobs.PermanentError("the file was deleted")
                 _remove(job_dir)
                 job_dir.mkdir(parents=True)
                 scoped = dataclasses.replace(self.archive, settings=s.with_(work_dir=job_dir))
-                result = handler(scoped, asset, hb)
-            except PERMANENT as e:
-                error, permanent = str(e), True
-                tail = getattr(e, "log", None)
+                outcome = kind.handler(scoped, asset, hb)
+            except jobs.LeaseLost as e:
+                log.warning("%s; publishing nothing", e)
+                return True
             except media.MediaError as e:
                 error, permanent, tail = str(e), e.permanent, e.log
-            except Exception as e:  # anything else may be passing (network, disk): retried
-                log.exception("job %s failed", job.id)
-                error = f"{type(e).__name__}: {e}"
+            except Exception as e:
+                if kind is not None and isinstance(e, kind.permanent):
+                    error, permanent = str(e), True
+                    tail = getattr(e, "log", None)
+                else:  # anything else may be passing (network, disk): retried
+                    log.exception("job %s failed", job.id)
+                    error = f"{type(e).__name__}: {e}"
             finally:
                 _remove(job_dir)
-        if result is not None:
-            info, outputs = result
-            self._set_asset(job.asset_id, status="ready", error=None, info=info, outputs=outputs)
-        state = jobs.finish(self.archive.catalog, job.id, self.owner, error, tail, permanent,
-                            retry_delay=s.job_retry_delay_seconds)
-        if state == "failed" and watchable:
-            self._set_asset(job.asset_id, status="failed", error=error)
-        elif state == "failed":
-            self._note_later_failure(job.asset_id, job.kind, error)
-        elif state == "queued" and watchable:
-            self._set_asset(job.asset_id, status="queued")
+        state = jobs.finish(self.archive.catalog, job.id, self.owner, attempt, error, tail, permanent,
+                            retry_delay=s.job_retry_delay_seconds, outcome=outcome,
+                            on_finished=pipeline.on_finished)
         log.info("job %s: %s%s", job.id, state, f" ({error})" if error else "")
+        if state in ("done", "failed"):
+            self._write_manifest(job.asset_id)
         return True
 
-    def _set_asset(self, asset_id: str, **values) -> None:
-        with self.archive.catalog.transaction() as s:
+    def _write_manifest(self, asset_id: str) -> None:
+        """The bucket's copy of the webinar's description; rewritten after each job, so
+        it is at most one job behind the catalog if the worker dies in between."""
+        with self.archive.catalog.session() as s:
             asset = s.get(Asset, asset_id)
-            if asset is None:
-                return
-            for k, v in values.items():
-                setattr(asset, k, v)
-            s.flush()
-            webinar = webinars.get(s, asset.webinar_id)
-            manifest_due = values.get("status") in ("ready", "failed")
-        if manifest_due:
+            webinar = queries.get(s, asset.webinar_id) if asset is not None else None
+        if webinar is not None:
             webinars.write_manifest(self.archive, webinar)
 
-    def _job_dir(self, job_id: int) -> Path:
-        return self.archive.settings.work_dir / f"job-{job_id}"
-
     def _sweep_work_dir(self) -> None:
-        """Remove the scratch space of jobs that no worker holds: what a killed worker left."""
+        """Remove the scratch space of attempts that no worker holds: what a killed worker left."""
         try:
-            found = {int(m.group(1)): p for p in self.archive.settings.work_dir.iterdir()
+            found = {(int(m.group(1)), int(m.group(2))): p for p in self.archive.settings.work_dir.iterdir()
                      if (m := _JOB_DIR.match(p.name))}
         except FileNotFoundError:
             return
         if found:
-            held = jobs.held(self.archive.catalog, found)
-            for job_id, path in found.items():
-                if job_id not in held:
+            held = jobs.held(self.archive.catalog, {job_id for job_id, _ in found})
+            for (job_id, attempt), path in found.items():
+                if held.get(job_id) != attempt:
                     _remove(path)
-
-    def _note_later_failure(self, asset_id: str, kind: str, error: str | None) -> None:
-        with self.archive.catalog.session() as s:
-            asset = s.get(Asset, asset_id)
-            info = dict(asset.info) if asset else {}
-        info.setdefault("failures", {})[kind] = error
-        self._set_asset(asset_id, info=info)
-
-    def _sync_failed_assets(self) -> None:
-        """Assets whose jobs were failed because their worker died: mark them failed too."""
-        with self.archive.catalog.session() as s:
-            rows = s.query(Job.asset_id, Job.error).join(Asset).filter(
-                Job.state == "failed", Job.kind.in_(WATCHABLE_KINDS),
-                Asset.status.in_(("queued", "processing"))).all()
-        for asset_id, error in rows:
-            self._set_asset(asset_id, status="failed", error=error)
 
     def run_until_idle(self, timeout: float = 600) -> None:
         """Run jobs until none is left, waiting for delayed retries (tests, `worker

@@ -16,24 +16,24 @@ PYTHON="${PYTHON:-python3}"
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Debian packages: each command we need and the package that brings it.
+# Debian packages: the shared list (the Dockerfile installs the same one), plus what the
+# caller asks for, as COMMAND=PACKAGE (scripts/test: chromium, redis-server).
+debian_packages() {
+  sed 's/#.*//' "$ROOT/scripts/debian-packages.txt" | xargs -n1
+}
+
 ensure_debian_packages() {
-  local want=() cmd pkg
-  local -A need=( [ffmpeg]=ffmpeg [ffprobe]=ffmpeg [fc-list]=fontconfig [soffice]=libreoffice-impress
-                  [curl]=curl [prlimit]=util-linux )
-  for extra in "$@"; do need[${extra%%=*}]=${extra#*=}; done
-  for cmd in "${!need[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 || want+=("${need[$cmd]}")
+  local want=() extra pkg
+  for pkg in $(debian_packages); do
+    dpkg -s "$pkg" >/dev/null 2>&1 || want+=("$pkg")
   done
-  # Fonts: drawtext in the demo needs one; PPTX/ODP decks need metric-compatible ones
-  # (Calibri, Cambria, Arial, CJK) or LibreOffice reflows their text.
+  for extra in "$@"; do
+    command -v "${extra%%=*}" >/dev/null 2>&1 || want+=("${extra#*=}")
+  done
   # PostgreSQL's initdb is not on PATH; it is only asked for by scripts/test.
   if [ "${WANT_POSTGRESQL:-0}" = 1 ]; then
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || want+=(postgresql)
   fi
-  for pkg in fonts-dejavu-core fonts-liberation fonts-crosextra-carlito fonts-crosextra-caladea fonts-noto-cjk; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || want+=("$pkg")
-  done
   [ ${#want[@]} -eq 0 ] && return 0
   mapfile -t want < <(printf '%s\n' "${want[@]}" | sort -u)
   say "installing Debian packages: ${want[*]}"
@@ -46,15 +46,20 @@ ensure_debian_packages() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 }
 
-# The virtual environment at .venv with the project installed (editable);
-# reinstalled only when pyproject.toml changes.
+# The virtual environment at .venv with the project installed (editable), with the
+# extras asked for (like "[test,local]"); reinstalled only when pyproject.toml changes or
+# an extra is asked for that is not in yet. The stamp lists the extras installed.
 ensure_venv() {
-  local extras="${1:-}"
   local hash; hash="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
-  local stamp="$VENV/.installed-$hash$extras"
-  [ -e "$stamp" ] && return 0
-  # The plain project is inside any extras installed from the same pyproject.toml.
-  if [ -z "$extras" ] && compgen -G "$VENV/.installed-$hash*" >/dev/null; then return 0; fi
+  local stamp="$VENV/.installed-$hash" installed="" want extra missing=0
+  [ -e "$stamp" ] && installed="$(cat "$stamp")"
+  want="$installed"
+  for extra in $(tr '[],' '   ' <<<"${1:-}"); do
+    [[ " $want " == *" $extra "* ]] || { want="$want $extra"; missing=1; }
+  done
+  [ -e "$stamp" ] && [ "$missing" = 0 ] && return 0
+  want="$(echo $want)"
+  local extras=""; [ -n "$want" ] && extras="[${want// /,}]"
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating $VENV"
     "$PYTHON" -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
@@ -67,7 +72,7 @@ ensure_venv() {
     die "pip install failed (full log: $log)"
   fi
   rm -f "$VENV"/.installed-*
-  touch "$stamp"
+  echo "$want" >"$stamp"
 }
 
 # MinIO, built once with the machine's Go and kept in the cache.
@@ -92,17 +97,32 @@ wait_http() {  # url, seconds
   done
 }
 
-# Local MinIO with known credentials; CORS for the browser uploader is a server
-# setting on the community edition (no per-bucket CORS).
+# Local MinIO with the root account in MINIO_ROOT_USER and MINIO_ROOT_PASSWORD; CORS for
+# the browser uploader is a server setting on the community edition (no per-bucket CORS).
 start_minio() {  # data dir, port, console port, log file
   local data="$1" port="$2" cport="$3" log="$4"
   mkdir -p "$data"
   port_free "$port" || die "port $port is taken; set WEBINAR_ARCHIVE_MINIO_PORT to another one"
-  MINIO_ROOT_USER="$AWS_ACCESS_KEY_ID" MINIO_ROOT_PASSWORD="$AWS_SECRET_ACCESS_KEY" \
+  MINIO_ROOT_USER="$MINIO_ROOT_USER" MINIO_ROOT_PASSWORD="$MINIO_ROOT_PASSWORD" \
   MINIO_API_CORS_ALLOW_ORIGIN="${WEBINAR_ARCHIVE_CORS_ORIGINS:-*}" \
   MINIO_BROWSER=off MINIO_UPDATE=off \
     "$MINIO_BIN" server --quiet --address "127.0.0.1:$port" --console-address "127.0.0.1:$cport" "$data" \
     >"$log" 2>&1 &
   MINIO_PID=$!
   wait_http "http://127.0.0.1:$port/minio/health/live" 60 || { cat "$log" >&2; die "MinIO did not start"; }
+}
+
+# axe-core, the accessibility checker the browser tests run on every public page.
+# It comes from the npm registry (needs Node.js's npm) and is cached like MinIO.
+AXE_VERSION="4.10.3"
+AXE_JS="$CACHE/axe-core-$AXE_VERSION/axe.min.js"
+ensure_axe() {
+  [ -s "$AXE_JS" ] && return 0
+  command -v npm >/dev/null 2>&1 || die "npm is needed once to fetch axe-core $AXE_VERSION (Debian: apt-get install npm)"
+  say "fetching axe-core $AXE_VERSION from the npm registry (once)"
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "axe-core@$AXE_VERSION" >/dev/null && tar xzf "axe-core-$AXE_VERSION.tgz")
+  mkdir -p "$(dirname "$AXE_JS")"
+  cp "$tmp/package/axe.min.js" "$AXE_JS"
+  rm -rf "$tmp"
 }

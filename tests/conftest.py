@@ -11,6 +11,7 @@ from archive.context import Archive
 from archive.worker import Worker
 from web import create_app
 
+from .browser import browser_page
 from .media_inputs import make_inputs
 from .services import MinioServer, archive_env, free_port
 
@@ -69,3 +70,10 @@ def live_server(app):
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(tmp_path):
+    """A fresh browser page (Debian's chromium); no page it opens may break the CSP."""
+    with browser_page(tmp_path / "chromium-profile") as p:
+        yield p

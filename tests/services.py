@@ -13,7 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from archive import localdev
+
 ROOT = Path(__file__).resolve().parent.parent
+# MinIO's root account: only the set-up (localdev.provision) and tests of it use it.
 MINIO_USER = "test-access-key"
 MINIO_PASSWORD = "test-secret-key-123"
 
@@ -184,17 +187,28 @@ class RedisServer:
         self.log.close()
 
 
+def bucket_user(minio: MinioServer, bucket: str) -> tuple[str, str]:
+    """A new bucket and a MinIO user whose policy reaches only it, as scripts/run makes
+    them: the app never gets the root credentials. Returns the user's (key, secret)."""
+    user, secret = f"app-{bucket}", secrets.token_urlsafe(24)
+    localdev.provision(minio.endpoint, MINIO_USER, MINIO_PASSWORD, bucket, user, secret)
+    return user, secret
+
+
 def archive_env(minio: MinioServer, tmp: Path, **overrides: str) -> dict[str, str]:
     """A test archive's environment: for Settings.from_env and for `webinar-archive`
-    subprocesses alike. Each call gets its own bucket and data folder."""
+    subprocesses alike. Each call gets its own bucket, a user limited to that bucket,
+    and its own data folder."""
+    bucket = overrides.get("WEBINAR_ARCHIVE_BUCKET") or f"test-{secrets.token_hex(6)}"
+    user, secret = bucket_user(minio, bucket)
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(tmp)),
         "WEBINAR_ARCHIVE_DATA": str(tmp / "data"),
-        "WEBINAR_ARCHIVE_BUCKET": f"test-{secrets.token_hex(6)}",
+        "WEBINAR_ARCHIVE_BUCKET": bucket,
         "AWS_ENDPOINT_URL_S3": minio.endpoint,
-        "AWS_ACCESS_KEY_ID": MINIO_USER,
-        "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
+        "AWS_ACCESS_KEY_ID": user,
+        "AWS_SECRET_ACCESS_KEY": secret,
         "AWS_DEFAULT_REGION": "us-east-1",
         "WEBINAR_ARCHIVE_PUBLIC_URL": "http://archive.test",
         **overrides,

@@ -8,17 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from archive import webinars
+from archive import queries
 from archive.importer import ImportRequest, import_webinar
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Never `playwright install`: its browser download does not work here.
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 DECK_NAME = "Präsentation – Ana Müller.pdf"
 
 pytestmark = pytest.mark.browser
@@ -26,22 +20,6 @@ pytestmark = pytest.mark.browser
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def page(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile",  # a fresh user-data-dir
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1000}, accept_downloads=True,
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
 
 
 @pytest.fixture
@@ -53,7 +31,7 @@ def webinar(archive, worker, inputs, tmp_path):
         slides=[deck], description="A generated clip and a three-page deck."))
     worker.run_until_idle()
     with archive.catalog.session() as s:
-        w = webinars.get(s, w.id)
+        w = queries.get(s, w.id)
     assert w.status == "ready", w.errors
     return w
 
@@ -61,6 +39,9 @@ def webinar(archive, worker, inputs, tmp_path):
 def test_watch_the_recording_and_download_the_slides(live_server, webinar, page, inputs, tmp_path):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server}/")
+    expect(page.locator("img.poster")).to_have_count(1)
+    page.wait_for_function("() => document.querySelector('img.poster').naturalWidth > 0", timeout=20_000)
     page.goto(f"{live_server}/webinars/{webinar.id}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Open data in practice")
 
@@ -76,6 +57,7 @@ def test_watch_the_recording_and_download_the_slides(live_server, webinar, page,
     assert (state["width"], state["height"]) == (320, 240)
     assert state["duration"] == pytest.approx(4, abs=0.2)
     assert not state["paused"]
+    assert video.evaluate("v => v.dataset.engine") == "hls.js"  # MediaSource, from blob: URLs
     video.evaluate("v => v.pause()")
 
     # every slide thumbnail came from MinIO and decoded

@@ -5,8 +5,10 @@ endpoint agree with the MinIO service, and the commands are real CLI commands.""
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,17 +16,39 @@ import pytest
 import yaml
 
 import archive.config
-from archive.config import Settings
+from archive.config import Settings, read_env_file
+from archive.localdev import bucket_policy
 from web.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker")
 ENV_NAME = re.compile(r"^(WEBINAR_ARCHIVE|AWS)_[A-Z0-9_]+$")
+VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?::\?[^}]*)?\}")
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+def dotenv(tmp_path_factory) -> dict[str, str]:
+    """The .env that scripts/compose-env writes: compose's secrets."""
+    path = tmp_path_factory.mktemp("compose") / ".env"
+    subprocess.run([ROOT / "scripts" / "compose-env", path], check=True, capture_output=True)
+    assert path.stat().st_mode & 0o777 == 0o600
+    return read_env_file(path)
+
+
+def interpolate(value, variables: dict[str, str]):
+    """What docker compose does to ${VAR}, ${VAR:?message} and $$ in the file."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, variables) for v in value]
+    if isinstance(value, str):
+        return VARIABLE.sub(lambda m: "$" if m.group(0) == "$$" else variables[m.group(1)], value)
+    return value
+
+
+@pytest.fixture(scope="module")
+def compose(dotenv) -> dict:
+    return interpolate(yaml.safe_load((ROOT / "docker-compose.yml").read_text()), dotenv)
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +130,18 @@ def test_app_settings_point_at_the_minio_service(services, name):
     minio_env = environment(minio)
     env = environment(services[name])
     settings = Settings.from_env(env)  # the app reads them without complaint
+    settings.refuse_development_secrets()  # and starts: no published secret
 
-    assert settings.s3_access_key == minio_env["MINIO_ROOT_USER"]
-    assert settings.s3_secret_key == minio_env["MINIO_ROOT_PASSWORD"]
-    assert len(settings.s3_secret_key) >= 8  # MinIO refuses shorter root passwords
+    # never the root account: the user minio-init makes, limited to the app's bucket
+    assert settings.s3_access_key != minio_env["MINIO_ROOT_USER"]
+    assert settings.s3_secret_key != minio_env["MINIO_ROOT_PASSWORD"]
+    assert len(minio_env["MINIO_ROOT_PASSWORD"]) >= 8  # MinIO refuses shorter root passwords
+    init = environment(services["minio-init"])
+    assert (init["APP_USER"], init["APP_SECRET"]) == (settings.s3_access_key, settings.s3_secret_key)
+    assert init["BUCKET"] == settings.bucket
+    assert json.loads(init["POLICY"]) == bucket_policy(settings.bucket)
+    assert init["MC_HOST_local"] == (f"http://{minio_env['MINIO_ROOT_USER']}:{minio_env['MINIO_ROOT_PASSWORD']}"
+                                     f"@minio:{minio_api_port(minio)}")
 
     server_side = urlsplit(settings.s3_endpoint)
     assert server_side.hostname == "minio" and server_side.hostname in services
@@ -147,25 +179,65 @@ def test_commands_are_real_cli_commands(services):
         published(services["web"], web.port)
     assert cli_args(services["worker"]).command == "worker"
     for name, service in services.items():
-        if name != "minio" and "command" in service:
+        if not name.startswith("minio") and "command" in service:
             cli_args(service)
+
+
+def test_the_bucket_and_user_are_made_once_with_the_root_account(services):
+    init = services["minio-init"]
+    assert init["image"].startswith("quay.io/minio/mc:RELEASE.")
+    assert init["depends_on"]["minio"]["condition"] == "service_healthy"
+    script = command(init)[-1]
+    for step in ('mc mb --ignore-existing "local/$BUCKET"', 'mc admin policy create local "$APP_USER-bucket"',
+                 'mc admin user add local "$APP_USER" "$APP_SECRET"',
+                 'mc admin policy attach local "$APP_USER-bucket" --user "$APP_USER"'):
+        assert step in script
+
+
+def test_no_minio_console(services):
+    minio = services["minio"]
+    assert "--console-address" not in command(minio)
+    assert environment(minio)["MINIO_BROWSER"] == "off"
+    assert [published(minio, minio_api_port(minio))] == [int(str(p).split(":")[0]) for p in minio["ports"]]
 
 
 def test_web_and_worker_start_after_the_schema_exists(services):
     """Two processes migrating a new SQLite catalog at once can collide: one `migrate`
-    runs first, after MinIO is healthy, and both wait for it to complete."""
-    migrate = [n for n, s in services.items() if n != "minio" and cli_args(s).command == "migrate"]
+    runs first, after the bucket and the app's user exist, and both wait for it."""
+    migrate = [n for n, s in services.items() if n.startswith("migrate") and cli_args(s).command == "migrate"]
     assert migrate == ["migrate"]
-    assert services["migrate"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
     assert "healthcheck" in services["minio"]
     for name in APP_SERVICES:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
-def test_the_image_has_ffmpeg_and_the_command():
+def test_the_image_installs_the_debian_packages_the_scripts_install():
+    """One list, scripts/debian-packages.txt: the image and scripts/lib.sh install it."""
+    listed = subprocess.run(["bash", "-c", f"source {ROOT}/scripts/lib.sh && debian_packages"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert {"ffmpeg", "libreoffice-impress", "fonts-crosextra-carlito", "fonts-noto-cjk"} <= set(listed)
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^COPY scripts/debian-packages\.txt /tmp/debian-packages\.txt$", dockerfile, re.M)
+    assert re.search(r"sed 's/#\.\*//' /tmp/debian-packages\.txt \| xargs apt-get install -y", dockerfile)
+    assert "scripts" not in (ROOT / ".dockerignore").read_text().split()
+    # the same words come out of the file as the image's sed reads it
+    words = subprocess.run(["sh", "-c", f"sed 's/#.*//' {ROOT}/scripts/debian-packages.txt"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert words == listed
+
+
+def test_secrets_come_from_a_private_dotenv(dotenv):
+    compose_text = (ROOT / "docker-compose.yml").read_text()
+    assert set(VARIABLE.findall(compose_text)) - {""} == set(dotenv)
+    assert len(set(dotenv.values())) == len(dotenv)  # three different secrets
+    for ignored in (".gitignore", ".dockerignore"):
+        assert ".env" in (ROOT / ignored).read_text().split()
+
+
+def test_the_image_has_the_command():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
-    assert re.search(r"apt-get install .*\bffmpeg\b", dockerfile)
     assert re.search(r"pip install .*\s\.(\s|$)", dockerfile)
     # the package data the app needs at run time is in what the image copies
     for folder in ("archive", "web"):

@@ -10,22 +10,34 @@ from archive.context import Archive
 def create_app(archive: Archive | None = None, test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     if archive is None:
-        archive = Archive.from_settings(Settings.from_env())
+        settings = Settings.from_env()
+        settings.refuse_development_secrets()
+        archive = Archive.from_settings(settings)
     app.config.from_mapping(
         SECRET_KEY=archive.settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=1024 * 1024,  # metadata only: media never passes through here
+        PUBLIC_URL=archive.settings.public_url,
+        SITE_NAME="Webinar archive",
     )
     if test_config:
         app.config.update(test_config)
     app.extensions["archive"] = archive
 
-    from . import api, media, public
+    from . import api, api_v1, i18n, media, public, security, syndication
 
     app.register_blueprint(public.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_v1.bp)
+    app.register_blueprint(syndication.bp)
+
+    @app.context_processor
+    def site() -> dict:
+        return {"site_name": app.config["SITE_NAME"]}
+    security.install(app, archive.store)
+    i18n.install(app)
 
     @app.template_filter("filesize")
     def filesize(n: int | None) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify
 
-from archive import webinars
+from archive import queries
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -12,10 +12,10 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def webinar_status(webinar_id: str):
     archive = current_app.extensions["archive"]
     with archive.catalog.session() as s:
-        w = webinars.get(s, webinar_id)
-    if w is None or w.visibility not in webinars.VIEWABLE:
+        w = queries.viewable(s, webinar_id)
+    if w is None:
         abort(404)
-    return jsonify(webinars.status_dict(w, archive.settings.public_url))
+    return jsonify(queries.public_status(w, archive.settings.public_url))
 
 
 @bp.errorhandler(404)

@@ -10,11 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-from archive import demo, jobs, webinars
+from gunicorn.app.base import BaseApplication
+
+from archive import demo, describe, jobs, pipeline, queries
 from archive.config import ConfigError, Settings
 from archive.context import Archive
 from archive.importer import ImportRejected, ImportRequest, import_webinar
-from archive.models import Job
+from archive.models import Webinar
 from archive.storage import StorageError
 from archive.worker import Worker
 
@@ -24,7 +26,9 @@ EXIT_TIMEOUT = 3
 
 
 def _archive(args) -> Archive:
-    archive = Archive.from_settings(Settings.from_env())
+    settings = Settings.from_env()
+    settings.refuse_development_secrets()
+    archive = Archive.from_settings(settings)
     archive.setup()
     return archive
 
@@ -44,15 +48,47 @@ def _captions(text: str) -> tuple[str, Path]:
 
 
 def cmd_serve(args) -> int:
-    from werkzeug.serving import run_simple
-
     from . import create_app
 
-    archive = _archive(args)
-    app = create_app(archive)
-    print(f"webinar-archive: serving on http://{args.host}:{args.port}/", flush=True)
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    archive = _archive(args)  # the schema and the bucket, once, before any worker starts
+    url = f"http://{args.host}:{args.port}/"
+    if args.debug:
+        from werkzeug.serving import run_simple
+
+        print(f"webinar-archive: development server (--debug) on {url}", flush=True)
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
+        run_simple(args.host, args.port, create_app(archive), threaded=True, use_reloader=False,
+                   use_debugger=True)
+        return 0
+    settings = archive.settings
+    archive.close()  # each gunicorn worker opens its own connections after the fork
+    print(f"webinar-archive: serving on {url} (gunicorn, {args.workers} workers x "
+          f"{args.threads} threads)", flush=True)
+    _Gunicorn(lambda: create_app(Archive.from_settings(settings)), {
+        "bind": f"{args.host}:{args.port}",
+        "workers": args.workers,
+        "threads": args.threads,
+        "worker_class": "gthread",
+        "accesslog": "-",
+        "timeout": 60,
+        "graceful_timeout": 20,
+    }).run()
     return 0
+
+
+class _Gunicorn(BaseApplication):
+    """gunicorn run from our command, with our options (it never reads sys.argv)."""
+
+    def __init__(self, factory, options: dict):
+        self.factory, self.options = factory, options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return self.factory()  # in each worker, after the fork
 
 
 def cmd_worker(args) -> int:
@@ -71,16 +107,14 @@ def cmd_worker(args) -> int:
     return 0
 
 
-def _wait(archive: Archive, webinar_id: str, timeout: float) -> "webinars.Webinar":
+def _wait(archive: Archive, webinar_id: str, timeout: float) -> Webinar:
     deadline = time.monotonic() + timeout
     hinted = False
     started = time.monotonic()
     while True:
         with archive.catalog.session() as s:
-            w = webinars.get(s, webinar_id)
-            jobs_of = s.query(Job).join(Job.asset).filter_by(webinar_id=webinar_id)
-            unclaimed = jobs_of.filter(Job.state == "queued", Job.attempts == 0).count()
-            active = jobs_of.filter(Job.state.in_(("queued", "running"))).count()
+            w = queries.get(s, webinar_id)
+            unclaimed, active = queries.pending_jobs(s, webinar_id)
         # Ended: failed, or ready with every later rendition done too.
         if w.status == "failed" or (w.status == "ready" and not active):
             return w
@@ -93,14 +127,32 @@ def _wait(archive: Archive, webinar_id: str, timeout: float) -> "webinars.Webina
         time.sleep(0.5)
 
 
+# With --describe the file says what the webinar is; these flags would say it twice.
+_DESCRIBED_BY_FILE = ("title", "date", "recording", "slides", "captions", "description")
+
+
+def _import_request(args) -> ImportRequest:
+    if args.describe is None:
+        if not args.title:
+            raise ImportRejected("give --title (or --describe FILE)")
+        return ImportRequest(
+            title=args.title, held_on=args.date, recording=args.recording, slides=args.slides or [],
+            captions=args.captions or [],
+            description=args.description or "", visibility=args.visibility or "public",
+        )
+    given = [f"--{name}" for name in _DESCRIBED_BY_FILE if getattr(args, name)]
+    if given:
+        raise ImportRejected(f"{', '.join(given)} cannot be combined with --describe: put it in the file")
+    req = describe.load(args.describe)
+    if args.visibility is not None:  # e.g. import as a draft to review first
+        req.visibility = args.visibility
+    return req
+
+
 def cmd_import(args) -> int:
     archive = _archive(args)
-    req = ImportRequest(
-        title=args.title, held_on=args.date, recording=args.recording, slides=args.slides or [],
-        captions=args.captions or [],
-        description=args.description or "", visibility=args.visibility,
-    )
     try:
+        req = _import_request(args)
         w = import_webinar(archive, req)
     except ImportRejected as e:
         if args.json:
@@ -116,27 +168,30 @@ def cmd_import(args) -> int:
             code = EXIT_TIMEOUT
         else:
             code = EXIT_FAILED if w.status == "failed" else 0
-    else:
-        with archive.catalog.session() as s:
-            w = webinars.get(s, w.id)
-    result = webinars.status_dict(w, archive.settings.public_url)
+    # Staff-side: the real errors, ffmpeg's message and the retry command.
+    with archive.catalog.session() as s:
+        result = queries.staff_status(s, queries.get(s, w.id), archive.settings.public_url)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(f"{result['status']}: {result['title']} {result['url']}")
         if result.get("error"):
             print(f"error: {result['error']}", file=sys.stderr)
+        for job in result["jobs"]:
+            if "retry" in job:
+                print(f"retry: {job['retry']}", file=sys.stderr)
     return code
 
 
 def cmd_status(args) -> int:
     archive = _archive(args)
     with archive.catalog.session() as s:
-        w = webinars.get(s, args.webinar_id)
+        w = queries.get(s, args.webinar_id)
+        result = w and queries.staff_status(s, w, archive.settings.public_url)
     if w is None:
         print(f"webinar-archive: no webinar {args.webinar_id}", file=sys.stderr)
         return EXIT_REJECTED
-    print(json.dumps(webinars.status_dict(w, archive.settings.public_url), ensure_ascii=False, indent=2))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_FAILED if w.status == "failed" else 0
 
 
@@ -144,18 +199,17 @@ def cmd_jobs(args) -> int:
     archive = _archive(args)
     if args.retry is not None:
         try:
-            jobs.retry(archive.catalog, args.retry)  # re-queues its failed asset too
+            pipeline.retry(archive.catalog, args.retry)  # re-queues its failed asset too
         except (LookupError, jobs.JobStateError) as e:
             print(f"webinar-archive jobs: {e.args[0]}", file=sys.stderr)
             return EXIT_REJECTED
         print(f"job {args.retry} queued again")
         return 0
     with archive.catalog.session() as s:
-        q = s.query(Job).order_by(Job.id.desc())
-        if args.state:
-            q = q.filter(Job.state == args.state)
-        for j in q.limit(args.limit):
+        for j in queries.recent_jobs(s, args.state, args.limit):
             err = f"  {j.error}" if j.error else ""
+            if j.state == "failed":
+                err += f"  (retry: {queries.retry_command(j)})"
             print(f"{j.id:6d} {j.state:8s} {j.kind:18s} asset {j.asset_id} attempts {j.attempts}/"
                   f"{j.max_attempts} {j.progress:3d}%{err}")
     return 0
@@ -192,24 +246,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("serve", help="run the web app")
+    s = sub.add_parser("serve", help="run the web app (gunicorn)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    s.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    s.add_argument("--debug", action="store_true",
+                   help="Werkzeug's development server with its debugger instead of gunicorn")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("worker", help="process jobs (recordings, slides) until stopped")
     s.add_argument("--until-idle", action="store_true", help="stop when no job is left")
     s.set_defaults(func=cmd_worker)
 
-    s = sub.add_parser("import", help="add a webinar from local files")
-    s.add_argument("--title", required=True)
+    s = sub.add_parser("import", help="add a webinar from local files",
+                       description="Add a webinar from local files, given by flags or described in a "
+                                   "TOML or JSON file (--describe: series, tags, language, start time, "
+                                   "speakers, presentations with their decks and start times). With "
+                                   "--describe only --visibility may be given too, and it overrides the file.")
+    s.add_argument("--describe", type=Path, metavar="FILE",
+                   help="a .toml or .json description; paths in it are relative to the file")
+    s.add_argument("--title", help="the webinar's title (required without --describe)")
     s.add_argument("--date", type=_date, help="the day it was held, YYYY-MM-DD")
     s.add_argument("--recording", type=Path, help="the recording (MP4, MOV, MKV, WebM, AVI, M4A, MP3, WAV, OGG)")
     s.add_argument("--slides", type=Path, action="append", help="a slide deck (PDF, PPTX or ODP); repeat for more")
     s.add_argument("--captions", type=_captions, action="append", metavar="LANG:FILE",
                    help="captions or a transcript (WebVTT or SRT) in a language, e.g. en:talk.vtt; repeat")
     s.add_argument("--description", help="text shown on the webinar's page")
-    s.add_argument("--visibility", default="public", choices=["draft", "public", "unlisted", "private"])
+    s.add_argument("--visibility", choices=["draft", "public", "unlisted", "private"],
+                   help="default public, or the file's; overrides the file's with --describe")
     s.add_argument("--wait", action="store_true", help="return when processing has ended (every rendition)")
     s.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits (default 3600)")
     s.add_argument("--json", action="store_true", help="print one JSON object: id, url, status, error")

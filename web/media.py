@@ -9,14 +9,13 @@ import re
 
 from flask import Blueprint, Response, abort, current_app
 
-from archive import webinars
+from archive import hls, queries
 from archive.context import Archive
 from archive.storage import StorageError
 
 bp = Blueprint("media", __name__)
 
-HLS_TYPE = "application/vnd.apple.mpegurl"
-_MAP_URI = re.compile(r'(#EXT-X-MAP:.*URI=")([^"]+)(")')
+HLS_TYPE = hls.PLAYLIST_TYPE
 
 
 def _archive() -> Archive:
@@ -25,8 +24,8 @@ def _archive() -> Archive:
 
 def _asset(webinar_id: str, asset_id: str, kind: str):
     with _archive().catalog.session() as s:
-        w = webinars.get(s, webinar_id)
-        if w is None or w.visibility not in webinars.VIEWABLE:
+        w = queries.viewable(s, webinar_id)
+        if w is None:
             abort(404)
         a = next((a for a in w.assets if a.id == asset_id and a.kind == kind and a.status == "ready"), None)
     if a is None:
@@ -48,31 +47,19 @@ def _respond(body: str, mimetype: str) -> Response:
     return r
 
 
-def rewrite_playlist(text: str, sign) -> str:
-    """Replace every segment and init-segment URI of a media playlist with sign(uri)."""
-    out = []
-    for line in text.splitlines():
-        if line.startswith("#EXT-X-MAP:"):
-            line = _MAP_URI.sub(lambda m: m.group(1) + sign(m.group(2)) + m.group(3), line)
-        elif line and not line.startswith("#"):
-            line = sign(line)
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
 @bp.get("/webinars/<webinar_id>/recording/<asset_id>/hls/master.m3u8")
 def hls_master(webinar_id: str, asset_id: str):
     a = _asset(webinar_id, asset_id, "recording")
-    if "hls" not in a.outputs:
+    renditions = hls.playable(a.outputs.get("renditions") or {})
+    if not renditions:
         abort(404)
-    return _respond(_text(a.outputs["hls"]), HLS_TYPE)
+    return _respond(hls.master_playlist(renditions), HLS_TYPE)
 
 
 @bp.get("/webinars/<webinar_id>/recording/<asset_id>/hls/<rendition>/index.m3u8")
 def hls_media(webinar_id: str, asset_id: str, rendition: str):
     a = _asset(webinar_id, asset_id, "recording")
-    names = {r["name"] for r in a.outputs.get("hls_renditions", [])}
-    if rendition not in names:
+    if rendition not in (a.outputs.get("renditions") or {}):
         abort(404)
     base = a.derived_key(f"hls/{rendition}/")
     store = _archive().store
@@ -86,7 +73,7 @@ def hls_media(webinar_id: str, asset_id: str, rendition: str):
             signed[uri] = store.presigned_get(base + uri)
         return signed[uri]
 
-    return _respond(rewrite_playlist(_text(base + "index.m3u8"), sign), HLS_TYPE)
+    return _respond(hls.rewrite_playlist(_text(base + "index.m3u8"), sign), HLS_TYPE)
 
 
 @bp.get("/webinars/<webinar_id>/recording/<asset_id>/storyboard.vtt")

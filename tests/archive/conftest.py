@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ..services import PostgresServer, RedisServer
+from archive.config import Settings
+
+from ..services import PostgresServer, RedisServer, archive_env
 
 BACKENDS = ("sqlite", "postgres+redis")
 WEBINAR_ARCHIVE = Path(sys.executable).parent / "webinar-archive"
@@ -40,6 +42,19 @@ def backend(request) -> dict[str, str]:
     pg = request.getfixturevalue("postgres")
     redis = request.getfixturevalue("redis_server")
     return {"WEBINAR_ARCHIVE_DATABASE_URL": pg.create_database(), "WEBINAR_ARCHIVE_REDIS_URL": redis.url}
+
+
+@pytest.fixture
+def backend_env(minio, tmp_path, backend) -> dict[str, str]:
+    """A test archive's environment on the backend under test, retries without delay."""
+    return archive_env(minio, tmp_path, WEBINAR_ARCHIVE_JOB_RETRY_DELAY="0", **backend)
+
+
+@pytest.fixture
+def backend_settings(backend_env) -> Settings:
+    """Settings on the backend under test: a module's `settings` fixture returns it to run
+    every test there on both backends."""
+    return Settings.from_env(backend_env)
 
 
 class WorkerProcess:

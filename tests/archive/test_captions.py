@@ -1,6 +1,6 @@
 import pytest
 
-from archive import captions, webinars
+from archive import captions, queries
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Webinar
 
@@ -48,7 +48,7 @@ def test_captions_flow_to_the_page(archive, worker, inputs, client, tmp_path):
                                               captions=[("en", srt), ("de", zoom)]))
     worker.run_until_idle()
     with archive.catalog.session() as s:
-        w = webinars.get(s, w.id)
+        w = queries.get(s, w.id)
     assert w.status == "ready", w.errors
     en = next(c for c in w.captions if c.info["language"] == "en")
     assert en.outputs["vtt"] == f"webinars/{w.id}/captions/{en.id}/en.vtt"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import webinars
+from archive import queries
 from archive.config import Settings
 from archive.context import Archive
 from archive.importer import ImportRequest, import_webinar
@@ -84,7 +84,7 @@ def test_a_worker_killed_mid_ffmpeg_is_replaced_and_the_job_finishes(minio, tmp_
             first.kill_group()
         job = running_job()
         assert job is not None and job.attempts == 1, "the killed worker's job should still hold its lease"
-        assert (archive.settings.work_dir / f"job-{job.id}").exists()  # what the dead worker left
+        assert (archive.settings.work_dir / f"job-{job.id}-{job.attempts}").exists()  # what the dead worker left
 
         second = WorkerProcess(env, tmp_path / "worker-2.log")
         try:
@@ -100,7 +100,7 @@ def test_a_worker_killed_mid_ffmpeg_is_replaced_and_the_job_finishes(minio, tmp_
 
         with archive.catalog.session() as s:
             job = s.get(Job, job.id)
-            w = webinars.get(s, w.id)
+            w = queries.get(s, w.id)
         assert (job.state, job.attempts) == ("done", 2)
         assert w.status == "ready", w.errors
         assert archive.store.head(w.recording.outputs["web"]) is not None

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import update
 
-from archive import jobs, webinars
+from archive import jobs, queries
 from archive.catalog import Catalog
 from archive.config import Settings
 from archive.context import Archive
@@ -28,13 +28,13 @@ from .conftest import WEBINAR_ARCHIVE, WorkerProcess, wait_for
 
 
 @pytest.fixture
-def env(minio, tmp_path, backend) -> dict[str, str]:
-    return archive_env(minio, tmp_path, WEBINAR_ARCHIVE_JOB_RETRY_DELAY="0", **backend)
+def env(backend_env) -> dict[str, str]:
+    return backend_env
 
 
 @pytest.fixture
-def settings(env) -> Settings:  # replaces tests/conftest.py's: `archive` and `worker` use it
-    return Settings.from_env(env)
+def settings(backend_settings) -> Settings:  # replaces tests/conftest.py's: `archive` and `worker` use it
+    return backend_settings
 
 
 def _make_jobs(archive: Archive, n: int, kind: str = "process_recording", max_attempts: int = 3) -> list[int]:
@@ -59,7 +59,7 @@ def _job(archive: Archive, job_id: int) -> Job:
 
 def _webinar(archive: Archive, webinar_id: str) -> Webinar:
     with archive.catalog.session() as s:
-        return webinars.get(s, webinar_id)
+        return queries.get(s, webinar_id)
 
 
 def _work_dir_entries(archive: Archive) -> list[str]:
@@ -88,7 +88,7 @@ def test_racing_workers_claim_each_job_exactly_once(archive, settings):
             start.wait()
             while (job := jobs.claim(catalog, name, 60)) is not None:
                 got.append(job.id)
-                assert jobs.finish(catalog, job.id, name) == "done"
+                assert jobs.finish(catalog, job.id, name, job.attempts) == "done"
         finally:
             catalog.dispose()
         return got
@@ -114,8 +114,8 @@ def test_an_expired_lease_is_claimed_again_and_the_old_owner_is_shut_out(archive
     assert (job.state, job.lease_owner, job.attempts) == ("running", "second", 2)
     # The first worker comes back from its stall: it may no longer touch the job.
     assert jobs.heartbeat(catalog, job_id, "first", 60) is False
-    assert jobs.finish(catalog, job_id, "first", error="late result") == "running"
-    assert jobs.finish(catalog, job_id, "second") == "done"
+    assert jobs.finish(catalog, job_id, "first", 1, error="late result") == "running"
+    assert jobs.finish(catalog, job_id, "second", 2) == "done"
     job = _job(archive, job_id)
     assert (job.state, job.error, job.progress, job.lease_owner) == ("done", None, 100, None)
     assert job.finished_at is not None and job.started_at is not None
@@ -184,7 +184,7 @@ def test_a_worker_dying_on_the_last_attempt_fails_the_job_and_its_files_go(archi
     [job_id] = _make_jobs(archive, 1, max_attempts=1)
     jobs.claim(archive.catalog, "doomed", lease_seconds=1)
     # What a worker killed mid-job leaves on this machine's disk.
-    leftover = archive.settings.work_dir / f"job-{job_id}"
+    leftover = archive.settings.work_dir / f"job-{job_id}-1"
     (leftover / "rec-x").mkdir(parents=True)
     (leftover / "rec-x" / "web.mp4").write_bytes(b"half a file")
 

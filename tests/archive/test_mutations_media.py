@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from archive import probe, webinars
+from archive import probe, queries
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.media import MediaRejected, ToolLimits
 from archive.models import Job
@@ -64,7 +64,7 @@ def test_mutants_end_accepted_or_refused(archive, worker, parents, tmp_path):
             continue
         worker.run_until_idle()
         with archive.catalog.session() as s:
-            asset_id = webinars.get(s, w.id).recording.id
+            asset_id = queries.get(s, w.id).recording.id
             job = s.query(Job).filter(Job.asset_id == asset_id, Job.kind == "process_recording").one()
             assert job.state in ("done", "failed"), (path.name, job.state)
             if job.state == "failed":  # a sentence, not an exception's name, and not retried

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from archive import ffmpeg_commands as cmd, media, presets, probe, webinars
+from archive import ffmpeg_commands as cmd, hls, media, presets, probe, queries
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar
 
@@ -102,11 +102,16 @@ def _run(archive, worker, path, **kw):
     w = import_webinar(archive, ImportRequest(title="Recording test", recording=path, **kw))
     worker.run_until_idle()
     with archive.catalog.session() as s:
-        return webinars.get(s, w.id)
+        return queries.get(s, w.id)
 
 
 def _playlist_lines(archive, key):
     return archive.store.get_bytes(key).decode().splitlines()
+
+
+def _master(rec) -> list[str]:
+    """The master playlist the app serves, built from the renditions in the catalog."""
+    return hls.master_playlist(hls.playable(rec.outputs["renditions"])).splitlines()
 
 
 def test_fast_path_then_full_renditions(archive, worker, clips, tmp_path):
@@ -114,20 +119,20 @@ def test_fast_path_then_full_renditions(archive, worker, clips, tmp_path):
     # One job: the fast path. It alone makes the webinar watchable.
     assert worker.run_once()
     with archive.catalog.session() as s:
-        w1 = webinars.get(s, w.id)
+        w1 = queries.get(s, w.id)
         pending = s.query(Job).filter_by(kind="recording_renditions", state="queued").count()
     rec = w1.recording
     assert w1.status == "ready" and pending == 1
     assert rec.info["web_plan"] == {"video": "copy", "audio": "copy"}
-    master = _playlist_lines(archive, rec.outputs["hls"])
+    master = _master(rec)
     assert master[0] == "#EXTM3U" and master[-1] == "source/index.m3u8"
     assert "RESOLUTION=1280x720" in master[-2] and 'CODECS="avc1.' in master[-2]
 
     worker.run_until_idle()
     with archive.catalog.session() as s:
-        rec = webinars.get(s, w.id).recording
+        rec = queries.get(s, w.id).recording
     assert rec.info["renditions"] == "ready"
-    master = _playlist_lines(archive, rec.outputs["hls"])
+    master = _master(rec)
     inf = [ln for ln in master if ln.startswith("#EXT-X-STREAM-INF:")]
     assert [re.search(r"RESOLUTION=(\d+x\d+)", ln).group(1) for ln in inf] == ["640x360", "960x540", "1280x720"]
     for ln in inf:
@@ -192,14 +197,14 @@ def test_inputs_we_accept(archive, worker, clips, tmp_path, name, plan, kind):
     if kind == "video":
         assert out.video_codec == "h264" and out.pix_fmt == "yuv420p"
         assert out.width % 2 == 0 and out.height % 2 == 0 or plan["video"] == "copy"
-        assert rec.outputs["hls"].endswith("hls/master.m3u8")
+        assert rec.outputs["renditions"]
     assert out.audio_codec in (None, "aac")
     assert (out.audio_channels or 2) <= 2
     if name == "rotated.mp4":
         assert (out.width, out.height) == (180, 320)  # turned upright
     if name == "odd.mp4":
         # below the ladder's smallest rung? no: 1081 lines get 360p..1080p, never above
-        master = archive.store.get_bytes(rec.outputs["hls"]).decode()
+        master = "\n".join(_master(rec))
         assert "1920x1080" in master or "1918x1080" in master
     assert not list(archive.settings.work_dir.iterdir())  # scratch space is cleaned
 
@@ -241,8 +246,8 @@ def test_a_few_damaged_frames_publish_with_a_warning(archive, worker, clips):
     assert _decoder_messages(clips["few_damaged.mp4"], None)  # damaged, yet ffmpeg plays it through
     w = _run(archive, worker, clips["few_damaged.mp4"])
     assert w.status == "ready", w.errors
-    assert "web" in w.recording.outputs and "hls" in w.recording.outputs
-    [warning] = w.recording.info["warnings"]
+    assert "web" in w.recording.outputs and "renditions" in w.recording.outputs
+    [warning] = w.recording.info["warnings"]["process_recording"]
     assert "damaged" in warning and "h264" in warning
 
 
@@ -284,6 +289,8 @@ def test_commands_are_pure_and_safe():
     for args in (cmd.web_rendition_args(Path("in"), Path("out.mp4"), info, probe.plan_web(info), "veryfast"),
                  cmd.hls_ladder_args(Path("in"), Path("hls"), info, probe.ladder_rungs(info)),
                  cmd.storyboard_args(Path("in"), Path("sb"), info, 2.0),
+                 cmd.fast_path_args(Path("in"), Path("web.mp4"), Path("hls"), info, probe.plan_web(info)),
+                 cmd.decode_check_args(Path("in"), info, 30.0, 2.0),
                  cmd.audio_args(Path("in"), Path("a.mp3"), info, "mp3")):
         i = args.index("-i")
         before = args[:i]

@@ -25,7 +25,7 @@ from PIL import Image
 from pptx import Presentation
 from pptx.util import Inches, Pt
 
-from archive import office, slides, webinars
+from archive import office, slides, queries
 from archive.hashing import sha256_file
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar
@@ -279,7 +279,7 @@ def _import(archive, *deck: Path) -> Webinar:
 
 def _reload(archive, webinar_id) -> Webinar:
     with archive.catalog.session() as s:
-        return webinars.get(s, webinar_id)
+        return queries.get(s, webinar_id)
 
 
 def _count(archive, model) -> int:

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archive import webinars
+from archive import queries
 from archive.config import Settings
 from archive.context import Archive
 from archive.models import Asset, Job, Webinar
 
-from ..services import MINIO_PASSWORD, MINIO_USER, MinioServer
+from ..services import MinioServer, archive_env
 
 CLI = Path(sys.executable).parent / "webinar-archive"  # the console script pip installed
 RECORDING_NAME = "Vortrag – Müller.mp4"
@@ -34,15 +34,7 @@ class Cli:
     def __init__(self, minio: MinioServer, tmp: Path):
         self.tmp = tmp
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBINAR_ARCHIVE_", "AWS_"))}
-        self.env.update({
-            "WEBINAR_ARCHIVE_DATA": str(tmp / "data"),
-            "WEBINAR_ARCHIVE_BUCKET": f"cli-{secrets.token_hex(6)}",
-            "AWS_ENDPOINT_URL_S3": minio.endpoint,
-            "AWS_ACCESS_KEY_ID": MINIO_USER,
-            "AWS_SECRET_ACCESS_KEY": MINIO_PASSWORD,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "WEBINAR_ARCHIVE_PUBLIC_URL": "http://archive.test",
-        })
+        self.env.update(archive_env(minio, tmp, WEBINAR_ARCHIVE_BUCKET=f"cli-{secrets.token_hex(6)}"))
         self.procs: list[subprocess.Popen] = []
         self.logs: list = []
         self._archive: Archive | None = None
@@ -164,7 +156,7 @@ def test_import_waits_for_the_worker_and_prints_json(cli, named_inputs):
     assert "error" not in result
 
     with cli.archive.catalog.session() as s:
-        w = webinars.get(s, webinar_id)
+        w = queries.get(s, webinar_id)
     assert (w.title, w.held_on, w.visibility) == ("Open data in practice", dt.date(2021, 6, 7), "public")
     keys = set(cli.archive.store.list_keys(w.prefix))
     assert {a.original_key for a in w.assets} | {w.manifest_key, w.recording.outputs["web"]} <= keys
@@ -172,6 +164,25 @@ def test_import_waits_for_the_worker_and_prints_json(cli, named_inputs):
     r = cli.run("status", webinar_id)
     assert r.returncode == 0 and json.loads(r.stdout)["status"] == "ready"
     assert cli.stop(worker) == 0, "the worker stops cleanly on SIGTERM"
+
+
+def test_import_from_a_description_file(cli, inputs, tmp_path):
+    from ..archive.describe_inputs import realistic, write
+
+    folder = tmp_path / "described"
+    path = write(folder, realistic(folder, inputs))
+    r = cli.run("import", "--describe", path, "--title", "Other", "--json")
+    assert r.returncode == 2 and "--title cannot be combined with --describe" in r.stderr
+    r = cli.run("import", "--json")
+    assert r.returncode == 2 and "give --title (or --describe FILE)" in r.stderr
+    r = cli.run("import", "--describe", path, "--visibility", "draft", "--json")
+    assert r.returncode == 0, r.stderr
+    result = _one_json_object(r.stdout)
+    with cli.archive.catalog.session() as s:
+        w = queries.get(s, result["id"])
+    assert (w.title, w.visibility, w.series.title) == ("Open data in practice", "draft", "Open data")
+    assert [p.title for p in w.presentations] == ["Why open data", "Open data in cities"]
+    assert [sp.name for sp in w.presentations[1].speakers] == ["Grace Hopper", "Ada Lovelace"]
 
 
 REJECTIONS = [
@@ -223,7 +234,7 @@ def _wait_for_jobs(archive: Archive, timeout: float = 60) -> Webinar:
     while time.monotonic() < deadline:
         with archive.catalog.session() as s:
             if s.scalars(select(Job)).first() is not None:
-                return webinars.get(s, s.scalars(select(Webinar.id)).one())
+                return queries.get(s, s.scalars(select(Webinar.id)).one())
         time.sleep(0.1)
     raise TimeoutError("the import wrote no jobs")
 
@@ -248,5 +259,44 @@ def test_failed_processing_is_reported_with_exit_code_1(cli, inputs):
     with cli.archive.catalog.session() as s:
         job = s.scalars(select(Job)).one()
         assert (job.state, job.attempts) == ("failed", 1)  # known-bad: not retried
+    # staff-side: the job's error and the command that retries it
+    assert result["jobs"] == [{"id": job.id, "kind": job.kind, "asset": w.recording.id, "state": "failed",
+                               "progress": job.progress, "attempts": 1, "max_attempts": job.max_attempts,
+                               "error": job.error, "retry": f"webinar-archive jobs --retry {job.id}"}]
+    r = cli.run("jobs", "--state", "failed")
+    assert r.returncode == 0 and f"(retry: webinar-archive jobs --retry {job.id})" in r.stdout
     r = cli.run("status", w.id)
     assert r.returncode == 1 and json.loads(r.stdout)["status"] == "failed"
+
+
+def test_the_cli_reads_the_catalog_only_through_queries():
+    """archive/queries.py holds the reads the CLI and the web app share."""
+    import web.cli
+
+    source = Path(web.cli.__file__).read_text()
+    for orm in ("sqlalchemy", "select(", ".query(", ".scalars(", ".execute("):
+        assert orm not in source
+
+
+@pytest.mark.parametrize("debug, server", [((), "gunicorn"), (("--debug",), "Werkzeug")])
+def test_serve_runs_gunicorn_and_the_development_server_only_with_debug(cli, debug, server):
+    import urllib.request
+
+    from ..services import free_port, wait_http
+
+    port = free_port()
+    proc = cli.start("serve", "--port", port, "--workers", 1, *debug, log_name="serve")
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/api/health", timeout=60)
+    with urllib.request.urlopen(f"{url}/", timeout=10) as r:
+        assert r.headers["Server"].startswith(server)
+        assert "Content-Security-Policy" in r.headers
+    assert cli.stop(proc) == 0  # SIGTERM: a clean stop
+
+
+def test_a_development_secret_is_refused_away_from_a_local_minio(cli):
+    cli.env.update(AWS_ENDPOINT_URL_S3="http://minio.example:9000", AWS_SECRET_ACCESS_KEY="webinar-archive-secret")
+    for command in ("serve", "migrate"):
+        r = cli.run(command, timeout=30)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert "AWS_SECRET_ACCESS_KEY is a development secret" in r.stderr

@@ -1,9 +1,9 @@
 import re
 import urllib.request
 
-from archive import webinars
+from archive import queries
 from archive.importer import ImportRequest, import_webinar
-from web.media import rewrite_playlist
+from archive.hls import rewrite_playlist
 
 
 def test_rewrite_playlist_signs_segments_and_init():
@@ -18,7 +18,7 @@ def test_hls_and_storyboard_are_served_with_presigned_media(archive, worker, inp
     w = import_webinar(archive, ImportRequest(title="HLS", recording=inputs["h264_aac.mp4"]))
     worker.run_until_idle()
     with archive.catalog.session() as s:
-        rec = webinars.get(s, w.id).recording
+        rec = queries.get(s, w.id).recording
     base = f"/webinars/{w.id}/recording/{rec.id}"
     master = client.get(f"{base}/hls/master.m3u8")
     assert master.status_code == 200 and master.mimetype == "application/vnd.apple.mpegurl"
@@ -43,7 +43,7 @@ def test_audio_and_pdf_downloads(archive, worker, inputs, client):
                                               slides=[inputs["deck.pdf"]]))
     worker.run_until_idle()
     with archive.catalog.session() as s:
-        deck = webinars.get(s, w.id).decks[0]
+        deck = queries.get(s, w.id).decks[0]
     page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
     assert "Download the audio (MP3)" in page
     for fmt, ctype in (("mp3", "audio/mpeg"), ("m4a", "audio/mp4")):

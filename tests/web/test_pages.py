@@ -16,10 +16,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from archive import webinars
+from archive import queries
 from archive.context import Archive
 from archive.importer import ImportRequest, import_webinar
-from archive.models import Webinar
+from archive.models import Webinar, new_id
 from archive.worker import Worker
 from web import create_app
 
@@ -83,7 +83,7 @@ class Site:
 
 def _reload(archive: Archive, webinar_id: str) -> Webinar:
     with archive.catalog.session() as s:
-        return webinars.get(s, webinar_id)
+        return queries.get(s, webinar_id)
 
 
 @pytest.fixture(scope="module")
@@ -156,9 +156,24 @@ def test_index_lists_public_webinars_only(site):
     assert page.text.index(site.public.title) < page.text.index(site.processing.title)
     # the ready webinar shows its poster; the other one says it is being processed
     posters = page.all("img", **{"class": "poster"})
-    assert len(posters) == 1
-    _assert_presigned(site.archive, posters[0]["src"], site.public.recording.outputs["poster"])
+    assert len(posters) == 1 and posters[0]["src"] == f"/webinars/{site.public.id}/poster.jpg"
+    poster = site.client.get(posters[0]["src"])
+    assert poster.status_code == 302 and "max-age" in poster.headers["Cache-Control"]
+    _assert_presigned(site.archive, poster.headers["Location"], site.public.recording.outputs["poster"])
     assert "Processing…" in page.text
+
+
+def test_the_index_comes_in_pages(archive, client):
+    with archive.catalog.transaction() as s:
+        for i in range(30):
+            s.add(Webinar(id=new_id(), title=f"Talk number {i:02d}", held_on=dt.date(2020, 1, 1) + dt.timedelta(days=i)))
+    first = Page(client.get("/").get_data(as_text=True))
+    second = Page(client.get("/?page=2").get_data(as_text=True))
+    assert len(first.all("li", **{"class": "card"})) == 24 and len(second.all("li", **{"class": "card"})) == 6
+    assert "Talk number 29" in first.text and "Talk number 05" in second.text and "Talk number 05" not in first.text
+    assert ("Older →", "/?page=2") in first.links and ("← Newer", "/") in second.links
+    assert client.get("/?page=3").status_code == 404
+    assert client.get("/?page=abc").status_code == 200
 
 
 def test_webinar_page_plays_the_recording(site):
@@ -181,7 +196,7 @@ def test_webinar_page_plays_the_recording(site):
     assert status == 206 and part == body[:100]
     status, poster, headers = _fetch(video["poster"])
     assert headers["Content-Type"] == "image/jpeg" and poster[:3] == b"\xff\xd8\xff"
-    assert "being prepared" not in page.text and "Processing failed" not in page.text
+    assert "being prepared" not in page.text and "could not be processed" not in page.text
 
 
 def test_webinar_page_links_every_download(site):
@@ -284,3 +299,87 @@ def test_a_webinar_being_processed_says_so(site):
     status = site.client.get(f"/api/webinars/{w.id}").get_json()
     assert status["status"] == "processing" and "error" not in status
     assert {a["status"] for a in status["assets"]} == {"queued"}
+
+
+FFMPEG_TAIL = ("[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55d0c] moov atom not found\n"
+               "/srv/webinar-archive/work/job-7/original.mp4: Invalid data found when processing input")
+
+
+def test_visitors_see_a_plain_sentence_when_processing_failed(archive, worker, client, inputs):
+    """Job errors, ffmpeg's message, server paths and the retry command are for staff."""
+    w = import_webinar(archive, ImportRequest(title="Broken talk", recording=inputs["h264_aac.mp4"],
+                                              slides=[inputs["deck.pdf"]]))
+    with archive.catalog.session() as s:
+        rec = queries.get(s, w.id).recording
+    archive.store.put_bytes(rec.original_key, b"not the recording any more", "video/mp4")
+    worker.run_until_idle()
+    with archive.catalog.session() as s:
+        (job,) = [j for j in queries.jobs_of(s, w.id) if j.state == "failed"]
+        job.log_tail = FFMPEG_TAIL  # what a failed ffmpeg run leaves for staff
+        s.commit()
+        w = queries.get(s, w.id)
+        staff = queries.staff_status(s, w, "http://archive.test")
+    assert w.status == "failed"
+    secrets_ = [job.error, "checksum", "/srv/", "moov atom", "--retry", "original.mp4"]
+
+    r = client.get(f"/webinars/{w.id}")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    page = Page(html)
+    assert "The recording could not be processed." in page.text
+    assert not page.all("pre") and not page.all("details")
+    status = client.get(f"/api/webinars/{w.id}").get_json()
+    assert status["status"] == "failed"
+    assert status["error"] == "Some files of this webinar could not be processed."
+    assert [a.get("error") for a in status["assets"]] == ["The recording could not be processed.", None]
+    for text in (html, str(status)):
+        for secret in secrets_:
+            assert secret not in text
+
+    # staff (the CLI) keep every detail
+    assert "does not match its checksum" in staff["error"]
+    (failed,) = [j for j in staff["jobs"] if j["state"] == "failed"]
+    assert failed["log_tail"] == FFMPEG_TAIL
+    assert failed["retry"] == f"webinar-archive jobs --retry {job.id}"
+
+
+def _csp(headers) -> dict[str, list[str]]:
+    return {d.split()[0]: d.split()[1:] for d in headers["Content-Security-Policy"].split("; ")}
+
+
+def test_every_response_carries_the_security_headers(site):
+    w = site.public
+    paths = ["/", f"/webinars/{w.id}", f"/api/webinars/{w.id}", "/api/health", "/webinars/nosuch",
+             f"/webinars/{w.id}/recording/download", "/static/player.js",
+             f"/webinars/{w.id}/recording/{w.recording.id}/hls/master.m3u8"]
+    media = site.archive.settings.s3_public_endpoint
+    for path in paths:
+        r = site.client.get(path)
+        r.close()  # static files are streamed
+        assert r.status_code in (200, 302, 404), path
+        csp = _csp(r.headers)
+        assert csp["script-src"] == ["'self'"]  # no inline script, no eval
+        assert "'unsafe-inline'" not in csp["default-src"]
+        assert csp["frame-ancestors"] == ["'none'"]
+        assert media in csp["media-src"] and media in csp["img-src"] and media in csp["connect-src"]
+        assert "blob:" in csp["media-src"]
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Referrer-Policy"] == "same-origin"
+        assert r.headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_have_no_inline_script():
+    for template in (Path(__file__).parents[2] / "web" / "templates").glob("*.html"):
+        page = Page(template.read_text())
+        assert all(s.get("src") for s in page.all("script")), template.name
+        assert not any(k.startswith("on") for _, attrs in page.tags for k in attrs), template.name
+
+
+def test_an_embeddable_view_may_be_framed(archive):
+    from web.security import embeddable
+
+    app = create_app(archive, {"TESTING": True})
+    app.add_url_rule("/embed-probe", "embed_probe", embeddable(lambda: "framed"))
+    r = app.test_client().get("/embed-probe")
+    assert _csp(r.headers)["frame-ancestors"] == ["*"] and "X-Frame-Options" not in r.headers
+    assert _csp(app.test_client().get("/").headers)["frame-ancestors"] == ["'none'"]

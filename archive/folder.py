@@ -1,0 +1,120 @@
+"""A folder of files as one webinar, for `webinar-archive import FOLDER`.
+
+Any folder works: its recording (video, or audio alone), its slide decks, its caption
+files (`talk.en.vtt`, `talk.de.srt`; a file with no language in its name is English);
+the folder's name is the title. The layout of a Zoom cloud-recording download is
+understood too: `GMT20230607-140012_Recording_1920x1080.mp4` and its siblings give the
+start time; of several videos the shared-screen-with-speaker view wins, then the active
+speaker, then gallery view; the M4A is used only when there is no video; the transcript
+VTT becomes the captions (its speaker names become voices); the chat is not published,
+since it holds participants' names and messages.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VIDEO = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
+AUDIO = {".m4a", ".mp3", ".wav", ".ogg", ".opus", ".flac", ".aac"}
+DECKS = {".pdf", ".pptx", ".odp"}
+CAPTIONS = {".vtt", ".srt"}
+DESCRIPTIONS = ("webinar.toml", "webinar.json")
+
+_ZOOM_STAMP = re.compile(r"^GMT(\d{8})-(\d{6})")
+# Zoom's names for its views, best first for a replay of talks with slides.
+_ZOOM_VIEWS = ("shared_screen_with_speaker_view", "shared_screen_with_gallery_view", "_as_", "active_speaker",
+               "speaker_view", "shared_screen", "gallery", "_avo_")
+_LANGUAGE_SUFFIX = re.compile(r"\.([a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)$")
+_LOCAL_ZOOM_TITLE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}\.\d{2}\.\d{2} (.+?)(?: \d{9,11})?$")
+
+
+class FolderRejected(Exception):
+    """The folder cannot be read as one webinar; the message says why."""
+
+
+@dataclass
+class FolderContents:
+    title: str
+    recording: Path | None = None
+    slides: list[Path] = field(default_factory=list)
+    captions: list[tuple[str, Path]] = field(default_factory=list)  # (language, file)
+    description: Path | None = None  # a description file (TOML/JSON) found in the folder
+    starts_at: dt.datetime | None = None  # UTC, from Zoom's file names
+    skipped: list[str] = field(default_factory=list)  # sentences: what was left out and why
+
+    @property
+    def held_on(self) -> dt.date | None:
+        return self.starts_at.date() if self.starts_at else None
+
+
+def _zoom_start(name: str) -> dt.datetime | None:
+    m = _ZOOM_STAMP.match(name)
+    if not m:
+        return None
+    try:
+        return dt.datetime.strptime(m.group(1) + m.group(2), "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+
+
+def _view_rank(path: Path) -> tuple[int, int]:
+    name = path.name.lower()
+    rank = next((i for i, view in enumerate(_ZOOM_VIEWS) if view in name), len(_ZOOM_VIEWS))
+    return rank, -path.stat().st_size
+
+
+def _caption_language(path: Path) -> str:
+    stem = path.name[: -len(path.suffix)]
+    if stem.lower().endswith((".transcript", ".cc")) or stem.lower() in ("transcript", "closed_caption"):
+        return "en"
+    m = _LANGUAGE_SUFFIX.search(stem)
+    return m.group(1) if m else "en"
+
+
+def _title(folder: Path) -> str:
+    name = folder.resolve().name.replace("_", " ").strip()
+    m = _LOCAL_ZOOM_TITLE.match(name)
+    return (m.group(1) if m else name) or "Untitled webinar"
+
+
+def read_folder(folder: Path) -> FolderContents:
+    """What the folder holds, as one webinar. Nothing is read beyond names and sizes."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FolderRejected(f"{folder}: not a folder")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    out = FolderContents(title=_title(folder))
+    videos = [p for p in files if p.suffix.lower() in VIDEO]
+    audios = [p for p in files if p.suffix.lower() in AUDIO]
+    if videos:
+        videos.sort(key=_view_rank)
+        out.recording = videos[0]
+        out.skipped += [f"{p.name}: another view of the same recording" for p in videos[1:]]
+        out.skipped += [f"{p.name}: the audio is made from the video" for p in audios]
+    elif audios:
+        audios.sort(key=lambda p: -p.stat().st_size)
+        out.recording = audios[0]
+        out.skipped += [f"{p.name}: another audio file" for p in audios[1:]]
+    out.slides = [p for p in files if p.suffix.lower() in DECKS]
+    seen: dict[str, Path] = {}
+    for p in (p for p in files if p.suffix.lower() in CAPTIONS):
+        lang = _caption_language(p)
+        if lang in seen:
+            out.skipped.append(f"{p.name}: a second caption file for {lang} ({seen[lang].name} is used)")
+            continue
+        seen[lang] = p
+        out.captions.append((lang, p))
+    for p in files:
+        if p.name.lower() in DESCRIPTIONS:
+            out.description = p
+        elif p.suffix.lower() == ".txt" and "chat" in p.name.lower():
+            out.skipped.append(f"{p.name}: the chat is not published (it holds participants' names and messages)")
+        elif p.suffix.lower() not in VIDEO | AUDIO | DECKS | CAPTIONS:
+            out.skipped.append(f"{p.name}: not a recording, deck or caption file")
+    starts = [s for s in (_zoom_start(p.name) for p in files) if s]
+    out.starts_at = min(starts) if starts else None
+    if out.recording is None and not out.slides:
+        raise FolderRejected(f"{folder}: no recording and no slides in it")
+    return out

@@ -1,0 +1,70 @@
+"""A local MinIO made ready for the archive (scripts/run and the tests): the bucket, and
+a user whose policy reaches that bucket alone. Only this set-up holds the root
+credentials; the app is given the user's. Needs the `local` extra (MinIO's admin client).
+
+    python -m archive.localdev BUCKET USER      (root credentials in MINIO_ROOT_USER and
+                                                 MINIO_ROOT_PASSWORD, the user's secret in
+                                                 WEBINAR_ARCHIVE_APP_SECRET, the endpoint in
+                                                 AWS_ENDPOINT_URL_S3)
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .config import Settings
+from .storage import S3Store
+
+
+def bucket_policy(bucket: str) -> dict:
+    """Everything S3 on one bucket and its objects (multipart uploads included), nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": ["s3:*"],
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        }],
+    }
+
+
+def provision(endpoint: str, root_user: str, root_password: str, bucket: str, user: str,
+              secret: str, region: str = "us-east-1") -> None:
+    """Create the bucket (as root) and `user` with a policy limited to it. Idempotent: a
+    second run sets the user's secret again and keeps the policy attached once."""
+    from minio import MinioAdmin
+    from minio.credentials import StaticProvider
+    from minio.error import MinioAdminException
+
+    root = Settings(data_dir=Path("."), database_url="", bucket=bucket, s3_endpoint=endpoint,
+                    s3_public_endpoint=endpoint, s3_region=region, s3_access_key=root_user,
+                    s3_secret_key=root_password, public_url="", secret_key="", work_dir=Path("."))
+    S3Store(root).ensure_bucket()
+    url = urlsplit(endpoint)
+    admin = MinioAdmin(endpoint=url.netloc, credentials=StaticProvider(root_user, root_password),
+                       secure=url.scheme == "https", region=region)
+    policy = f"{user}-bucket"
+    admin.policy_add(policy, policy=bucket_policy(bucket))
+    admin.user_add(user, secret)
+    try:
+        admin.attach_policy([policy], user=user)
+    except MinioAdminException as e:
+        if "already" not in str(e):  # "policy change is already in effect"
+            raise
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    bucket, user = argv
+    env = os.environ
+    provision(env["AWS_ENDPOINT_URL_S3"], env["MINIO_ROOT_USER"], env["MINIO_ROOT_PASSWORD"],
+              bucket, user, env["WEBINAR_ARCHIVE_APP_SECRET"], env.get("AWS_DEFAULT_REGION", "us-east-1"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

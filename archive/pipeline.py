@@ -1,0 +1,151 @@
+"""The job graph, as data: one declaration per kind of job.
+
+Each kind names its handler, the label staff and visitors see, the outputs it makes,
+the kinds it queues when it succeeds, whether it decides that its asset is watchable,
+and its retry policy. Adding a step touches this table and its handler, nothing else.
+
+The state changes that follow a job's start and end are here too. The job queue
+(archive/jobs.py) calls them inside the very transaction that claims or finishes the
+job, so a job's outcome, its asset's status and outputs, and its follow-ups are saved
+together or not at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import captions, jobs, media, slides
+from .handlers.bundle import slides_bundle
+from .handlers.captions import process_captions
+from .handlers.common import Outcome
+from .handlers.recording import process_recording, recording_renditions
+from .handlers.slides import process_slides
+from .models import Asset, Job
+
+Handler = Callable[..., Outcome]
+
+# Known-bad input: a job that raises one of these fails at once, without retries.
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (
+    jobs.PermanentError, media.MediaRejected, slides.SlidesRejected, captions.CaptionsRejected)
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    handler: Handler
+    label: str
+    outputs: tuple[str, ...]  # the asset.outputs roles it makes
+    then: tuple[str, ...] = ()  # kinds queued for the same asset when it succeeds
+    makes_watchable: bool = False  # its end decides the asset's status; the others never hide it
+    max_attempts: int | None = None  # None: Settings.job_max_attempts
+    permanent: tuple[type[Exception], ...] = PERMANENT_ERRORS
+
+
+GRAPH: dict[str, JobKind] = {k.name: k for k in (
+    JobKind("process_recording", process_recording, "Making the recording watchable",
+            outputs=("web", "poster", "renditions"), then=("recording_renditions",), makes_watchable=True),
+    JobKind("recording_renditions", recording_renditions,
+            "Renditions for slow links, audio downloads, timeline thumbnails",
+            outputs=("renditions", "audio_m4a", "audio_mp3", "storyboard")),
+    JobKind("process_slides", process_slides, "Slide pages and text",
+            outputs=("pdf", "pages", "text"), then=("slides_bundle",), makes_watchable=True),
+    JobKind("slides_bundle", slides_bundle, "All slides as one ZIP", outputs=("bundle",)),
+    JobKind("process_captions", process_captions, "Captions", outputs=("vtt",), makes_watchable=True),
+)}
+
+# The job each newly recorded asset starts with.
+FIRST_KIND = {"recording": "process_recording", "slides": "process_slides", "captions": "process_captions"}
+
+LABELS = {name: kind.label for name, kind in GRAPH.items()}
+
+
+def start(session: Session, asset: Asset, max_attempts: int) -> Job:
+    """Queue the first job of a newly added asset (in the caller's transaction)."""
+    kind = GRAPH[FIRST_KIND[asset.kind]]
+    return jobs.enqueue(session, asset.id, kind.name, max_attempts=kind.max_attempts or max_attempts)
+
+
+def merge(old: dict, new: dict) -> dict:
+    """`new` over `old`, nested dicts merged key by key (lists and values replaced)."""
+    out = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _locked_asset(session: Session, asset_id: str) -> Asset | None:
+    # FOR UPDATE on PostgreSQL: two jobs of one asset finishing together merge in turn.
+    # (SQLite: the job UPDATE that began the transaction already holds the write lock.)
+    return session.scalars(select(Asset).where(Asset.id == asset_id)
+                           .with_for_update().execution_options(populate_existing=True)).first()
+
+
+def on_claimed(session: Session, job: Job) -> None:
+    kind = GRAPH.get(job.kind)
+    if kind is not None and kind.makes_watchable:
+        asset = _locked_asset(session, job.asset_id)
+        if asset is not None and asset.status != "ready":
+            asset.status = "processing"
+
+
+def on_finished(session: Session, job: Job, state: str, outcome: Outcome | None, error: str | None) -> None:
+    """Apply a job's end to its asset and queue what follows, in the finishing transaction.
+    `state` is the job's new state: done, failed, or queued (another attempt is due)."""
+    kind = GRAPH.get(job.kind)
+    asset = _locked_asset(session, job.asset_id)
+    if asset is None or kind is None:
+        return
+    if state == "done" and outcome is not None:
+        asset.outputs = merge(asset.outputs or {}, outcome.outputs)
+        info = merge(asset.info or {}, outcome.info)
+        failures = dict(info.get("failures") or {})
+        failures.pop(job.kind, None)
+        info["failures"] = failures
+        warnings = dict(info.get("warnings") or {})
+        if outcome.warnings:
+            warnings[job.kind] = list(outcome.warnings)
+        else:
+            warnings.pop(job.kind, None)
+        info["warnings"] = warnings
+        asset.info = info
+        if kind.makes_watchable:
+            asset.status, asset.error = "ready", None
+        for follow in kind.then:
+            _ensure(session, asset.id, follow, job.max_attempts)
+    elif state == "failed":
+        if kind.makes_watchable:
+            asset.status, asset.error = "failed", error
+        else:  # a later step failed: the asset stays watchable, staff see the reason
+            info = dict(asset.info or {})
+            info["failures"] = {**(info.get("failures") or {}), job.kind: error}
+            asset.info = info
+    elif state == "queued" and kind.makes_watchable and asset.status != "ready":
+        asset.status = "queued"
+
+
+def on_retried(session: Session, job: Job) -> None:
+    """A failed or done job put back in the queue by staff."""
+    asset = _locked_asset(session, job.asset_id)
+    kind = GRAPH.get(job.kind)
+    if asset is not None and kind is not None and kind.makes_watchable and asset.status == "failed":
+        asset.status, asset.error = "queued", None
+
+
+def _ensure(session: Session, asset_id: str, kind_name: str, max_attempts: int) -> None:
+    """Queue `kind_name` for the asset unless it is already queued, running or done."""
+    exists = session.scalar(select(Job.id).where(
+        Job.asset_id == asset_id, Job.kind == kind_name, Job.state.in_(("queued", "running", "done"))).limit(1))
+    if exists is None:
+        kind = GRAPH[kind_name]
+        jobs.enqueue(session, asset_id, kind_name, max_attempts=kind.max_attempts or max_attempts)
+
+
+def retry(catalog, job_id: int) -> Job:
+    """Staff's retry: the job and, if it had failed it, its asset are queued again together."""
+    return jobs.retry(catalog, job_id, on_retried=on_retried)

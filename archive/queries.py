@@ -1,0 +1,160 @@
+"""Reads of the catalog that the web app and the CLI share.
+
+Two views of a webinar's state: the public one (a plain sentence per file that could
+not be processed) and the staff one (errors, ffmpeg's message, the retry command).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from .models import Asset, Job, Presentation, PresentationSpeaker, Webinar, WebinarSpeaker, utcnow
+
+LISTED = ("public",)
+VIEWABLE = ("public", "unlisted")
+ACTIVE_JOB_STATES = ("queued", "running")
+
+
+# Everything a page or the manifest reads, loaded up front: rows outlive their session.
+_FULL = (
+    selectinload(Webinar.assets),
+    selectinload(Webinar.series),
+    selectinload(Webinar.tags),
+    selectinload(Webinar.speaker_links).selectinload(WebinarSpeaker.speaker),
+    selectinload(Webinar.presentations).selectinload(Presentation.speaker_links)
+    .selectinload(PresentationSpeaker.speaker),
+    selectinload(Webinar.presentations).selectinload(Presentation.deck),
+)
+
+
+def get(session: Session, webinar_id: str) -> Webinar | None:
+    return session.scalars(select(Webinar).where(Webinar.id == webinar_id).options(*_FULL)).first()
+
+
+def is_viewable(webinar: Webinar, now: dt.datetime | None = None) -> bool:
+    """Whether anyone with the link may see it now (public or unlisted, publish_at passed)."""
+    return webinar.visibility in VIEWABLE and webinar.is_published(now)
+
+
+def is_listed(webinar: Webinar, now: dt.datetime | None = None) -> bool:
+    """Whether it appears in lists, feeds, the sitemap, search and the API."""
+    return webinar.visibility in LISTED and webinar.is_published(now)
+
+
+def viewable(session: Session, webinar_id: str) -> Webinar | None:
+    """The webinar if a visitor may open it by its link."""
+    w = get(session, webinar_id)
+    return w if w is not None and is_viewable(w) else None
+
+
+def listed_clause(now: dt.datetime | None = None):
+    """What makes a webinar appear in lists, feeds, the sitemap, search and the API:
+    public, and its publish_at (if any) has passed."""
+    now = now or utcnow()
+    return and_(Webinar.visibility.in_(LISTED), or_(Webinar.publish_at.is_(None), Webinar.publish_at <= now))
+
+
+def listed(session: Session, limit: int | None = None, offset: int = 0,
+           now: dt.datetime | None = None) -> list[Webinar]:
+    """Listed webinars, newest first; a page of them given `limit`."""
+    q = (select(Webinar).where(listed_clause(now)).options(*_FULL)
+         .order_by(Webinar.held_on.desc(), Webinar.created_at.desc(), Webinar.id)
+         .offset(offset))
+    if limit is not None:
+        q = q.limit(limit)
+    return list(session.scalars(q))
+
+
+def count_listed(session: Session) -> int:
+    return session.scalar(select(func.count(Webinar.id)).where(listed_clause())) or 0
+
+
+def asset(session: Session, webinar_id: str, asset_id: str) -> Asset | None:
+    a = session.get(Asset, asset_id)
+    return a if a is not None and a.webinar_id == webinar_id else None
+
+
+def jobs_of(session: Session, webinar_id: str) -> list[Job]:
+    """The webinar's jobs, oldest first: what the page shows while it is being processed."""
+    return list(session.scalars(
+        select(Job).join(Asset).where(Asset.webinar_id == webinar_id).order_by(Job.id)))
+
+
+def pending_jobs(session: Session, webinar_id: str) -> tuple[int, int]:
+    """(jobs no worker has picked up yet, jobs queued or running) of a webinar."""
+    jobs = select(func.count(Job.id)).join(Asset).where(Asset.webinar_id == webinar_id)
+    unclaimed = session.scalar(jobs.where(Job.state == "queued", Job.attempts == 0))
+    active = session.scalar(jobs.where(Job.state.in_(ACTIVE_JOB_STATES)))
+    return unclaimed, active
+
+
+def recent_jobs(session: Session, state: str | None = None, limit: int = 50) -> list[Job]:
+    """The newest jobs first, optionally in one state."""
+    q = select(Job).order_by(Job.id.desc()).limit(limit)
+    if state:
+        q = q.where(Job.state == state)
+    return list(session.scalars(q))
+
+
+def retry_command(job: Job) -> str:
+    return f"webinar-archive jobs --retry {job.id}"
+
+
+_PUBLIC_PROBLEM = {
+    "recording": "The recording could not be processed.",
+    "slides": "These slides could not be processed.",
+    "captions": "These captions could not be processed.",
+}
+PUBLIC_FAILURE = "Some files of this webinar could not be processed."
+
+
+def public_problem(a: Asset) -> str:
+    """What a visitor is told about a file that failed: no log, path or command."""
+    return _PUBLIC_PROBLEM.get(a.kind, "This file could not be processed.")
+
+
+def public_status(webinar: Webinar, base_url: str) -> dict:
+    """The public API's view: states and plain sentences, never the staff details."""
+    d = {
+        "id": webinar.id,
+        "title": webinar.title,
+        "url": f"{base_url}/webinars/{webinar.id}",
+        "status": webinar.status,
+        "assets": [{"id": a.id, "kind": a.kind, "file": a.original_filename, "status": a.status,
+                    **({"error": public_problem(a)} if a.status == "failed" else {})}
+                   for a in webinar.assets],
+    }
+    if webinar.status == "failed":
+        d["error"] = PUBLIC_FAILURE
+    return d
+
+
+def staff_status(session: Session, webinar: Webinar, base_url: str) -> dict:
+    """The CLI's view: the public fields with the real errors, and every job with its
+    error, ffmpeg's last lines and the command that retries it."""
+    d = {
+        "id": webinar.id,
+        "title": webinar.title,
+        "url": f"{base_url}/webinars/{webinar.id}",
+        "status": webinar.status,
+        "assets": [{"id": a.id, "kind": a.kind, "file": a.original_filename, "status": a.status,
+                    **({"error": a.error} if a.error else {})} for a in webinar.assets],
+        "jobs": [_staff_job(j) for j in jobs_of(session, webinar.id)],
+    }
+    if webinar.status == "failed":
+        d["error"] = "; ".join(webinar.errors)
+    return d
+
+
+def _staff_job(j: Job) -> dict:
+    d = {"id": j.id, "kind": j.kind, "asset": j.asset_id, "state": j.state, "progress": j.progress,
+         "attempts": j.attempts, "max_attempts": j.max_attempts}
+    if j.error:
+        d["error"] = j.error
+    if j.log_tail:
+        d["log_tail"] = j.log_tail
+    if j.state == "failed":
+        d["retry"] = retry_command(j)
+    return d

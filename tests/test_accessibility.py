@@ -1,0 +1,66 @@
+"""WCAG 2.1 AA on every public page: axe-core in Debian's chromium finds no serious or
+critical violation, at a desktop width and at a phone's."""
+from __future__ import annotations
+
+import pytest
+
+from archive.context import Archive
+from archive.importer import ImportRequest, import_webinar
+from archive.worker import Worker
+from web import create_app
+
+from .browser import axe_violations, browser_page
+from .conftest import make_settings
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def site(minio, inputs, tmp_path_factory):
+    """A live app with a video webinar (slides, captions), an audio-only one and a
+    slides-only one, all processed."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from .services import free_port
+
+    archive = Archive.from_settings(make_settings(minio, tmp_path_factory.mktemp("a11y")))
+    archive.setup()
+    vtt = tmp_path_factory.mktemp("vtt") / "talk.vtt"
+    vtt.write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nHello and welcome.\n")
+    ids = {
+        "video": import_webinar(archive, ImportRequest(
+            title="Open data in practice", recording=inputs["h264_aac.mp4"], slides=[inputs["deck.pdf"]],
+            captions=[("en", vtt)], description="What cities learnt from opening their data.")).id,
+        "audio": import_webinar(archive, ImportRequest(title="A talk, audio only", recording=inputs["audio.m4a"])).id,
+        "slides": import_webinar(archive, ImportRequest(title="Slides only", slides=[inputs["deck.pdf"]])).id,
+    }
+    Worker(archive, "w").run_until_idle()
+    app = create_app(archive, {"TESTING": True})
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}", ids
+    server.shutdown()
+    thread.join(10)
+    archive.close()
+
+
+PAGES = [("home", "/"), ("video", "/webinars/{video}"), ("audio", "/webinars/{audio}"),
+         ("slides", "/webinars/{slides}"), ("embed", "/embed/{video}"), ("missing", "/webinars/nosuchthing")]
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_public_pages_have_no_serious_accessibility_violation(site, tmp_path, width):
+    base, ids = site
+    found = {}
+    with browser_page(tmp_path / "profile", width=width, height=900, axe=True) as page:
+        for name, path in PAGES:
+            page.goto(base + path.format(**ids))
+            page.wait_for_load_state("networkidle")
+            violations = axe_violations(page)
+            if violations:
+                found[name] = violations
+    assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())

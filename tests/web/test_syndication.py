@@ -1,0 +1,140 @@
+"""Feeds, podcast, sitemap, oEmbed, the embed page and the public API v1, read the way
+their consumers read them: feedparser, an XML parser, an OpenAPI validator."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import feedparser
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from archive.importer import ImportRequest, import_webinar
+from archive.context import Archive
+from archive.models import Webinar
+from archive.worker import Worker
+from web import create_app
+from web.openapi import document
+
+from ..conftest import make_settings
+from ..helpers import reload
+
+
+@pytest.fixture(scope="module")
+def site(minio, inputs, tmp_path_factory):
+    archive = Archive.from_settings(make_settings(minio, tmp_path_factory.mktemp("syndication")))
+    archive.setup()
+    made = {}
+    for name, visibility in (("public", "public"), ("unlisted", "unlisted"), ("private", "private"),
+                             ("draft", "draft")):
+        made[name] = import_webinar(archive, ImportRequest(
+            title=f"The {name} talk", recording=inputs["h264_aac.mp4"], slides=[inputs["deck.pdf"]],
+            visibility=visibility, description=f"What the {name} talk is about & more"))
+    made["slides_only"] = import_webinar(archive, ImportRequest(title="Slides only", slides=[inputs["deck.pdf"]]))
+    Worker(archive, "w").run_until_idle()
+    yield archive, create_app(archive, {"TESTING": True}).test_client(), made
+    archive.close()
+
+
+def _hidden(made) -> list[Webinar]:
+    return [made[k] for k in ("unlisted", "private", "draft")]
+
+
+def test_atom_feed_lists_only_public_webinars(site):
+    _, client, made = site
+    r = client.get("/feed.atom")
+    assert r.status_code == 200 and r.mimetype == "application/atom+xml"
+    feed = feedparser.parse(r.data)
+    assert not feed.bozo, feed.bozo_exception
+    links = {e.link for e in feed.entries}
+    assert f"http://archive.test/webinars/{made['public'].id}" in links
+    assert not any(w.id in link for w in _hidden(made) for link in links)
+    entry = next(e for e in feed.entries if made["public"].id in e.link)
+    assert entry.title == "The public talk" and "& more" in entry.summary
+
+
+def test_podcast_feed_has_audio_enclosures_a_podcast_app_accepts(site):
+    archive, client, made = site
+    feed = feedparser.parse(client.get("/podcast.rss").data)
+    assert not feed.bozo, feed.bozo_exception
+    assert "itunes_explicit" in feed.feed and feed.feed.author
+    [item] = feed.entries  # the slides-only webinar has no audio; the others are not listed
+    assert item.id == made["public"].id and item.itunes_duration == "0:00:04"
+    [enclosure] = item.enclosures
+    assert enclosure.type == "audio/mpeg"
+    rec = reload(archive, made["public"].id).recording
+    assert int(enclosure.length) == archive.store.head(rec.outputs["audio_mp3"])["size"]
+    # The enclosure is the app's address: it redirects to a fresh link at every fetch.
+    r = client.get(enclosure.href.removeprefix("http://archive.test"))
+    assert r.status_code == 302 and "X-Amz-Signature" in r.headers["Location"]
+
+
+def test_sitemap_and_discovery_links(site):
+    _, client, made = site
+    root = ET.fromstring(client.get("/sitemap.xml").data)
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    locs = [e.text for e in root.findall("s:url/s:loc", ns)]
+    assert f"http://archive.test/webinars/{made['public'].id}" in locs
+    assert not any(w.id in loc for w in _hidden(made) for loc in locs)
+    page = client.get(f"/webinars/{made['public'].id}").get_data(as_text=True)
+    assert 'type="application/atom+xml"' in page and 'type="application/json+oembed"' in page
+    assert 'property="og:title" content="The public talk"' in page and 'name="twitter:card" content="player"' in page
+
+
+def test_oembed_and_the_embeddable_player(site):
+    _, client, made = site
+    w = made["public"]
+    data = client.get("/oembed", query_string={"url": f"http://archive.test/webinars/{w.id}"}).get_json()
+    assert data["type"] == "video" and data["version"] == "1.0" and data["width"] == 640
+    assert f'src="http://archive.test/embed/{w.id}"' in data["html"]
+    assert client.get(data["thumbnail_url"].removeprefix("http://archive.test")).status_code == 302
+    embed = client.get(f"/embed/{w.id}")
+    assert embed.status_code == 200 and "frame-ancestors *" in embed.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in embed.headers and 'id="player"' in embed.get_data(as_text=True)
+    page = client.get(f"/webinars/{w.id}")  # every other page still refuses frames
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    for hidden in (made["private"], made["draft"]):
+        assert client.get(f"/embed/{hidden.id}").status_code == 404
+        assert client.get("/oembed", query_string={"url": f"http://archive.test/webinars/{hidden.id}"}).status_code == 404
+    assert client.get("/oembed", query_string={"url": f"http://elsewhere.test/webinars/{w.id}"}).status_code == 404
+
+
+def _validator(schema_name: str) -> Draft202012Validator:
+    doc = document("http://archive.test")
+    registry = Registry().with_resource("urn:api", Resource.from_contents(doc, default_specification=DRAFT202012))
+    return Draft202012Validator({"$ref": f"urn:api#/components/schemas/{schema_name}"}, registry=registry)
+
+
+def test_the_openapi_document_is_valid_and_describes_the_real_responses(site):
+    _, client, made = site
+    served = client.get("/api/v1/openapi.json").get_json()
+    validate(served)  # raises if the document is not valid OpenAPI 3.1
+    listing = client.get("/api/v1/webinars", query_string={"per_page": 100}).get_json()
+    _validator("WebinarList").validate(listing)
+    ids = [i["id"] for i in listing["items"]]
+    assert made["public"].id in ids and not set(ids) & {w.id for w in _hidden(made)}
+    assert listing["total"] == len(ids) == 2
+    for webinar_id in ids:
+        body = client.get(f"/api/v1/webinars/{webinar_id}").get_json()
+        _validator("Webinar").validate(body)
+    detail = client.get(f"/api/v1/webinars/{made['public'].id}").get_json()
+    assert detail["recording"]["downloads"]["mp3"]["url"].endswith("/audio.mp3")
+    assert detail["slides"][0]["pages"] == 3 and detail["slides_zip"].endswith("/slides.zip")
+    for hidden in _hidden(made):
+        r = client.get(f"/api/v1/webinars/{hidden.id}")
+        assert r.status_code == 404
+        _validator("Error").validate(r.get_json())
+    bad = client.get("/api/v1/webinars", query_string={"per_page": "lots"})
+    assert bad.status_code == 400
+    _validator("Error").validate(bad.get_json())
+
+
+def test_pages_of_the_listing(site):
+    _, client, _ = site
+    first = client.get("/api/v1/webinars", query_string={"per_page": 1}).get_json()
+    second = client.get("/api/v1/webinars", query_string={"per_page": 1, "page": 2}).get_json()
+    third = client.get("/api/v1/webinars", query_string={"per_page": 1, "page": 3}).get_json()
+    assert first["total"] == 2 and len(first["items"]) == len(second["items"]) == 1
+    assert first["items"][0]["id"] != second["items"][0]["id"] and third["items"] == []

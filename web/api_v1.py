@@ -1,0 +1,116 @@
+"""The read-only public JSON API, `/api/v1/`, described by `/api/v1/openapi.json`.
+
+Only listed webinars appear. Media links are the app's own download routes (they
+redirect to fresh presigned links), so a stored response never holds an expired URL.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
+
+from archive import queries
+from archive.handlers.bundle import current_bundle
+from archive.models import Webinar
+
+from .openapi import document
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+MAX_PER_PAGE = 100
+
+
+def _abs(endpoint: str, **values) -> str:
+    return current_app.extensions["archive"].settings.public_url + url_for(endpoint, **values)
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        abort(400, f"{name} must be a whole number")
+    if not lo <= value <= hi:
+        abort(400, f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def summary(w: Webinar) -> dict:
+    rec = w.recording
+    return {
+        "id": w.id,
+        "title": w.title,
+        "date": w.held_on.isoformat() if w.held_on else None,
+        "url": _abs("public.webinar", webinar_id=w.id),
+        "duration": (rec.info.get("duration") if rec is not None else None),
+        "has_recording": rec is not None and rec.status == "ready",
+        "slide_decks": sum(1 for d in w.decks if d.status == "ready"),
+        "api": _abs("api_v1.webinar", webinar_id=w.id),
+    }
+
+
+def detail(w: Webinar) -> dict:
+    rec = w.recording
+    recording = None
+    if rec is not None:
+        downloads = {"original": {"url": _abs("public.download_recording", webinar_id=w.id),
+                                  "filename": rec.original_filename, "size": rec.size}}
+        for fmt in ("mp3", "m4a"):
+            if rec.outputs.get(f"audio_{fmt}"):
+                downloads[fmt] = {"url": _abs("public.download_audio", webinar_id=w.id, fmt=fmt)}
+        recording = {"status": rec.status, "kind": rec.info.get("kind"), "duration": rec.info.get("duration"),
+                     "poster": (_abs("public.poster", webinar_id=w.id) if "poster" in rec.outputs else None),
+                     "downloads": downloads}
+    slides = []
+    for d in w.decks:
+        entry = {"id": d.id, "title": d.title, "filename": d.original_filename, "size": d.size,
+                 "status": d.status, "pages": d.info.get("page_count"),
+                 "download": _abs("public.download_slides", webinar_id=w.id, asset_id=d.id),
+                 "pdf": None}
+        if d.outputs.get("pdf"):
+            entry["pdf"] = _abs("public.download_slides_pdf", webinar_id=w.id, asset_id=d.id)
+        slides.append(entry)
+    bundle = current_bundle(w.decks)
+    return {
+        **summary(w),
+        "description": w.description or "",
+        "recording": recording,
+        "slides": slides,
+        "slides_zip": _abs("public.download_all_slides", webinar_id=w.id) if bundle else None,
+        "captions": [{"language": c.info.get("language"),
+                      "url": _abs("media.captions", webinar_id=w.id, asset_id=c.id)}
+                     for c in w.captions if c.status == "ready"],
+    }
+
+
+@bp.get("/webinars")
+def webinars():
+    page = _int_arg("page", 1, 1, 1_000_000)
+    per_page = _int_arg("per_page", 20, 1, MAX_PER_PAGE)
+    archive = current_app.extensions["archive"]
+    with archive.catalog.session() as s:
+        total = queries.count_listed(s)
+        items = queries.listed(s, limit=per_page, offset=(page - 1) * per_page)
+    return jsonify({"items": [summary(w) for w in items], "page": page, "per_page": per_page, "total": total})
+
+
+@bp.get("/webinars/<webinar_id>")
+def webinar(webinar_id: str):
+    archive = current_app.extensions["archive"]
+    with archive.catalog.session() as s:
+        w = queries.get(s, webinar_id)
+        if w is None or not queries.is_listed(w):
+            abort(404)
+    return jsonify(detail(w))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document(current_app.extensions["archive"].settings.public_url))
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+def error(e):
+    message = e.description if e.code == 400 else "not found"
+    return jsonify({"error": message}), e.code

@@ -1,0 +1,120 @@
+"""The OpenAPI 3.1 document of the public API (`/api/v1/openapi.json`).
+
+Tests validate the document itself and every real response against its schemas, so the
+description cannot drift from what the API answers.
+"""
+from __future__ import annotations
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_URL = {"type": "string", "format": "uri"}
+
+SCHEMAS: dict = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+    "WebinarSummary": {
+        "type": "object",
+        "required": ["id", "title", "date", "url", "duration", "has_recording", "slide_decks", "api"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "date": {"type": ["string", "null"], "format": "date"},
+            "url": _URL,
+            "duration": {"type": ["number", "null"], "description": "seconds"},
+            "has_recording": {"type": "boolean"},
+            "slide_decks": {"type": "integer", "minimum": 0},
+            "api": _URL,
+        },
+    },
+    "WebinarList": {
+        "type": "object",
+        "required": ["items", "page", "per_page", "total"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/WebinarSummary"}},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+            "total": {"type": "integer", "minimum": 0},
+        },
+    },
+    "Download": {
+        "type": "object", "required": ["url"],
+        "properties": {"url": _URL, "filename": {"type": "string"}, "size": {"type": "integer"}},
+    },
+    "Recording": {
+        "type": "object",
+        "required": ["status", "kind", "duration", "poster", "downloads"],
+        "properties": {
+            "status": {"enum": ["queued", "processing", "ready", "failed"]},
+            "kind": {"enum": ["video", "audio", None]},
+            "duration": {"type": ["number", "null"]},
+            "poster": {"type": ["string", "null"], "format": "uri"},
+            "downloads": {"type": "object", "required": ["original"],
+                          "additionalProperties": {"$ref": "#/components/schemas/Download"}},
+        },
+    },
+    "SlideDeck": {
+        "type": "object",
+        "required": ["id", "title", "filename", "size", "status", "pages", "download", "pdf"],
+        "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "filename": {"type": "string"},
+            "size": {"type": "integer"}, "status": {"enum": ["queued", "processing", "ready", "failed"]},
+            "pages": {"type": ["integer", "null"]}, "download": _URL,
+            "pdf": {"type": ["string", "null"], "format": "uri"},
+        },
+    },
+    "Webinar": {
+        "allOf": [
+            {"$ref": "#/components/schemas/WebinarSummary"},
+            {
+                "type": "object",
+                "required": ["description", "recording", "slides", "slides_zip", "captions"],
+                "properties": {
+                    "description": {"type": "string"},
+                    "recording": {"oneOf": [{"$ref": "#/components/schemas/Recording"}, {"type": "null"}]},
+                    "slides": {"type": "array", "items": {"$ref": "#/components/schemas/SlideDeck"}},
+                    "slides_zip": {"type": ["string", "null"], "format": "uri"},
+                    "captions": {"type": "array", "items": {
+                        "type": "object", "required": ["language", "url"],
+                        "properties": {"language": _NULLABLE_STRING, "url": _URL}}},
+                },
+            },
+        ],
+    },
+}
+
+
+def _json(schema: str, description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+PATHS: dict = {
+    "/webinars": {"get": {
+        "operationId": "listWebinars",
+        "summary": "Listed webinars, newest first",
+        "parameters": [
+            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+            {"name": "per_page", "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+        ],
+        "responses": {"200": _json("WebinarList", "A page of webinars"),
+                      "400": _json("Error", "A malformed parameter")},
+    }},
+    "/webinars/{webinar_id}": {"get": {
+        "operationId": "getWebinar",
+        "summary": "One listed webinar with its recording, slides and captions",
+        "parameters": [{"name": "webinar_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": _json("Webinar", "The webinar"),
+                      "404": _json("Error", "No listed webinar has this id")},
+    }},
+}
+
+
+def document(base_url: str) -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Webinar archive public API", "version": "1.0.0",
+                 "description": "Read-only. Lists only public webinars; media links redirect to "
+                                "short-lived download links."},
+        "servers": [{"url": f"{base_url}/api/v1"}],
+        "paths": PATHS,
+        "components": {"schemas": SCHEMAS},
+    }

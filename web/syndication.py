@@ -1,0 +1,208 @@
+"""Ways out of the site: the Atom feed, the podcast feed, the sitemap, oEmbed and the
+embeddable player page. Only listed webinars appear; media links in feeds point at the
+app's own download routes, which redirect to fresh presigned links whenever a podcast
+app comes to fetch an episode, however old the feed."""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from markupsafe import escape
+
+from archive import queries
+from archive.context import Archive
+from archive.models import Webinar
+from archive.storage import StorageError
+
+from .public import player_for
+from .security import embeddable
+
+bp = Blueprint("syndication", __name__)
+
+FEED_SIZE = 50
+ATOM = "http://www.w3.org/2005/Atom"
+ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+ET.register_namespace("itunes", ITUNES)
+ET.register_namespace("atom", ATOM)
+
+
+def _archive() -> Archive:
+    return current_app.extensions["archive"]
+
+
+def site_name() -> str:
+    return current_app.config.get("SITE_NAME", "Webinar archive")
+
+
+def _abs(endpoint: str, **values) -> str:
+    return _archive().settings.public_url + url_for(endpoint, **values)
+
+
+def _when(w: Webinar) -> dt.datetime:
+    """A webinar's date for feeds: the day it was held, else when it was added (UTC)."""
+    if w.held_on:
+        return dt.datetime.combine(w.held_on, dt.time(12), tzinfo=dt.timezone.utc)
+    return w.created_at.replace(tzinfo=dt.timezone.utc)
+
+
+def _xml(root: ET.Element, mimetype: str) -> Response:
+    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    r = Response(body, mimetype=mimetype)
+    r.headers["Cache-Control"] = "public, max-age=300"
+    return r
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs) -> ET.Element:
+    el = ET.SubElement(parent, tag, {k.rstrip("_"): v for k, v in attrs.items()})
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _listed(limit: int = FEED_SIZE) -> list[Webinar]:
+    with _archive().catalog.session() as s:
+        return queries.listed(s, limit=limit)
+
+
+@bp.get("/feed.atom")
+def atom():
+    items = _listed()
+    feed = ET.Element("feed", {"xmlns": ATOM})
+    _sub(feed, "title", site_name())
+    _sub(feed, "id", _abs("public.index"))
+    _sub(feed, "link", href=_abs("public.index"))
+    _sub(feed, "link", rel="self", href=_abs("syndication.atom"))
+    updated = max((w.updated_at for w in items), default=dt.datetime(2000, 1, 1))
+    _sub(feed, "updated", updated.replace(tzinfo=dt.timezone.utc).isoformat())
+    for w in items:
+        entry = _sub(feed, "entry")
+        url = _abs("public.webinar", webinar_id=w.id)
+        _sub(entry, "title", w.title)
+        _sub(entry, "id", url)
+        _sub(entry, "link", href=url)
+        _sub(entry, "updated", w.updated_at.replace(tzinfo=dt.timezone.utc).isoformat())
+        _sub(entry, "published", _when(w).isoformat())
+        _sub(_sub(entry, "author"), "name", site_name())
+        if w.description:
+            _sub(entry, "summary", w.description, type="text")
+    return _xml(feed, "application/atom+xml")
+
+
+@functools.lru_cache(maxsize=4096)
+def _object_size(key: str) -> int | None:
+    """Enclosures must state their length; derived files never change under a key."""
+    try:
+        head = _archive().store.head(key)
+    except StorageError:
+        return None
+    return head["size"] if head else None
+
+
+def _duration(seconds: float | None) -> str | None:
+    if not seconds:
+        return None
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+@bp.get("/podcast.rss")
+def podcast():
+    """The audio of every listed webinar as a podcast (RSS 2.0 with iTunes tags)."""
+    rss = ET.Element("rss", {"version": "2.0"})
+    channel = _sub(rss, "channel")
+    _sub(channel, "title", site_name())
+    _sub(channel, "link", _abs("public.index"))
+    _sub(channel, "description", f"Recordings of the webinars of {site_name()}, as audio.")
+    _sub(channel, "language", current_app.config.get("SITE_LANGUAGE", "en"))
+    _sub(channel, f"{{{ATOM}}}link", rel="self", type="application/rss+xml", href=_abs("syndication.podcast"))
+    _sub(channel, f"{{{ITUNES}}}author", site_name())
+    _sub(channel, f"{{{ITUNES}}}explicit", "false")
+    _sub(channel, f"{{{ITUNES}}}category", text="Education")
+    _sub(channel, f"{{{ITUNES}}}summary", f"Recordings of the webinars of {site_name()}.")
+    for w in _listed():
+        rec = w.recording
+        key = rec.outputs.get("audio_mp3") if rec is not None and rec.status == "ready" else None
+        size = _object_size(key) if key else None
+        if not size:
+            continue
+        item = _sub(channel, "item")
+        _sub(item, "title", w.title)
+        _sub(item, "link", _abs("public.webinar", webinar_id=w.id))
+        _sub(item, "guid", w.id, isPermaLink="false")
+        _sub(item, "pubDate", _when(w).strftime("%a, %d %b %Y %H:%M:%S +0000"))
+        if w.description:
+            _sub(item, "description", w.description)
+            _sub(item, f"{{{ITUNES}}}summary", w.description)
+        _sub(item, "enclosure", url=_abs("public.download_audio", webinar_id=w.id, fmt="mp3"),
+             length=str(size), type="audio/mpeg")
+        if (d := _duration(rec.info.get("duration"))) is not None:
+            _sub(item, f"{{{ITUNES}}}duration", d)
+        _sub(item, f"{{{ITUNES}}}explicit", "false")
+    return _xml(rss, "application/rss+xml")
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    root = ET.Element("urlset", {"xmlns": ns})
+    home = _sub(root, "url")
+    _sub(home, "loc", _abs("public.index"))
+    for w in _listed(limit=50_000):  # the protocol's limit for one file
+        u = _sub(root, "url")
+        _sub(u, "loc", _abs("public.webinar", webinar_id=w.id))
+        _sub(u, "lastmod", w.updated_at.date().isoformat())
+    return _xml(root, "application/xml")
+
+
+EMBED_WIDTH, EMBED_HEIGHT = 640, 360
+
+
+def _webinar_id_from_url(url: str) -> str | None:
+    """The webinar a URL of this site names, or None."""
+    site = urlsplit(_archive().settings.public_url)
+    u = urlsplit(url)
+    if (u.scheme, u.netloc) != (site.scheme, site.netloc):
+        return None
+    parts = u.path[len(site.path.rstrip("/")):].strip("/").split("/")
+    return parts[1] if len(parts) == 2 and parts[0] in ("webinars", "embed") else None
+
+
+@bp.get("/oembed")
+def oembed():
+    """oEmbed (https://oembed.com) for a webinar's page: an iframe of the embed page."""
+    if request.args.get("format", "json") != "json":
+        abort(501)
+    webinar_id = _webinar_id_from_url(request.args.get("url", ""))
+    if webinar_id is None:
+        abort(404)
+    with _archive().catalog.session() as s:
+        w = queries.viewable(s, webinar_id)
+    if w is None:
+        abort(404)
+    width = min(int(request.args.get("maxwidth", EMBED_WIDTH) or EMBED_WIDTH), EMBED_WIDTH)
+    height = min(int(request.args.get("maxheight", EMBED_HEIGHT) or EMBED_HEIGHT), width * 9 // 16)
+    src = _abs("syndication.embed", webinar_id=w.id)
+    body = {
+        "version": "1.0", "type": "video", "provider_name": site_name(),
+        "provider_url": _abs("public.index"), "title": w.title, "width": width, "height": height,
+        "html": (f'<iframe src="{escape(src)}" width="{width}" height="{height}" '
+                 f'title="{escape(w.title)}" frameborder="0" allow="fullscreen" allowfullscreen></iframe>'),
+    }
+    rec = w.recording
+    if rec is not None and rec.status == "ready" and "poster" in rec.outputs:
+        body["thumbnail_url"] = _abs("public.poster", webinar_id=w.id)
+    return body
+
+
+@bp.get("/embed/<webinar_id>")
+@embeddable
+def embed(webinar_id: str):
+    """The player alone, for other sites' iframes."""
+    with _archive().catalog.session() as s:
+        w = queries.viewable(s, webinar_id)
+    if w is None:
+        abort(404)
+    return render_template("embed.html", webinar=w, recording=w.recording, player=player_for(w))
