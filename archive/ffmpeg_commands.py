@@ -108,15 +108,24 @@ def hls_copy_args(src: Path, out_dir: Path, info: MediaInfo, plan: Plan) -> list
     return _global(out).compile()
 
 
-def fast_path_args(src: Path, web: Path, hls_dir: Path, info: MediaInfo, plan: Plan) -> list[str]:
+def moov_reserve(info: MediaInfo) -> int:
+    """Bytes to reserve for the MP4 index (moov) at the start of the file, so that no
+    faststart pass rewrites it: generous per sample (ffmpeg needs ~12 bytes), plus 1 MB."""
+    frames = info.duration * min(info.fps or 60.0, 240.0) if info.has_video else 0
+    audio_frames = info.duration * 50 if info.has_audio else 0  # 48 kHz AAC: ~47 frames/s
+    return int(frames * 32 + audio_frames * 16) + (1 << 20)
+
+
+def fast_path_args(src: Path, web: Path, hls_dir: Path, info: MediaInfo, plan: Plan,
+                   moov_bytes: int | None = None) -> list[str]:
     """One ffmpeg run, one read of the original, two stream-copied outputs: the HLS
-    rendition (listed first, so its playlist is final before the MP4's faststart pass)
-    and the faststart web MP4."""
+    rendition and the web MP4, its index first: in `moov_bytes` reserved at the start
+    (written once), or else by a faststart pass (written twice)."""
     inp = _input(src, info)
     streams = [inp["v:0"]] + ([inp["a:0"]] if info.has_audio else [])
     hls_out = ffmpeg.output(*streams, str(hls_dir / "index.m3u8"), c="copy", **_hls_opts(hls_dir))
-    web_out = ffmpeg.output(*streams, "file:" + str(web), f="mp4", c="copy", movflags="+faststart",
-                            map_metadata=-1)
+    index = {"moov_size": moov_bytes} if moov_bytes else {"movflags": "+faststart"}
+    web_out = ffmpeg.output(*streams, "file:" + str(web), f="mp4", c="copy", map_metadata=-1, **index)
     return _global(ffmpeg.merge_outputs(hls_out, web_out)).compile()
 
 

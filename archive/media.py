@@ -103,6 +103,9 @@ def run_ffmpeg(
         if limits.memory_mb and any(marker in log for marker in _OUT_OF_MEMORY):
             raise MediaError(f"ffmpeg needed more than its {limits.memory_mb} MB memory limit", log)
         raise MediaError(f"ffmpeg failed: {first_line(log)}", log)
+    if "Error writing trailer" in log:  # ffmpeg 5.1 exits 0 after it, its output unfinished
+        line = next(ln for ln in log.splitlines() if "Error writing trailer" in ln)
+        raise MediaError(f"ffmpeg failed: {line.strip()}", log)
     return log
 
 

@@ -84,6 +84,22 @@ def _choose_poster_time(archive: Archive, info: probe.MediaInfo, src: Path, work
     return best
 
 
+def _remux(archive: Archive, src: Path, web: Path, hls_dir: Path, info: probe.MediaInfo,
+           plan: probe.Plan, hb: Heartbeat) -> None:
+    """Both renditions in one run, the MP4's index in space reserved for it; should the
+    reserve be too small (an odd stream), once more with a faststart pass."""
+    def progress(f: float) -> None:
+        hb.progress(0.05 + f * 0.8)
+
+    try:
+        _ffmpeg(archive, cmd.fast_path_args(src, web, hls_dir, info, plan, cmd.moov_reserve(info)),
+                None, info.duration, progress)
+    except media.MediaError as e:
+        if "reserved_moov_size is too small" not in e.log:
+            raise
+        _ffmpeg(archive, cmd.fast_path_args(src, web, hls_dir, info, plan), None, info.duration, progress)
+
+
 def _publish_renditions(archive: Archive, asset: Asset, hls_dir: Path, hb: Heartbeat) -> None:
     hb.check()
     upload_tree(archive, hls_dir, asset.derived_key("hls/"), hls.CONTENT_TYPES)
@@ -126,9 +142,8 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         web_ctype = "video/mp4" if info.has_video else "audio/mp4"
         if info.has_video and plan.fast:
             hls_dir.mkdir(parents=True)
-            steps.run("ffmpeg (HLS + web MP4)", _ffmpeg, archive,
-                      cmd.fast_path_args(src, web, hls_dir, info, plan), None, info.duration,
-                      lambda f: hb.progress(0.05 + f * 0.8))
+            with steps("ffmpeg (HLS + web MP4)"):
+                _remux(archive, src, web, hls_dir, info, plan, hb)
             web_info = dataclasses.replace(info, demuxer="mov")  # a stream copy: the same streams, in MP4
         else:
             # An encode is long: a file that cannot be played is refused before it starts.
