@@ -96,6 +96,17 @@ class Settings:
     ffmpeg_network: bool = False  # False: ffmpeg/ffprobe run in a namespace without network
     web_x264_preset: str = "veryfast"  # the web MP4's preset when the video must be encoded
     upload_threads: int = 8  # parallel uploads and multipart parts per upload
+    # Slide decks: LibreOffice (PPTX/ODP -> PDF) and the PDF renderer run within these.
+    office_timeout_seconds: float = 300
+    office_memory_mb: int = 4096  # address space of each LibreOffice process
+    render_timeout_seconds: float = 600  # check, render and read one whole deck
+    render_memory_mb: int = 1024
+    deck_max_pages: int = 2000
+    # Browser uploads: largest file per kind, and when an unfinished one is abandoned.
+    upload_max_recording_mb: int = 50_000
+    upload_max_slides_mb: int = 500
+    upload_max_captions_mb: int = 20
+    upload_abandon_hours: float = 48.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -134,6 +145,15 @@ class Settings:
             ffmpeg_network=_env(env, "WEBINAR_ARCHIVE_FFMPEG_NETWORK", "0").lower() in ("1", "true", "yes"),
             web_x264_preset=_env(env, "WEBINAR_ARCHIVE_WEB_X264_PRESET", "veryfast"),
             upload_threads=max(1, _env_number(env, "WEBINAR_ARCHIVE_UPLOAD_THREADS", 8)),
+            office_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_OFFICE_TIMEOUT", 300.0, float),
+            office_memory_mb=_env_number(env, "WEBINAR_ARCHIVE_OFFICE_MEMORY_MB", 4096),
+            render_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_RENDER_TIMEOUT", 600.0, float),
+            render_memory_mb=_env_number(env, "WEBINAR_ARCHIVE_RENDER_MEMORY_MB", 1024),
+            deck_max_pages=_env_number(env, "WEBINAR_ARCHIVE_DECK_MAX_PAGES", 2000),
+            upload_max_recording_mb=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_MAX_RECORDING_MB", 50_000),
+            upload_max_slides_mb=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_MAX_SLIDES_MB", 500),
+            upload_max_captions_mb=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_MAX_CAPTIONS_MB", 20),
+            upload_abandon_hours=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_ABANDON_HOURS", 48.0, float),
         )
 
     def refuse_development_secrets(self) -> None:

@@ -25,7 +25,8 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import captions, office, pipeline, probe, slides, webinars
+from . import captions, decks, pipeline, probe, slides, webinars
+from .config import Settings
 from .context import Archive
 from .hashing import sha256_file
 from .models import (VISIBILITIES, Asset, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar,
@@ -80,7 +81,7 @@ PHOTO_MAX_SIDE = 6000  # pixels; also keeps Pillow below its decompression-bomb 
 
 
 @dataclass
-class _Checked:
+class Checked:
     path: Path
     kind: str
     ext: str
@@ -89,48 +90,66 @@ class _Checked:
     info: dict
 
 
-def _check_recording(path: Path) -> _Checked:
+def check_recording(path: Path, name: str | None = None) -> Checked:
+    """`name` is the file name the user knows (messages); the path's by default."""
+    name = name or path.name
     if not path.is_file():
         raise ImportRejected(f"recording {path}: no such file")
     try:
         info = probe.probe(path)
     except probe.MediaRejected as e:
-        raise ImportRejected(f"recording {path.name}: {e}") from e
-    return _Checked(path, "recording", info.extension, info.content_type, sha256_file(path),
+        raise ImportRejected(f"recording {name}: {e}") from e
+    return Checked(path, "recording", info.extension, info.content_type, sha256_file(path),
                     info.summary())
 
 
-def _check_deck(path: Path) -> _Checked:
-    """A PDF is opened and counted; a PPTX/ODP gets only cheap checks (the worker converts it)."""
+def check_deck(path: Path, settings: Settings, name: str | None = None) -> Checked:
+    """A PDF is opened and counted (in the PDF child, within the render limits); a PPTX/ODP
+    gets only cheap checks (the worker converts it)."""
+    name = name or path.name
     if not path.is_file():
         raise ImportRejected(f"slides {path}: no such file")
     try:
         if slides.deck_kind(path) == "pdf":
-            deck = slides.inspect_pdf(path)
+            deck = slides.inspect_pdf(path, slides.render_limits(settings), settings.deck_max_pages,
+                                      work=settings.work_dir)
             info = {"page_count": deck.page_count}
             if deck.title:
                 info["title"] = deck.title
-            return _Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
-        fmt = office.inspect_package(path)
+            return Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
+        fmt = decks.inspect_package(path)
     except slides.SlidesRejected as e:
-        raise ImportRejected(f"slides {path.name}: {e}") from e
-    return _Checked(path, "slides", fmt.ext, fmt.content_type, sha256_file(path), {})
+        raise ImportRejected(f"slides {name}: {e}") from e
+    return Checked(path, "slides", fmt.ext, fmt.content_type, sha256_file(path), {})
 
 
-def _check_captions(language: str, path: Path) -> _Checked:
+def check_captions(language: str, path: Path, name: str | None = None) -> Checked:
+    name = name or path.name
     if not path.is_file():
         raise ImportRejected(f"captions {path}: no such file")
     try:
         captions.check_language(language)
         cues = captions.parse(path.read_bytes())
     except captions.CaptionsRejected as e:
-        raise ImportRejected(f"captions {path.name}: {e}") from e
+        raise ImportRejected(f"captions {name}: {e}") from e
     ext = "srt" if path.suffix.lower() == ".srt" else "vtt"
-    return _Checked(path, "captions", ext, "text/vtt" if ext == "vtt" else "application/x-subrip",
+    return Checked(path, "captions", ext, "text/vtt" if ext == "vtt" else "application/x-subrip",
                     sha256_file(path), {"language": language, "cues": len(cues)})
 
 
-def _check_photo(name: str, path: Path) -> _Checked:
+def check_file(kind: str, path: Path, settings: Settings, name: str | None = None,
+               language: str | None = None) -> Checked:
+    """The checks `import` runs on one local file, for any way in (CLI import, browser upload)."""
+    if kind == "recording":
+        return check_recording(path, name)
+    if kind == "slides":
+        return check_deck(path, settings, name)
+    if kind == "captions":
+        return check_captions(language or "", path, name)
+    raise ImportRejected(f"unknown kind of file {kind!r}")
+
+
+def _check_photo(name: str, path: Path) -> Checked:
     """A speaker's photo: a JPEG, PNG or WebP that Pillow decodes, within size limits."""
     where = f"speaker {name!r} photo {path.name}"
     if not path.is_file():
@@ -153,7 +172,7 @@ def _check_photo(name: str, path: Path) -> _Checked:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ImportRejected(f"{where}: not a readable image ({e})") from e
-    return _Checked(path, "photo", ext, content_type, sha256_file(path), {"width": width, "height": height})
+    return Checked(path, "photo", ext, content_type, sha256_file(path), {"width": width, "height": height})
 
 
 def _aware(value: dt.datetime, what: str) -> dt.datetime:
@@ -169,15 +188,15 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 @dataclass
 class _Plan:
     """What the request becomes once checked: nothing of it is written yet."""
-    checked: list[_Checked]  # assets, in position order
+    checked: list[Checked]  # assets, in position order
     deck_of: dict[int, int]  # presentation index -> index into checked
-    photos: dict[str, _Checked]  # speaker slug -> photo
+    photos: dict[str, Checked]  # speaker slug -> photo
     held_on: dt.date | None
     starts_at: dt.datetime | None
     publish_at: dt.datetime | None
 
 
-def _check(req: ImportRequest) -> _Plan:
+def _check(req: ImportRequest, settings: Settings) -> _Plan:
     """Every check that needs no catalog and no bucket, in the order a user fixes them."""
     if not req.title.strip():
         raise ImportRejected("a webinar needs a title")
@@ -244,9 +263,9 @@ def _check(req: ImportRequest) -> _Plan:
             raise ImportRejected(f"slides {d.name}: the same deck is given twice")
         seen.add(key)
 
-    checked: list[_Checked] = []
+    checked: list[Checked] = []
     if req.recording is not None:
-        checked.append(_check_recording(Path(req.recording)))
+        checked.append(check_recording(Path(req.recording)))
         duration = checked[0].info.get("duration")
         for i, p in enumerate(req.presentations, 1):
             if p.start is not None and duration and p.start > duration:
@@ -256,12 +275,12 @@ def _check(req: ImportRequest) -> _Plan:
     for i, p in enumerate(req.presentations):
         if p.slides:
             deck_of[i] = len(checked)
-            checked.append(_check_deck(Path(p.slides)))
-    checked += [_check_deck(Path(p)) for p in req.slides]
+            checked.append(check_deck(Path(p.slides), settings))
+    checked += [check_deck(Path(p), settings) for p in req.slides]
     languages = [lang for lang, _ in req.captions]
     if len(set(languages)) != len(languages):
         raise ImportRejected("one caption file per language")
-    checked += [_check_captions(lang, Path(p)) for lang, p in req.captions]
+    checked += [check_captions(lang, Path(p)) for lang, p in req.captions]
     photos = {slug: _check_photo(sp.name, Path(sp.photo)) for slug, sp in listed.items() if sp.photo}
     return _Plan(checked, deck_of, photos, held_on, starts_at, publish_at)
 
@@ -289,7 +308,7 @@ def _get_or_create(session: Session, model, slug: str, created: list, **values):
 
 def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
     title = req.title.strip()
-    plan = _check(req)
+    plan = _check(req, archive.settings)
 
     # Speakers are looked up before the upload: a photo's key needs the speaker's id.
     with archive.catalog.session() as s:

@@ -5,7 +5,8 @@ The child gets a minimal environment (no S3 keys, no database URL), a wall-clock
 limit, an address-space limit, its own process group (killed whole when the time is up
 or the worker goes), and dies with the worker (PR_SET_PDEATHSIG). With `network=False`
 it runs in a fresh network namespace that has no interface but a downed loopback, so
-nothing it reads can make it reach any host. The tail of its messages is kept for the
+nothing it reads can make it reach any host, and in a fresh PID namespace, so that
+whatever it forks dies with it too. The tail of its messages is kept for the
 staff pages.
 """
 from __future__ import annotations
@@ -84,7 +85,11 @@ def _unshare_prefix() -> tuple[str, ...] | None:
     unshare = shutil.which("unshare", path=_SAFE_PATH)
     if unshare is None:
         return None
-    for prefix in ((unshare, "--net"), (unshare, "--map-root-user", "--net")):
+    # --pid --fork --kill-child: the program is the first process of a fresh PID namespace,
+    # and unshare (which dies with the worker) takes it with it; when it goes, the kernel
+    # kills everything left in the namespace (soffice.bin and any helper it forked).
+    isolate = ("--net", "--pid", "--fork", "--kill-child")
+    for prefix in ((unshare, *isolate), (unshare, "--map-root-user", *isolate)):
         try:
             r = subprocess.run([*prefix, "true"], env=minimal_env(), capture_output=True, timeout=10)
         except (OSError, subprocess.TimeoutExpired):

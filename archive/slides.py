@@ -1,24 +1,40 @@
-"""Slide decks: PDF is the canonical form. pypdfium2 checks, renders and reads it.
+"""Slide decks: PDF is the canonical form. pypdfium2 checks, renders and reads it, in a
+child process (`render_pdf`) run through `runner` within the limits from Settings, so
+that a 2,000-page deck or a pathological page ends with a clear error and the worker
+goes on.
 
-PPTX and ODP decks are checked and converted to PDF by `office`; `deck_kind` tells
-the two apart by their bytes, never by the file name.
+PPTX and ODP decks are checked (`decks`) and converted to PDF (`libreoffice`) first;
+`deck_kind` tells the two apart by their bytes, never by the file name.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-import pypdfium2 as pdfium
+from . import runner
 
 # Page images: the viewer's size and a thumbnail strip.
 PAGE_WIDTHS = {"large": 1600, "thumb": 320}
-MAX_PAGES = 2000
 MAX_PIXELS = 1600 * 4000  # a very tall page is rendered narrower, never huge
 MAX_SIDE = 8000  # pixels on either side (WebP stops at 16383)
 
 
 class SlidesRejected(Exception):
     """The deck cannot be used; the message says why (known-bad input: never retried)."""
+
+
+class RenderFailed(SlidesRejected):
+    """The PDF child went over a limit or crashed on this deck; `log` is its tail.
+    Known-bad input too: the same deck would do the same again."""
+
+    def __init__(self, message: str, log: str = ""):
+        super().__init__(message)
+        self.log = log
 
 
 @dataclass(frozen=True)
@@ -28,11 +44,18 @@ class DeckInfo:
     title: str | None = None
 
 
+@dataclass(frozen=True)
+class RenderedDeck:
+    info: DeckInfo
+    images: dict[str, list[Path]]  # size name -> one WebP per page
+    texts: list[str] = field(default_factory=list)  # one per page
+
+
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 
 
 def deck_kind(path: Path) -> str:
-    """What the bytes say: "pdf", or "office" for a zip or OLE file (office.py looks closer)."""
+    """What the bytes say: "pdf", or "office" for a zip or OLE file (`decks` looks closer)."""
     path = Path(path)
     if path.stat().st_size == 0:
         raise SlidesRejected("the file is empty (0 bytes)")
@@ -48,8 +71,61 @@ def deck_kind(path: Path) -> str:
     raise SlidesRejected("not a PDF, PPTX or ODP file")
 
 
-def _open(path: Path) -> pdfium.PdfDocument:
-    path = Path(path)
+def render_scale(w_pt: float, h_pt: float, width: int) -> float:
+    """Pixels per point for a page `width` pixels wide, within MAX_PIXELS and MAX_SIDE."""
+    return min(width / w_pt, (MAX_PIXELS / (w_pt * h_pt)) ** 0.5, MAX_SIDE / max(w_pt, h_pt))
+
+
+def render_limits(settings) -> runner.Limits:
+    """The PDF child's limits, from Settings; it never needs the network."""
+    return runner.Limits(settings.render_timeout_seconds, settings.render_memory_mb, network=False)
+
+
+# How running out of address space shows in the child's last words.
+_OUT_OF_MEMORY = ("MemoryError", "failed to map segment", "Cannot allocate memory", "std::bad_alloc")
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def _child(args: list[str], limits: runner.Limits, work: Path,
+           on_progress: Callable[[float], None] | None) -> dict:
+    """Run the PDF child; its result, or RenderFailed with a sentence."""
+    result: list[dict] = []
+
+    def line(text: str) -> None:
+        if text.startswith("progress "):
+            done, total = (int(x) for x in text.split()[1:3])
+            if on_progress is not None:
+                on_progress(done / total)
+        elif text.startswith("result "):
+            result.append(json.loads(text[len("result "):]))
+
+    # -P: nothing from the scratch folder (the child's cwd) is ever imported.
+    argv = [sys.executable, "-P", "-m", "archive.render_pdf", *args]
+    env = runner.minimal_env(home=work, extra={"PYTHONPATH": _PACKAGE_ROOT})
+    try:
+        done = runner.run(argv, limits, cwd=work, env=env, on_stdout_line=line)
+    except runner.ToolUnavailable:
+        raise  # an operator's problem (no network namespace here): retried
+    except runner.ToolError as e:
+        raise RenderFailed(f"reading the PDF took longer than the {limits.seconds:g} s limit "
+                           "(too many pages, or a page too complex to draw)", e.log) from e
+    if done.returncode == 0 and result:
+        out = result[-1]
+        if out.get("out_of_memory"):
+            raise RenderFailed(f"reading the PDF needs more than the {limits.memory_mb} MB memory limit", done.log)
+        if "rejected" in out:
+            raise SlidesRejected(out["rejected"])
+        return out
+    if done.returncode < 0:
+        hint = f" (out of memory? the limit is {limits.memory_mb} MB)" if limits.memory_mb else ""
+        raise RenderFailed(f"the PDF renderer was killed by signal {-done.returncode} on this deck{hint}", done.log)
+    if any(sign in ln for ln in done.log.splitlines()[-3:] for sign in _OUT_OF_MEMORY):
+        raise RenderFailed(f"reading the PDF needs more than the {limits.memory_mb} MB memory limit", done.log)
+    last = done.log.strip().splitlines()[-1] if done.log.strip() else f"exit status {done.returncode}"
+    raise RenderFailed(f"the PDF could not be rendered: {last}", done.log)
+
+
+def _check_header(path: Path) -> None:
     size = path.stat().st_size
     if size == 0:
         raise SlidesRejected("the file is empty (0 bytes)")
@@ -57,72 +133,40 @@ def _open(path: Path) -> pdfium.PdfDocument:
         head = f.read(1024)
     if b"%PDF-" not in head:
         raise SlidesRejected("not a PDF file (no %PDF header)")
-    try:
-        return pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError as e:
-        text = str(e)
-        if "password" in text.lower():
-            raise SlidesRejected("the PDF is password-protected; upload it without a password") from e
-        raise SlidesRejected(f"the PDF cannot be read: {text}") from e
 
 
-def inspect_pdf(path: Path) -> DeckInfo:
-    doc = _open(path)
-    try:
-        n = len(doc)
-        if n == 0:
-            raise SlidesRejected("the PDF has no pages")
-        if n > MAX_PAGES:
-            raise SlidesRejected(f"the PDF has {n} pages; at most {MAX_PAGES} are accepted")
-        sizes = [tuple(doc.get_page_size(i)) for i in range(n)]
-        title = (doc.get_metadata_dict().get("Title") or "").strip() or None
-        return DeckInfo(page_count=n, page_sizes=sizes, title=title)
-    finally:
-        doc.close()
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def render_pages(path: Path, out_dir: Path, widths: dict[str, int] = PAGE_WIDTHS) -> dict[str, list[Path]]:
-    """WebP images of every page at each width; returns {size name: [file per page]}."""
+def _text(value: str) -> str:
+    """Valid UTF-8 whatever the PDF held (a lone surrogate becomes U+FFFD)."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
+def _deck_info(out: dict) -> DeckInfo:
+    title = out.get("title")
+    return DeckInfo(page_count=out["page_count"], page_sizes=[tuple(s) for s in out["page_sizes"]],
+                    title=_text(title) if title else None)
+
+
+def inspect_pdf(path: Path, limits: runner.Limits, max_pages: int, work: Path | None = None) -> DeckInfo:
+    """Open and count a PDF in the child (the import check)."""
+    path = Path(path).resolve()
+    _check_header(path)
+    with tempfile.TemporaryDirectory(prefix="pdf-", dir=work if work and Path(work).is_dir() else None) as tmp:
+        out = _child(["inspect", str(path), "--max-pages", str(max_pages)], limits, Path(tmp), None)
+    return _deck_info(out)
+
+
+def render_deck(path: Path, out_dir: Path, limits: runner.Limits, max_pages: int,
+                widths: dict[str, int] = PAGE_WIDTHS,
+                on_progress: Callable[[float], None] | None = None) -> RenderedDeck:
+    """Check a PDF, render every page at each width (WebP) and read its text, in one child."""
+    path, out_dir = Path(path).resolve(), Path(out_dir).resolve()
+    _check_header(path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result: dict[str, list[Path]] = {name: [] for name in widths}
-    doc = _open(path)
-    try:
-        for i in range(len(doc)):
-            page = doc[i]
-            try:
-                w_pt, h_pt = page.get_size()
-                if w_pt < 1 or h_pt < 1:
-                    raise SlidesRejected(f"page {i + 1} has no usable size ({w_pt:g} x {h_pt:g} pt)")
-                for name, width in widths.items():
-                    scale = render_scale(w_pt, h_pt, width)
-                    image = page.render(scale=scale).to_pil()
-                    target = out_dir / f"{name}-{i + 1:04d}.webp"
-                    image.convert("RGB").save(target, "WEBP", quality=85, method=4)
-                    result[name].append(target)
-            finally:
-                page.close()
-    finally:
-        doc.close()
-    return result
-
-
-def render_scale(w_pt: float, h_pt: float, width: int) -> float:
-    """Pixels per point for a page `width` pixels wide, within MAX_PIXELS and MAX_SIDE."""
-    return min(width / w_pt, (MAX_PIXELS / (w_pt * h_pt)) ** 0.5, MAX_SIDE / max(w_pt, h_pt))
-
-
-def page_texts(path: Path) -> list[str]:
-    doc = _open(path)
-    try:
-        texts = []
-        for i in range(len(doc)):
-            page = doc[i]
-            textpage = page.get_textpage()
-            try:
-                texts.append(textpage.get_text_bounded().replace("\r\n", "\n").strip())
-            finally:
-                textpage.close()
-                page.close()
-        return texts
-    finally:
-        doc.close()
+    args = ["render", str(path), str(out_dir), "--max-pages", str(max_pages),
+            *(f"--width={name}={px}" for name, px in widths.items())]
+    out = _child(args, limits, out_dir, on_progress)
+    images = {name: [out_dir / f for f in files] for name, files in out["images"].items()}
+    return RenderedDeck(info=_deck_info(out), images=images, texts=[_text(t) for t in out["texts"]])

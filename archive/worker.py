@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import jobs, media, pipeline, queries, webinars
+from . import jobs, media, pipeline, queries, uploads, webinars
 from .context import Archive
 from .models import Asset
 
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 # A job's scratch folder: job-<id>-<attempt>, so that a worker that lost its lease and a
 # worker that took the job over never share (or empty) one another's.
 _JOB_DIR = re.compile(r"^job-(\d+)-(\d+)$")
+UPLOAD_SWEEP_SECONDS = 600
 
 
 def _remove(path: Path) -> None:
@@ -38,6 +39,7 @@ class Worker:
         self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.graph = graph if graph is not None else pipeline.GRAPH
         self.stopping = threading.Event()
+        self._next_upload_sweep = 0.0  # monotonic time of the next abandoned-upload sweep
 
     def run_once(self) -> bool:
         """Claim and run one job; False when there was none to claim."""
@@ -135,6 +137,9 @@ class Worker:
     def _idle(self) -> None:
         """Wait until the queue wakes us, a waiting job comes due (a delayed retry, a
         dead worker's lease) or the next look at the jobs table, whichever is first."""
+        if time.monotonic() >= self._next_upload_sweep:  # MinIO has no lifecycle rule for these
+            self._next_upload_sweep = time.monotonic() + UPLOAD_SWEEP_SECONDS
+            uploads.sweep(self.archive)
         wait = self.archive.settings.worker_poll_seconds
         due = jobs.next_due(self.archive.catalog)
         if due is not None:

@@ -198,9 +198,12 @@ def bucket_user(minio: MinioServer, bucket: str) -> tuple[str, str]:
 def archive_env(minio: MinioServer, tmp: Path, **overrides: str) -> dict[str, str]:
     """A test archive's environment: for Settings.from_env and for `webinar-archive`
     subprocesses alike. Each call gets its own bucket, a user limited to that bucket,
-    and its own data folder."""
+    and its own data folder. Given credentials (another archive's), no user is made."""
     bucket = overrides.get("WEBINAR_ARCHIVE_BUCKET") or f"test-{secrets.token_hex(6)}"
-    user, secret = bucket_user(minio, bucket)
+    if "AWS_ACCESS_KEY_ID" in overrides:
+        user, secret = overrides["AWS_ACCESS_KEY_ID"], overrides["AWS_SECRET_ACCESS_KEY"]
+    else:
+        user, secret = bucket_user(minio, bucket)
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(tmp)),

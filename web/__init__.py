@@ -13,10 +13,13 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
         settings = Settings.from_env()
         settings.refuse_development_secrets()
         archive = Archive.from_settings(settings)
+    https = archive.settings.public_url.startswith("https://")
     app.config.from_mapping(
         SECRET_KEY=archive.settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,  # staff sessions: cookies only over HTTPS when served so
+        REMEMBER_COOKIE_SECURE=https, REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=1024 * 1024,  # metadata only: media never passes through here
         PUBLIC_URL=archive.settings.public_url,
         SITE_NAME="Webinar archive",
@@ -25,19 +28,22 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
         app.config.update(test_config)
     app.extensions["archive"] = archive
 
-    from . import api, api_v1, i18n, media, public, security, syndication
+    from . import api, api_v1, i18n, media, public, security, staff, syndication, uploads
 
     app.register_blueprint(public.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_v1.bp)
     app.register_blueprint(syndication.bp)
+    app.register_blueprint(uploads.bp)  # staff uploads, straight to S3
 
     @app.context_processor
     def site() -> dict:
         return {"site_name": app.config["SITE_NAME"]}
+
     security.install(app, archive.store)
     i18n.install(app)
+    staff.init_app(app)  # sign-in, CSRF on every state change, login rate limit, /staff
 
     @app.template_filter("filesize")
     def filesize(n: int | None) -> str:

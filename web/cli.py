@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
-from archive import demo, describe, jobs, pipeline, queries
+from archive import accounts, demo, describe, jobs, pipeline, queries
 from archive.config import ConfigError, Settings
 from archive.context import Archive
 from archive.importer import ImportRejected, ImportRequest, import_webinar
@@ -226,10 +226,109 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from archive import uploads
+
+    archive = _archive(args)
+    older = dt.timedelta(hours=args.older_than_hours) if args.older_than_hours is not None else None
+    aborted = uploads.sweep(archive, older)
+    print(f"aborted {len(aborted)} unfinished upload(s)")
+    for key in aborted:
+        print(f"  {key}")
+    return 0
+
+
 def cmd_migrate(args) -> int:
     _archive(args)
     print("catalog schema is up to date; bucket is there")
     return 0
+
+
+# --- staff accounts: `webinar-archive user ...` ---
+
+def _read_password() -> str:
+    """Twice at a terminal; otherwise the first line of stdin (for scripts)."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != first:
+        raise accounts.AccountError("the passwords differ")
+    return first
+
+
+def _accounts_archive() -> Archive:
+    """Accounts need the catalog only, not the object store."""
+    archive = Archive.from_settings(Settings.from_env())
+    archive.catalog.migrate()
+    return archive
+
+
+def _user_change(args, change) -> int:
+    try:
+        with _accounts_archive().catalog.transaction() as s:
+            change(s, accounts.find(s, args.email))
+    except accounts.AccountError as e:
+        print(f"webinar-archive user: {e}", file=sys.stderr)
+        return EXIT_REJECTED
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    archive = _accounts_archive()
+    try:
+        password = _read_password()
+        with archive.catalog.transaction() as s:
+            user = accounts.add_user(s, args.email, password, args.role)
+            email, role = user.email, user.role
+    except accounts.AccountError as e:
+        print(f"webinar-archive user add: {e}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(f"added {email} ({role}); log in at {archive.settings.public_url}/staff/login")
+    return 0
+
+
+def cmd_user_list(args) -> int:
+    with _accounts_archive().catalog.session() as s:
+        for u in accounts.list_users(s):
+            last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
+            print(f"{u.email:40s} {u.role:6s} {'active' if u.active else 'deactivated':11s} last login {last}")
+    return 0
+
+
+def cmd_user_set_role(args) -> int:
+    code = _user_change(args, lambda s, u: accounts.set_role(s, u, args.role))
+    if not code:
+        print(f"{args.email.strip().lower()} is now {args.role}")
+    return code
+
+
+def cmd_user_deactivate(args) -> int:
+    code = _user_change(args, accounts.deactivate)
+    if not code:
+        print(f"{args.email.strip().lower()} can no longer log in")
+    return code
+
+
+def _add_user_parsers(sub) -> None:
+    u = sub.add_parser("user", help="staff accounts: add, list, set-role, deactivate")
+    us = u.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    s = us.add_parser("add", help="add an account; the password is asked twice (or read from stdin)")
+    s.add_argument("email")
+    role = s.add_mutually_exclusive_group()
+    role.add_argument("--admin", dest="role", action="store_const", const="admin", help="accounts and everything")
+    role.add_argument("--editor", dest="role", action="store_const", const="editor", help="webinars (default)")
+    s.set_defaults(func=cmd_user_add, role="editor")
+    s = us.add_parser("list", help="list the accounts")
+    s.set_defaults(func=cmd_user_list)
+    s = us.add_parser("set-role", help="make an account admin or editor")
+    s.add_argument("email")
+    s.add_argument("role", choices=accounts.ROLES)
+    s.set_defaults(func=cmd_user_set_role)
+    s = us.add_parser("deactivate", help="stop an account from logging in (its sessions end)")
+    s.add_argument("email")
+    s.set_defaults(func=cmd_user_deactivate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -294,8 +393,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--if-missing", action="store_true", help="do nothing if it is already there")
     s.set_defaults(func=cmd_demo)
 
+    s = sub.add_parser("sweep", help="abort abandoned browser uploads (unfinished S3 multipart uploads)")
+    s.add_argument("--older-than-hours", type=float, metavar="H",
+                   help="abort unfinished uploads older than this too (default WEBINAR_ARCHIVE_UPLOAD_ABANDON_HOURS, 48)")
+    s.set_defaults(func=cmd_sweep)
+
     s = sub.add_parser("migrate", help="create or upgrade the catalog schema and the bucket")
     s.set_defaults(func=cmd_migrate)
+
+    _add_user_parsers(sub)
     return p
 
 

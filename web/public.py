@@ -43,9 +43,15 @@ def index():
 def player_for(w) -> dict | None:
     """What the player needs for the webinar's recording, or None while there is none."""
     rec = w.recording
+    store = _archive().store
+    if rec is not None and rec.info.get("direct_play") and rec.status in ("queued", "processing"):
+        # Watchable at once: a browser-playable upload plays as it is until the fast path is done.
+        video = rec.info.get("kind") == "video"
+        mime = "video/mp4" if video else ("audio/mpeg" if rec.original_ext == "mp3" else "audio/mp4")
+        return {"kind": "video" if video else "audio", "poster": None, "hls": None, "storyboard": None,
+                "src": store.presigned_get(rec.original_key, content_type=mime), "type": mime}
     if rec is None or rec.status != "ready":
         return None
-    store = _archive().store
     return {
         "kind": rec.info.get("kind", "video"),
         "src": store.presigned_get(rec.outputs["web"]),

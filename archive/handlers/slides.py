@@ -5,48 +5,45 @@ import json
 import tempfile
 from pathlib import Path
 
-from .. import office, slides
+from .. import decks, libreoffice, slides
 from ..context import Archive
 from ..jobs import Heartbeat, PermanentError
 from ..models import Asset
-from .common import Outcome, fetch_original
+from .common import Outcome, fetch_original, upload_files
 
 
 def process_slides(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
     """Everything that can reject the deck runs before the first upload."""
-    with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="deck-") as tmp:
+    settings = archive.settings
+    with tempfile.TemporaryDirectory(dir=settings.work_dir, prefix="deck-") as tmp:
         work = Path(tmp)
         src = fetch_original(archive, asset, work)
         info: dict = {}
         converted = asset.original_ext != "pdf"
         if converted:
-            fmt = office.FORMATS.get(asset.original_ext)
+            fmt = decks.FORMATS.get(asset.original_ext)
             if fmt is None:
                 raise PermanentError(f"slides stored as .{asset.original_ext} cannot be converted")
             clean = work / f"clean.{fmt.ext}"
-            removed = office.sanitize_package(src, clean)
+            removed = decks.sanitize_package(src, clean)
             if removed:
                 info["external_links_removed"] = removed
             pdf = work / "deck.pdf"
-            office.convert_to_pdf(clean, pdf, fmt, office.TIMEOUT_SECONDS, tmp_root=work)
+            libreoffice.convert_to_pdf(clean, pdf, fmt, libreoffice.office_limits(settings), tmp_root=work)
             hb.progress(0.3)
         else:
             pdf = src
-        deck = slides.inspect_pdf(pdf)
-        hb.progress(0.4 if converted else 0.1)
-        images = slides.render_pages(pdf, work / "pages")
-        hb.progress(0.8)
-        texts = slides.page_texts(pdf)
+        start = 0.3 if converted else 0.05
+        rendered = slides.render_deck(pdf, work / "pages", slides.render_limits(settings), settings.deck_max_pages,
+                                      on_progress=lambda f: hb.progress(start + f * (0.9 - start)))
+        deck = rendered.info
         hb.check()
-        pages: dict[str, list[str]] = {}
-        for size, files in images.items():
-            pages[size] = []
-            for f in files:
-                key = asset.derived_key(f"pages/{f.name}")
-                archive.store.upload_file(f, key, "image/webp")
-                pages[size].append(key)
+        pages = {size: [asset.derived_key(f"pages/{f.name}") for f in files]
+                 for size, files in rendered.images.items()}
+        upload_files(archive, [(f, asset.derived_key(f"pages/{f.name}"), "image/webp")
+                               for files in rendered.images.values() for f in files])
         text_key = asset.derived_key("text.json")
-        archive.store.put_bytes(text_key, json.dumps({"pages": texts}, ensure_ascii=False).encode(),
+        archive.store.put_bytes(text_key, json.dumps({"pages": rendered.texts}, ensure_ascii=False).encode(),
                                 "application/json")
         info["page_count"] = deck.page_count
         if deck.title:
@@ -57,4 +54,4 @@ def process_slides(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         else:  # the PDF original is already the canonical PDF: point at it, do not copy it
             pdf_key = asset.original_key
         return Outcome(outputs={"pdf": pdf_key, "pages": pages, "text": text_key}, info=info,
-                       texts=[{"page": i + 1, "text": t} for i, t in enumerate(texts) if t])
+                       texts=[{"page": i + 1, "text": t} for i, t in enumerate(rendered.texts) if t])

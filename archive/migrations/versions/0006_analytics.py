@@ -1,7 +1,7 @@
 """daily view, play and download counts
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0004
 Create Date: 2026-11-27
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0002'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

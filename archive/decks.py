@@ -1,6 +1,6 @@
-"""PPTX and ODP decks: cheap checks at import, made safe and turned into PDF by LibreOffice.
+"""PPTX and ODP decks as packages: cheap checks at import, a clean copy for the worker.
 
-Three steps, each with its own guard:
+Two steps, each with its own guard (LibreOffice itself runs in `libreoffice`):
 
 - `inspect_package` (import request): the file is a zip of sane size and entry count,
   carries a presentation's content type, and is not password-protected. Cheap: it reads
@@ -8,33 +8,26 @@ Three steps, each with its own guard:
 - `sanitize_package` (worker): rewrites the package with honest sizes, refusing XML
   DTDs and dropping every reference to content outside the package (a linked image,
   an external OLE object, a remote font), which LibreOffice would otherwise fetch while
-  converting. Hyperlinks stay: they are exported as links, never opened.
-- `convert_to_pdf` (worker): headless LibreOffice with a fresh profile per run (which
-  also points every proxy at a closed port, a second layer against fetching), a time
-  limit, an address-space limit, killed with its whole process group on timeout; its
-  temporary files are always removed.
+  converting. Every part whose bytes are XML is read, whatever its name (`.XML`, `.vml`,
+  `.svg`, ...). In a PPTX an external relationship survives only as a hyperlink (http,
+  https or mailto) that nothing but `hlinkClick`/`hlinkHover` uses: LibreOffice
+  resolves a picture's link by relationship id whatever the relationship's type.
 """
 from __future__ import annotations
 
-import os
+import errno
+import lzma
 import re
-import shutil
-import signal
 import struct
-import subprocess
-import tempfile
-import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote
+from typing import Callable
+from urllib.parse import unquote, urlsplit
 from xml.parsers import expat
 
 from .slides import SlidesRejected
-
-SOFFICE = "soffice"
-TIMEOUT_SECONDS = 300
-MEMORY_LIMIT_BYTES = 4 * 1024**3  # address space of each LibreOffice process
 
 MAX_ENTRIES = 10_000
 MAX_UNCOMPRESSED = 1024**3
@@ -42,8 +35,6 @@ MAX_RATIO = 200  # whole-package expansion allowed once it unpacks to more than 
 RATIO_FLOOR = 64 * 1024**2
 MAX_CENTRAL_DIRECTORY = 4 * 1024**2
 MAX_SMALL_PART = 1024**2  # [Content_Types].xml, mimetype, manifest.xml
-
-LOG_TAIL_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -75,6 +66,20 @@ _OOXML_OTHER = {
 }
 _ODP_MIMETYPE = "application/vnd.oasis.opendocument.presentation"
 
+# What reading a damaged entry raises: zlib, bz2 (an OSError without errno) and lzma
+# errors as well as zipfile's own.
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError,
+               zlib.error, lzma.LZMAError, OSError)
+
+
+
+def _damage(e: Exception) -> bool:
+    """Whether a read error is the package's fault: bz2 raises OSError without errno, a
+    damaged offset makes zipfile seek before the start (EINVAL); ENOSPC or EIO are the
+    machine's, and retried."""
+    return not isinstance(e, OSError) or e.errno in (None, errno.EINVAL)
+
+
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _HYPERLINK_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
@@ -82,22 +87,6 @@ _XLINK_HREF = "http://www.w3.org/1999/xlink href"
 # ODF elements whose xlink:href is a link the reader clicks, never content to load.
 _ODF_LINKS = {"urn:oasis:names:tc:opendocument:xmlns:text:1.0 a",
               "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0 a"}
-
-
-class ConversionFailed(SlidesRejected):
-    """LibreOffice could not make a PDF of the deck; `log` holds the tail of its output."""
-
-    def __init__(self, message: str, log: str = ""):
-        super().__init__(message)
-        self.log = log
-
-
-class ConversionTimedOut(ConversionFailed):
-    """LibreOffice did not finish in time and was killed."""
-
-
-class OfficeUnavailable(RuntimeError):
-    """LibreOffice is not installed here: an operator's problem, not the deck's (retried)."""
 
 
 # -- import-time checks -------------------------------------------------------------------
@@ -215,7 +204,9 @@ def inspect_package(path: Path) -> Format:
                 return _check_ooxml(z, content_types)
             if mimetype is not None:
                 return _check_odf(z, mimetype)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as e:
+    except _ZIP_ERRORS as e:
+        if not _damage(e):
+            raise
         raise SlidesRejected(f"a damaged zip file: {e}") from e
     raise SlidesRejected("a zip file, but not a PPTX or ODP presentation")
 
@@ -271,20 +262,6 @@ class _PrologDone(Exception):
     pass
 
 
-def _check_prolog(data: bytes, name: str) -> None:
-    """Refuse a DTD; stop at the root element (the rest is LibreOffice's to read)."""
-    parser = _parser(name)
-
-    def root(*_):
-        raise _PrologDone
-
-    parser.StartElementHandler = root
-    try:
-        parser.Parse(data, True)
-    except (_PrologDone, expat.ExpatError):
-        pass
-
-
 _ATTR = re.compile(rb"""\s+([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')""")
 _TAG_NAME = re.compile(rb"<[^\s/>]+")
 _TAG_END = re.compile(rb"\s*(/?)>")
@@ -317,6 +294,15 @@ def _outside_odf_package(ref: str) -> bool:
     return _names_a_location(ref) or path.startswith("/") or ".." in path.split("/")
 
 
+def _is_web_link(ref: str) -> bool:
+    """A link a reader may click: http, https or mailto, nothing else."""
+    try:
+        scheme = urlsplit(ref.strip()).scheme.lower()
+    except ValueError:
+        return False
+    return scheme in ("http", "https", "mailto")
+
+
 def _drop_ranges(data: bytes, ranges: list[tuple[int, int]]) -> bytes:
     out, pos = [], 0
     for a, b in sorted(ranges):
@@ -326,8 +312,167 @@ def _drop_ranges(data: bytes, ranges: list[tuple[int, int]]) -> bytes:
     return b"".join(out)
 
 
-def _clean_rels(data: bytes, name: str) -> tuple[bytes, int]:
-    """Remove relationships to anything outside the package, except hyperlinks."""
+def looks_like_xml(data: bytes) -> bool:
+    """Sniffed from the bytes, whatever the part is called: a BOM, or "<" after blanks."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    return data.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")[:1] == b"<"
+
+
+def _root_tag(data: bytes, name: str) -> str | None:
+    """The root element's namespaced name; refuses a DTD on the way."""
+    parser = _parser(name)
+    found: list[str] = []
+
+    def root(tag, _attrs):
+        found.append(tag)
+        raise _PrologDone
+
+    parser.StartElementHandler = root
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SlidesRejected(f"{name} is not UTF-8 XML")
+    try:
+        parser.Parse(data, True)
+    except _PrologDone:
+        pass
+    except expat.ExpatError as e:
+        raise SlidesRejected(f"{name} is not well-formed XML ({e})") from e
+    return found[0] if found else None
+
+
+Drop = Callable[[str, str, str], bool]  # (element, attribute, value) -> remove the attribute?
+
+
+def _strip_attributes(data: bytes, name: str, drop: Drop) -> tuple[bytes, int]:
+    """Remove every attribute for which `drop` says so; the rest is left byte for byte."""
+    parser = _parser(name)
+    ranges: list[tuple[int, int]] = []
+
+    def start(tag, attrs):
+        pairs = list(zip(attrs[::2], attrs[1::2]))
+        bad = [i for i, (k, v) in enumerate(pairs) if drop(tag, k, v)]
+        if not bad:
+            return
+        # expat reports attributes in document order, without the xmlns declarations.
+        raw, _, _ = _start_tag(data, parser.CurrentByteIndex)
+        raw = [r for r in raw if r[0] != b"xmlns" and not r[0].startswith(b"xmlns:")]
+        if len(raw) != len(pairs):
+            raise SlidesRejected(f"{name}: the attributes of an element could not be read")
+        ranges.extend((raw[i][1], raw[i][2]) for i in bad)
+
+    parser.StartElementHandler = start
+    _run(parser, data, name)
+    return (_drop_ranges(data, ranges), len(ranges)) if ranges else (data, 0)
+
+
+_XLINK = "http://www.w3.org/1999/xlink"
+_SVG_A = "http://www.w3.org/2000/svg a"
+_VML_O = "urn:schemas-microsoft-com:office:office"
+# Attributes that make a reader load something: xlink:href (ODF, SVG 1.1), SVG 2's bare
+# href, VML's o:href and src. Their value is a location, never an id.
+_LOAD_ATTRS = {f"{_XLINK} href", "href", f"{_VML_O} href", "src"}
+
+
+def _odf_drop(tag: str, attr: str, value: str) -> bool:
+    if attr not in _LOAD_ATTRS or not _outside_odf_package(value):
+        return False
+    # A link the reader clicks stays if it is a web or mail link ("#page2" is inside).
+    return not ((tag in _ODF_LINKS or tag == _SVG_A) and _is_web_link(value))
+
+
+def _ooxml_drop(tag: str, attr: str, value: str) -> bool:
+    if attr not in _LOAD_ATTRS:
+        return False
+    if tag == _SVG_A and _is_web_link(value):
+        return False
+    return _names_a_location(value)
+
+
+# -- PPTX relationships ----------------------------------------------------------------------
+
+_R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_HYPERLINK_USES = {"hlinkClick", "hlinkHover"}  # a:hlinkClick r:id, a:hlinkHover r:id
+
+
+@dataclass
+class _Rel:
+    id: str
+    type: str
+    target: str
+    external: bool
+
+
+def _read_rels(data: bytes, name: str) -> list[_Rel]:
+    rels: list[_Rel] = []
+
+    def start(tag, attrs):
+        if tag.rsplit(" ", 1)[-1] == "Relationship":  # in whatever namespace LibreOffice might take
+            a = dict(zip(attrs[::2], attrs[1::2]))
+            target = a.get("Target", "")
+            # Internal targets ("../media/x.png", "/ppt/x.xml") resolve inside the zip.
+            external = a.get("TargetMode", "Internal") != "Internal" or _names_a_location(target)
+            rels.append(_Rel(a.get("Id", ""), a.get("Type", ""), target, external))
+
+    parser = _parser(name)
+    parser.StartElementHandler = start
+    _run(parser, data, name)
+    return rels
+
+
+def _uses(data: bytes, name: str, ids: set[str]) -> dict[str, set[str]]:
+    """For each id, how the part uses it: the (element local name, attribute) pairs whose
+    value is that id. Any attribute counts: VML's o:relid, r:link, r:embed, r:pict..."""
+    found: dict[str, set[str]] = {i: set() for i in ids}
+
+    def start(tag, attrs):
+        for k, v in zip(attrs[::2], attrs[1::2]):
+            if v in found:
+                local = tag.rsplit(" ", 1)[-1]
+                found[v].add("hyperlink" if local in _HYPERLINK_USES and k == f"{_R_NS} id" else f"{local} {k}")
+
+    parser = _parser(name)
+    parser.StartElementHandler = start
+    _run(parser, data, name)
+    return found
+
+
+def _source_of(rels_name: str) -> str | None:
+    """ppt/slides/_rels/slide1.xml.rels -> ppt/slides/slide1.xml; _rels/.rels -> None."""
+    folder, _, base = rels_name.rpartition("/")
+    parent, _, rels_dir = folder.rpartition("/")
+    if rels_dir.lower() != "_rels" or not base.lower().endswith(".rels"):
+        return None
+    base = base[: -len(".rels")]
+    return f"{parent}/{base}" if parent else (base or None)
+
+
+def _plan_ooxml(xml_parts: dict[str, bytes], strip: bool) -> dict[str, set[str]]:
+    """Which relationship ids go, per relationships part.
+
+    An external relationship stays only as a hyperlink to http, https or mailto that its
+    source part uses from hlinkClick/hlinkHover alone; one that a picture (`a:blip
+    r:link`), an OLE object or anything else uses, or that nothing uses, goes.
+    """
+    plan: dict[str, set[str]] = {}
+    for name, data in xml_parts.items():
+        root = _root_tag(data, name)
+        if root is None or root.rsplit(" ", 1)[-1] != "Relationships":
+            continue
+        external = {r.id: r for r in _read_rels(data, name) if r.external}
+        if not external or not strip:
+            plan[name] = set()
+            continue
+        source = _source_of(name)
+        uses: dict[str, set[str]] = {i: set() for i in external}
+        if source is not None and source in xml_parts:
+            uses = _uses(xml_parts[source], source, set(external))
+        plan[name] = {i for i, r in external.items()
+                      if not (r.type == _HYPERLINK_TYPE and _is_web_link(r.target) and uses[i] == {"hyperlink"})}
+    return plan
+
+
+def _drop_relationships(data: bytes, name: str, ids: set[str]) -> tuple[bytes, int]:
+    """Remove the Relationship elements with these ids."""
     parser = _parser(name)
     ranges: list[tuple[int, int]] = []
     stack: list[tuple[int, bool, int | None]] = []  # (tag start, drop?, end if empty element)
@@ -335,11 +480,7 @@ def _clean_rels(data: bytes, name: str) -> tuple[bytes, int]:
     def start(tag, attrs):
         at = parser.CurrentByteIndex
         a = dict(zip(attrs[::2], attrs[1::2]))
-        drop = False
-        if tag == f"{_RELS_NS} Relationship":
-            # Internal targets ("../media/x.png", "/ppt/x.xml") resolve inside the zip.
-            external = a.get("TargetMode", "Internal") != "Internal" or _names_a_location(a.get("Target", ""))
-            drop = external and a.get("Type") != _HYPERLINK_TYPE
+        drop = tag.rsplit(" ", 1)[-1] == "Relationship" and a.get("Id", "") in ids
         _, tag_end, empty = _start_tag(data, at)
         stack.append((at, drop, tag_end if empty else None))
 
@@ -355,188 +496,97 @@ def _clean_rels(data: bytes, name: str) -> tuple[bytes, int]:
     return (_drop_ranges(data, ranges), len(ranges)) if ranges else (data, 0)
 
 
-def _clean_odf_xml(data: bytes, name: str) -> tuple[bytes, int]:
-    """Remove xlink:href attributes that point outside the package, except on hyperlinks."""
-    parser = _parser(name)
-    ranges: list[tuple[int, int]] = []
+# -- the clean copy --------------------------------------------------------------------------
 
-    def start(tag, attrs):
-        if tag in _ODF_LINKS:
-            return
-        pairs = list(zip(attrs[::2], attrs[1::2]))
-        bad = [i for i, (k, v) in enumerate(pairs) if k == _XLINK_HREF and _outside_odf_package(v)]
-        if not bad:
-            return
-        # expat reports attributes in document order, without the xmlns declarations.
-        raw, _, _ = _start_tag(data, parser.CurrentByteIndex)
-        raw = [r for r in raw if r[0] != b"xmlns" and not r[0].startswith(b"xmlns:")]
-        if len(raw) != len(pairs):
-            raise SlidesRejected(f"{name}: the attributes of an element could not be read")
-        ranges.extend((raw[i][1], raw[i][2]) for i in bad)
-
-    parser.StartElementHandler = start
-    _run(parser, data, name)
-    return (_drop_ranges(data, ranges), len(ranges)) if ranges else (data, 0)
-
-
-def _clean_part(fmt: Format, name: str, data: bytes) -> tuple[bytes, int]:
-    if not data.strip():  # older LibreOffice writes empty Configurations2/.../current.xml
+def _clean_ooxml_part(name: str, data: bytes, plan: dict[str, set[str]], strip: bool) -> tuple[bytes, int]:
+    if name in plan:
+        return _drop_relationships(data, name, plan[name]) if plan[name] else (data, 0)
+    if not strip:
+        _run(_parser(name), data, name)
         return data, 0
-    if fmt.ext == "pptx" and name.endswith(".rels"):
-        return _clean_rels(data, name)
-    if fmt.ext == "odp":
-        return _clean_odf_xml(data, name)
-    _check_prolog(data, name)
-    return data, 0
+    # The part's own references to relationships that went (r:link, r:embed, o:relid...)
+    # go too, and so does any location it names itself (VML o:href, SVG href).
+    rels_name = _rels_of(name)
+    gone = plan.get(rels_name, set()) if rels_name else set()
+
+    locations = 0  # counted; a reference to a relationship already counted is not
+
+    def drop(tag: str, attr: str, value: str) -> bool:
+        nonlocal locations
+        if value in gone and (attr.startswith(f"{_R_NS} ") or attr == f"{_VML_O} relid"):
+            return True
+        if _ooxml_drop(tag, attr, value):
+            locations += 1
+            return True
+        return False
+
+    data, _ = _strip_attributes(data, name, drop)
+    return data, locations
 
 
-def sanitize_package(src: Path, dst: Path) -> int:
-    """Copy a PPTX/ODP to `dst` without references outside the package; returns how many went.
+def _rels_of(part: str) -> str | None:
+    folder, _, base = part.rpartition("/")
+    return f"{folder}/_rels/{base}.rels" if folder else f"_rels/{base}.rels"
+
+
+def _read_entry(z: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
+    with z.open(info) as r:
+        data = r.read(budget + 1)
+    if len(data) > budget:
+        raise SlidesRejected(f"the package unpacks to more than {_size(MAX_UNCOMPRESSED)}")
+    return data
+
+
+def sanitize_package(src: Path, dst: Path, strip_links: bool = True) -> int:
+    """Copy a PPTX/ODP to `dst` without references outside the package; returns how many
+    went (relationships and attributes).
 
     Checks the limits again on what is really unpacked: zipfile stops at each entry's
-    declared size and verifies its CRC, so a lying header fails here.
+    declared size and verifies its CRC, so a lying header fails here. `strip_links=False`
+    keeps the references (only for the test that shows LibreOffice's network namespace
+    stops them on its own); the limits and the DTD check still apply.
     """
     fmt = inspect_package(src)
     removed = total = 0
-
-    def count(n: int) -> None:
-        nonlocal total
-        total += n
-        if total > MAX_UNCOMPRESSED:
-            raise SlidesRejected(f"the package unpacks to more than {_size(MAX_UNCOMPRESSED)}")
-
     try:
-        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-            for info in _check_zip_limits(zin):
-                out = zipfile.ZipInfo(info.filename, info.date_time)
-                out.compress_type, out.external_attr = info.compress_type, info.external_attr
+        with zipfile.ZipFile(src) as zin:
+            infos = _check_zip_limits(zin)
+            # First every part whose bytes are XML (bounded by the unpacked-size limit),
+            # since a relationships part is judged by how its source part uses it.
+            xml_parts: dict[str, bytes] = {}
+            for info in infos:
                 with zin.open(info) as r:
-                    if info.filename.endswith((".xml", ".rels")):
-                        data = r.read(MAX_UNCOMPRESSED - total + 1)
-                        count(len(data))
-                        data, n = _clean_part(fmt, info.filename, data)
+                    head = r.read(64)
+                if looks_like_xml(head):
+                    data = _read_entry(zin, info, MAX_UNCOMPRESSED - total)
+                    total += len(data)
+                    xml_parts[info.filename] = data
+            plan = _plan_ooxml(xml_parts, strip_links) if fmt.ext == "pptx" else {}
+            with zipfile.ZipFile(dst, "w") as zout:
+                for info in infos:
+                    out = zipfile.ZipInfo(info.filename, info.date_time)
+                    out.compress_type, out.external_attr = info.compress_type, info.external_attr
+                    data = xml_parts.get(info.filename)
+                    if data is not None:
+                        if not data.strip():  # older LibreOffice writes empty Configurations2/.../*.xml
+                            n = 0
+                        elif fmt.ext == "pptx":
+                            data, n = _clean_ooxml_part(info.filename, data, plan, strip_links)
+                        else:
+                            data, n = _strip_attributes(data, info.filename,
+                                                        _odf_drop if strip_links else lambda *_: False)
                         removed += n
                         zout.writestr(out, data)
                         continue
                     out.file_size = info.file_size
-                    with zout.open(out, "w", force_zip64=info.file_size > 0x7FFFFFFF) as w:
+                    with zin.open(info) as r, zout.open(out, "w", force_zip64=info.file_size > 0x7FFFFFFF) as w:
                         while chunk := r.read(1 << 20):
-                            count(len(chunk))
+                            total += len(chunk)
+                            if total > MAX_UNCOMPRESSED:
+                                raise SlidesRejected(f"the package unpacks to more than {_size(MAX_UNCOMPRESSED)}")
                             w.write(chunk)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as e:
+    except _ZIP_ERRORS as e:
+        if not _damage(e):  # the disk, not the deck
+            raise
         raise SlidesRejected(f"a damaged package: {e}") from e
     return removed
-
-
-# -- conversion ------------------------------------------------------------------------------
-
-# A fresh profile for every run. Every proxy points at a closed local port and links from
-# untrusted documents are blocked: if a reference slipped past sanitize_package, LibreOffice
-# still fetches nothing. Macros never run.
-_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" \
-xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-{items}
-</oor:items>
-"""
-PROFILE_SETTINGS = {
-    "/org.openoffice.Office.Common/Security/Scripting": {
-        "BlockUntrustedRefererLinks": "true", "DisableMacrosExecution": "true", "MacroSecurityLevel": "3",
-    },
-    "/org.openoffice.Inet/Settings": {
-        "ooInetProxyType": "1", "ooInetNoProxy": "",
-        "ooInetHTTPProxyName": "127.0.0.1", "ooInetHTTPProxyPort": "9",
-        "ooInetHTTPSProxyName": "127.0.0.1", "ooInetHTTPSProxyPort": "9",
-        "ooInetFTPProxyName": "127.0.0.1", "ooInetFTPProxyPort": "9",
-    },
-}
-
-
-def profile_xcu(settings: dict[str, dict[str, str]] = PROFILE_SETTINGS) -> str:
-    items = [f'<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse">'
-             f'<value>{value}</value></prop></item>'
-             for path, props in settings.items() for name, value in props.items()]
-    return _PROFILE.format(items="\n".join(items))
-
-
-def convert_args(src: Path, out_dir: Path, profile_dir: Path, fmt: Format,
-                 soffice: str = SOFFICE, memory_limit: int = MEMORY_LIMIT_BYTES) -> list[str]:
-    """The command line that converts `src` into `out_dir/<stem>.pdf`."""
-    return [
-        "prlimit", f"--as={memory_limit}", "--",
-        soffice, f"-env:UserInstallation={Path(profile_dir).absolute().as_uri()}",
-        "--headless", "--invisible", "--nologo", "--nodefault", "--norestore", "--nolockcheck",
-        f"--infilter={fmt.infilter}", "--convert-to", "pdf:impress_pdf_Export",
-        "--outdir", str(out_dir), str(src),
-    ]
-
-
-def _exited(pid: int, timeout: float) -> bool:
-    """Wait for `pid` to exit, without reaping it: while it is a zombie, neither its pid nor
-    its process group id can be reused, so killing that group afterwards is safe."""
-    deadline = time.monotonic() + timeout
-    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def convert_to_pdf(src: Path, dst: Path, fmt: Format, timeout: float = TIMEOUT_SECONDS,
-                   tmp_root: Path | None = None, soffice: str = SOFFICE) -> None:
-    """Convert a sanitized deck to a PDF at `dst`; ConversionFailed says why it could not."""
-    with tempfile.TemporaryDirectory(prefix="soffice-", dir=tmp_root) as tmp:
-        work = Path(tmp).resolve()  # soffice runs in it: relative paths would point elsewhere
-        profile, out_dir, in_dir = work / "profile", work / "out", work / "in"
-        (profile / "user").mkdir(parents=True)
-        (profile / "user" / "registrymodifications.xcu").write_text(profile_xcu())
-        in_dir.mkdir()
-        # A fixed name: LibreOffice writes <stem>.pdf, and no user file name reaches argv.
-        deck = in_dir / f"deck.{fmt.ext}"
-        try:
-            os.link(src, deck)
-        except OSError:
-            shutil.copyfile(src, deck)
-        args = convert_args(deck, out_dir, profile, fmt, soffice)
-        with open(work / "soffice.log", "wb") as output:
-            try:
-                proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=output,
-                                        stderr=subprocess.STDOUT, start_new_session=True, cwd=work)
-            except FileNotFoundError as e:
-                raise OfficeUnavailable(f"{e.filename} is not installed") from e
-        try:
-            finished = _exited(proc.pid, timeout)
-        finally:
-            _kill_group(proc.pid)  # on every way out: soffice.bin and any helper it left
-            proc.wait()
-        log = _tail((work / "soffice.log").read_bytes())
-        if not finished:
-            raise ConversionTimedOut(f"LibreOffice did not finish within {timeout:g} s and was stopped", log)
-        if proc.returncode in (126, 127):  # prlimit could not start soffice
-            raise OfficeUnavailable(f"LibreOffice could not be started: {log}")
-        pdf = out_dir / "deck.pdf"
-        if proc.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
-            reason = _reason(log) or f"exit status {proc.returncode}"
-            raise ConversionFailed(f"LibreOffice could not convert the presentation: {reason}", log)
-        with open(pdf, "rb") as f:
-            if b"%PDF-" not in f.read(1024):
-                raise ConversionFailed("LibreOffice wrote something that is not a PDF", log)
-        shutil.move(pdf, dst)
-
-
-def _tail(output: bytes) -> str:
-    text = output.decode("utf-8", "replace")
-    lines = [ln for ln in text.splitlines() if ln.strip() and "javaldx" not in ln]
-    return "\n".join(lines)[-LOG_TAIL_CHARS:]
-
-
-def _reason(log: str) -> str:
-    errors = [ln.strip() for ln in log.splitlines() if ln.strip().lower().startswith("error")]
-    return errors[-1] if errors else ""

@@ -1,0 +1,90 @@
+"""Reads for the staff area: every webinar whatever its visibility, every job with the
+failure details (error, the tool's log tail) and the warnings recorded on assets.
+Public pages never use these."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from .models import Asset, Job, Webinar
+from .pipeline import LABELS
+
+JOB_STATES = ("queued", "running", "failed", "done")
+
+
+@dataclass(frozen=True)
+class Note:
+    """A warning or a later step's failure recorded on an asset, for the staff pages."""
+    asset: Asset
+    step: str  # the job kind's label
+    text: str
+
+
+def label(kind: str) -> str:
+    return LABELS.get(kind, kind)
+
+
+def webinars(session: Session) -> list[Webinar]:
+    """Every webinar, newest first, with its assets and their jobs loaded."""
+    return list(session.scalars(
+        select(Webinar).order_by(Webinar.created_at.desc(), Webinar.id)
+        .options(selectinload(Webinar.assets).selectinload(Asset.jobs))))
+
+
+def webinar(session: Session, webinar_id: str) -> Webinar | None:
+    return session.scalars(
+        select(Webinar).where(Webinar.id == webinar_id)
+        .options(selectinload(Webinar.assets).selectinload(Asset.jobs))).first()
+
+
+def jobs(session: Session, state: str | None = None, webinar_id: str | None = None,
+         limit: int = 200) -> list[Job]:
+    """Jobs, the ones that need a look first (running, queued, failed), then the newest."""
+    q = (select(Job).join(Job.asset)
+         .options(selectinload(Job.asset).selectinload(Asset.webinar)))
+    if state:
+        q = q.where(Job.state == state)
+    if webinar_id:
+        q = q.where(Asset.webinar_id == webinar_id)
+    order = {"running": 0, "queued": 1, "failed": 2, "done": 3}
+    rows = list(session.scalars(q.order_by(Job.id.desc()).limit(limit)))
+    return sorted(rows, key=lambda j: (order.get(j.state, 9), -j.id))
+
+
+def counts(session: Session) -> dict[str, int]:
+    """How many jobs are in each state."""
+    found = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+    return {state: found.get(state, 0) for state in JOB_STATES}
+
+
+def warnings(asset: Asset) -> list[Note]:
+    """What a step noticed but did not fail on, e.g. damaged frames in a recording that plays."""
+    found = (asset.info or {}).get("warnings") or {}
+    return [Note(asset, label(kind), text) for kind, texts in found.items() for text in texts]
+
+
+def failures(asset: Asset) -> list[Note]:
+    """Later steps that failed while the asset stayed watchable."""
+    found = (asset.info or {}).get("failures") or {}
+    return [Note(asset, label(kind), text) for kind, text in found.items() if text]
+
+
+def job_warnings(job: Job) -> list[str]:
+    return list(((job.asset.info or {}).get("warnings") or {}).get(job.kind) or [])
+
+
+def webinar_state(w: Webinar) -> str:
+    """ready, processing, failed, or ready-with-problems ("attention") when a later step
+    failed or a warning was recorded."""
+    status = w.status
+    if status == "ready" and any(failures(a) or warnings(a) for a in w.assets):
+        return "attention"
+    return status
+
+
+def progress(w: Webinar) -> int | None:
+    """The running job's progress (percent), if one runs."""
+    running = [j.progress for a in w.assets for j in a.jobs if j.state == "running"]
+    return min(running) if running else None

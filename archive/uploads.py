@@ -1,0 +1,332 @@
+"""Browser uploads straight to S3: the server's side of a presigned multipart upload.
+
+The browser sends the bytes to S3 itself; the server decides the key, signs the parts of
+the uploads it issued to that user only, confirms completion with HEAD, runs the checks
+`import` runs, and only then records the asset and queues its processing. A refused
+file's object is deleted. Unfinished uploads are aborted by `sweep` (MinIO has no
+lifecycle rule for them).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+from pathlib import Path
+from urllib.parse import quote
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text, func, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import importer, pipeline, queries, webinars
+from .context import Archive
+from .models import Asset, Base, Webinar, new_id, utcnow
+from .storage import StorageError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("recording", "slides", "captions")
+# Accepted file name extensions per kind, and the type the object is stored with.
+EXTENSIONS: dict[str, dict[str, str]] = {
+    "recording": {"mp4": "video/mp4", "m4v": "video/mp4", "mov": "video/quicktime", "mkv": "video/x-matroska",
+                  "webm": "video/webm", "avi": "video/x-msvideo", "m4a": "audio/mp4", "mp3": "audio/mpeg",
+                  "wav": "audio/wav", "ogg": "audio/ogg", "oga": "audio/ogg", "flac": "audio/flac",
+                  "aac": "audio/aac"},
+    "slides": {"pdf": "application/pdf",
+               "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+               "odp": "application/vnd.oasis.opendocument.presentation"},
+    "captions": {"vtt": "text/vtt", "srt": "application/x-subrip"},
+}
+MAX_PARTS = 10_000  # S3's limit
+STATES = ("uploading", "completing", "done", "refused", "aborted")
+
+
+class UploadRefused(Exception):
+    """The request cannot be served; the message is a sentence for the user."""
+
+
+class UploadNotFound(UploadRefused):
+    """No such upload for this user (another user's upload looks the same)."""
+
+
+class Upload(Base):
+    """One file on its way from a browser to S3. Its id becomes the asset's id."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    webinar_id: Mapped[str] = mapped_column(ForeignKey("webinars.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(500))
+    ext: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(16))  # captions only
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(300))
+    s3_upload_id: Mapped[str] = mapped_column(String(1024), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="uploading", index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    def as_dict(self) -> dict:
+        d = {"id": self.id, "webinar": self.webinar_id, "kind": self.kind, "filename": self.filename,
+             "size": self.size, "state": self.state, "key": self.key}
+        if self.error:
+            d["error"] = self.error
+        return d
+
+
+def object_key(webinar_id: str, asset_id: str, ext: str) -> str:
+    """Where the original lands: made from ids only, never from the user's file name."""
+    return f"webinars/{webinar_id}/originals/{asset_id}/original.{ext}"
+
+
+def size_limit(settings, kind: str) -> int:
+    mb = {"recording": settings.upload_max_recording_mb, "slides": settings.upload_max_slides_mb,
+          "captions": settings.upload_max_captions_mb}[kind]
+    return mb * 1_000_000
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_000_000:,.0f} MB"
+
+
+def create(archive: Archive, owner: str, webinar_id: str, kind: str, filename: str, size: int,
+           language: str | None = None) -> Upload:
+    """Check what can be checked before any byte is sent and start the multipart upload."""
+    if not owner:
+        raise UploadRefused("sign in to upload")
+    if kind not in KINDS:
+        raise UploadRefused(f"a file is a recording, slides or captions, not {kind!r}")
+    filename = (filename or "").strip().replace("/", "_").replace("\\", "_")[:400]
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    allowed = EXTENSIONS[kind]
+    if ext not in allowed:
+        raise UploadRefused(f"{filename or 'the file'}: {kind} must be one of "
+                            f"{', '.join('.' + e for e in allowed)}")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise UploadRefused(f"{filename}: the file is empty")
+    limit = size_limit(archive.settings, kind)
+    if size > limit:
+        raise UploadRefused(f"{filename}: {_mb(size)} is more than the {_mb(limit)} accepted for {kind}")
+    if kind == "captions" and not language:
+        raise UploadRefused(f"{filename}: captions need a language")
+    with archive.catalog.session() as s:
+        if s.get(Webinar, webinar_id) is None:
+            raise UploadRefused("no such webinar")
+    upload_id = new_id()
+    key = object_key(webinar_id, upload_id, ext)
+    s3_id = archive.store.create_multipart(key, allowed[ext], metadata={
+        "filename": quote(filename, safe=""), "owner": quote(owner, safe="")})
+    record = Upload(id=upload_id, owner=owner, webinar_id=webinar_id, kind=kind, filename=filename, ext=ext,
+                    language=language if kind == "captions" else None, size=size,
+                    content_type=allowed[ext], key=key, s3_upload_id=s3_id, state="uploading")
+    try:
+        with archive.catalog.transaction() as s:
+            s.add(record)
+    except BaseException:
+        archive.store.abort_multipart(key, s3_id)
+        raise
+    return record
+
+
+def get(archive: Archive, upload_id: str, owner: str) -> Upload:
+    """The upload if this user started it; anyone else's looks like none at all."""
+    with archive.catalog.session() as s:
+        record = s.get(Upload, upload_id)
+    if record is None or not owner or record.owner != owner:
+        raise UploadNotFound("no such upload")
+    return record
+
+
+def _uploading(archive: Archive, upload_id: str, owner: str) -> Upload:
+    record = get(archive, upload_id, owner)
+    if record.state != "uploading":
+        raise UploadRefused(f"{record.filename}: the upload is {record.state}")
+    return record
+
+
+def sign_part(archive: Archive, upload_id: str, owner: str, part_number: int) -> str:
+    """A presigned PUT for one part of one of this user's unfinished uploads."""
+    if not isinstance(part_number, int) or isinstance(part_number, bool) or not 1 <= part_number <= MAX_PARTS:
+        raise UploadRefused(f"a part number is 1 to {MAX_PARTS}")
+    record = _uploading(archive, upload_id, owner)
+    return archive.store.presign_upload_part(record.key, record.s3_upload_id, part_number)
+
+
+def list_parts(archive: Archive, upload_id: str, owner: str) -> list[dict]:
+    """The parts S3 already holds, so that a resumed upload sends only the others."""
+    record = _uploading(archive, upload_id, owner)
+    return archive.store.list_parts(record.key, record.s3_upload_id)
+
+
+def _set_state(archive: Archive, upload_id: str, new: str, *, expect: tuple[str, ...],
+               error: str | None = None) -> bool:
+    """Move the upload to `new` if it is in one of `expect`; False when it was not."""
+    with archive.catalog.transaction() as s:
+        r = s.execute(update(Upload).where(Upload.id == upload_id, Upload.state.in_(expect))
+                      .values(state=new, error=error, updated_at=utcnow()))
+        return r.rowcount == 1
+
+
+def _check_parts(parts) -> list[dict]:
+    if not isinstance(parts, list) or not parts:
+        raise UploadRefused("the upload names no parts")
+    out = []
+    for p in parts:
+        if not isinstance(p, dict) or not isinstance(p.get("PartNumber"), int) or not isinstance(p.get("ETag"), str):
+            raise UploadRefused("each part needs a PartNumber and an ETag")
+        out.append({"PartNumber": p["PartNumber"], "ETag": p["ETag"]})
+    numbers = [p["PartNumber"] for p in out]
+    if numbers != sorted(set(numbers)) or not 1 <= numbers[0] or numbers[-1] > MAX_PARTS:
+        raise UploadRefused("parts must be numbered 1 to 10000, ascending, once each")
+    return out
+
+
+def direct_play(info: dict) -> bool:
+    """Can a browser play the original as it is (H.264 4:2:0 + AAC in MP4/MOV, AAC or MP3 audio)?"""
+    video, audio, demuxer = info.get("video_codec"), info.get("audio_codec"), info.get("demuxer")
+    if video is not None:
+        return (demuxer == "mov" and video == "h264" and info.get("pix_fmt") in ("yuv420p", "yuvj420p")
+                and audio in (None, "aac"))
+    return (demuxer == "mov" and audio == "aac") or (demuxer == "mp3" and audio == "mp3")
+
+
+def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
+    """Join the parts, confirm with HEAD, check the content as `import` does, then record
+    the asset and queue its first job in one transaction. A refused file is deleted and
+    the upload ends `refused` with the reason; UploadRefused carries it to the caller."""
+    record = get(archive, upload_id, owner)
+    if record.state == "done":  # the browser asked twice: the answer stands
+        return record
+    if record.state == "refused":
+        raise UploadRefused(record.error or f"{record.filename} was refused")
+    parts = _check_parts(parts)
+    if not _set_state(archive, record.id, "completing", expect=("uploading",)):
+        raise UploadRefused(f"{record.filename}: the upload is {get(archive, upload_id, owner).state}")
+    store = archive.store
+    try:
+        store.complete_multipart(record.key, record.s3_upload_id, parts)
+    except StorageError as e:
+        # The parts are still there: the browser may send what is missing and try again.
+        log.warning("completing upload %s failed: %s", record.id, e)
+        _set_state(archive, record.id, "uploading", expect=("completing",))
+        raise UploadRefused(f"{record.filename}: the upload could not be completed; some parts are missing "
+                            "or damaged") from e
+    scratch = archive.settings.work_dir / f"upload-{record.id}"
+    try:
+        head = store.head(record.key)
+        if head is None or head["size"] != record.size:
+            got = "nothing" if head is None else f"{head['size']} bytes"
+            raise importer.ImportRejected(f"{record.filename}: announced {record.size} bytes, S3 holds {got}")
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        local = scratch / f"original.{record.ext}"
+        store.stream_to_file(record.key, local)  # flat memory in the web process
+        checked = importer.check_file(record.kind, local, archive.settings, name=record.filename,
+                                       language=record.language)
+        if record.kind == "slides" and checked.ext != record.ext:
+            raise importer.ImportRejected(f"{record.filename}: the file is {checked.ext.upper()}, "
+                                          f"not .{record.ext}; rename it and upload it again")
+        info = dict(checked.info)
+        if record.kind == "recording" and direct_play(info):
+            info["direct_play"] = True
+        _record_asset(archive, record, checked, info)
+    except importer.ImportRejected as e:
+        _refuse(archive, record, str(e))
+        raise UploadRefused(str(e)) from e
+    except BaseException:
+        # Not the file's fault (storage, database): the object goes, the user may try again.
+        _refuse(archive, record, f"{record.filename}: the upload could not be recorded; try again")
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return get(archive, upload_id, owner)
+
+
+def _record_asset(archive: Archive, record: Upload, checked: importer.Checked, info: dict) -> None:
+    with archive.catalog.transaction() as s:
+        position = s.scalar(select(func.coalesce(func.max(Asset.position), -1))
+                            .where(Asset.webinar_id == record.webinar_id)) + 1
+        asset = Asset(id=record.id, webinar_id=record.webinar_id, kind=record.kind, position=position,
+                      original_filename=record.filename, original_ext=record.ext,
+                      content_type=checked.content_type, size=record.size, sha256=checked.sha256,
+                      status="queued", info=info, outputs={})
+        s.add(asset)
+        s.flush()
+        pipeline.start(s, asset, archive.settings.job_max_attempts)
+        s.execute(update(Upload).where(Upload.id == record.id)
+                  .values(state="done", error=None, updated_at=utcnow()))
+    with archive.catalog.session() as s:
+        webinar = queries.get(s, record.webinar_id)
+    if webinar is not None:
+        try:
+            webinars.write_manifest(archive, webinar)
+        except StorageError as e:  # the worker rewrites it after each job
+            log.warning("manifest of %s not written: %s", record.webinar_id, e)
+
+
+def _refuse(archive: Archive, record: Upload, reason: str) -> None:
+    log.info("upload %s refused: %s", record.id, reason)
+    try:
+        archive.store.delete_keys([record.key])
+    finally:
+        _set_state(archive, record.id, "refused", expect=("completing",), error=reason)
+
+
+def abort(archive: Archive, upload_id: str, owner: str) -> Upload:
+    """The user cancelled: the parts are dropped."""
+    record = get(archive, upload_id, owner)
+    if record.state in ("aborted", "refused"):
+        return record
+    if record.state != "uploading":
+        raise UploadRefused(f"{record.filename}: the upload is {record.state}")
+    archive.store.abort_multipart(record.key, record.s3_upload_id)
+    _set_state(archive, record.id, "aborted", expect=("uploading",), error="cancelled")
+    return get(archive, upload_id, owner)
+
+
+def sweep(archive: Archive, older_than: dt.timedelta | None = None,
+          orphan_grace: dt.timedelta = dt.timedelta(hours=1)) -> list[str]:
+    """Abort unfinished multipart uploads under webinars/ that no live upload record
+    holds, or that are older than the limit (Settings.upload_abandon_hours), and mark
+    their records aborted. An upload without a record is left alone for `orphan_grace`:
+    it may be a CLI import in progress. Returns the keys aborted."""
+    if older_than is None:
+        older_than = dt.timedelta(hours=archive.settings.upload_abandon_hours)
+    now = dt.datetime.now(dt.timezone.utc)
+    store = archive.store
+    with archive.catalog.session() as s:
+        records = {r.s3_upload_id: r for r in s.scalars(select(Upload))}
+    aborted = []
+    for u in store.list_multipart_uploads("webinars/"):
+        started = u["Initiated"]
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=dt.timezone.utc)
+        age = now - started
+        record = records.get(u["UploadId"])
+        live = record is not None and record.key == u["Key"] and record.state in ("uploading", "completing")
+        if (record is None and age > orphan_grace) or (record is not None and not live) or age > older_than:
+            store.abort_multipart(u["Key"], u["UploadId"])
+            aborted.append(u["Key"])
+            if record is not None:
+                _set_state(archive, record.id, "aborted", expect=("uploading",), error="abandoned")
+    # Records whose S3 upload is gone already (aborted elsewhere) and that are too old.
+    cutoff = utcnow() - older_than
+    with archive.catalog.transaction() as s:
+        s.execute(update(Upload).where(Upload.state == "uploading", Upload.created_at < cutoff)
+                  .values(state="aborted", error="abandoned", updated_at=utcnow()))
+        # A completion the web process never finished (it died): its object has no asset.
+        stuck = list(s.scalars(select(Upload).where(Upload.state == "completing", Upload.updated_at < cutoff)))
+    for record in stuck:
+        store.delete_keys([record.key])
+        if _set_state(archive, record.id, "aborted", expect=("completing",), error="completion interrupted"):
+            aborted.append(record.key)
+    if aborted:
+        log.info("sweep: aborted %d unfinished upload(s)", len(aborted))
+    return aborted
+
+
+__all__ = ["Upload", "UploadRefused", "UploadNotFound", "create", "get", "sign_part", "list_parts",
+           "complete", "abort", "sweep", "direct_play", "object_key", "EXTENSIONS", "KINDS"]

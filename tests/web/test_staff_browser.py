@@ -1,0 +1,121 @@
+"""A staff member's browser (Debian's chromium through Playwright): log in through the
+form, read a failure on the job dashboard, retry it and watch the page follow the job;
+every staff page fits a 360 px phone screen without sideways scrolling. Screenshots of
+each page at 1280 and 360 px are left in the test's tmp_path."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from archive.importer import ImportRequest, import_webinar
+from archive.models import Asset
+
+from ..test_browser import CHROMIUM, CHROMIUM_ARGS
+from .staff_client import PASSWORD, add_user
+
+pytestmark = pytest.mark.browser
+BAD = b"This is a text file, not a recording.\n" * 10
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            tmp_path / "chromium-profile", executable_path=str(CHROMIUM), headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900})
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def catalog_state(archive, worker, inputs):
+    """One webinar that plays (with a warning), one whose upload is not media at all."""
+    add_user(archive, "admin@example.org", "admin")
+    add_user(archive, "a.very.long.editor.address@department.example.org", "editor")
+    ok = import_webinar(archive, ImportRequest(title="Open data in practice", recording=inputs["h264_aac.mp4"]))
+    bad = import_webinar(archive, ImportRequest(title="Broken upload", recording=inputs["h264_aac.mp4"]))
+    archive.store.put_bytes(bad.recording.original_key, BAD, "video/mp4")
+    with archive.catalog.transaction() as s:
+        s.get(Asset, bad.recording.id).sha256 = hashlib.sha256(BAD).hexdigest()
+    worker.run_until_idle()
+    with archive.catalog.transaction() as s:
+        a = s.get(Asset, ok.recording.id)
+        a.info = {**a.info, "warnings": {"process_recording": ["3 damaged frames near 0:02; they were skipped."]}}
+    return ok, bad
+
+
+def test_log_in_read_the_failure_retry_and_every_page_fits_a_phone(live_server, browser, catalog_state, worker,
+                                                                   tmp_path):
+    ok, bad = catalog_state
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def snap(name: str) -> None:
+        """Screenshots at 1280 and 360 px; at neither may the page scroll sideways."""
+        for width in (1280, 360):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.screenshot(path=tmp_path / f"staff-{name}-{width}.png", full_page=True)
+            wide = page.evaluate("() => document.documentElement.scrollWidth")
+            assert wide <= width, f"{name} at {width} px scrolls sideways ({wide} px wide)"
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.goto(f"{live_server}/")
+    page.get_by_role("link", name="Staff login").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Staff login")
+    snap("login")
+    page.get_by_label("E-mail address").fill("admin@example.org")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong e-mail address or password.")
+    snap("login-refused")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Webinars")
+    expect(page.locator(".webinar-row", has_text="Broken upload").locator(".state")).to_have_text("failed")
+    expect(page.locator(".webinar-row", has_text="Open data in practice").locator(".state")).to_have_text(
+        "ready, with warnings")
+    snap("webinars")
+
+    page.get_by_role("link", name="Jobs", exact=True).click()
+    failed = page.locator("li.job.failed")
+    expect(failed).to_have_count(1)
+    expect(failed.locator(".reason")).to_contain_text("not a readable recording")
+    failed.get_by_text("The tool's message").click()
+    expect(failed.locator("details pre")).to_contain_text("moov atom not found")
+    expect(page.locator("li.job", has_text="Open data in practice").locator(".warning")).to_have_text(
+        "Warning: 3 damaged frames near 0:02; they were skipped.")
+    snap("jobs")
+    page.goto(f"{live_server}/staff/webinars/{bad.id}")
+    snap("webinar-failed")
+    page.goto(f"{live_server}/staff/webinars/{ok.id}")
+    snap("webinar-warnings")
+    page.goto(f"{live_server}/staff/users")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Accounts")
+    snap("users")
+
+    page.goto(f"{live_server}/staff/jobs?state=failed")
+    page.get_by_role("button", name="Retry").click()
+    expect(page.locator(".flash.ok")).to_contain_text("is queued again")
+    expect(page.locator("li.job")).to_have_count(0)  # back on the failed ones: none left
+    page.get_by_role("link", name="queued (1)").click()
+    expect(page.locator("li.job.queued")).to_have_count(1)
+    snap("jobs-retried")
+    # The page follows the queued job by itself (staff.js polls /staff/jobs.json) and
+    # shows its new state when a worker has taken it: the input is still not media.
+    page.goto(f"{live_server}/staff/webinars/{bad.id}")
+    expect(page.locator("li.job.queued progress")).to_have_count(1)
+    worker.run_until_idle()
+    expect(page.locator("li.job.failed .reason")).to_contain_text("not a readable recording", timeout=20_000)
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Staff login")
+    page.goto(f"{live_server}/staff/users")
+    expect(page).to_have_url(f"{live_server}/staff/login?next=/staff/users")
+    assert errors == []

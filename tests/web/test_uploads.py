@@ -1,0 +1,124 @@
+"""The uploader's JSON calls through Flask, parts PUT to MinIO with urllib as a browser would."""
+from __future__ import annotations
+
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from archive.models import Asset, Webinar, new_id
+
+from ..staff import OTHER_EMAIL, signed_in, staff_app
+
+
+@pytest.fixture
+def app(archive):
+    return staff_app(archive)
+
+
+@pytest.fixture
+def client(app):
+    return signed_in(app)
+
+
+@pytest.fixture
+def webinar_id(archive) -> str:
+    wid = new_id()
+    with archive.catalog.transaction() as s:
+        s.add(Webinar(id=wid, title="Uploaded in the browser"))
+    return wid
+
+
+def _put(url: str, data: bytes) -> str:
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, method="PUT"), timeout=60) as r:
+        return r.headers["ETag"]
+
+
+def test_the_page_carries_its_settings_and_no_inline_script(client, webinar_id):
+    r = client.get(f"/staff/webinars/{webinar_id}/upload")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert f'data-webinar="{webinar_id}"' in html
+    assert "vendor/uppy.min.js" in html and "upload.js" in html
+    assert re.findall(r"<script(?![^>]*\bsrc=)", html) == []  # no inline script (CSP)
+    assert client.get("/staff/webinars/nope/upload").status_code == 404
+
+
+def test_create_sign_list_complete(app, client, archive, webinar_id, inputs):
+    data = Path(inputs["deck.pdf"]).read_bytes()
+    r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "slides",
+                                            "filename": "Folien ü.pdf", "size": len(data)})
+    assert r.status_code == 201, r.json
+    upload_id, key = r.json["uploadId"], r.json["key"]
+    assert key == f"webinars/{webinar_id}/originals/{upload_id}/original.pdf"
+
+    url = client.post(f"/staff/uploads/{upload_id}/parts/1").json["url"]
+    etag = _put(url, data)
+    assert client.get(f"/staff/uploads/{upload_id}/parts").json == [
+        {"PartNumber": 1, "ETag": etag, "Size": len(data)}]
+
+    # Another staff member can neither sign, list nor complete it.
+    other = signed_in(app, OTHER_EMAIL)
+    assert other.post(f"/staff/uploads/{upload_id}/parts/2").status_code == 404
+    assert other.get(f"/staff/uploads/{upload_id}/parts").status_code == 404
+    r = other.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert r.status_code == 404 and r.json == {"error": "no such upload"}
+
+    r = client.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert r.status_code == 200, r.json
+    assert r.json["state"] == "done" and r.json["page"] == f"/webinars/{webinar_id}"
+    with archive.catalog.session() as s:
+        assert s.get(Asset, upload_id).original_filename == "Folien ü.pdf"
+
+
+def test_refusals_are_sentences(client, archive, webinar_id):
+    r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "slides", "filename": "x.exe", "size": 5})
+    assert r.status_code == 422 and "must be one of .pdf" in r.json["error"]
+    r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "recording", "filename": "t.mp4",
+                                            "size": 10**12})
+    assert r.status_code == 422 and "more than the" in r.json["error"]
+    r = client.post("/staff/uploads", data="not json", content_type="application/json")
+    assert r.status_code == 422
+
+    # A file that is not what it says: refused at completion, its object removed.
+    r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "slides",
+                                            "filename": "deck.pdf", "size": 11})
+    upload_id, key = r.json["uploadId"], r.json["key"]
+    etag = _put(client.post(f"/staff/uploads/{upload_id}/parts/1").json["url"], b"hello world")
+    r = client.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert r.status_code == 422
+    assert r.json["error"] == "slides deck.pdf: not a PDF, PPTX or ODP file"
+    assert archive.store.head(key) is None
+    assert client.get(f"/staff/uploads/{upload_id}").json["state"] == "refused"
+
+
+def test_cancel_aborts_the_multipart_upload(client, archive, webinar_id):
+    r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "recording",
+                                            "filename": "talk.mp4", "size": 10**7})
+    upload_id = r.json["uploadId"]
+    assert client.delete(f"/staff/uploads/{upload_id}").json["state"] == "aborted"
+    assert archive.store.list_multipart_uploads() == []
+    assert client.post(f"/staff/uploads/{upload_id}/parts/1").status_code == 422
+
+
+def test_sweep_command_aborts_abandoned_uploads(client, archive, webinar_id, minio, tmp_path, monkeypatch, capsys):
+    from web.cli import main
+
+    from ..services import archive_env
+
+    r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "recording",
+                                            "filename": "talk.mp4", "size": 10**7})
+    key = r.json["key"]
+    env = archive_env(minio, tmp_path, WEBINAR_ARCHIVE_BUCKET=archive.settings.bucket,
+                      WEBINAR_ARCHIVE_DATABASE_URL=archive.settings.database_url,
+                      AWS_ACCESS_KEY_ID=archive.settings.s3_access_key,
+                      AWS_SECRET_ACCESS_KEY=archive.settings.s3_secret_key)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["sweep"]) == 0  # young and alive: kept
+    assert "aborted 0 unfinished upload(s)" in capsys.readouterr().out
+    assert main(["sweep", "--older-than-hours", "0"]) == 0
+    assert key in capsys.readouterr().out
+    assert archive.store.list_multipart_uploads() == []
+    assert client.get(f"/staff/uploads/{r.json['uploadId']}").json["state"] == "aborted"

@@ -1,0 +1,89 @@
+"""The staff area under /staff: sign-in (Flask-Login), CSRF on every state change
+(Flask-WTF), a rate-limited login (Flask-Limiter), the job dashboard and the accounts.
+
+`init_app(app)` is all the application factory calls."""
+from __future__ import annotations
+
+import functools
+import os
+
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from archive import accounts
+from archive.context import Archive
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+# No default limits: only the login form is limited (see auth.py).
+limiter = Limiter(key_func=get_remote_address)
+
+
+def archive() -> Archive:
+    return current_app.extensions["archive"]
+
+
+def wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def staff_required(role: str | None = None):
+    """Anonymous visitors go to the login page (401 for JSON calls); a signed-in user
+    without `role` gets 403. role=None: any staff role."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.may(role):
+                if wants_json():
+                    return jsonify(error="forbidden"), 403
+                return render_template("staff/error.html", code=403,
+                                       message="Your role does not allow this page."), 403
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    with archive().catalog.session() as s:
+        user = accounts.get(s, user_id)
+    # A deactivated account's open sessions end here, at their next request.
+    return user if user is not None and user.active else None
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    if wants_json():
+        return jsonify(error="sign in first"), 401
+    return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+
+
+def init_app(app: Flask) -> None:
+    for key, value in {
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        # In-memory counts are per process: point this at Redis (redis://...) for several.
+        "RATELIMIT_STORAGE_URI": os.environ.get("WEBINAR_ARCHIVE_RATELIMIT_STORAGE", "memory://"),
+    }.items():
+        app.config.setdefault(key, value)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from . import auth, dashboard, users  # noqa: F401  (their routes are on bp)
+
+    app.register_blueprint(bp)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        if wants_json():
+            return jsonify(error=e.description), 400
+        return render_template("staff/error.html", code=400,
+                               message="The form had expired or was not sent by this site. "
+                                       "Go back, reload the page and try again."), 400

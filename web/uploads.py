@@ -1,0 +1,117 @@
+"""Staff uploads: the uploader page and the JSON calls Uppy makes while the browser
+sends the bytes straight to S3. No media byte passes through here (MAX_CONTENT_LENGTH
+stays at 1 MB); these views only start, sign, list, complete and abort."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
+from flask_login import current_user
+
+from archive import queries, uploads
+from archive.context import Archive
+from archive.storage import StorageError
+
+from .staff import staff_required
+
+bp = Blueprint("uploads", __name__)
+
+PART_BYTES = 16 * 1024 * 1024  # a failed part costs at most this much to send again
+PARALLEL_PARTS = 4
+# Files up to this size are kept in the browser (IndexedDB) so that a reload resumes by
+# itself; a larger one is chosen again after a reload and then resumes likewise. Copying a
+# 2 GB file into IndexedDB halved the upload's speed (bench/upload.py).
+RESUME_STORE_BYTES = 1024**3
+
+
+def _archive() -> Archive:
+    return current_app.extensions["archive"]
+
+
+def _owner() -> str:
+    return current_user.get_id() or ""
+
+
+def _error(message: str, status: int):
+    return jsonify(error=message), status
+
+
+@bp.errorhandler(uploads.UploadNotFound)
+def _not_found(e):
+    return _error(str(e), 404)
+
+
+@bp.errorhandler(uploads.UploadRefused)
+def _refused(e):
+    return _error(str(e), 422)
+
+
+@bp.errorhandler(StorageError)
+def _storage(e):
+    current_app.logger.warning("storage error during an upload: %s", e)
+    return _error("the file store is not answering; try again in a moment", 503)
+
+
+def _json() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise uploads.UploadRefused("expected a JSON object")
+    return body
+
+
+@bp.get("/staff/webinars/<webinar_id>/upload")
+@staff_required()
+def page(webinar_id: str):
+    with _archive().catalog.session() as s:
+        w = queries.get(s, webinar_id)
+    if w is None:
+        abort(404)
+    settings = _archive().settings
+    return render_template(
+        "upload.html", webinar=w,
+        limits={kind: uploads.size_limit(settings, kind) for kind in uploads.KINDS},
+        extensions={kind: sorted(exts) for kind, exts in uploads.EXTENSIONS.items()},
+        part_bytes=current_app.config.get("UPLOAD_PART_BYTES", PART_BYTES),
+        parallel=current_app.config.get("UPLOAD_PARALLEL_PARTS", PARALLEL_PARTS),
+        resume_store_bytes=current_app.config.get("UPLOAD_RESUME_STORE_BYTES", RESUME_STORE_BYTES))
+
+
+@bp.post("/staff/uploads")
+@staff_required()
+def create():
+    body = _json()
+    size = body.get("size")
+    up = uploads.create(_archive(), _owner(), str(body.get("webinar", "")), str(body.get("kind", "")),
+                        str(body.get("filename", "")), size if isinstance(size, int) else -1,
+                        language=(str(body["language"]) if body.get("language") else None))
+    # Uppy's "uploadId" is our record's id: S3's own UploadId never leaves the server.
+    return jsonify(uploadId=up.id, key=up.key), 201
+
+
+@bp.get("/staff/uploads/<upload_id>")
+@staff_required()
+def status(upload_id: str):
+    return jsonify(uploads.get(_archive(), upload_id, _owner()).as_dict())
+
+
+@bp.post("/staff/uploads/<upload_id>/parts/<int:part_number>")
+@staff_required()
+def sign_part(upload_id: str, part_number: int):
+    return jsonify(url=uploads.sign_part(_archive(), upload_id, _owner(), part_number))
+
+
+@bp.get("/staff/uploads/<upload_id>/parts")
+@staff_required()
+def list_parts(upload_id: str):
+    return jsonify(uploads.list_parts(_archive(), upload_id, _owner()))
+
+
+@bp.post("/staff/uploads/<upload_id>/complete")
+@staff_required()
+def complete(upload_id: str):
+    up = uploads.complete(_archive(), upload_id, _owner(), _json().get("parts"))
+    return jsonify(**up.as_dict(), page=url_for("public.webinar", webinar_id=up.webinar_id))
+
+
+@bp.delete("/staff/uploads/<upload_id>")
+@staff_required()
+def cancel(upload_id: str):
+    return jsonify(uploads.abort(_archive(), upload_id, _owner()).as_dict())
