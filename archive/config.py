@@ -91,6 +91,11 @@ class Settings:
     worker_poll_seconds: float = 1.0
     job_retry_delay_seconds: float = 5.0  # times the attempt number
     redis_url: str | None = None  # None: the embedded queue (the jobs table alone)
+    # Media processing (issue 6): every ffmpeg/ffprobe limit and the fast path's knobs.
+    ffprobe_timeout_seconds: int = 60
+    ffmpeg_network: bool = False  # False: ffmpeg/ffprobe run in a namespace without network
+    web_x264_preset: str = "veryfast"  # the web MP4's preset when the video must be encoded
+    upload_threads: int = 8  # parallel uploads and multipart parts per upload
     # Slide decks: LibreOffice (PPTX/ODP -> PDF) and the PDF renderer run within these.
     office_timeout_seconds: float = 300
     office_memory_mb: int = 4096  # address space of each LibreOffice process
@@ -136,6 +141,10 @@ class Settings:
                                            10.0 if redis_url else 1.0, float),
             job_retry_delay_seconds=_env_number(env, "WEBINAR_ARCHIVE_JOB_RETRY_DELAY", 5.0, float),
             redis_url=redis_url,
+            ffprobe_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_FFPROBE_TIMEOUT", 60),
+            ffmpeg_network=_env(env, "WEBINAR_ARCHIVE_FFMPEG_NETWORK", "0").lower() in ("1", "true", "yes"),
+            web_x264_preset=_env(env, "WEBINAR_ARCHIVE_WEB_X264_PRESET", "veryfast"),
+            upload_threads=max(1, _env_number(env, "WEBINAR_ARCHIVE_UPLOAD_THREADS", 8)),
             office_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_OFFICE_TIMEOUT", 300.0, float),
             office_memory_mb=_env_number(env, "WEBINAR_ARCHIVE_OFFICE_MEMORY_MB", 4096),
             render_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_RENDER_TIMEOUT", 600.0, float),

@@ -9,7 +9,9 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
-from . import describe, media
+from . import describe
+from .ffmpeg_commands import talk_recording_args
+from .media import ToolLimits, run_ffmpeg
 from .context import Archive
 from .importer import import_webinar
 from .models import Webinar
@@ -88,8 +90,8 @@ def create_demo(archive: Archive, duration: float = 40.0) -> Webinar:
         speech = work / "speech.txt"
         speech.write_text(SPEECH)
         recording = work / "open-archives-webinar.mp4"
-        media.run_ffmpeg(media.talk_recording_args(recording, speech, "Open archives for open webinars",
-                                                   duration), timeout=600)
+        run_ffmpeg(talk_recording_args(recording, speech, "Open archives for open webinars", duration),
+                   ToolLimits.from_settings(archive.settings).ffmpeg(600))
         for name, (title, pages) in DECKS.items():
             write_deck(work / name, title, pages)
         doc = description(duration)

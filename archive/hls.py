@@ -12,11 +12,12 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from . import media
+from . import probe
 
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
 PLAYLIST_TYPE = CONTENT_TYPES[".m3u8"]
 SOURCE = "source"  # the single rendition the fast path copies from the original
+MEDIA_FILE = "media.m4s"  # one fragmented MP4 per rendition, segments by byte range
 _MAP_URI = re.compile(r'(#EXT-X-MAP:.*URI=")([^"]+)(")')
 
 
@@ -37,18 +38,32 @@ def segment_sizes(playlist: Path) -> tuple[list[float], list[int], int]:
     return durations, sizes, init
 
 
-def rendition_entry(name: str, playlist: Path, info: media.MediaInfo) -> dict:
+def rendition_entry(name: str, playlist: Path, info: probe.MediaInfo) -> dict:
     """A rendition as the catalog records it: BANDWIDTH from the largest segment,
     AVERAGE-BANDWIDTH from the total."""
     durations, sizes, init = segment_sizes(playlist)
     total_bits = (sum(sizes) + init) * 8
     total_time = sum(durations) or info.duration
     peak = max((sz * 8 / d for sz, d in zip(sizes, durations) if d > 0), default=total_bits / total_time)
-    w, h = media.display_size(info)
+    w, h = probe.display_size(info)
     return {"name": name, "playlist": f"{name}/index.m3u8", "bandwidth": int(peak),
             "average_bandwidth": int(total_bits / total_time), "width": w, "height": h,
             "frame_rate": round(info.fps, 3) if info.fps else None,
-            "codecs": ",".join(media.codec_strings_of(playlist.parent / media.HLS_MEDIA_FILE))}
+            "codecs": ",".join(codec_strings_of(playlist.parent / MEDIA_FILE))}
+
+
+def codec_strings_of(init_segment: Path) -> list[str]:
+    """CODECS of an fMP4 init segment we made, read from its avcC box: the profile,
+    compatibility and level bytes there are exactly RFC 6381's avc1.PPCCLL."""
+    with open(init_segment, "rb") as f:
+        data = f.read(1 << 20)  # the init segment (moov) comes first
+    codecs = []
+    at = data.find(b"avcC")
+    if at >= 0:
+        codecs.append("avc1." + data[at + 5: at + 8].hex())
+    if b"mp4a" in data:
+        codecs.append("mp4a.40.2")
+    return codecs
 
 
 def playable(renditions: dict[str, dict]) -> list[dict]:

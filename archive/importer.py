@@ -25,7 +25,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import captions, decks, media, pipeline, search, slides, webinars
+from . import captions, decks, pipeline, probe, search, slides, webinars
 from .config import Settings
 from .context import Archive
 from .hashing import sha256_file
@@ -96,8 +96,8 @@ def check_recording(path: Path, name: str | None = None) -> Checked:
     if not path.is_file():
         raise ImportRejected(f"recording {path}: no such file")
     try:
-        info = media.probe(path)
-    except media.MediaRejected as e:
+        info = probe.probe(path)
+    except probe.MediaRejected as e:
         raise ImportRejected(f"recording {name}: {e}") from e
     return Checked(path, "recording", info.extension, info.content_type, sha256_file(path),
                     info.summary())

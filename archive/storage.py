@@ -19,11 +19,13 @@ from .config import Settings
 
 # Parallel multipart transfers for big recordings; 64 MiB parts keep a 50 GB file
 # far below S3's 10,000-part ceiling.
-_TRANSFER = TransferConfig(
-    multipart_threshold=64 * 1024 * 1024,
-    multipart_chunksize=64 * 1024 * 1024,
-    max_concurrency=4,
-)
+def _transfer_config(threads: int) -> TransferConfig:
+    """Multipart transfers with `threads` parts in flight (Settings.upload_threads)."""
+    return TransferConfig(
+        multipart_threshold=64 * 1024 * 1024,
+        multipart_chunksize=32 * 1024 * 1024,
+        max_concurrency=threads,
+    )
 
 
 class StorageError(Exception):
@@ -44,7 +46,9 @@ class S3Store:
     def __init__(self, settings: Settings):
         self.bucket = settings.bucket
         self.presign_seconds = settings.presign_seconds
+        self._transfer = _transfer_config(settings.upload_threads)
         config = Config(
+            max_pool_connections=max(10, 2 * settings.upload_threads),
             signature_version="s3v4",
             s3={"addressing_style": "path"},
             retries={"max_attempts": 5, "mode": "standard"},
@@ -104,7 +108,7 @@ class S3Store:
             # S3 user metadata is ASCII only; callers quote non-ASCII values.
             extra["Metadata"] = metadata
         try:
-            self._client.upload_file(str(path), self.bucket, key, ExtraArgs=extra, Config=_TRANSFER)
+            self._client.upload_file(str(path), self.bucket, key, ExtraArgs=extra, Config=self._transfer)
         except (ClientError, BotoCoreError, boto3.exceptions.S3UploadFailedError) as e:
             raise StorageError(f"upload of {key} failed: {e}") from e
 
@@ -122,7 +126,7 @@ class S3Store:
 
     def download_file(self, key: str, path: Path) -> None:
         try:
-            self._client.download_file(self.bucket, key, str(path), Config=_TRANSFER)
+            self._client.download_file(self.bucket, key, str(path), Config=self._transfer)
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"download of {key} failed: {e}") from e
 

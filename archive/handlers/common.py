@@ -35,12 +35,9 @@ def fetch_original(archive: Archive, asset: Asset, workdir: Path) -> Path:
     return local
 
 
-UPLOAD_THREADS = 4
-
-
 def upload_files(archive: Archive, uploads: list[tuple[Path, str, str]]) -> None:
     """(file, key, content type) uploads, several at a time."""
-    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=archive.settings.upload_threads) as pool:
         for future in [pool.submit(archive.store.upload_file, f, key, ctype) for f, key, ctype in uploads]:
             future.result()
 

@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from archive import media
+from archive import media, probe
 from archive.config import Settings
+from archive.runner import Limits
 
 
 def _x264(dst, size: str, seconds: float) -> list[str]:
@@ -17,14 +18,15 @@ def _x264(dst, size: str, seconds: float) -> list[str]:
 
 def test_x264_at_1080p_works_under_the_default_memory_limit(tmp_path):
     dst = tmp_path / "out.mp4"
-    media.run_ffmpeg(_x264(dst, "1920x1080", 1), timeout=120)  # memory_mb=DEFAULT_MEMORY_MB
-    info = media.probe(dst)
+    default = media.ToolLimits.from_settings(Settings.from_env({}))
+    media.run_ffmpeg(_x264(dst, "1920x1080", 1), default.ffmpeg(120))
+    info = probe.probe(dst, default)
     assert (info.video_codec, info.width, info.height) == ("h264", 1920, 1080)
 
 
 def test_an_ffmpeg_over_its_memory_limit_fails_with_that_reason(tmp_path):
     with pytest.raises(media.MediaError, match="more than its 64 MB memory limit") as e:
-        media.run_ffmpeg(_x264(tmp_path / "out.mp4", "1920x1080", 1), timeout=120, memory_mb=64)
+        media.run_ffmpeg(_x264(tmp_path / "out.mp4", "1920x1080", 1), Limits(120, memory_mb=64))
     assert e.value.permanent  # the same file would hit the same limit again
     assert e.value.log  # ffmpeg's (or the loader's) own words stay with the error
 
@@ -32,7 +34,7 @@ def test_an_ffmpeg_over_its_memory_limit_fails_with_that_reason(tmp_path):
 def test_an_ffmpeg_over_its_time_limit_is_stopped(tmp_path):
     started = time.monotonic()
     with pytest.raises(media.MediaError, match="did not finish within the 1 s limit"):
-        media.run_ffmpeg(_x264(tmp_path / "out.mp4", "1280x720", 600), timeout=1)
+        media.run_ffmpeg(_x264(tmp_path / "out.mp4", "1280x720", 600), Limits(1))
     assert time.monotonic() - started < 15
 
 
@@ -45,3 +47,31 @@ def test_the_limits_and_the_queue_are_settings():
     assert (scaled.ffmpeg_memory_mb, scaled.redis_url, scaled.worker_poll_seconds) == \
         (2048, "redis://queue.internal:6379/0", 10.0)
     assert Settings.from_env({"WEBINAR_ARCHIVE_WORKER_POLL_SECONDS": "0.5"}).worker_poll_seconds == 0.5
+
+
+def test_the_media_settings(monkeypatch):
+    default = Settings.from_env({})
+    assert (default.ffprobe_timeout_seconds, default.ffmpeg_network, default.web_x264_preset,
+            default.upload_threads) == (60, False, "veryfast", 8)
+    s = Settings.from_env({"WEBINAR_ARCHIVE_FFPROBE_TIMEOUT": "5", "WEBINAR_ARCHIVE_FFMPEG_NETWORK": "1",
+                           "WEBINAR_ARCHIVE_WEB_X264_PRESET": "faster", "WEBINAR_ARCHIVE_UPLOAD_THREADS": "16"})
+    assert (s.ffprobe_timeout_seconds, s.ffmpeg_network, s.web_x264_preset, s.upload_threads) == \
+        (5, True, "faster", 16)
+    limits = media.ToolLimits.from_settings(s)
+    assert limits.probe() == Limits(5, 4096, True)
+    assert limits.ffmpeg(300) == Limits(300, 4096, True)
+    # The importer, given no Settings, uses Settings' own defaults.
+    assert media.ToolLimits.defaults() == media.ToolLimits.from_settings(default)
+
+
+def test_ffmpeg_gets_no_secrets_and_no_network(tmp_path, monkeypatch):
+    """The child sees a minimal environment; without network it cannot open a socket."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-children")
+    from archive import runner
+    if not runner.network_isolation_available():
+        pytest.skip("no network namespaces on this machine")
+    env_dump, net = tmp_path / "env.txt", tmp_path / "net.txt"
+    media.run_ffmpeg(["sh", "-c", f"env > {env_dump}; cat /proc/net/dev > {net}"], Limits(10, None, False))
+    assert "not-for-children" not in env_dump.read_text()
+    interfaces = {line.split(":")[0].strip() for line in net.read_text().splitlines()[2:]}
+    assert interfaces == {"lo"}

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import media, queries
+from archive import probe, queries
 from archive.hashing import sha256_file
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar
@@ -46,7 +46,7 @@ def test_h264_aac_takes_the_fast_path(archive, worker, inputs, tmp_path):
     rec = w.recording
     assert rec.info["web_plan"] == {"video": "copy", "audio": "copy"}
     web = _download(archive, rec.outputs["web"], tmp_path / "web.mp4")
-    info = media.probe(web)
+    info = probe.probe(web)
     assert (info.video_codec, info.audio_codec) == ("h264", "aac")
     assert info.duration == pytest.approx(4, abs=0.2)
     data = web.read_bytes()
@@ -62,7 +62,7 @@ def test_vp9_opus_webm_is_transcoded(archive, worker, inputs, tmp_path):
     rec = _reload(archive, w.id).recording
     assert rec.status == "ready", rec.error
     assert rec.info["web_plan"] == {"video": "encode", "audio": "encode"}
-    info = media.probe(_download(archive, rec.outputs["web"], tmp_path / "web.mp4"))
+    info = probe.probe(_download(archive, rec.outputs["web"], tmp_path / "web.mp4"))
     assert (info.video_codec, info.audio_codec, info.pix_fmt) == ("h264", "aac", "yuv420p")
     assert (info.width, info.height) == (320, 240)
 
@@ -74,7 +74,7 @@ def test_audio_only_recording(archive, worker, inputs, tmp_path):
     assert rec.status == "ready", rec.error
     assert rec.info["kind"] == "audio"
     assert rec.outputs["web"].endswith("/audio.m4a")
-    info = media.probe(_download(archive, rec.outputs["web"], tmp_path / "audio.m4a"))
+    info = probe.probe(_download(archive, rec.outputs["web"], tmp_path / "audio.m4a"))
     assert not info.has_video and info.audio_codec == "aac"
     assert _download(archive, rec.outputs["poster"], tmp_path / "p.jpg").stat().st_size > 1000
 

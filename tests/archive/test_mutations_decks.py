@@ -18,7 +18,7 @@ from pptx.util import Inches
 
 from archive import decks, queries, slides
 from archive.context import Archive
-from archive.importer import ImportRejected, ImportRequest, _check_deck, import_webinar
+from archive.importer import ImportRejected, ImportRequest, check_deck, import_webinar
 from archive.models import Job
 from archive.pdfgen import write_deck
 from archive.worker import Worker
@@ -84,7 +84,7 @@ def _check_all(archive: Archive, parent: bytes, ext: str, count: int, seed: int,
         path.write_bytes(data)
         started = time.monotonic()
         try:
-            checked = _check_deck(path, archive.settings)
+            checked = check_deck(path, archive.settings)
         except ImportRejected as e:
             assert str(e).startswith(f"slides {path.name}: ") and len(str(e)) > len(path.name) + 12
             rejected += 1

@@ -1,13 +1,15 @@
 """Recordings through the real pipeline: fast path, renditions, odd inputs, bad inputs."""
 import os
+import random
 import re
+import subprocess
 import struct
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageStat
 
-from archive import hls, media, presets, queries
+from archive import ffmpeg_commands as cmd, hls, media, presets, probe, queries
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar
 
@@ -75,6 +77,24 @@ def clips(tmp_path_factory):
     data[start:start + len(rnd)] = rnd
     c["damaged.mp4"] = d / "damaged.mp4"
     c["damaged.mp4"].write_bytes(bytes(data))
+    # A few damaged frames that still play: 200 noisy bytes a quarter second in.
+    data = bytearray(good.read_bytes())
+    start = data.index(b"mdat") + 30000
+    data[start:start + 200] = random.Random(6).randbytes(200)
+    c["few_damaged.mp4"] = d / "few_damaged.mp4"
+    c["few_damaged.mp4"].write_bytes(bytes(data))
+    # Long GOPs whose sync samples are not IDR frames: x264's intra refresh (no IDR after
+    # the first frame) in an MP4 without a sync-sample table, so every frame is a seek
+    # point. It decodes cleanly from its start; after a seek the first frames lack
+    # their references and the decoder says so.
+    refresh = d / "refresh.mp4"
+    ffmpeg(*src("320x240", 30), *TONE, "-c:v", "libx264", "-preset", "veryfast",
+           "-x264-params", "keyint=100:intra-refresh=1", "-c:a", "aac", "-shortest", str(refresh))
+    data = bytearray(refresh.read_bytes())
+    at = data.index(b"stss")
+    data[at:at + 4] = b"free"
+    c["long_gop.mp4"] = d / "long_gop.mp4"
+    c["long_gop.mp4"].write_bytes(bytes(data))
     return c
 
 
@@ -130,10 +150,10 @@ def test_fast_path_then_full_renditions(archive, worker, clips, tmp_path):
     # audio downloads
     m4a = tmp_path / "a.m4a"
     archive.store.download_file(rec.outputs["audio_m4a"], m4a)
-    assert not media.probe(m4a).has_video
+    assert not probe.probe(m4a).has_video
     mp3 = tmp_path / "a.mp3"
     archive.store.download_file(rec.outputs["audio_mp3"], mp3)
-    assert media.probe(mp3).audio_codec == "mp3"
+    assert probe.probe(mp3).audio_codec == "mp3"
     # storyboard: a WebVTT index into sprite sheets that exist
     vtt = archive.store.get_bytes(rec.outputs["storyboard"]).decode()
     assert vtt.startswith("WEBVTT")
@@ -173,7 +193,7 @@ def test_inputs_we_accept(archive, worker, clips, tmp_path, name, plan, kind):
     assert not rec.info.get("failures")
     web = tmp_path / "web"
     archive.store.download_file(rec.outputs["web"], web)
-    out = media.probe(web)
+    out = probe.probe(web)
     if kind == "video":
         assert out.video_codec == "h264" and out.pix_fmt == "yuv420p"
         assert out.width % 2 == 0 and out.height % 2 == 0 or plan["video"] == "copy"
@@ -203,10 +223,39 @@ def test_inputs_we_refuse_at_import(archive, clips, name, reason):
     assert list(archive.store.list_keys("")) == []
 
 
+def _decoder_messages(path, at: float | None) -> list[str]:
+    seek = ["-ss", f"{at}"] if at is not None else []
+    p = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", *seek, "-i", str(path),
+                        "-f", "null", "-"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0
+    return p.stderr.splitlines()
+
+
+def test_errors_right_after_a_seek_are_not_damage(archive, worker, clips):
+    """A long-GOP file that decodes cleanly from its start is published, without warnings,
+    although decoding from the middle prints errors in the first frames after the seek."""
+    assert _decoder_messages(clips["long_gop.mp4"], None) == []
+    assert _decoder_messages(clips["long_gop.mp4"], 14.0) != []
+    w = _run(archive, worker, clips["long_gop.mp4"])
+    assert w.status == "ready", w.errors
+    assert w.recording.info["web_plan"] == {"video": "copy", "audio": "copy"}
+    assert not w.recording.info.get("warnings")
+
+
+def test_a_few_damaged_frames_publish_with_a_warning(archive, worker, clips):
+    assert _decoder_messages(clips["few_damaged.mp4"], None)  # damaged, yet ffmpeg plays it through
+    w = _run(archive, worker, clips["few_damaged.mp4"])
+    assert w.status == "ready", w.errors
+    assert "web" in w.recording.outputs and "renditions" in w.recording.outputs
+    [warning] = w.recording.info["warnings"]["process_recording"]
+    assert "damaged" in warning and "h264" in warning
+
+
 def test_a_damaged_bitstream_fails_with_a_reason(archive, worker, clips):
+    """Noise where the frames were: nothing plays, so it is refused."""
     w = _run(archive, worker, clips["damaged.mp4"])
     assert w.status == "failed"
-    assert "damaged" in w.recording.error
+    assert "cannot be played" in w.recording.error
     assert "web" not in w.recording.outputs  # nothing published
     with archive.catalog.session() as s:
         assert s.query(Job).one().attempts == 1  # known-bad input is not retried
@@ -227,26 +276,28 @@ def test_playlists_disguised_as_mp4_open_nothing(archive, clips, tmp_path, body)
             import_webinar(archive, ImportRequest(title="Sneaky", recording=fake))
         # the worker path probes the same way
         with pytest.raises(media.MediaRejected):
-            media.probe(fake)
+            probe.probe(fake)
     finally:
         listener.close()
     assert listener.hits == []
 
 
 def test_commands_are_pure_and_safe():
-    info = media.MediaInfo(demuxer="mov", duration=60, size=10**6, video_codec="h264", width=1920,
+    info = probe.MediaInfo(demuxer="mov", duration=60, size=10**6, video_codec="h264", width=1920,
                            height=1080, pix_fmt="yuv420p", audio_codec="aac", audio_channels=2,
                            audio_streams=1)
-    for args in (media.web_rendition_args(Path("in"), Path("out.mp4"), info, media.plan_web(info)),
-                 media.hls_ladder_args(Path("in"), Path("hls"), info, media.ladder_rungs(info)),
-                 media.storyboard_args(Path("in"), Path("sb"), info, 2.0),
-                 media.audio_args(Path("in"), Path("a.mp3"), info, "mp3")):
+    for args in (cmd.web_rendition_args(Path("in"), Path("out.mp4"), info, probe.plan_web(info), "veryfast"),
+                 cmd.hls_ladder_args(Path("in"), Path("hls"), info, probe.ladder_rungs(info)),
+                 cmd.storyboard_args(Path("in"), Path("sb"), info, 2.0),
+                 cmd.fast_path_args(Path("in"), Path("web.mp4"), Path("hls"), info, probe.plan_web(info)),
+                 cmd.decode_check_args(Path("in"), info, 30.0, 2.0),
+                 cmd.audio_args(Path("in"), Path("a.mp3"), info, "mp3")):
         i = args.index("-i")
         before = args[:i]
         assert before[before.index("-protocol_whitelist") + 1] == "file"
         assert "-format_whitelist" in before and args[i + 1] == "file:in"
-    rungs = media.ladder_rungs(info)
+    rungs = probe.ladder_rungs(info)
     assert [r["name"] for r in rungs] == [r["name"] for r in presets.LADDER]
-    small = media.MediaInfo(demuxer="mov", duration=60, size=10**6, video_codec="h264", width=320,
+    small = probe.MediaInfo(demuxer="mov", duration=60, size=10**6, video_codec="h264", width=320,
                             height=240)
-    assert [(r["width"], r["height"]) for r in media.ladder_rungs(small)] == [(320, 240)]
+    assert [(r["width"], r["height"]) for r in probe.ladder_rungs(small)] == [(320, 240)]

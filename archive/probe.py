@@ -1,0 +1,314 @@
+"""What a file holds and whether we take it: probing, limits, the plan for the web
+rendition, and the decode check. Refusals are `MediaRejected` with a sentence, whatever
+the file's headers say."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import presets
+from . import ffmpeg_commands as cmd
+from .media import MediaError, MediaRejected, ToolLimits, first_line, run_ffmpeg, run_ffprobe
+
+# Containers by demuxer, for the key extension of the stored original.
+_EXTENSIONS = {"mov": "mp4", "matroska": "mkv", "webm": "webm", "avi": "avi", "mp3": "mp3",
+               "wav": "wav", "ogg": "ogg", "flac": "flac", "aac": "aac"}
+_CONTENT_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "m4a": "audio/mp4", "mkv": "video/x-matroska",
+                  "webm": "video/webm", "avi": "video/x-msvideo", "mp3": "audio/mpeg", "wav": "audio/wav",
+                  "ogg": "audio/ogg", "flac": "audio/flac", "aac": "audio/aac"}
+
+@dataclass(frozen=True)
+class MediaInfo:
+    demuxer: str
+    duration: float
+    size: int
+    video_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    pix_fmt: str | None = None
+    fps: float | None = None
+    rotation: int = 0
+    audio_codec: str | None = None
+    audio_channels: int | None = None
+    audio_streams: int = 0
+    bit_rate: int | None = None
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def has_video(self) -> bool:
+        return self.video_codec is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+    @property
+    def extension(self) -> str:
+        if self.demuxer == "mov":
+            return "mp4" if self.has_video else "m4a"
+        if self.demuxer == "matroska":
+            return "webm" if self.raw.get("format", {}).get("format_name", "").endswith("webm") and \
+                self.video_codec in (None, "vp8", "vp9", "av1") else "mkv"
+        return _EXTENSIONS[self.demuxer]
+
+    @property
+    def content_type(self) -> str:
+        return _CONTENT_TYPES.get(self.extension, "application/octet-stream")
+
+    def summary(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k != "raw" and v is not None}
+        d["kind"] = "video" if self.has_video else "audio"
+        return d
+
+
+def _starts_like_mp4(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
+
+
+def probe(path: Path, limits: ToolLimits | None = None) -> MediaInfo:
+    """Identify a local file; raise MediaRejected with a readable reason if it is not media."""
+    path = Path(path)
+    limits = limits or ToolLimits.defaults()
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaRejected("the file is empty (0 bytes)")
+    rc, out, err = run_ffprobe(cmd.probe_args(path), limits.probe())
+    err = err.replace(f"file:{path}: ", "")
+    if rc != 0:
+        if "moov atom not found" in err and _starts_like_mp4(path):
+            raise MediaRejected("the MP4 is truncated or unfinished (no moov atom)", err)
+        if "moov atom not found" in err:
+            raise MediaRejected("not a readable recording: the file is not media", err)
+        if "not on whitelist" in err:
+            raise MediaRejected("not a recording in an accepted container "
+                                "(MP4, MOV, MKV, WebM, AVI, M4A, MP3, WAV, OGG, FLAC)", err)
+        raise MediaRejected(f"not a readable recording: {first_line(err)}", err)
+    try:
+        data = json.loads(out.decode("utf-8", "replace") or "{}")
+    except ValueError as e:
+        raise MediaRejected("not a readable recording: ffprobe's description of it is not readable") from e
+    return media_info_from_probe(data, size)
+
+
+def _fraction(text) -> float | None:
+    if not isinstance(text, str) or "/" not in text:
+        return None
+    num, den = text.split("/", 1)
+    try:
+        value = float(num) / float(den) if float(den) else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) and 0 < value < 1000 else None
+
+
+def _number(value, cast=float):
+    """A number from ffprobe's JSON (which has strings for many), or None if it is not one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        n = cast(value) if cast is float else int(str(value).strip())
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if isinstance(n, float) and not math.isfinite(n):
+        return None
+    return n
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _rotation(v: dict) -> int:
+    """Degrees a player turns the picture, from the display matrix or the old `rotate`
+    tag; a tag that is not a whole number of degrees is a refusal, not a traceback."""
+    rotation = 0
+    for sd in v.get("side_data_list") or []:
+        if isinstance(sd, dict) and "rotation" in sd:
+            r = _number(sd["rotation"])
+            if r is None:
+                raise MediaRejected(f"the video's rotation {sd['rotation']!r} is not a number of degrees")
+            rotation = int(round(r))
+    tag = _dict(v.get("tags")).get("rotate")
+    if tag is not None:
+        r = _number(tag, int)
+        if r is None:
+            raise MediaRejected(f"the video's rotate tag {str(tag)[:40]!r} is not a whole number of degrees")
+        rotation = r
+    if rotation % 90:
+        raise MediaRejected(f"the video declares a rotation of {rotation} degrees; "
+                            "only quarter turns are supported")
+    return (rotation + 180) % 360 - 180  # -90, 0, 90 or 180
+
+
+def media_info_from_probe(data: dict, size: int) -> MediaInfo:
+    """MediaInfo from ffprobe's JSON; anything malformed there is a MediaRejected."""
+    data = _dict(data)
+    fmt = _dict(data.get("format"))
+    format_name = _text(fmt.get("format_name")) or ""
+    names = format_name.split(",")
+    demuxer = next((n for n in names if n in cmd.DEMUXER_ALLOWLIST), None)
+    if demuxer is None:
+        raise MediaRejected(f"container {format_name!r} is not accepted")
+    if demuxer == "webm":
+        demuxer = "matroska"
+    streams = [st for st in data.get("streams") or [] if isinstance(st, dict)]
+    # Cover art in M4A/MP3 shows up as a one-frame video stream: not a video.
+    video = [st for st in streams if st.get("codec_type") == "video"
+             and not _dict(st.get("disposition")).get("attached_pic")]
+    audio = [st for st in streams if st.get("codec_type") == "audio"]
+    if not video and not audio:
+        raise MediaRejected("the file has neither a video nor an audio stream")
+    v = video[0] if video else {}
+    a = audio[0] if audio else {}
+    if video and not _text(v.get("codec_name")):
+        raise MediaRejected("the video stream's codec is unknown to ffmpeg")
+    if not video and not _text(a.get("codec_name")):
+        raise MediaRejected("the audio stream's codec is unknown to ffmpeg")
+    duration = next((d for d in (_number(fmt.get("duration")), _number(v.get("duration")),
+                                 _number(a.get("duration"))) if d), 0.0)
+    if duration <= 0:
+        raise MediaRejected("the recording has no duration (is it truncated?)")
+    width, height = _number(v.get("width"), int), _number(v.get("height"), int)
+    if video and (not width or not height or width <= 0 or height <= 0):
+        raise MediaRejected("the video stream declares no picture size")
+    channels = _number(a.get("channels"), int)
+    bit_rate = _number(fmt.get("bit_rate"), int)
+    info = MediaInfo(
+        demuxer=demuxer,
+        duration=duration,
+        size=size,
+        video_codec=_text(v.get("codec_name")),
+        width=width if video else None,
+        height=height if video else None,
+        pix_fmt=_text(v.get("pix_fmt")),
+        fps=_fraction(v.get("avg_frame_rate")),
+        rotation=_rotation(v) if video else 0,
+        audio_codec=_text(a.get("codec_name")),
+        audio_channels=channels if channels and 0 < channels <= 64 else None,
+        audio_streams=len(audio),
+        bit_rate=bit_rate if bit_rate and bit_rate > 0 else None,
+        raw=data,
+    )
+    check_limits(info)
+    return info
+
+
+def _hms(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def check_limits(info: MediaInfo) -> None:
+    """Refuse what no webinar is and what would only burn the worker's time."""
+    if info.has_video and info.width and info.height and (
+            max(info.width, info.height) > presets.MAX_WIDTH
+            or min(info.width, info.height) > presets.MAX_HEIGHT):  # portrait too
+        raise MediaRejected(f"the video is {info.width}x{info.height}; the largest accepted is "
+                            f"{presets.MAX_WIDTH}x{presets.MAX_HEIGHT}")
+    if info.duration > presets.MAX_DURATION_SECONDS:
+        raise MediaRejected(f"the recording declares {_hms(info.duration)}; at most "
+                            f"{_hms(presets.MAX_DURATION_SECONDS)} is accepted")
+    if info.size / info.duration < presets.MIN_BYTES_PER_SECOND:
+        raise MediaRejected(f"the file declares {_hms(info.duration)} but holds only {info.size} bytes: "
+                            "it is truncated or damaged")
+    if info.audio_streams > presets.MAX_AUDIO_STREAMS:
+        raise MediaRejected(f"the file has {info.audio_streams} audio streams; at most "
+                            f"{presets.MAX_AUDIO_STREAMS} are accepted")
+
+
+# -- plans and commands (pure) -----------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """How to make the web rendition: copy a stream when the browser can play it."""
+
+    video: str  # "copy" | "encode" | "none"
+    audio: str  # "copy" | "encode" | "none"
+
+    @property
+    def fast(self) -> bool:
+        return self.video in ("copy", "none") and self.audio in ("copy", "none")
+
+
+def plan_web(info: MediaInfo) -> Plan:
+    if info.has_video:
+        copy_video = (info.video_codec == "h264" and info.pix_fmt in ("yuv420p", "yuvj420p")
+                      and info.rotation == 0)
+        video = "copy" if copy_video else "encode"
+    else:
+        video = "none"
+    if info.has_audio:
+        audio = "copy" if info.audio_codec == "aac" and (info.audio_channels or 2) <= 2 else "encode"
+    else:
+        audio = "none"
+    return Plan(video=video, audio=audio)
+
+
+def display_size(info: MediaInfo) -> tuple[int, int]:
+    """Width and height as shown, after the rotation a phone recorded."""
+    w, h = info.width or 0, info.height or 0
+    return (h, w) if abs(info.rotation) % 180 == 90 else (w, h)
+
+
+def even(x: float) -> int:
+    """The nearest even number of pixels, at least 2 (yuv420p wants even sizes)."""
+    return max(2, int(round(x / 2)) * 2)
+
+
+def ladder_rungs(info: MediaInfo, ladder: list[dict] | None = None) -> list[dict]:
+    """The rungs for this source: never above its height; a tiny source gets one rung."""
+    ladder = presets.LADDER if ladder is None else ladder
+    w, h = display_size(info)
+    rungs = []
+    for rung in ladder:
+        if rung["height"] <= h:
+            rungs.append({**rung, "width": even(w * rung["height"] / h)})
+    if not rungs:
+        smallest = ladder[0]
+        rungs.append({**smallest, "name": f"{even(h)}p", "height": even(h), "width": even(w)})
+    return rungs
+
+
+# -- decode check ------------------------------------------------------------------
+
+def check_decodes(src: Path, info: MediaInfo, limits: ToolLimits) -> list[str]:
+    """Decode short stretches at the start, middle and end. Refuse (MediaRejected) only a
+    file that cannot be played: ffmpeg gives up when most frames fail to decode. Errors
+    in the stretch decoded from the start of the file are damage that still plays: they
+    come back as warnings for the asset. Errors after a seek are not damage (the first
+    frames after a sync sample that is not an IDR frame lack their references)."""
+    span = min(2.0, info.duration / 3)
+    warnings = []
+    for at in (0.0, info.duration / 2 - span / 2, max(0.0, info.duration - span - 0.5)):
+        at = max(0.0, at)
+        try:
+            log = run_ffmpeg(cmd.decode_check_args(src, info, at, span), limits.ffmpeg(300), tail_lines=200)
+        except MediaRejected:
+            raise
+        except MediaError as e:
+            if not e.permanent:
+                raise
+            raise MediaRejected(f"the recording cannot be played near {at:.0f} s: "
+                                f"{e.log.splitlines()[-1] if e.log else e}", e.log) from e
+        errors = [ln for ln in log.splitlines() if ln.strip()]
+        if at == 0.0 and errors:
+            warnings.append(f"a few frames in the first {span:.0f} s are damaged and may show as "
+                            f"blocks or a freeze ({len(errors)} decoder messages, e.g. "
+                            f"{_decoder_message(errors[0])!r})")
+    return warnings
+
+
+def _decoder_message(line: str) -> str:
+    """'[h264 @ 0x55...] error while decoding MB 4 4' -> 'h264: error while decoding MB 4 4'."""
+    if line.startswith("[") and "]" in line:
+        tag, _, rest = line[1:].partition("]")
+        return f"{tag.split(' @ ')[0]}: {rest.strip()}"[:160]
+    return line[:160]

@@ -1,0 +1,40 @@
+"""Storyboard: timeline thumbnails tiled in sprite sheets, indexed by a WebVTT file."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import presets, probe
+
+if TYPE_CHECKING:
+    from .probe import MediaInfo
+
+
+def storyboard_interval(duration: float) -> float:
+    per = duration / presets.STORYBOARD_MAX_THUMBS
+    return max(presets.STORYBOARD_MIN_INTERVAL, float(int(per) + (per > int(per))))
+
+
+def storyboard_geometry(info: MediaInfo) -> tuple[int, int]:
+    w, h = probe.display_size(info)
+    tw = presets.STORYBOARD_WIDTH
+    return tw, probe.even(tw * h / w) if w else 90
+
+
+def _ts(seconds: float) -> str:
+    ms = int(round(seconds * 1000))
+    return f"{ms // 3600000:02d}:{ms % 3600000 // 60000:02d}:{ms % 60000 // 1000:02d}.{ms % 1000:03d}"
+
+
+def storyboard_vtt(info: MediaInfo, interval: float, sheet_names: list[str]) -> str:
+    """A WebVTT index: each cue names a sheet and the thumbnail's rectangle in it."""
+    tw, th = storyboard_geometry(info)
+    per_sheet = presets.STORYBOARD_COLUMNS * presets.STORYBOARD_ROWS
+    lines = ["WEBVTT", ""]
+    n = 0
+    while n * interval < info.duration and n // per_sheet < len(sheet_names):
+        start, end = n * interval, min((n + 1) * interval, info.duration)
+        cell = n % per_sheet
+        x, y = (cell % presets.STORYBOARD_COLUMNS) * tw, (cell // presets.STORYBOARD_COLUMNS) * th
+        lines += [f"{_ts(start)} --> {_ts(end)}", f"{sheet_names[n // per_sheet]}#xywh={x},{y},{tw},{th}", ""]
+        n += 1
+    return "\n".join(lines)
