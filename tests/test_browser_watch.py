@@ -275,7 +275,7 @@ def test_playback_resumes_after_the_links_expired(watch, short_links, page):
         assert media.evaluate("m => m.error") is None
 
 
-CONTROLS = ("media-play-button", "media-mute-button", "media-time-display", "media-captions-button",
+CONTROLS = ("media-play-button", "media-mute-button", "media-time-display",
             "media-settings-menu-button", "media-fullscreen-button", "media-time-range")
 
 
