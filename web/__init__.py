@@ -27,6 +27,10 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
     if test_config:
         app.config.update(test_config)
     app.extensions["archive"] = archive
+    from archive.analytics import Tally
+
+    # Views, plays and downloads: added up in memory, written every few seconds.
+    app.extensions["tally"] = Tally(archive.catalog, interval=app.config.get("ANALYTICS_FLUSH_SECONDS", 10.0))
 
     from . import api, api_v1, i18n, media, public, search, security, staff, syndication, uploads
 
@@ -45,6 +49,7 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
     security.install(app, archive.store)
     i18n.install(app)
     staff.init_app(app)  # sign-in, CSRF on every state change, login rate limit, /staff
+    staff.csrf.exempt(public.played)  # an anonymous count, no session to protect
 
     @app.template_filter("filesize")
     def filesize(n: int | None) -> str:

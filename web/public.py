@@ -23,6 +23,11 @@ def _archive() -> Archive:
     return current_app.extensions["archive"]
 
 
+def count(webinar_id: str, event: str, asset_id: str = "") -> None:
+    """One view, play or download, for the staff's statistics: no address, no cookie."""
+    current_app.extensions["tally"].add(webinar_id, event, asset_id)
+
+
 def _viewable(session, webinar_id: str):
     w = queries.viewable(session, webinar_id)
     if w is None:
@@ -113,6 +118,7 @@ def webinar(webinar_id: str):
         row = c.execute(_VISIBILITY, {"id": webinar_id}).first()
     if row is None or not queries.is_viewable(Webinar(visibility=row.visibility, publish_at=row.publish_at)):
         abort(404)
+    count(webinar_id, "view")
     cache, now = _page_cache(), time.monotonic()
     key = (webinar_id, str(get_locale()))  # one rendering per interface language
     hit = cache.get(key)
@@ -177,6 +183,7 @@ def _recording(webinar_id: str):
 @bp.get("/webinars/<webinar_id>/recording/download")
 def download_recording(webinar_id: str):
     rec = _recording(webinar_id)
+    count(webinar_id, "download", rec.id)
     return _download(rec.original_key, rec.original_filename, rec.content_type)
 
 
@@ -187,6 +194,7 @@ def download_audio(webinar_id: str, fmt: str):
     key = rec.outputs.get(f"audio_{fmt}") if fmt in ("m4a", "mp3") else None
     if key is None:
         abort(404)
+    count(webinar_id, "download", rec.id)
     return _download(key, f"{_stem(rec.original_filename, 'recording')}.{fmt}",
                      "audio/mp4" if fmt == "m4a" else "audio/mpeg")
 
@@ -194,6 +202,7 @@ def download_audio(webinar_id: str, fmt: str):
 @bp.get("/webinars/<webinar_id>/slides/<asset_id>/download")
 def download_slides(webinar_id: str, asset_id: str):
     deck = _deck(webinar_id, asset_id)
+    count(webinar_id, "download", deck.id)
     return _download(deck.original_key, deck.original_filename, deck.content_type)
 
 
@@ -203,6 +212,7 @@ def download_slides_pdf(webinar_id: str, asset_id: str):
     deck = _deck(webinar_id, asset_id)
     if "pdf" not in deck.outputs:
         abort(404)
+    count(webinar_id, "download", deck.id)
     return _download(deck.outputs["pdf"], f"{_stem(deck.original_filename, 'slides')}.pdf", "application/pdf")
 
 
@@ -214,4 +224,17 @@ def download_all_slides(webinar_id: str):
     bundle = current_bundle(decks)
     if bundle is None:
         abort(404)
+    count(webinar_id, "download", "slides.zip")
     return _download(bundle["key"], "slides.zip", "application/zip")
+
+
+@bp.post("/webinars/<webinar_id>/played")
+def played(webinar_id: str):
+    """The player's beacon on the first play of a page view: counted, nothing stored about
+    who played. No session and no form: exempt from CSRF, and it changes nothing but a count."""
+    with _archive().catalog.engine.connect() as c:
+        row = c.execute(_VISIBILITY, {"id": webinar_id}).first()
+    if row is None or not queries.is_viewable(Webinar(visibility=row.visibility, publish_at=row.publish_at)):
+        abort(404)
+    count(webinar_id, "play")
+    return "", 204

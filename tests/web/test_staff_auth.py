@@ -27,7 +27,7 @@ CLI = Path(sys.executable).parent / "webinar-archive"  # the console script pip 
 ACCESS = {
     "staff.login": "anyone", "staff.login_post": "anyone", "staff.logout": "anyone",
     "staff.home": "staff", "staff.jobs": "staff", "staff.jobs_json": "staff",
-    "staff.webinar": "staff", "staff.retry": "staff",
+    "staff.webinar": "staff", "staff.retry": "staff", "staff.statistics": "staff",
     "staff.users": "admin", "staff.add_user": "admin", "staff.set_role": "admin",
     "staff.deactivate": "admin", "staff.activate": "admin",
     "uploads.page": "staff", "uploads.create": "staff", "uploads.status": "staff", "uploads.sign_part": "staff",

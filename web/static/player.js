@@ -68,6 +68,13 @@
     }, true);
   }
   media.addEventListener("play", function () { media.dataset.wantsPlay = "1"; });
+  // One "play" per page view for the staff's statistics (a count, nothing about the viewer).
+  if (media.dataset.played && navigator.sendBeacon) {
+    media.addEventListener("play", function counted() {
+      media.removeEventListener("play", counted);
+      navigator.sendBeacon(media.dataset.played);
+    });
+  }
   media.addEventListener("pause", function () { if (!media.seeking) media.dataset.wantsPlay = "0"; });
   media.addEventListener("playing", function () { mp4Reloads = 0; });
 
