@@ -51,6 +51,14 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
     staff.init_app(app)  # sign-in, CSRF on every state change, login rate limit, /staff
     staff.csrf.exempt(public.played)  # an anonymous count, no session to protect
 
+    @app.template_filter("markdown")
+    def markdown(text: str | None):
+        from markupsafe import Markup
+
+        from archive.markdown import render
+
+        return Markup(render(text or ""))  # sanitised by nh3 after rendering
+
     @app.template_filter("filesize")
     def filesize(n: int | None) -> str:
         if not n:

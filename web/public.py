@@ -86,17 +86,54 @@ def captions_for(w) -> list[dict]:
 
 
 def _decks(w) -> list[dict]:
-    """Each ready deck with its page count and the base of its page-image routes; the
-    template appends `<size>/<n>.webp` (one url_for per deck, not one per page)."""
+    """Each ready deck with its page count, the base of its page-image routes (the template
+    appends `<size>/<n>.webp`: one url_for per deck, not one per page), and the talk it
+    belongs to: its title, speakers and start in the recording."""
+    talks = {p.deck_asset_id: p for p in w.presentations if p.deck_asset_id}
     decks = []
     for deck in w.decks:
         pages = (deck.outputs.get("pages") or {})
         count = min(len(pages.get("large", [])), len(pages.get("thumb", [])))
         if deck.status == "ready" and count:
             base = url_for("media.slide_page", webinar_id=w.id, asset_id=deck.id, size="large", page=1)
-            decks.append({"asset": deck, "id": deck.id, "title": deck.title, "count": count,
-                          "base": base.rsplit("/", 2)[0] + "/", "start": None})
+            talk = talks.get(deck.id)
+            decks.append({"asset": deck, "id": deck.id, "title": talk.title if talk else deck.title,
+                          "count": count, "base": base.rsplit("/", 2)[0] + "/",
+                          "start": talk.start_seconds if talk else None,
+                          "speakers": talk.speakers if talk else []})
     return decks
+
+
+def chapters_vtt(w) -> str | None:
+    """The presentations with a start time as WebVTT chapters, or None without any."""
+    talks = sorted((p for p in w.presentations if p.start_seconds is not None), key=lambda p: p.start_seconds)
+    if not talks:
+        return None
+    end = (w.recording.info.get("duration") if w.recording is not None else None) or talks[-1].start_seconds + 1
+
+    def stamp(t: float) -> str:
+        t = max(0.0, t)
+        return f"{int(t // 3600):02d}:{int(t // 60 % 60):02d}:{t % 60:06.3f}"
+
+    cues = []
+    for i, talk in enumerate(talks):
+        stop = talks[i + 1].start_seconds if i + 1 < len(talks) else end
+        who = ", ".join(sp.name for sp in talk.speakers)
+        cues.append(f"{stamp(talk.start_seconds)} --> {stamp(max(stop, talk.start_seconds + 0.001))}\n"
+                    f"{talk.title}{' – ' + who if who else ''}")
+    return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
+
+
+@bp.get("/webinars/<webinar_id>/chapters.vtt")
+def chapters(webinar_id: str):
+    with _archive().catalog.session() as s:
+        w = _viewable(s, webinar_id)
+    body = chapters_vtt(w)
+    if body is None:
+        abort(404)
+    r = current_app.response_class(body, mimetype="text/vtt")
+    r.headers["Cache-Control"] = "public, max-age=300"
+    return r
 
 
 # A ready webinar's page is the same for every visitor: it is rendered at most once per
@@ -145,7 +182,8 @@ def _render_webinar(webinar_id: str) -> tuple[str, bool]:
     active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES]
     problems = [(a.title, queries.public_problem(a)) for a in w.assets if a.status == "failed"]
     html = render_template("webinar.html", webinar=w, recording=rec, player=player_for(w),
-                           captions=captions, decks=_decks(w), chapters=None, bundle=current_bundle(w.decks),
+                           captions=captions, decks=_decks(w), bundle=current_bundle(w.decks),
+                           chapters=url_for("public.chapters", webinar_id=w.id) if chapters_vtt(w) else None,
                            active_jobs=active, problems=problems, job_labels=JOB_LABELS)
     return html, not active and w.status != "processing"
 
