@@ -115,17 +115,21 @@ def public_problem(a: Asset) -> str:
     return _PUBLIC_PROBLEM.get(a.kind, "This file could not be processed.")
 
 
-def public_status(webinar: Webinar, base_url: str) -> dict:
-    """The public API's view: states and plain sentences, never the staff details."""
-    d = {
+def _status(webinar: Webinar, base_url: str, error_of) -> dict:
+    """A webinar's state and its files'; `error_of(asset)` says what a failed file says."""
+    return {
         "id": webinar.id,
         "title": webinar.title,
         "url": f"{base_url}/webinars/{webinar.id}",
         "status": webinar.status,
         "assets": [{"id": a.id, "kind": a.kind, "file": a.original_filename, "status": a.status,
-                    **({"error": public_problem(a)} if a.status == "failed" else {})}
-                   for a in webinar.assets],
+                    **({"error": error_of(a)} if error_of(a) else {})} for a in webinar.assets],
     }
+
+
+def public_status(webinar: Webinar, base_url: str) -> dict:
+    """The public API's view: states and plain sentences, never the staff details."""
+    d = _status(webinar, base_url, lambda a: public_problem(a) if a.status == "failed" else None)
     if webinar.status == "failed":
         d["error"] = PUBLIC_FAILURE
     return d
@@ -134,15 +138,7 @@ def public_status(webinar: Webinar, base_url: str) -> dict:
 def staff_status(session: Session, webinar: Webinar, base_url: str) -> dict:
     """The CLI's view: the public fields with the real errors, and every job with its
     error, ffmpeg's last lines and the command that retries it."""
-    d = {
-        "id": webinar.id,
-        "title": webinar.title,
-        "url": f"{base_url}/webinars/{webinar.id}",
-        "status": webinar.status,
-        "assets": [{"id": a.id, "kind": a.kind, "file": a.original_filename, "status": a.status,
-                    **({"error": a.error} if a.error else {})} for a in webinar.assets],
-        "jobs": [_staff_job(j) for j in jobs_of(session, webinar.id)],
-    }
+    d = {**_status(webinar, base_url, lambda a: a.error), "jobs": [_staff_job(j) for j in jobs_of(session, webinar.id)]}
     if webinar.status == "failed":
         d["error"] = "; ".join(webinar.errors)
     return d

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
-from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text, func, select, update

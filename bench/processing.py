@@ -164,7 +164,7 @@ def main() -> int:
                         print_steps(steps.runs[i - 1])
                 print(f"A  upload complete -> watchable, {args.minutes} min recording: "
                       + ", ".join(f"{t:.1f} s" for t in runs) + f" (median {_median(runs):.1f} s)")
-                print(f"I/O floor (boto3: download the original once + upload two objects of its size): "
+                print("I/O floor (boto3: download the original once + upload two objects of its size): "
                       + ", ".join(f"{t:.1f} s" for t in floors) + f" (median {_median(floors):.1f} s); "
                       f"fast path / I/O floor = {_median(runs) / _median(floors):.2f}")
                 return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,28 +31,35 @@ def _axe_source() -> str:
 
 
 @contextmanager
-def browser_page(profile: Path, width: int = 1280, height: int = 1000, axe: bool = False) -> Iterator[Page]:
-    """A page in a fresh profile; leaving the block fails if any page broke the CSP.
-    With `axe`, axe-core is in every document (injected by the browser itself, as an
-    init script, so the pages' CSP stays as strict as it is)."""
+def browser_context(profile: Path, width: int = 1280, height: int = 1000) -> Iterator[BrowserContext]:
+    """Debian's chromium with a fresh profile, as a Playwright context."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
-    violations: list[str] = []
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
             viewport={"width": width, "height": height}, accept_downloads=True,
         )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@contextmanager
+def browser_page(profile: Path, width: int = 1280, height: int = 1000, axe: bool = False) -> Iterator[Page]:
+    """A page in a fresh profile; leaving the block fails if any page broke the CSP.
+    With `axe`, axe-core is in every document (injected by the browser itself, as an
+    init script, so the pages' CSP stays as strict as it is)."""
+    violations: list[str] = []
+    with browser_context(profile, width, height) as context:
         context.add_init_script(REPORT_CSP_VIOLATIONS)
         if axe:
             context.add_init_script(_axe_source())
-        try:
-            page = context.new_page()
-            page.on("console", lambda m: violations.append(m.text)
-                    if "Content Security Policy" in m.text else None)
-            yield page
-        finally:
-            context.close()
+        page = context.new_page()
+        page.on("console", lambda m: violations.append(m.text)
+                if "Content Security Policy" in m.text else None)
+        yield page
     assert violations == []
 
 

@@ -77,3 +77,14 @@ def page(tmp_path):
     """A fresh browser page (Debian's chromium); no page it opens may break the CSP."""
     with browser_page(tmp_path / "chromium-profile") as p:
         yield p
+
+
+@pytest.fixture
+def webinar_id(archive) -> str:
+    """A webinar with nothing in it yet (a draft): what staff upload files into."""
+    from archive.models import Webinar, new_id
+
+    wid = new_id()
+    with archive.catalog.transaction() as s:
+        s.add(Webinar(id=wid, title="Uploaded in the browser"))
+    return wid

@@ -15,13 +15,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from archive import uploads
 from archive.models import Asset, Job, Webinar, new_id
 
 from .staff import sign_in_page, staff_app
-from .browser import CHROMIUM, CHROMIUM_ARGS
+from .browser import browser_context
 
 pytestmark = pytest.mark.browser
 
@@ -64,16 +64,8 @@ def webinar_id(archive) -> str:
 
 @pytest.fixture
 def browser(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile", executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1000})
-        try:
-            yield context
-        finally:
-            context.close()
+    with browser_context(tmp_path / "chromium-profile", 1280, 1000) as context:
+        yield context
 
 
 class PartLog:

@@ -14,7 +14,6 @@ from archive.handlers.bundle import current_bundle
 from archive.models import Webinar
 from archive.pipeline import LABELS as JOB_LABELS
 
-from .media import links
 
 bp = Blueprint("public", __name__)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import shutil
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +14,7 @@ from archive.catalog import Catalog
 from archive.context import Archive
 from archive.importer import ImportRejected, import_webinar
 from archive.markdown import render
-from archive.models import (Asset, Base, Job, Presentation, Series, Speaker, Tag, Webinar, WebinarSpeaker,
+from archive.models import (Asset, Job, Presentation, Series, Speaker, Tag, Webinar, WebinarSpeaker,
                             slugify)
 
 from ..conftest import make_settings

@@ -10,18 +10,10 @@ from pathlib import Path
 import pytest
 
 from archive import uploads
-from archive.models import Asset, Job, Webinar, new_id
+from archive.models import Asset, Job, new_id
 from archive.uploads import Upload, UploadNotFound, UploadRefused
 
 PART = 5 * 1024 * 1024  # S3's smallest part but the last
-
-
-@pytest.fixture
-def webinar_id(archive) -> str:
-    wid = new_id()
-    with archive.catalog.transaction() as s:
-        s.add(Webinar(id=wid, title="Uploaded in the browser"))
-    return wid
 
 
 def put_part(url: str, data: bytes) -> str:

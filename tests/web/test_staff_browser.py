@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from archive.importer import ImportRequest, import_webinar
 from archive.models import Asset
 
-from ..browser import CHROMIUM, CHROMIUM_ARGS
+from ..browser import browser_context
 from .staff_client import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
@@ -21,16 +21,8 @@ BAD = b"This is a text file, not a recording.\n" * 10
 
 @pytest.fixture
 def browser(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile", executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900})
-        try:
-            yield context
-        finally:
-            context.close()
+    with browser_context(tmp_path / "chromium-profile", 1280, 900) as context:
+        yield context
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.models import Asset, Webinar, new_id
+from archive.models import Asset
 
 from ..staff import OTHER_EMAIL, signed_in, staff_app
 
@@ -20,14 +20,6 @@ def app(archive):
 @pytest.fixture
 def client(app):
     return signed_in(app)
-
-
-@pytest.fixture
-def webinar_id(archive) -> str:
-    wid = new_id()
-    with archive.catalog.transaction() as s:
-        s.add(Webinar(id=wid, title="Uploaded in the browser"))
-    return wid
 
 
 def _put(url: str, data: bytes) -> str:
