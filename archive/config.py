@@ -82,6 +82,7 @@ class Settings:
     secret_key: str
     work_dir: Path  # local scratch space for processing
     presign_seconds: int = 6 * 3600
+    download_link_seconds: int = 3600  # a download's redirect: long enough to start it, no longer
     job_lease_seconds: int = 60
     job_max_attempts: int = 3
     ffmpeg_timeout_seconds: int = 6 * 3600
@@ -133,6 +134,7 @@ class Settings:
             secret_key=_env(env, "WEBINAR_ARCHIVE_SECRET_KEY", "dev-only-not-secret"),
             work_dir=Path(_env(env, "WEBINAR_ARCHIVE_WORK_DIR", str(data_dir / "work"))),
             presign_seconds=_env_number(env, "WEBINAR_ARCHIVE_PRESIGN_SECONDS", 6 * 3600),
+            download_link_seconds=_env_number(env, "WEBINAR_ARCHIVE_DOWNLOAD_LINK_SECONDS", 3600),
             job_lease_seconds=_env_number(env, "WEBINAR_ARCHIVE_JOB_LEASE_SECONDS", 60),
             job_max_attempts=_env_number(env, "WEBINAR_ARCHIVE_JOB_MAX_ATTEMPTS", 3),
             ffmpeg_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_FFMPEG_TIMEOUT", 6 * 3600),

@@ -187,13 +187,11 @@ def _render_webinar(webinar_id: str) -> tuple[str, bool]:
     return html, not active and w.status != "processing"
 
 
-DOWNLOAD_LINK_SECONDS = 3600
-
-
 def _download(key: str, name: str, content_type: str):
     """A short-lived presigned redirect that saves the file under `name`."""
     return redirect(_archive().store.presigned_get(
-        key, download_name=name, content_type=content_type, expires=DOWNLOAD_LINK_SECONDS), code=302)
+        key, download_name=name, content_type=content_type,
+        expires=_archive().settings.download_link_seconds), code=302)
 
 
 def _stem(filename: str, default: str) -> str:

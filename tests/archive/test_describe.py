@@ -18,6 +18,7 @@ from archive.models import (Asset, Job, Presentation, Series, Speaker, Tag, Webi
                             slugify)
 
 from ..conftest import make_settings
+from ..helpers import reload as _reload
 from ..helpers import schema_differences
 from . import describe_inputs
 from .describe_inputs import realistic, write
@@ -35,11 +36,6 @@ def archive_on(backend, minio, tmp_path):
 def _counts(archive) -> dict[str, int]:
     with archive.catalog.session() as s:
         return {m.__name__: s.query(m).count() for m in (Webinar, Asset, Job, Series, Tag, Speaker, Presentation)}
-
-
-def _reload(archive, webinar_id) -> Webinar:
-    with archive.catalog.session() as s:
-        return queries.get(s, webinar_id)
 
 
 # -- the migration ----------------------------------------------------------------

@@ -8,6 +8,7 @@ from archive.hashing import sha256_file
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar
 
+from ..helpers import reload as _reload
 from ..services import Listener
 
 
@@ -23,11 +24,6 @@ def _count(archive, model) -> int:
 
 def _import(archive, inputs, **kw) -> Webinar:
     return import_webinar(archive, ImportRequest(title="A webinar", **kw))
-
-
-def _reload(archive, webinar_id) -> Webinar:
-    with archive.catalog.session() as s:
-        return queries.get(s, webinar_id)
 
 
 def test_h264_aac_takes_the_fast_path(archive, worker, inputs, tmp_path):

@@ -16,7 +16,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from archive import queries, runner, slides
+from archive import runner, slides
 from archive.context import Archive
 from archive.hashing import sha256_file
 from archive.importer import ImportRejected, ImportRequest, import_webinar
@@ -25,16 +25,12 @@ from archive.pdfgen import write_deck
 from archive.worker import Worker
 
 from ..conftest import make_settings
+from ..helpers import reload as _reload
 from .deck_inputs import ODP_TYPE, PPTX_TYPE, beamer_deck, deck_files, listener  # noqa: F401
 
 
 def _import(archive, *deck: Path) -> Webinar:
     return import_webinar(archive, ImportRequest(title="Slides", slides=list(deck)))
-
-
-def _reload(archive, webinar_id) -> Webinar:
-    with archive.catalog.session() as s:
-        return queries.get(s, webinar_id)
 
 
 def _count(archive, model) -> int:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from archive import queries
+from archive.config import Settings
 from archive.context import Archive
 from archive.importer import ImportRequest, import_webinar
 from archive.models import Webinar, new_id
@@ -24,6 +25,7 @@ from archive.worker import Worker
 from web import create_app
 
 from ..conftest import make_settings
+from ..helpers import reload as _reload
 
 # Non-ASCII, quotes and a semicolon: the names must survive Content-Disposition.
 RECORDING_NAME = "Vortrag – Jürgen Müller, 東京.mp4"
@@ -79,11 +81,6 @@ class Site:
     unlisted: Webinar
     processing: Webinar
     files: dict[str, Path]  # original file name -> local file
-
-
-def _reload(archive: Archive, webinar_id: str) -> Webinar:
-    with archive.catalog.session() as s:
-        return queries.get(s, webinar_id)
 
 
 @pytest.fixture(scope="module")
@@ -290,6 +287,15 @@ def _check_download(site, path: str, key: str, name: str, content_type: str) -> 
     # an ASCII fallback for old clients, with the quote and semicolon replaced
     fallback = headers["Content-Disposition"].split('filename="', 1)[1].split('"', 1)[0]
     assert fallback.isascii() and ";" not in fallback and fallback.endswith(Path(name).suffix)
+
+
+def test_download_links_live_as_long_as_the_setting_says(archive, inputs):
+    assert Settings.from_env({"WEBINAR_ARCHIVE_DOWNLOAD_LINK_SECONDS": "120"}).download_link_seconds == 120
+    short = Archive(archive.settings.with_(download_link_seconds=120), archive.catalog, archive.store)
+    w = import_webinar(short, ImportRequest(title="Short links", slides=[inputs["deck.pdf"]]))
+    r = create_app(short, {"TESTING": True}).test_client().get(
+        f"/webinars/{w.id}/slides/{w.decks[0].id}/download")
+    assert r.status_code == 302 and parse_qs(urlsplit(r.location).query)["X-Amz-Expires"] == ["120"]
 
 
 def test_recording_download_is_a_presigned_redirect_with_the_original_name(site):
