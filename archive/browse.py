@@ -196,14 +196,17 @@ class Appearance:
     talks: list[Talk] = field(default_factory=list)
 
 
-def speaker_appearances(session: Session, speaker_id: str) -> list[Appearance]:
-    """Every listed webinar the speaker is on, newest first, with their talks in it in
-    the order of the webinar. Three queries, whatever the number."""
+def speaker_appearances(session: Session, speaker_id: str, limit: int | None = None,
+                        offset: int = 0) -> tuple[int, list[Appearance]]:
+    """(how many listed webinars the speaker is on, a page of them newest first with
+    their talks in each, in the order of the webinar). Four queries, whatever the number."""
     pairs = _speaker_webinars()
-    ws = list(session.scalars(select(Webinar).where(Webinar.id.in_(
-        select(pairs.c.webinar_id).where(pairs.c.speaker_id == speaker_id))).options(*_CARD)
-        .order_by(*_NEWEST_FIRST)))
-    by_id = {w.id: Appearance(w) for w in ws}
+    theirs = select(pairs.c.webinar_id).where(pairs.c.speaker_id == speaker_id)
+    total = session.scalar(select(func.count()).select_from(theirs.subquery())) or 0
+    q = select(Webinar).where(Webinar.id.in_(theirs)).options(*_CARD).order_by(*_NEWEST_FIRST).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    by_id = {w.id: Appearance(w) for w in session.scalars(q)}
     if by_id:
         talks = session.execute(
             select(Presentation.webinar_id, Presentation.title, Presentation.start_seconds)
@@ -212,7 +215,7 @@ def speaker_appearances(session: Session, speaker_id: str) -> list[Appearance]:
             .order_by(Presentation.webinar_id, Presentation.position))
         for webinar_id, title, start in talks:
             by_id[webinar_id].talks.append(Talk(title, start))
-    return list(by_id.values())
+    return total, list(by_id.values())
 
 
 # -- the sitemap ---------------------------------------------------------------------

@@ -156,21 +156,21 @@ def speakers():
 
 @bp.get("/speakers/<slug>")
 def speaker(slug: str):
-    """A speaker with every listed webinar they are on and the talks they gave there."""
+    """A speaker and a page of the listed webinars they are on, with the talks they gave in them."""
+    page, per_page = _paging()
     with current_app.extensions["archive"].catalog.session() as s:
         sp = browse.speaker(s, slug)
         if sp is None:
             abort(404)
-        appearances = browse.speaker_appearances(s, sp.id)
-    return jsonify({
-        **speaker_summary(sp, len(appearances)), "bio": sp.bio or "",
-        "webinars": [{"webinar": summary(a.webinar),
-                      "talks": [{"title": t.title, "start": t.start,
-                                 "url": (_abs("public.webinar", webinar_id=a.webinar.id, t=int(t.start))
-                                         if t.start is not None else _abs("public.webinar", webinar_id=a.webinar.id))}
-                                for t in a.talks]}
-                     for a in appearances],
-    })
+        total, appearances = browse.speaker_appearances(s, sp.id, limit=per_page, offset=(page - 1) * per_page)
+    items = [{"webinar": summary(a.webinar),
+              "talks": [{"title": t.title, "start": t.start,
+                         "url": (_abs("public.webinar", webinar_id=a.webinar.id, t=int(t.start))
+                                 if t.start is not None else _abs("public.webinar", webinar_id=a.webinar.id))}
+                        for t in a.talks]}
+             for a in appearances]
+    return jsonify({**speaker_summary(sp, total), "bio": sp.bio or "",
+                    "webinars": {"items": items, "page": page, "per_page": per_page, "total": total}})
 
 
 @bp.get("/openapi.json")

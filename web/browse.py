@@ -18,6 +18,7 @@ bp = Blueprint("browse", __name__)
 
 PER_PAGE = 24  # webinars on a page, as on the home page
 INDEX_PER_PAGE = 100  # series or speakers on an index page
+TALKS_PER_PAGE = 50  # webinars on a speaker's page
 
 
 def _archive() -> Archive:
@@ -134,8 +135,13 @@ def speaker(slug: str):
         found = browse.speaker(s, slug)
         if found is None:
             abort(404)
-        appearances = browse.speaker_appearances(s, found.id)
-    return render_template("browse/speaker.html", speaker=found, appearances=appearances)
+        page = page_arg()
+        total, appearances = browse.speaker_appearances(s, found.id, limit=TALKS_PER_PAGE,
+                                                        offset=(page - 1) * TALKS_PER_PAGE)
+    if not appearances and page > 1:
+        abort(404)
+    return render_template("browse/speaker.html", speaker=found, appearances=appearances, total=total, page=page,
+                           pages=pages_of(total, TALKS_PER_PAGE))
 
 
 @bp.get("/speakers/<slug>/photo")

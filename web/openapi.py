@@ -134,20 +134,23 @@ SCHEMAS: dict = {
             {"type": "object", "required": ["bio", "webinars"],
              "properties": {
                  "bio": {"type": "string", "description": "Markdown"},
-                 "webinars": {"type": "array", "description": "newest first", "items": {
-                     "type": "object", "required": ["webinar", "talks"],
-                     "properties": {
-                         "webinar": {"$ref": "#/components/schemas/WebinarSummary"},
-                         "talks": {"type": "array", "items": {
-                             "type": "object", "required": ["title", "start", "url"],
-                             "properties": {
-                                 "title": {"type": "string"},
-                                 "start": {"type": ["number", "null"], "description": "seconds into the recording"},
-                                 "url": {**_URL, "description": "the webinar's page at the talk's start"},
-                             }}},
-                     }}},
+                 "webinars": _page_of("Appearance"),
              }},
         ],
+    },
+    "Appearance": {
+        "type": "object", "description": "A listed webinar a speaker is on, and the talks they gave in it",
+        "required": ["webinar", "talks"],
+        "properties": {
+            "webinar": {"$ref": "#/components/schemas/WebinarSummary"},
+            "talks": {"type": "array", "items": {
+                "type": "object", "required": ["title", "start", "url"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "start": {"type": ["number", "null"], "description": "seconds into the recording"},
+                    "url": {**_URL, "description": "the webinar's page at the talk's start"},
+                }}},
+        },
     },
 }
 
@@ -202,9 +205,10 @@ PATHS: dict = {
     }},
     "/speakers/{slug}": {"get": {
         "operationId": "getSpeaker",
-        "summary": "A speaker, their listed webinars and the talks they gave in them",
-        "parameters": [_SLUG],
+        "summary": "A speaker and a page of their listed webinars (newest first) with the talks they gave",
+        "parameters": [_SLUG, *_PAGING],
         "responses": {"200": _json("Speaker", "The speaker"),
+                      "400": _json("Error", "A malformed parameter"),
                       "404": _json("Error", "No speaker on a listed webinar has this slug")},
     }},
 }

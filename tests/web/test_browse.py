@@ -188,7 +188,7 @@ def test_site_navigation_and_home_link_to_the_indexes(site):
         assert f'href="{path}"' in nav
         assert home.count(f'href="{path}"') == 2  # in the navigation and on the page
     _assert_nothing_hidden(home, made)
-    assert f'href="/series"' in _text(client, f"/webinars/{made['first'].id}")
+    assert 'href="/series"' in _text(client, f"/webinars/{made['first'].id}")
 
 
 def test_home_page_filters_by_language_and_date(site):
@@ -231,9 +231,10 @@ def test_pages_keep_the_filters(site, monkeypatch):
     assert client.get("/?year=2022&page=3").status_code == 404
 
 
-def test_series_and_tag_pages_are_paginated(site, monkeypatch):
+def test_series_tag_and_speaker_pages_are_paginated(site, monkeypatch):
     _, app, made = site
     monkeypatch.setattr(browse_views, "PER_PAGE", 1)
+    monkeypatch.setattr(browse_views, "TALKS_PER_PAGE", 1)
     client = app.test_client()
     first, second = _text(client, "/series/open-data"), _text(client, "/series/open-data?page=2")
     assert made["second"].title in first and made["first"].title not in first
@@ -241,6 +242,10 @@ def test_series_and_tag_pages_are_paginated(site, monkeypatch):
     assert 'rel="prev" href="/series/open-data"' in second
     assert client.get("/series/open-data?page=3").status_code == 404
     assert "Page 1 of 2" in _text(client, "/tags/open-data")
+    ada1, ada2 = _text(client, "/speakers/ada-lovelace"), _text(client, "/speakers/ada-lovelace?page=2")
+    assert made["second"].title in ada1 and made["first"].title not in ada1 and "Page 1 of 2" in ada1
+    assert "Why open data" in ada2 and 'rel="prev" href="/speakers/ada-lovelace"' in ada2
+    assert client.get("/speakers/ada-lovelace?page=3").status_code == 404
 
 
 @contextmanager
@@ -329,8 +334,11 @@ def test_api_series_and_speakers_list_nothing_hidden(site):
     page2 = client.get("/api/v1/speakers", query_string={"per_page": 1, "page": 2}).get_json()
     assert [s["slug"] for s in page2["items"]] == ["grace-hopper"] and page2["total"] == 2
     ada = client.get("/api/v1/speakers/ada-lovelace").get_json()
-    assert [a["webinar"]["id"] for a in ada["webinars"]] == [made["second"].id, made["first"].id]
-    assert ada["webinars"][1]["talks"] == [{"title": "Why open data", "start": 1.0,
+    assert [a["webinar"]["id"] for a in ada["webinars"]["items"]] == [made["second"].id, made["first"].id]
+    assert ada["webinar_count"] == ada["webinars"]["total"] == 2
+    ada2 = client.get("/api/v1/speakers/ada-lovelace", query_string={"per_page": 1, "page": 2}).get_json()
+    assert [a["webinar"]["id"] for a in ada2["webinars"]["items"]] == [made["first"].id]
+    assert ada["webinars"]["items"][1]["talks"] == [{"title": "Why open data", "start": 1.0,
                                             "url": f"http://archive.test/webinars/{made['first'].id}?t=1"}]
     assert ada["photo"] == "http://archive.test/speakers/ada-lovelace/photo"
     for body in (series, one, speakers, ada, client.get("/api/v1/speakers/grace-hopper").get_json()):

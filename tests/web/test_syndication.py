@@ -152,7 +152,7 @@ def test_the_openapi_document_describes_series_and_speakers(site):
     assert [s["slug"] for s in speakers["items"]] == ["speaker-public"]
     speaker = client.get("/api/v1/speakers/speaker-public").get_json()
     _validator("Speaker").validate(speaker)
-    [appearance] = speaker["webinars"]
+    [appearance] = speaker["webinars"]["items"]
     assert appearance["webinar"]["id"] == made["public"].id and appearance["talks"][0]["start"] == 1.5
     assert appearance["talks"][0]["url"] == f"http://archive.test/webinars/{made['public'].id}?t=1"
     for name in ("unlisted", "private", "draft"):
