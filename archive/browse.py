@@ -140,16 +140,33 @@ def tag(session: Session, slug: str) -> Tag | None:
 
 # -- speakers ------------------------------------------------------------------------
 
-def _speaker_webinars(now: dt.datetime | None = None):
+def _speaker_webinars(speaker_id: str | None = None, now: dt.datetime | None = None):
     """(speaker_id, webinar_id) of every listed webinar a speaker is on: as one of the
-    webinar's speakers or as a speaker of one of its presentations."""
+    webinar's speakers or as a speaker of one of its presentations; one speaker's only
+    given `speaker_id` (the condition inside each half, where its index serves it)."""
     listed = queries.listed_clause(now)
     of_webinar = (select(WebinarSpeaker.speaker_id.label("speaker_id"), WebinarSpeaker.webinar_id.label("webinar_id"))
                   .join(Webinar, Webinar.id == WebinarSpeaker.webinar_id).where(listed))
     of_talk = (select(PresentationSpeaker.speaker_id.label("speaker_id"), Presentation.webinar_id.label("webinar_id"))
                .join(Presentation, Presentation.id == PresentationSpeaker.presentation_id)
                .join(Webinar, Webinar.id == Presentation.webinar_id).where(listed))
-    return of_webinar.union(of_talk).subquery()
+    # A talk's speaker is normally one of the webinar's speakers too: only the others are
+    # added (a primary-key lookup each), so no de-duplicating pass over every pair is needed.
+    also = (select(WebinarSpeaker.webinar_id)
+            .where(WebinarSpeaker.webinar_id == Presentation.webinar_id,
+                   WebinarSpeaker.speaker_id == PresentationSpeaker.speaker_id).exists())
+    of_talk = of_talk.where(~also).distinct()
+    if speaker_id is not None:
+        of_webinar = of_webinar.where(WebinarSpeaker.speaker_id == speaker_id)
+        of_talk = of_talk.where(PresentationSpeaker.speaker_id == speaker_id)
+    return of_webinar.union_all(of_talk).subquery()
+
+
+def _speaker_counts():
+    """(speaker_id, n): how many listed webinars each speaker is on."""
+    pairs = _speaker_webinars()
+    return (select(pairs.c.speaker_id, func.count().label("n")).group_by(pairs.c.speaker_id)
+            .subquery())
 
 
 @dataclass
@@ -160,13 +177,14 @@ class SpeakerEntry:
 
 def speakers_index(session: Session, limit: int | None = None, offset: int = 0) -> tuple[int, list[SpeakerEntry]]:
     """Speakers on at least one listed webinar, by name."""
-    pairs = _speaker_webinars()
-    total = session.scalar(select(func.count(distinct(pairs.c.speaker_id)))) or 0
-    q = (select(Speaker, func.count(pairs.c.webinar_id)).join(pairs, pairs.c.speaker_id == Speaker.id)
-         .group_by(Speaker.id).order_by(func.lower(Speaker.name), Speaker.id).offset(offset))
-    if limit is not None:
-        q = q.limit(limit)
-    return total, [SpeakerEntry(sp, n) for sp, n in session.execute(q)]
+    counts = _speaker_counts()
+    # Every speaker's id and count in one pass (a few thousand short rows), then the rows
+    # of one page: the pairs are gathered once, not once for the total and once for the page.
+    ranked = session.execute(select(Speaker.id, counts.c.n).join(counts, counts.c.speaker_id == Speaker.id)
+                             .order_by(func.lower(Speaker.name), Speaker.id)).all()
+    page = ranked[offset:offset + limit if limit is not None else None]
+    rows = {sp.id: sp for sp in session.scalars(select(Speaker).where(Speaker.id.in_([i for i, _ in page])))}
+    return len(ranked), [SpeakerEntry(rows[i], n) for i, n in page if i in rows]
 
 
 def speaker(session: Session, slug: str) -> Speaker | None:
@@ -174,8 +192,8 @@ def speaker(session: Session, slug: str) -> Speaker | None:
     sp = session.scalars(select(Speaker).where(Speaker.slug == slug)).first()
     if sp is None:
         return None
-    pairs = _speaker_webinars()
-    has = session.scalar(select(pairs.c.webinar_id).where(pairs.c.speaker_id == sp.id).limit(1))
+    pairs = _speaker_webinars(sp.id)
+    has = session.scalar(select(pairs.c.webinar_id).limit(1))
     return sp if has else None
 
 
@@ -200,8 +218,8 @@ def speaker_appearances(session: Session, speaker_id: str, limit: int | None = N
                         offset: int = 0) -> tuple[int, list[Appearance]]:
     """(how many listed webinars the speaker is on, a page of them newest first with
     their talks in each, in the order of the webinar). Four queries, whatever the number."""
-    pairs = _speaker_webinars()
-    theirs = select(pairs.c.webinar_id).where(pairs.c.speaker_id == speaker_id)
+    pairs = _speaker_webinars(speaker_id)
+    theirs = select(pairs.c.webinar_id)
     total = session.scalar(select(func.count()).select_from(theirs.subquery())) or 0
     q = select(Webinar).where(Webinar.id.in_(theirs)).options(*_CARD).order_by(*_NEWEST_FIRST).offset(offset)
     if limit is not None:
@@ -230,9 +248,16 @@ def sitemap_entries(session: Session) -> dict[str, list[tuple[str, dt.datetime |
                                .join(Webinar, Webinar.id == webinar_tags.c.webinar_id)
                                .where(listed).group_by(Tag.id).order_by(Tag.slug))
     pairs = _speaker_webinars()
-    speaker_rows = session.execute(
-        select(Speaker.slug, changed)
-        .join(pairs, pairs.c.speaker_id == Speaker.id).join(Webinar, Webinar.id == pairs.c.webinar_id)
-        .group_by(Speaker.id).order_by(Speaker.slug))
+    latest = (select(pairs.c.speaker_id, func.max(Webinar.updated_at).label("changed"))
+              .join(Webinar, Webinar.id == pairs.c.webinar_id).group_by(pairs.c.speaker_id).subquery())
+    speaker_rows = session.execute(select(Speaker.slug, latest.c.changed)
+                                   .join(latest, latest.c.speaker_id == Speaker.id).order_by(Speaker.slug))
     return {"series": [tuple(r) for r in series_rows], "tags": [tuple(r) for r in tag_rows],
             "speakers": [tuple(r) for r in speaker_rows]}
+
+
+def listed_pages(session: Session, limit: int) -> list[tuple[str, dt.datetime]]:
+    """(id, last change) of listed webinars, newest first: what a sitemap names, without
+    loading the rows' files."""
+    return [tuple(r) for r in session.execute(select(Webinar.id, Webinar.updated_at).where(queries.listed_clause())
+                                              .order_by(*_NEWEST_FIRST).limit(limit))]

@@ -346,3 +346,31 @@ def test_api_series_and_speakers_list_nothing_hidden(site):
     for name in HIDDEN:
         assert client.get(f"/api/v1/series/series-{name}").status_code == 404
         assert client.get(f"/api/v1/speakers/person-{name}").status_code == 404
+
+
+def test_a_speaker_of_a_talk_only_has_a_page_too(site):
+    """Counted once per webinar, whether named on the webinar, on its talks, or both."""
+    archive, app, made = site
+    from archive.models import Presentation, PresentationSpeaker, Speaker
+    with archive.catalog.transaction() as s:
+        guest = Speaker(slug="talk-only-guest", name="Talk-only guest")
+        s.add(guest)
+        s.flush()
+        for position, title in ((5, "A guest's first word"), (6, "A guest's last word")):
+            talk = Presentation(webinar_id=made["other"].id, position=position, title=title, start_seconds=None)
+            talk.speaker_links.append(PresentationSpeaker(speaker_id=guest.id, position=0))
+            s.add(talk)
+    client = app.test_client()
+    try:
+        page = _text(client, "/speakers/talk-only-guest")
+        assert "A guest&#39;s first word" in page and "A guest&#39;s last word" in page
+        assert page.count(f'href="/webinars/{made["other"].id}"') == 1
+        body = client.get("/api/v1/speakers").get_json()
+        counts = {i["slug"]: i["webinar_count"] for i in body["items"]}
+        assert counts == {"ada-lovelace": 2, "grace-hopper": 2, "talk-only-guest": 1} and body["total"] == 3
+    finally:
+        with archive.catalog.transaction() as s:
+            for talk in s.query(Presentation).filter(Presentation.title.like("A guest%")):
+                s.delete(talk)
+            s.query(Speaker).filter_by(slug="talk-only-guest").delete()
+    assert client.get("/speakers/talk-only-guest").status_code == 404
