@@ -2,10 +2,13 @@
 critical violation, at a desktop width and at a phone's."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from PIL import Image
 
 from archive.context import Archive
-from archive.importer import ImportRequest, import_webinar
+from archive.importer import ImportRequest, PresentationInput, SpeakerInput, import_webinar
 from archive.worker import Worker
 from web import create_app
 
@@ -29,11 +32,21 @@ def site(minio, inputs, tmp_path_factory):
     archive.setup()
     vtt = tmp_path_factory.mktemp("vtt") / "talk.vtt"
     vtt.write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nHello and welcome.\n")
+    photo = vtt.parent / "ada.png"
+    Image.new("RGB", (64, 64), (40, 90, 160)).save(photo)
     ids = {
         "video": import_webinar(archive, ImportRequest(
             title="Open data in practice", recording=inputs["h264_aac.mp4"], slides=[inputs["deck.pdf"]],
-            captions=[("en", vtt)], description="What cities learnt from opening their data.")).id,
-        "audio": import_webinar(archive, ImportRequest(title="A talk, audio only", recording=inputs["audio.m4a"])).id,
+            captions=[("en", vtt)], description="What cities learnt from opening their data.",
+            held_on=dt.date(2021, 6, 7), language="en", series="Open data", tags=["Open data", "Cities"],
+            speakers=[SpeakerInput("Ada Lovelace", organisation="Analytical Engines Ltd",
+                                   bio="Writes *programs* for engines.", photo=photo),
+                      SpeakerInput("Grace Hopper")],
+            presentations=[PresentationInput("Why open data", speakers=["Ada Lovelace"], start=1),
+                           PresentationInput("Cities that did it", speakers=["Grace Hopper"])])).id,
+        "audio": import_webinar(archive, ImportRequest(title="A talk, audio only", recording=inputs["audio.m4a"],
+                                                       held_on=dt.date(2022, 3, 1), language="de",
+                                                       series="Open data")).id,
         "slides": import_webinar(archive, ImportRequest(title="Slides only", slides=[inputs["deck.pdf"]])).id,
     }
     Worker(archive, "w").run_until_idle()
@@ -49,7 +62,10 @@ def site(minio, inputs, tmp_path_factory):
 
 
 PAGES = [("home", "/"), ("video", "/webinars/{video}"), ("audio", "/webinars/{audio}"),
-         ("slides", "/webinars/{slides}"), ("embed", "/embed/{video}"), ("missing", "/webinars/nosuchthing")]
+         ("slides", "/webinars/{slides}"), ("embed", "/embed/{video}"), ("missing", "/webinars/nosuchthing"),
+         ("filtered", "/?language=en&year=2021"), ("series index", "/series"), ("series", "/series/open-data"),
+         ("topics", "/tags"), ("topic", "/tags/cities"), ("speakers", "/speakers"),
+         ("speaker", "/speakers/ada-lovelace")]
 
 
 @pytest.mark.parametrize("width", [1280, 360])
@@ -58,7 +74,8 @@ def test_public_pages_have_no_serious_accessibility_violation(site, tmp_path, wi
     found = {}
     with browser_page(tmp_path / "profile", width=width, height=900, axe=True) as page:
         for name, path in PAGES:
-            page.goto(base + path.format(**ids))
+            response = page.goto(base + path.format(**ids))
+            assert response.status == (404 if name == "missing" else 200), name
             page.wait_for_load_state("networkidle")
             violations = axe_violations(page)
             if violations:

@@ -32,7 +32,7 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
     # Views, plays and downloads: added up in memory, written every few seconds.
     app.extensions["tally"] = Tally(archive.catalog, interval=app.config.get("ANALYTICS_FLUSH_SECONDS", 10.0))
 
-    from . import api, api_v1, i18n, media, public, search, security, staff, syndication, uploads
+    from . import api, api_v1, browse, i18n, media, public, search, security, staff, syndication, uploads
 
     app.register_blueprint(public.bp)
     app.register_blueprint(media.bp)
@@ -41,6 +41,7 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
     app.register_blueprint(syndication.bp)
     app.register_blueprint(uploads.bp)  # staff uploads, straight to S3
     app.register_blueprint(search.bp)
+    app.register_blueprint(browse.bp)  # series, tags, speakers
 
     @app.context_processor
     def site() -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
-from archive import queries
+from archive import browse, queries
 from archive.handlers.bundle import current_bundle
 from archive.models import Webinar
 
@@ -83,10 +83,13 @@ def detail(w: Webinar) -> dict:
     }
 
 
+def _paging() -> tuple[int, int]:
+    return _int_arg("page", 1, 1, 1_000_000), _int_arg("per_page", 20, 1, MAX_PER_PAGE)
+
+
 @bp.get("/webinars")
 def webinars():
-    page = _int_arg("page", 1, 1, 1_000_000)
-    per_page = _int_arg("per_page", 20, 1, MAX_PER_PAGE)
+    page, per_page = _paging()
     archive = current_app.extensions["archive"]
     with archive.catalog.session() as s:
         total = queries.count_listed(s)
@@ -102,6 +105,72 @@ def webinar(webinar_id: str):
         if w is None or not queries.is_listed(w):
             abort(404)
     return jsonify(detail(w))
+
+
+def series_summary(g: browse.Group) -> dict:
+    return {"slug": g.slug, "title": g.title, "description": g.description or "", "webinar_count": g.count,
+            "latest": g.latest.isoformat() if g.latest else None,
+            "url": _abs("browse.series", slug=g.slug), "api": _abs("api_v1.one_series", slug=g.slug),
+            "feed": _abs("syndication.series_atom", slug=g.slug)}
+
+
+@bp.get("/series")
+def series():
+    """Series with at least one listed webinar, the one with the newest webinar first."""
+    page, per_page = _paging()
+    with current_app.extensions["archive"].catalog.session() as s:
+        total, groups = browse.series_index(s, limit=per_page, offset=(page - 1) * per_page)
+    return jsonify({"items": [series_summary(g) for g in groups], "page": page, "per_page": per_page,
+                    "total": total})
+
+
+@bp.get("/series/<slug>")
+def one_series(slug: str):
+    """A series and a page of its listed webinars, newest first."""
+    page, per_page = _paging()
+    with current_app.extensions["archive"].catalog.session() as s:
+        g = browse.series(s, slug)
+        if g is None:
+            abort(404)
+        total, items = browse.webinars(s, browse.Filters(series_id=g.id), limit=per_page,
+                                       offset=(page - 1) * per_page)
+    return jsonify({**series_summary(g), "webinars": {"items": [summary(w) for w in items], "page": page,
+                                                      "per_page": per_page, "total": total}})
+
+
+def speaker_summary(sp, count: int) -> dict:
+    return {"slug": sp.slug, "name": sp.name, "organisation": sp.organisation or "", "webinar_count": count,
+            "photo": _abs("browse.speaker_photo", slug=sp.slug) if sp.photo_key else None,
+            "url": _abs("browse.speaker", slug=sp.slug), "api": _abs("api_v1.speaker", slug=sp.slug)}
+
+
+@bp.get("/speakers")
+def speakers():
+    """Speakers on at least one listed webinar, by name."""
+    page, per_page = _paging()
+    with current_app.extensions["archive"].catalog.session() as s:
+        total, entries = browse.speakers_index(s, limit=per_page, offset=(page - 1) * per_page)
+    return jsonify({"items": [speaker_summary(e.speaker, e.count) for e in entries], "page": page,
+                    "per_page": per_page, "total": total})
+
+
+@bp.get("/speakers/<slug>")
+def speaker(slug: str):
+    """A speaker and a page of the listed webinars they are on, with the talks they gave in them."""
+    page, per_page = _paging()
+    with current_app.extensions["archive"].catalog.session() as s:
+        sp = browse.speaker(s, slug)
+        if sp is None:
+            abort(404)
+        total, appearances = browse.speaker_appearances(s, sp.id, limit=per_page, offset=(page - 1) * per_page)
+    items = [{"webinar": summary(a.webinar),
+              "talks": [{"title": t.title, "start": t.start,
+                         "url": (_abs("public.webinar", webinar_id=a.webinar.id, t=int(t.start))
+                                 if t.start is not None else _abs("public.webinar", webinar_id=a.webinar.id))}
+                        for t in a.talks]}
+             for a in appearances]
+    return jsonify({**speaker_summary(sp, total), "bio": sp.bio or "",
+                    "webinars": {"items": items, "page": page, "per_page": per_page, "total": total}})
 
 
 @bp.get("/openapi.json")

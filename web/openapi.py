@@ -8,6 +8,21 @@ from __future__ import annotations
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _URL = {"type": "string", "format": "uri"}
 
+
+
+def _page_of(schema: str) -> dict:
+    return {
+        "type": "object",
+        "required": ["items", "page", "per_page", "total"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{schema}"}},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+            "total": {"type": "integer", "minimum": 0},
+        },
+    }
+
+
 SCHEMAS: dict = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
     "WebinarSummary": {
@@ -78,6 +93,65 @@ SCHEMAS: dict = {
             },
         ],
     },
+    "SeriesSummary": {
+        "type": "object",
+        "required": ["slug", "title", "description", "webinar_count", "latest", "url", "api", "feed"],
+        "properties": {
+            "slug": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": "string", "description": "Markdown"},
+            "webinar_count": {"type": "integer", "minimum": 1},
+            "latest": {"type": ["string", "null"], "format": "date",
+                       "description": "the day its newest webinar was held"},
+            "url": _URL, "api": _URL,
+            "feed": {**_URL, "description": "Atom feed of the series"},
+        },
+    },
+    "SeriesList": _page_of("SeriesSummary"),
+    "Series": {
+        "allOf": [
+            {"$ref": "#/components/schemas/SeriesSummary"},
+            {"type": "object", "required": ["webinars"],
+             "properties": {"webinars": {"$ref": "#/components/schemas/WebinarList"}}},
+        ],
+    },
+    "SpeakerSummary": {
+        "type": "object",
+        "required": ["slug", "name", "organisation", "webinar_count", "photo", "url", "api"],
+        "properties": {
+            "slug": {"type": "string"},
+            "name": {"type": "string"},
+            "organisation": {"type": "string"},
+            "webinar_count": {"type": "integer", "minimum": 1},
+            "photo": {"type": ["string", "null"], "format": "uri"},
+            "url": _URL, "api": _URL,
+        },
+    },
+    "SpeakerList": _page_of("SpeakerSummary"),
+    "Speaker": {
+        "allOf": [
+            {"$ref": "#/components/schemas/SpeakerSummary"},
+            {"type": "object", "required": ["bio", "webinars"],
+             "properties": {
+                 "bio": {"type": "string", "description": "Markdown"},
+                 "webinars": _page_of("Appearance"),
+             }},
+        ],
+    },
+    "Appearance": {
+        "type": "object", "description": "A listed webinar a speaker is on, and the talks they gave in it",
+        "required": ["webinar", "talks"],
+        "properties": {
+            "webinar": {"$ref": "#/components/schemas/WebinarSummary"},
+            "talks": {"type": "array", "items": {
+                "type": "object", "required": ["title", "start", "url"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "start": {"type": ["number", "null"], "description": "seconds into the recording"},
+                    "url": {**_URL, "description": "the webinar's page at the talk's start"},
+                }}},
+        },
+    },
 }
 
 
@@ -86,15 +160,17 @@ def _json(schema: str, description: str) -> dict:
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
+_PAGING = [
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+]
+_SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+
 PATHS: dict = {
     "/webinars": {"get": {
         "operationId": "listWebinars",
         "summary": "Listed webinars, newest first",
-        "parameters": [
-            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-            {"name": "per_page", "in": "query",
-             "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-        ],
+        "parameters": _PAGING,
         "responses": {"200": _json("WebinarList", "A page of webinars"),
                       "400": _json("Error", "A malformed parameter")},
     }},
@@ -104,6 +180,36 @@ PATHS: dict = {
         "parameters": [{"name": "webinar_id", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": _json("Webinar", "The webinar"),
                       "404": _json("Error", "No listed webinar has this id")},
+    }},
+    "/series": {"get": {
+        "operationId": "listSeries",
+        "summary": "Series with at least one listed webinar, the one with the newest webinar first",
+        "parameters": _PAGING,
+        "responses": {"200": _json("SeriesList", "A page of series"),
+                      "400": _json("Error", "A malformed parameter")},
+    }},
+    "/series/{slug}": {"get": {
+        "operationId": "getSeries",
+        "summary": "A series and a page of its listed webinars, newest first",
+        "parameters": [_SLUG, *_PAGING],
+        "responses": {"200": _json("Series", "The series"),
+                      "400": _json("Error", "A malformed parameter"),
+                      "404": _json("Error", "No series with a listed webinar has this slug")},
+    }},
+    "/speakers": {"get": {
+        "operationId": "listSpeakers",
+        "summary": "Speakers on at least one listed webinar, by name",
+        "parameters": _PAGING,
+        "responses": {"200": _json("SpeakerList", "A page of speakers"),
+                      "400": _json("Error", "A malformed parameter")},
+    }},
+    "/speakers/{slug}": {"get": {
+        "operationId": "getSpeaker",
+        "summary": "A speaker and a page of their listed webinars (newest first) with the talks they gave",
+        "parameters": [_SLUG, *_PAGING],
+        "responses": {"200": _json("Speaker", "The speaker"),
+                      "400": _json("Error", "A malformed parameter"),
+                      "404": _json("Error", "No speaker on a listed webinar has this slug")},
     }},
 }
 

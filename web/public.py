@@ -4,15 +4,18 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from flask_babel import get_locale
 from sqlalchemy import bindparam, select
 
+from archive import browse as catalog_browse
 from archive import queries
 from archive.context import Archive
 from archive.handlers.bundle import current_bundle
 from archive.models import Webinar
 from archive.pipeline import LABELS as JOB_LABELS
+
+from .browse import filters_from_args, page_arg, pages_of
 
 
 bp = Blueprint("public", __name__)
@@ -39,17 +42,17 @@ PER_PAGE = 24
 
 @bp.get("/")
 def index():
-    """The latest webinars, a page at a time; posters through the app's cached poster
-    redirect, so the page itself signs nothing."""
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
+    """The latest webinars, a page at a time, narrowed by language and date if asked;
+    posters through the app's cached poster redirect, so the page itself signs nothing."""
+    page = page_arg()
+    filters, kept = filters_from_args()
     with _archive().catalog.session() as s:
-        total = queries.count_listed(s)
-        items = queries.listed(s, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+        total, items = catalog_browse.webinars(s, filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+        languages, years = catalog_browse.languages(s), catalog_browse.years(s)
     if not items and page > 1:
         abort(404)
-    pages = max(1, -(-total // PER_PAGE))
-    return render_template("index.html", webinars=items, page=page, pages=pages, total=total)
+    return render_template("index.html", webinars=items, page=page, pages=pages_of(total, PER_PAGE), total=total,
+                           filters=kept, filter_languages=languages, filter_years=years)
 
 
 def player_for(w) -> dict | None:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from markupsafe import escape
 
-from archive import queries
+from archive import browse, queries
 from archive.context import Archive
 from archive.models import Webinar
 from archive.storage import StorageError
@@ -67,14 +67,12 @@ def _listed(limit: int = FEED_SIZE) -> list[Webinar]:
         return queries.listed(s, limit=limit)
 
 
-@bp.get("/feed.atom")
-def atom():
-    items = _listed()
+def _atom(items: list[Webinar], title: str, home: str, self_url: str) -> Response:
     feed = ET.Element("feed", {"xmlns": ATOM})
-    _sub(feed, "title", site_name())
-    _sub(feed, "id", _abs("public.index"))
-    _sub(feed, "link", href=_abs("public.index"))
-    _sub(feed, "link", rel="self", href=_abs("syndication.atom"))
+    _sub(feed, "title", title)
+    _sub(feed, "id", home)
+    _sub(feed, "link", href=home)
+    _sub(feed, "link", rel="self", href=self_url)
     updated = max((w.updated_at for w in items), default=dt.datetime(2000, 1, 1))
     _sub(feed, "updated", updated.replace(tzinfo=dt.timezone.utc).isoformat())
     for w in items:
@@ -89,6 +87,28 @@ def atom():
         if w.description:
             _sub(entry, "summary", w.description, type="text")
     return _xml(feed, "application/atom+xml")
+
+
+@bp.get("/feed.atom")
+def atom():
+    return _atom(_listed(), site_name(), _abs("public.index"), _abs("syndication.atom"))
+
+
+def _series(slug: str):
+    """The series (404 unless it has a listed webinar) and its newest listed webinars."""
+    with _archive().catalog.session() as s:
+        found = browse.series(s, slug)
+        if found is None:
+            abort(404)
+        _, items = browse.webinars(s, browse.Filters(series_id=found.id), limit=FEED_SIZE, full=True)
+    return found, items
+
+
+@bp.get("/series/<slug>/feed.atom")
+def series_atom(slug: str):
+    series, items = _series(slug)
+    return _atom(items, f"{series.title} · {site_name()}", _abs("browse.series", slug=slug),
+                 _abs("syndication.series_atom", slug=slug))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -108,21 +128,20 @@ def _duration(seconds: float | None) -> str | None:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
-@bp.get("/podcast.rss")
-def podcast():
-    """The audio of every listed webinar as a podcast (RSS 2.0 with iTunes tags)."""
+def _podcast(items: list[Webinar], title: str, home: str, self_url: str) -> Response:
+    """Audio as a podcast (RSS 2.0 with iTunes tags): webinars without an MP3 are left out."""
     rss = ET.Element("rss", {"version": "2.0"})
     channel = _sub(rss, "channel")
-    _sub(channel, "title", site_name())
-    _sub(channel, "link", _abs("public.index"))
-    _sub(channel, "description", f"Recordings of the webinars of {site_name()}, as audio.")
+    _sub(channel, "title", title)
+    _sub(channel, "link", home)
+    _sub(channel, "description", f"Recordings of the webinars of {title}, as audio.")
     _sub(channel, "language", current_app.config.get("SITE_LANGUAGE", "en"))
-    _sub(channel, f"{{{ATOM}}}link", rel="self", type="application/rss+xml", href=_abs("syndication.podcast"))
+    _sub(channel, f"{{{ATOM}}}link", rel="self", type="application/rss+xml", href=self_url)
     _sub(channel, f"{{{ITUNES}}}author", site_name())
     _sub(channel, f"{{{ITUNES}}}explicit", "false")
     _sub(channel, f"{{{ITUNES}}}category", text="Education")
-    _sub(channel, f"{{{ITUNES}}}summary", f"Recordings of the webinars of {site_name()}.")
-    for w in _listed():
+    _sub(channel, f"{{{ITUNES}}}summary", f"Recordings of the webinars of {title}.")
+    for w in items:
         rec = w.recording
         key = rec.outputs.get("audio_mp3") if rec is not None and rec.status == "ready" else None
         size = _object_size(key) if key else None
@@ -144,16 +163,41 @@ def podcast():
     return _xml(rss, "application/rss+xml")
 
 
+@bp.get("/podcast.rss")
+def podcast():
+    """The audio of every listed webinar."""
+    return _podcast(_listed(), site_name(), _abs("public.index"), _abs("syndication.podcast"))
+
+
+@bp.get("/series/<slug>/podcast.rss")
+def series_podcast(slug: str):
+    """The audio of a series' listed webinars."""
+    series, items = _series(slug)
+    return _podcast(items, f"{series.title} · {site_name()}", _abs("browse.series", slug=slug),
+                    _abs("syndication.series_podcast", slug=slug))
+
+
 @bp.get("/sitemap.xml")
 def sitemap():
     ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
     root = ET.Element("urlset", {"xmlns": ns})
     home = _sub(root, "url")
     _sub(home, "loc", _abs("public.index"))
-    for w in _listed(limit=50_000):  # the protocol's limit for one file
+    with _archive().catalog.session() as s:
+        pages = browse.sitemap_entries(s)
+        webinars = browse.listed_pages(s, limit=50_000 - 4 - sum(map(len, pages.values())))  # one file's limit
+    for endpoint in ("browse.series_index", "browse.tags_index", "browse.speakers_index"):
+        _sub(_sub(root, "url"), "loc", _abs(endpoint))
+    for kind, endpoint in (("series", "browse.series"), ("tags", "browse.tag"), ("speakers", "browse.speaker")):
+        for slug, changed in pages[kind]:
+            u = _sub(root, "url")
+            _sub(u, "loc", _abs(endpoint, slug=slug))
+            if changed is not None:
+                _sub(u, "lastmod", changed.date().isoformat())
+    for webinar_id, changed in webinars:
         u = _sub(root, "url")
-        _sub(u, "loc", _abs("public.webinar", webinar_id=w.id))
-        _sub(u, "lastmod", w.updated_at.date().isoformat())
+        _sub(u, "loc", _abs("public.webinar", webinar_id=webinar_id))
+        _sub(u, "lastmod", changed.date().isoformat())
     return _xml(root, "application/xml")
 
 

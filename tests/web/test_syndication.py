@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from archive.importer import ImportRequest, import_webinar
+from archive.importer import ImportRequest, PresentationInput, SpeakerInput, import_webinar
 from archive.context import Archive
 from archive.models import Webinar
 from archive.worker import Worker
@@ -31,7 +31,10 @@ def site(minio, inputs, tmp_path_factory):
                              ("draft", "draft")):
         made[name] = import_webinar(archive, ImportRequest(
             title=f"The {name} talk", recording=inputs["h264_aac.mp4"], slides=[inputs["deck.pdf"]],
-            visibility=visibility, description=f"What the {name} talk is about & more"))
+            visibility=visibility, description=f"What the {name} talk is about & more",
+            series=f"The {name} series", tags=[f"{name} things"],
+            speakers=[SpeakerInput(f"Speaker {name}", organisation="Somewhere", bio="Has *spoken*.")],
+            presentations=[PresentationInput(f"Speech {name}", speakers=[f"Speaker {name}"], start=1.5)]))
     made["slides_only"] = import_webinar(archive, ImportRequest(title="Slides only", slides=[inputs["deck.pdf"]]))
     Worker(archive, "w").run_until_idle()
     yield archive, create_app(archive, {"TESTING": True}).test_client(), made
@@ -78,6 +81,9 @@ def test_sitemap_and_discovery_links(site):
     locs = [e.text for e in root.findall("s:url/s:loc", ns)]
     assert f"http://archive.test/webinars/{made['public'].id}" in locs
     assert not any(w.id in loc for w in _hidden(made) for loc in locs)
+    assert {"http://archive.test/series/the-public-series", "http://archive.test/speakers/speaker-public",
+            "http://archive.test/tags/public-things"} <= set(locs)
+    assert not any(name in loc for name in ("unlisted", "private", "draft") for loc in locs)
     page = client.get(f"/webinars/{made['public'].id}").get_data(as_text=True)
     assert 'type="application/atom+xml"' in page and 'type="application/json+oembed"' in page
     assert 'property="og:title" content="The public talk"' in page and 'name="twitter:card" content="player"' in page
@@ -131,6 +137,34 @@ def test_the_openapi_document_is_valid_and_describes_the_real_responses(site):
     _validator("Error").validate(bad.get_json())
 
 
+def test_the_openapi_document_describes_series_and_speakers(site):
+    _, client, made = site
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert {"/series", "/series/{slug}", "/speakers", "/speakers/{slug}"} <= set(paths)
+    series = client.get("/api/v1/series", query_string={"per_page": 100}).get_json()
+    _validator("SeriesList").validate(series)
+    assert [s["slug"] for s in series["items"]] == ["the-public-series"] and series["total"] == 1
+    one = client.get("/api/v1/series/the-public-series").get_json()
+    _validator("Series").validate(one)
+    assert [w["id"] for w in one["webinars"]["items"]] == [made["public"].id]
+    speakers = client.get("/api/v1/speakers", query_string={"per_page": 100}).get_json()
+    _validator("SpeakerList").validate(speakers)
+    assert [s["slug"] for s in speakers["items"]] == ["speaker-public"]
+    speaker = client.get("/api/v1/speakers/speaker-public").get_json()
+    _validator("Speaker").validate(speaker)
+    [appearance] = speaker["webinars"]["items"]
+    assert appearance["webinar"]["id"] == made["public"].id and appearance["talks"][0]["start"] == 1.5
+    assert appearance["talks"][0]["url"] == f"http://archive.test/webinars/{made['public'].id}?t=1"
+    for name in ("unlisted", "private", "draft"):
+        for path in (f"/api/v1/series/the-{name}-series", f"/api/v1/speakers/speaker-{name}"):
+            r = client.get(path)
+            assert r.status_code == 404, path
+            _validator("Error").validate(r.get_json())
+    bad = client.get("/api/v1/speakers", query_string={"page": "0"})
+    assert bad.status_code == 400
+    _validator("Error").validate(bad.get_json())
+
+
 def test_pages_of_the_listing(site):
     _, client, _ = site
     first = client.get("/api/v1/webinars", query_string={"per_page": 1}).get_json()
@@ -138,3 +172,17 @@ def test_pages_of_the_listing(site):
     third = client.get("/api/v1/webinars", query_string={"per_page": 1, "page": 3}).get_json()
     assert first["total"] == 2 and len(first["items"]) == len(second["items"]) == 1
     assert first["items"][0]["id"] != second["items"][0]["id"] and third["items"] == []
+
+
+def test_a_series_has_its_own_feeds_with_only_its_listed_webinars(site):
+    _, client, made = site
+    series = client.get("/series/the-public-series").get_data(as_text=True)
+    assert 'rel="alternate" type="application/atom+xml"' in series and "/series/the-public-series/feed.atom" in series
+    feed = feedparser.parse(client.get("/series/the-public-series/feed.atom").data)
+    assert not feed.bozo, feed.bozo_exception
+    assert [e.link for e in feed.entries] == [f"http://archive.test/webinars/{made['public'].id}"]
+    podcast = feedparser.parse(client.get("/series/the-public-series/podcast.rss").data)
+    assert not podcast.bozo and [i.id for i in podcast.entries] == [made["public"].id]
+    for name in ("unlisted", "private", "draft"):
+        assert client.get(f"/series/the-{name}-series/feed.atom").status_code == 404
+        assert client.get(f"/series/the-{name}-series/podcast.rss").status_code == 404
