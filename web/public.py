@@ -179,7 +179,7 @@ def _render_webinar(webinar_id: str) -> tuple[str, bool]:
     # Visitors see progress and a plain sentence per failed file; the errors, ffmpeg's
     # message and the retry command are for staff (`webinar-archive status` and `jobs`).
     active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES]
-    problems = [(a.title, queries.public_problem(a)) for a in w.assets if a.status == "failed"]
+    problems = [(a.title, queries.public_problem(a)) for a in w.served_assets if a.status == "failed"]
     html = render_template("webinar.html", webinar=w, recording=rec, player=player_for(w),
                            captions=captions, decks=_decks(w), bundle=current_bundle(w.decks),
                            chapters=url_for("public.chapters", webinar_id=w.id) if chapters_vtt(w) else None,
