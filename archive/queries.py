@@ -140,7 +140,8 @@ def public_status(webinar: Webinar, base_url: str) -> dict:
 def staff_status(session: Session, webinar: Webinar, base_url: str) -> dict:
     """The CLI's view: the public fields with the real errors, and every job with its
     error, ffmpeg's last lines and the command that retries it."""
-    d = {**_status(webinar, base_url, lambda a: a.error, webinar.assets), "jobs": [_staff_job(j) for j in jobs_of(session, webinar.id)]}
+    d = {**_status(webinar, base_url, lambda a: a.error, webinar.assets),
+         "jobs": [_staff_job(j) for j in jobs_of(session, webinar.id)]}
     if webinar.status == "failed":
         d["error"] = "; ".join(webinar.errors)
     return d
