@@ -148,6 +148,7 @@ class Worker:
         if time.monotonic() >= self._next_upload_sweep:  # MinIO has no lifecycle rule for these
             self._next_upload_sweep = time.monotonic() + UPLOAD_SWEEP_SECONDS
             uploads.sweep(self.archive)
+            removal.purge_replaced(self.archive)  # what a crash after a replacement's commit left
         wait = self.archive.settings.worker_poll_seconds
         due = jobs.next_due(self.archive.catalog)
         if due is not None:

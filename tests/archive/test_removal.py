@@ -292,3 +292,29 @@ def test_sweep_finishes_a_replacement_a_crash_interrupted(archive, inputs):
     assert removal.purge_replaced(archive) == [old.id]
     assert _keys(archive, w.prefix) == [w.manifest_key]
     assert removal.purge_replaced(archive) == []
+
+
+def test_two_replacements_of_one_recording_leave_the_last_one_processed(archive, inputs, monkeypatch):
+    """The second replacement was asked for while the first was pending; the worker died
+    after the first took over (its old file still `removing`): the second takes over from
+    the first, and the next sweep removes both old files."""
+    w = import_webinar(archive, ImportRequest(title="Twice", recording=inputs["h264_aac.mp4"]))
+    Worker(archive, "w").run_until_idle()
+    first_file = reload(archive, w.id).recording
+    ids = []
+    for path in (inputs["audio.m4a"], inputs["vp9_opus.webm"]):
+        data = path.read_bytes()
+        up = uploads.create(archive, "staff-1", w.id, "recording", path.name, len(data))
+        uploads.complete(archive, up.id, "staff-1", send(archive, up, data))
+        ids.append(up.id)
+    assert [a.replaces for a in reload(archive, w.id).assets] == [None, first_file.id, first_file.id]
+    with monkeypatch.context() as m:
+        m.setattr(removal, "purge_replaced", lambda *a, **k: [])  # the worker dies before it removes
+        Worker(archive, "w").run_once()  # the first replacement's fast path
+    assert [(a.id, a.status) for a in reload(archive, w.id).assets][:2] == [(first_file.id, "removing"),
+                                                                            (ids[0], "ready")]
+    assert reload(archive, w.id).recording.id == ids[0]
+    Worker(archive, "w").run_until_idle()
+    w = reload(archive, w.id)
+    assert [(a.id, a.status) for a in w.assets] == [(ids[1], "ready")] and w.recording.id == ids[1]
+    assert sorted(_keys(archive, w.prefix + "originals/")) == [w.recording.original_key]
