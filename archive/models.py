@@ -205,21 +205,27 @@ class Webinar(Base):
         return f"{self.prefix}manifest.json"
 
     @property
+    def served_assets(self) -> list["Asset"]:
+        """The files visitors see: not a replacement still being processed, not a file
+        on its way out. Staff pages list `assets`, all of them."""
+        return [a for a in self.assets if a.served]
+
+    @property
     def recording(self) -> "Asset | None":
-        return next((a for a in self.assets if a.kind == "recording"), None)
+        return next((a for a in self.served_assets if a.kind == "recording"), None)
 
     @property
     def decks(self) -> list["Asset"]:
-        return [a for a in self.assets if a.kind == "slides"]
+        return [a for a in self.served_assets if a.kind == "slides"]
 
     @property
     def captions(self) -> list["Asset"]:
-        return [a for a in self.assets if a.kind == "captions"]
+        return [a for a in self.served_assets if a.kind == "captions"]
 
     @property
     def status(self) -> str:
-        """ready when every asset is, failed when one failed, processing otherwise."""
-        states = {a.status for a in self.assets}
+        """ready when every served asset is, failed when one failed, processing otherwise."""
+        states = {a.status for a in self.served_assets}
         if "failed" in states:
             return "failed"
         if not states or states == {"ready"}:
@@ -228,7 +234,7 @@ class Webinar(Base):
 
     @property
     def errors(self) -> list[str]:
-        return [f"{a.original_filename}: {a.error}" for a in self.assets if a.status == "failed"]
+        return [f"{a.original_filename}: {a.error}" for a in self.served_assets if a.status == "failed"]
 
 
 class Asset(Base):
@@ -245,7 +251,8 @@ class Asset(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|processing|ready|failed
+    # queued|processing|ready|failed, or removing: replaced, its rows and objects about to go
+    status: Mapped[str] = mapped_column(String(16), default="queued")
     error: Mapped[str | None] = mapped_column(Text)
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # probe results, page count
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # role -> key
@@ -253,6 +260,15 @@ class Asset(Base):
 
     webinar: Mapped[Webinar] = relationship(back_populates="assets")
     jobs: Mapped[list["Job"]] = relationship(back_populates="asset", cascade="all, delete-orphan")
+
+    @property
+    def replaces(self) -> str | None:
+        """The asset this one replaces once it is processed; until then it is hidden."""
+        return (self.info or {}).get("replaces")
+
+    @property
+    def served(self) -> bool:
+        return self.status != "removing" and not self.replaces
 
     @property
     def original_key(self) -> str:

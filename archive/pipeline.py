@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import captions, jobs, media, search, slides
@@ -23,7 +23,7 @@ from .handlers.captions import process_captions
 from .handlers.common import Outcome
 from .handlers.recording import process_recording, recording_renditions
 from .handlers.slides import process_slides
-from .models import Asset, Job
+from .models import Asset, Job, Presentation
 
 Handler = Callable[..., Outcome]
 
@@ -90,7 +90,7 @@ def on_claimed(session: Session, job: Job) -> None:
     kind = GRAPH.get(job.kind)
     if kind is not None and kind.makes_watchable:
         asset = _locked_asset(session, job.asset_id)
-        if asset is not None and asset.status != "ready":
+        if asset is not None and asset.status not in ("ready", "removing"):
             asset.status = "processing"
 
 
@@ -99,8 +99,8 @@ def on_finished(session: Session, job: Job, state: str, outcome: Outcome | None,
     `state` is the job's new state: done, failed, or queued (another attempt is due)."""
     kind = GRAPH.get(job.kind)
     asset = _locked_asset(session, job.asset_id)
-    if asset is None or kind is None:
-        return
+    if asset is None or kind is None or asset.status == "removing":
+        return  # a replaced file: its rows and objects are about to go, nothing to publish
     if state == "done" and outcome is not None:
         asset.outputs = merge(asset.outputs or {}, outcome.outputs)
         info = merge(asset.info or {}, outcome.info)
@@ -118,6 +118,8 @@ def on_finished(session: Session, job: Job, state: str, outcome: Outcome | None,
             search.index_asset(session, asset, outcome.texts)
         if kind.makes_watchable:
             asset.status, asset.error = "ready", None
+            if asset.replaces:
+                _take_over(session, asset)
         for follow in kind.then:
             _ensure(session, asset.id, follow, job.max_attempts)
     elif state == "failed":
@@ -129,6 +131,29 @@ def on_finished(session: Session, job: Job, state: str, outcome: Outcome | None,
             asset.info = info
     elif state == "queued" and kind.makes_watchable and asset.status != "ready":
         asset.status = "queued"
+
+
+def _take_over(session: Session, new: Asset) -> None:
+    """A replacement is processed: from this transaction on visitors see it instead of
+    the file it replaces, presentations show it, and the old one is marked `removing`
+    (archive/removal.py deletes its rows and objects after the commit, or `sweep` does)."""
+    old = _locked_asset(session, new.replaces)
+    # Two replacements of one file, the other processed first: this one replaces that one.
+    while old is not None and old.status == "removing":
+        old = session.scalars(select(Asset).where(
+            Asset.webinar_id == new.webinar_id, Asset.id != new.id,
+            Asset.info["replaced"].as_string() == old.id).with_for_update()).first()
+    new.info = {k: v for k, v in new.info.items() if k != "replaces"} | {"replaced": new.replaces}
+    olds = [old] if old is not None and old.webinar_id == new.webinar_id and old.kind == new.kind else []
+    if new.kind == "recording":  # a webinar has one recording
+        olds += [a for a in session.scalars(select(Asset).where(
+            Asset.webinar_id == new.webinar_id, Asset.kind == "recording", Asset.id != new.id,
+            Asset.status != "removing")) if a.served and a not in olds]
+    for o in olds:
+        o.status = "removing"
+        session.execute(update(Presentation).where(Presentation.deck_asset_id == o.id)
+                        .values(deck_asset_id=new.id).execution_options(synchronize_session=False))
+        search.remove_asset(session, o)
 
 
 def on_retried(session: Session, job: Job) -> None:

@@ -115,15 +115,17 @@ def public_problem(a: Asset) -> str:
     return _PUBLIC_PROBLEM.get(a.kind, "This file could not be processed.")
 
 
-def _status(webinar: Webinar, base_url: str, error_of) -> dict:
-    """A webinar's state and its files'; `error_of(asset)` says what a failed file says."""
+def _status(webinar: Webinar, base_url: str, error_of, assets: list[Asset] | None = None) -> dict:
+    """A webinar's state and its files' (`assets`, by default the served ones);
+    `error_of(asset)` says what a failed file says."""
     return {
         "id": webinar.id,
         "title": webinar.title,
         "url": f"{base_url}/webinars/{webinar.id}",
         "status": webinar.status,
         "assets": [{"id": a.id, "kind": a.kind, "file": a.original_filename, "status": a.status,
-                    **({"error": error_of(a)} if error_of(a) else {})} for a in webinar.assets],
+                    **({"error": error_of(a)} if error_of(a) else {})}
+                   for a in (webinar.served_assets if assets is None else assets)],
     }
 
 
@@ -138,7 +140,8 @@ def public_status(webinar: Webinar, base_url: str) -> dict:
 def staff_status(session: Session, webinar: Webinar, base_url: str) -> dict:
     """The CLI's view: the public fields with the real errors, and every job with its
     error, ffmpeg's last lines and the command that retries it."""
-    d = {**_status(webinar, base_url, lambda a: a.error), "jobs": [_staff_job(j) for j in jobs_of(session, webinar.id)]}
+    d = {**_status(webinar, base_url, lambda a: a.error, webinar.assets),
+         "jobs": [_staff_job(j) for j in jobs_of(session, webinar.id)]}
     if webinar.status == "failed":
         d["error"] = "; ".join(webinar.errors)
     return d

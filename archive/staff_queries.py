@@ -77,9 +77,10 @@ def job_warnings(job: Job) -> list[str]:
 
 def webinar_state(w: Webinar) -> str:
     """ready, processing, failed, or ready-with-problems ("attention") when a later step
-    failed or a warning was recorded."""
+    failed, a warning was recorded or a replacement (hidden from visitors) failed."""
     status = w.status
-    if status == "ready" and any(failures(a) or warnings(a) for a in w.assets):
+    if status == "ready" and any(failures(a) or warnings(a) or (a.replaces and a.status == "failed")
+                                 for a in w.assets):
         return "attention"
     return status
 

@@ -156,6 +156,15 @@ class S3Store:
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"listing {prefix} failed: {e}") from e
 
+    def list_sizes(self, prefix: str) -> dict[str, int]:
+        """Every key under `prefix` with its size in bytes."""
+        try:
+            paginator = self._client.get_paginator("list_objects_v2")
+            return {obj["Key"]: obj["Size"] for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+                    for obj in page.get("Contents", [])}
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"listing {prefix} failed: {e}") from e
+
     def delete_keys(self, keys: list[str]) -> None:
         try:
             for start in range(0, len(keys), 1000):

@@ -91,9 +91,17 @@ def _mb(n: int) -> str:
     return f"{n / 1_000_000:,.0f} MB"
 
 
+def _replaceable(s, webinar_id: str, kind: str, asset_id: str) -> Asset | None:
+    """The served file `asset_id` of this webinar and kind, if it is one."""
+    a = s.get(Asset, asset_id)
+    return a if a is not None and a.webinar_id == webinar_id and a.kind == kind and a.served else None
+
+
 def create(archive: Archive, owner: str, webinar_id: str, kind: str, filename: str, size: int,
-           language: str | None = None) -> Upload:
-    """Check what can be checked before any byte is sent and start the multipart upload."""
+           language: str | None = None, replaces: str | None = None) -> Upload:
+    """Check what can be checked before any byte is sent and start the multipart upload.
+    `replaces` names a file of the same webinar and kind that the new one replaces once
+    it is processed; a new recording replaces the webinar's recording by itself."""
     if not owner:
         raise UploadRefused("sign in to upload")
     if kind not in KINDS:
@@ -112,12 +120,20 @@ def create(archive: Archive, owner: str, webinar_id: str, kind: str, filename: s
     if kind == "captions" and not language:
         raise UploadRefused(f"{filename}: captions need a language")
     with archive.catalog.session() as s:
-        if s.get(Webinar, webinar_id) is None:
+        webinar = s.get(Webinar, webinar_id)
+        if webinar is None:
             raise UploadRefused("no such webinar")
+        if replaces:
+            if _replaceable(s, webinar_id, kind, replaces) is None:
+                raise UploadRefused(f"{filename}: the file to replace is not a {kind} file of this webinar")
+        elif kind == "recording" and webinar.recording is not None:
+            replaces = webinar.recording.id
     upload_id = new_id()
     key = object_key(webinar_id, upload_id, ext)
-    s3_id = archive.store.create_multipart(key, allowed[ext], metadata={
-        "filename": quote(filename, safe=""), "owner": quote(owner, safe="")})
+    metadata = {"filename": quote(filename, safe=""), "owner": quote(owner, safe="")}
+    if replaces:  # kept with the object, read back when the upload completes
+        metadata["replaces"] = replaces
+    s3_id = archive.store.create_multipart(key, allowed[ext], metadata=metadata)
     record = Upload(id=upload_id, owner=owner, webinar_id=webinar_id, kind=kind, filename=filename, ext=ext,
                     language=language if kind == "captions" else None, size=size,
                     content_type=allowed[ext], key=key, s3_upload_id=s3_id, state="uploading")
@@ -231,6 +247,8 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
         info = dict(checked.info)
         if record.kind == "recording" and direct_play(info):
             info["direct_play"] = True
+        if head["metadata"].get("replaces"):
+            info["replaces"] = head["metadata"]["replaces"]
         _record_asset(archive, record, checked, info)
     except importer.ImportRejected as e:
         _refuse(archive, record, str(e))
@@ -246,6 +264,8 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
 
 def _record_asset(archive: Archive, record: Upload, checked: importer.Checked, info: dict) -> None:
     with archive.catalog.transaction() as s:
+        if info.get("replaces") and _replaceable(s, record.webinar_id, record.kind, info["replaces"]) is None:
+            info = {k: v for k, v in info.items() if k != "replaces"}  # removed meanwhile: simply added
         position = s.scalar(select(func.coalesce(func.max(Asset.position), -1))
                             .where(Asset.webinar_id == record.webinar_id)) + 1
         asset = Asset(id=record.id, webinar_id=record.webinar_id, kind=record.kind, position=position,

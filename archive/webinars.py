@@ -50,7 +50,7 @@ def manifest(webinar: Webinar) -> dict:
                 "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
                 "status": a.status, "error": a.error, "info": a.info, "outputs": a.outputs,
             }
-            for a in webinar.assets
+            for a in webinar.served_assets  # a replacement in processing is not the webinar yet
         ],
     }
 
@@ -58,3 +58,10 @@ def manifest(webinar: Webinar) -> dict:
 def write_manifest(archive: Archive, webinar: Webinar) -> None:
     body = json.dumps(manifest(webinar), indent=2, ensure_ascii=False).encode("utf-8")
     archive.store.put_bytes(webinar.manifest_key, body, "application/json")
+    # The webinar may have been deleted while this was written: the deletion removes its
+    # objects after its commit, so a row still there means the deletion will take this
+    # one too, and a row gone means it may have listed the prefix already.
+    with archive.catalog.session() as s:
+        gone = s.get(Webinar, webinar.id) is None
+    if gone:
+        archive.store.delete_keys([webinar.manifest_key])

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import jobs, media, pipeline, queries, uploads, webinars
+from . import jobs, media, pipeline, queries, removal, uploads, webinars
 from .context import Archive
 from .models import Asset
 
@@ -51,7 +51,7 @@ class Worker:
             return False
         attempt = job.attempts
         log.info("job %s (%s, asset %s): attempt %s", job.id, job.kind, job.asset_id, attempt)
-        error, tail, permanent, outcome = None, None, False, None
+        error, tail, permanent, outcome, lost = None, None, False, None, False
         job_dir = s.work_dir / f"job-{job.id}-{attempt}"
         with jobs.Heartbeat(self.archive.catalog, job.id, self.owner, s.job_lease_seconds, attempt) as hb:
             with self.archive.catalog.session() as session:
@@ -68,7 +68,7 @@ class Worker:
                 outcome = kind.handler(scoped, asset, hb)
             except jobs.LeaseLost as e:
                 log.warning("%s; publishing nothing", e)
-                return True
+                lost = True
             except media.MediaError as e:
                 error, permanent, tail = str(e), e.permanent, e.log
             except Exception as e:
@@ -80,11 +80,19 @@ class Worker:
                     error = f"{type(e).__name__}: {e}"
             finally:
                 _remove(job_dir)
+        if lost:  # the job was taken over, or its file deleted: then what it made goes too
+            if asset is not None:
+                removal.discard_if_deleted(self.archive, asset)
+            return True
         state = jobs.finish(self.archive.catalog, job.id, self.owner, attempt, error, tail, permanent,
                             retry_delay=s.job_retry_delay_seconds, outcome=outcome,
                             on_finished=pipeline.on_finished)
         log.info("job %s: %s%s", job.id, state, f" ({error})" if error else "")
+        if state == "gone" and asset is not None:  # its file was deleted while it ran
+            removal.discard_if_deleted(self.archive, asset, outcome.outputs if outcome is not None else None)
         if state in ("done", "failed"):
+            if state == "done" and asset is not None:  # a replacement took over: the old file goes
+                removal.purge_replaced(self.archive, asset.webinar_id)
             self._write_manifest(job.asset_id)
         return True
 
@@ -140,6 +148,7 @@ class Worker:
         if time.monotonic() >= self._next_upload_sweep:  # MinIO has no lifecycle rule for these
             self._next_upload_sweep = time.monotonic() + UPLOAD_SWEEP_SECONDS
             uploads.sweep(self.archive)
+            removal.purge_replaced(self.archive)  # what a crash after a replacement's commit left
         wait = self.archive.settings.worker_poll_seconds
         due = jobs.next_due(self.archive.catalog)
         if due is not None:

@@ -235,7 +235,48 @@ def cmd_sweep(args) -> int:
     print(f"aborted {len(aborted)} unfinished upload(s)")
     for key in aborted:
         print(f"  {key}")
+    from archive import removal
+
+    replaced = removal.purge_replaced(archive)  # files a replacement took over before a crash
+    print(f"removed {len(replaced)} replaced file(s)")
     return 0
+
+
+def cmd_delete(args) -> int:
+    from archive import removal
+
+    archive = _archive(args)
+    found = removal.summary(archive, args.webinar_id)
+    if found is None:
+        print(f"webinar-archive delete: no webinar {args.webinar_id!r}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(f"{found.title} ({found.webinar_id}): {found.files} file(s), {found.objects} object(s), "
+          f"{found.bytes / 1_000_000:,.1f} MB, {found.running_jobs} running and {found.queued_jobs} queued "
+          f"job(s), {found.uploads} upload(s) in progress")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("webinar-archive delete: not confirmed (give --yes, or run it in a terminal)", file=sys.stderr)
+            return EXIT_REJECTED
+        answer = input(f"Delete this webinar and all its files for good? Type its id ({found.webinar_id}): ")
+        if answer.strip() != found.webinar_id:
+            print("not deleted")
+            return EXIT_REJECTED
+    removed = removal.delete_webinar(archive, args.webinar_id)
+    if removed is None:
+        print(f"webinar-archive delete: no webinar {args.webinar_id!r}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(f"deleted {args.webinar_id}: {len(removed.asset_ids)} file(s), {removed.objects} object(s)")
+    return 0
+
+
+def _add_delete_parser(sub) -> None:
+    s = sub.add_parser("delete", help="delete a webinar with all its files (asks for confirmation)",
+                       description="Delete a webinar: its catalog rows, its jobs (a running one publishes "
+                                   "nothing), its unfinished uploads and every object under its prefix. "
+                                   "Speakers stay.")
+    s.add_argument("webinar_id")
+    s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    s.set_defaults(func=cmd_delete)
 
 
 def cmd_migrate(args) -> int:
@@ -393,7 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--if-missing", action="store_true", help="do nothing if it is already there")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("sweep", help="abort abandoned browser uploads (unfinished S3 multipart uploads)")
+    s = sub.add_parser("sweep", help="abort abandoned browser uploads (unfinished S3 multipart uploads), "
+                                     "remove replaced files")
     s.add_argument("--older-than-hours", type=float, metavar="H",
                    help="abort unfinished uploads older than this too (default WEBINAR_ARCHIVE_UPLOAD_ABANDON_HOURS, 48)")
     s.set_defaults(func=cmd_sweep)
@@ -402,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_migrate)
 
     _add_user_parsers(sub)
+    _add_delete_parser(sub)
     return p
 
 

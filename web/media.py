@@ -88,7 +88,7 @@ def _asset(webinar_id: str, asset_id: str, kind: str):
         w = queries.viewable(s, webinar_id)
         if w is None:
             abort(404)
-        a = next((a for a in w.assets if a.id == asset_id and a.kind == kind and a.status == "ready"), None)
+        a = next((a for a in w.served_assets if a.id == asset_id and a.kind == kind and a.status == "ready"), None)
     if a is None:
         abort(404)
     return a

@@ -181,8 +181,9 @@ def _render_webinar(webinar_id: str) -> tuple[str, bool]:
     captions = captions_for(w)
     # Visitors see progress and a plain sentence per failed file; the errors, ffmpeg's
     # message and the retry command are for staff (`webinar-archive status` and `jobs`).
-    active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES]
-    problems = [(a.title, queries.public_problem(a)) for a in w.assets if a.status == "failed"]
+    served = {a.id for a in w.served_assets}  # a replacement's jobs are for staff
+    active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES and j.asset_id in served]
+    problems = [(a.title, queries.public_problem(a)) for a in w.served_assets if a.status == "failed"]
     html = render_template("webinar.html", webinar=w, recording=rec, player=player_for(w),
                            captions=captions, decks=_decks(w), bundle=current_bundle(w.decks),
                            chapters=url_for("public.chapters", webinar_id=w.id) if chapters_vtt(w) else None,
@@ -205,7 +206,7 @@ def _deck(webinar_id: str, asset_id: str):
     with _archive().catalog.session() as s:
         _viewable(s, webinar_id)
         deck = queries.asset(s, webinar_id, asset_id)
-    if deck is None or deck.kind != "slides":
+    if deck is None or deck.kind != "slides" or not deck.served:
         abort(404)
     return deck
 

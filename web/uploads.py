@@ -64,9 +64,14 @@ def page(webinar_id: str):
         w = queries.get(s, webinar_id)
     if w is None:
         abort(404)
+    replacing = None
+    if request.args.get("replace"):
+        replacing = next((a for a in w.served_assets if a.id == request.args["replace"]), None)
+        if replacing is None:
+            abort(404)
     settings = _archive().settings
     return render_template(
-        "upload.html", webinar=w,
+        "upload.html", webinar=w, replacing=replacing,
         limits={kind: uploads.size_limit(settings, kind) for kind in uploads.KINDS},
         extensions={kind: sorted(exts) for kind, exts in uploads.EXTENSIONS.items()},
         part_bytes=current_app.config.get("UPLOAD_PART_BYTES", PART_BYTES),
@@ -81,7 +86,8 @@ def create():
     size = body.get("size")
     up = uploads.create(_archive(), _owner(), str(body.get("webinar", "")), str(body.get("kind", "")),
                         str(body.get("filename", "")), size if isinstance(size, int) else -1,
-                        language=(str(body["language"]) if body.get("language") else None))
+                        language=(str(body["language"]) if body.get("language") else None),
+                        replaces=(str(body["replaces"]) if body.get("replaces") else None))
     # Uppy's "uploadId" is our record's id: S3's own UploadId never leaves the server.
     return jsonify(uploadId=up.id, key=up.key), 201
 

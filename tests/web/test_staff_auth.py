@@ -30,6 +30,7 @@ ACCESS = {
     "staff.webinar": "staff", "staff.retry": "staff", "staff.statistics": "staff",
     "staff.users": "admin", "staff.add_user": "admin", "staff.set_role": "admin",
     "staff.deactivate": "admin", "staff.activate": "admin",
+    "staff.delete_webinar": "staff", "staff.delete_webinar_post": "staff", "staff.remove_file": "staff",
     "uploads.page": "staff", "uploads.create": "staff", "uploads.status": "staff", "uploads.sign_part": "staff",
     "uploads.list_parts": "staff", "uploads.complete": "staff", "uploads.cancel": "staff",
 }
@@ -73,6 +74,8 @@ def queued_job(archive, inputs) -> tuple[int, str]:
 @pytest.mark.parametrize("role", ["anonymous", "editor", "admin"])
 def test_each_role_gets_what_it_may_on_every_staff_route(app, archive, people, queued_job, role):
     job_id, webinar_id = queued_job
+    with archive.catalog.session() as s:
+        asset_id = s.get(Job, job_id).asset_id
     client = app.test_client()
     if role != "anonymous":
         assert login(client, f"{role}@example.org").status_code == 302
@@ -80,7 +83,7 @@ def test_each_role_gets_what_it_may_on_every_staff_route(app, archive, people, q
     for endpoint, method, rule in staff_routes(app):
         target = add_user(archive, f"target-{secrets.token_hex(4)}@example.org")
         values = {"webinar_id": webinar_id, "job_id": job_id, "user_id": target, "upload_id": "nosuchupload",
-                  "part_number": 1}
+                  "part_number": 1, "asset_id": asset_id}
         with app.test_request_context():
             url = url_for(endpoint, **{a: values[a] for a in rule.arguments})
         data = {"role": "editor", "email": f"new-{secrets.token_hex(4)}@example.org", "password": PASSWORD}
@@ -115,6 +118,9 @@ def test_each_role_gets_what_it_may_on_every_staff_route(app, archive, people, q
         assert made and deactivated
     else:
         assert made == [] and deactivated == []
+    # No confirmation was sent: the webinar and its file are still there.
+    with archive.catalog.session() as s:
+        assert s.get(Job, job_id) is not None and s.get(Job, job_id).asset is not None
 
 
 def test_login_goes_back_to_the_page_asked_for_and_logout_ends_the_session(client, people):

@@ -16,6 +16,9 @@
   var parallel = parseInt(root.dataset.parallel, 10);
   var resumeMax = parseInt(root.dataset.resumeMaxBytes, 10);
   var results = document.getElementById("upload-results");
+  // ?replace=<asset id>: one file of that kind, which replaces it once processed.
+  var replaces = root.dataset.replaces || "";
+  var replaceKind = root.dataset.replaceKind || "";
 
   function extOf(name) {
     var dot = name.lastIndexOf(".");
@@ -66,13 +69,14 @@
 
   var allTypes = [];
   Object.keys(extensions).forEach(function (kind) {
+    if (replaceKind && kind !== replaceKind) return;
     extensions[kind].forEach(function (ext) { allTypes.push("." + ext); });
   });
 
   var uppy = new U.Uppy({
-    id: "webinar-upload-" + webinar,  // Golden Retriever keeps one state per webinar
+    id: "webinar-upload-" + webinar + (replaces ? "-replace-" + replaces : ""),  // Golden Retriever keeps one state per webinar
     autoProceed: true,
-    restrictions: { allowedFileTypes: allTypes },
+    restrictions: { allowedFileTypes: allTypes, maxNumberOfFiles: replaces ? 1 : null },
     onBeforeFileAdded: function (file) {
       var kind = kindOf(file.name);
       if (kind && file.size > limits[kind]) {
@@ -108,6 +112,7 @@
       return call("POST", base, {
         webinar: webinar, kind: kind, filename: file.name, size: file.size,
         language: kind === "captions" ? (file.meta.language || "en") : undefined,
+        replaces: replaces || undefined,
       });
     },
     signPart: function (file, opts) {
