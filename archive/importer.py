@@ -392,7 +392,7 @@ def _add_structure(s: Session, webinar: Webinar, req: ImportRequest, plan: _Plan
     for position, p in enumerate(req.presentations):
         deck = webinar.assets[plan.deck_of[position]] if position in plan.deck_of else None
         presentation = Presentation(id=new_id(), position=position, title=p.title.strip(),
-                                    deck=deck, start_seconds=p.start)
+                                    deck=deck, start_seconds=p.start, speaker_links=[])
         for i, name in enumerate(p.speakers):
             presentation.speaker_links.append(PresentationSpeaker(speaker=speakers[slugify(name)], position=i))
         webinar.presentations.append(presentation)

@@ -176,3 +176,15 @@ def test_failed_processing_keeps_the_reason(archive, worker, inputs, client):
     assert "The recording could not be processed." in page and "checksum" not in page
     status = client.get(f"/api/webinars/{w.id}").get_json()
     assert status["status"] == "failed" and "checksum" not in str(status)
+
+
+def test_a_presentation_without_speakers_is_imported(archive, inputs):
+    """A talk whose speaker is not named (a panel, a welcome) is still a presentation."""
+    from archive.importer import PresentationInput
+    w = import_webinar(archive, ImportRequest(title="Open floor", recording=inputs["h264_aac.mp4"],
+                                              presentations=[PresentationInput(title="Welcome", start=0.0)]))
+    with archive.catalog.session() as s:
+        got = queries.get(s, w.id)
+        assert [(p.title, p.speakers) for p in got.presentations] == [("Welcome", [])]
+    body = json.loads(archive.store.get_bytes(w.manifest_key))
+    assert [p["speakers"] for p in body["presentations"]] == [[]]
