@@ -27,8 +27,8 @@ from . import captions, queries, search, webinars
 from .context import Archive
 from .describe import parse_start
 from .importer import ImportRejected
-from .models import (VISIBILITIES, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar, WebinarSpeaker,
-                     new_id, slugify)
+from .models import (PUBLISHED, VISIBILITIES, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar,
+                     WebinarSpeaker, new_id, slugify)
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,15 @@ def _get_or_create(s: Session, model, slug: str, **values):
     return row
 
 
+def _check_files(w: Webinar, visibility: str) -> None:
+    """A webinar is seen by visitors only once it has something to show."""
+    if visibility in PUBLISHED and not w.assets:
+        raise EditRejected("visibility", "Visibility: this webinar has no recording and no slides yet; "
+                                         "keep it a draft and upload its files before publishing it.")
+
+
 def _apply_details(s: Session, w: Webinar, c: _CheckedDetails) -> None:
+    _check_files(w, c.visibility)
     w.title, w.description, w.language = c.title, c.description, c.language
     w.held_on, w.starts_at, w.timezone = c.held_on, c.starts_at, c.timezone
     w.visibility, w.publish_at = c.visibility, c.publish_at
@@ -230,9 +238,7 @@ def set_visibility(archive: Archive, webinar_id: str, visibility: str) -> Webina
         raise EditRejected("visibility", f"Visibility: choose one of {', '.join(VISIBILITIES)}.")
 
     def change(s: Session, w: Webinar) -> None:
-        if visibility != "draft" and not w.assets:
-            raise EditRejected("visibility", "Visibility: this webinar has no recording and no slides yet; "
-                                             "upload its files before publishing it.")
+        _check_files(w, visibility)
         w.visibility = visibility
     return _edit(archive, webinar_id, change)
 

@@ -33,10 +33,19 @@ def _found(archive, words: str) -> list[str]:
 
 
 def _details(**kw) -> Details:
-    return Details(**{"title": "Open data in practice", "visibility": "public", **kw})
+    return Details(**{"title": "Open data in practice", "visibility": "draft", **kw})
 
 
-def test_create_and_edit_every_detail(archive):
+def _imported(archive, inputs, title="Imported", **kw):
+    return import_webinar(archive, ImportRequest(title=title, recording=inputs["h264_aac.mp4"], **kw))
+
+
+def _slides_only(archive, inputs, title="Open data in practice"):
+    """Public, with a deck and no recording: any start time is in range."""
+    return import_webinar(archive, ImportRequest(title=title, slides=[inputs["deck.pdf"]]))
+
+
+def test_create_and_edit_every_detail(archive, inputs):
     w = editing.create_webinar(archive, _details(
         description="*Data* for cities", new_series="Open data", tags="Cities, open data, cities",
         language="de-CH", date="2026-03-29", time="10:30", timezone="Europe/Berlin",
@@ -47,32 +56,34 @@ def test_create_and_edit_every_detail(archive):
     assert (w.held_on, w.starts_at, w.timezone) == (dt.date(2026, 3, 29), dt.datetime(2026, 3, 29, 8, 30),
                                                     "Europe/Berlin")
     assert w.publish_at == dt.datetime(FUTURE, 4, 1, 7, 0) and w.language == "de-CH"
+    assert w.visibility == "draft" and w.assets == []
     assert _manifest(archive, w)["starts_at"] == "2026-03-29T08:30:00Z"
-    assert _found(archive, "cities") == []  # not published before its publish_at
-
     again = Details.of(reload(archive, w.id))
     assert (again.date, again.time, again.publish_at, again.tags) == (
         "2026-03-29", "10:30", f"{FUTURE}-04-01T09:00", "Cities, open data")
+    with pytest.raises(EditRejected, match="^Visibility: this webinar has no recording and no slides yet"):
+        editing.update_webinar(archive, w.id, _details(visibility="public"))
 
-    other = editing.create_webinar(archive, _details(title="Second", new_series="open DATA"))
+    other = _imported(archive, inputs)
+    other = editing.update_webinar(archive, other.id, _details(
+        title="Renamed: tidal energy", description="Waves", new_series="open DATA", tags="energy",
+        date="2026-07-01", timezone="America/New_York", visibility="public", publish_at=f"{FUTURE}-07-02T08:00"))
     assert other.series.id == w.series.id  # series matched by slug
+    assert (other.title, other.description, [t.name for t in other.tags]) == ("Renamed: tidal energy", "Waves",
+                                                                              ["energy"])
+    assert (other.held_on, other.starts_at, other.language) == (dt.date(2026, 7, 1), None, None)
+    assert other.publish_at == dt.datetime(FUTURE, 7, 2, 12, 0)  # 08:00 EDT
+    assert _found(archive, "tidal") == []  # public, but not before its publish_at
+    m = _manifest(archive, other)
+    assert (m["title"], m["series"]["title"], m["visibility"]) == ("Renamed: tidal energy", "Open data", "public")
 
-    w = editing.update_webinar(archive, w.id, _details(
-        title="Renamed: tidal energy", description="Waves", series_id="", tags="energy",
-        language="", date="2026-07-01", time="", timezone="America/New_York", visibility="unlisted",
-        publish_at="2026-07-02T08:00"))
-    assert (w.title, w.description, w.series, [t.name for t in w.tags]) == (
-        "Renamed: tidal energy", "Waves", None, ["energy"])
-    assert (w.held_on, w.starts_at, w.language, w.visibility) == (dt.date(2026, 7, 1), None, None, "unlisted")
-    assert w.publish_at == dt.datetime(2026, 7, 2, 12, 0)  # 08:00 EDT
-    m = _manifest(archive, w)
-    assert (m["title"], m["series"], m["visibility"]) == ("Renamed: tidal energy", None, "unlisted")
-
-    w = editing.update_webinar(archive, w.id, _details(title="Tidal energy", series_id=other.series.id,
-                                                       tags="", publish_at=""))
-    assert w.series.title == "Open data" and w.tags == [] and w.publish_at is None
-    assert _found(archive, "tidal") == [w.id]
-    assert _found(archive, "renamed") == []
+    other = editing.update_webinar(archive, other.id, _details(title="Tidal energy", series_id=w.series.id,
+                                                               visibility="unlisted"))
+    assert other.tags == [] and other.publish_at is None and other.held_on is None
+    assert _found(archive, "tidal") == []  # unlisted: never in search
+    other = editing.update_webinar(archive, other.id, _details(title="Tidal energy", visibility="public"))
+    assert _found(archive, "tidal") == [other.id]
+    assert _found(archive, "renamed") == [] and _found(archive, "waves") == []
     with archive.catalog.session() as s:  # shared rows stay for the other webinars
         assert s.query(Series).count() == 1 and s.query(Tag).count() == 3
 
@@ -104,9 +115,8 @@ def test_bad_details_name_the_field_and_change_nothing(archive, fields, field, m
 
 
 def test_speakers_are_shared_rows_added_edited_moved_and_removed(archive, inputs):
-    imported = import_webinar(archive, ImportRequest(title="Imported", recording=inputs["h264_aac.mp4"],
-                                                     speakers=[_speaker_input("Ada Lovelace", "Analytical")]))
-    w = editing.create_webinar(archive, _details())
+    imported = _imported(archive, inputs, speakers=[_speaker_input("Ada Lovelace", "Analytical")])
+    w = _slides_only(archive, inputs)
     w = editing.add_speaker(archive, w.id, SpeakerForm("Anna Schmidt", "TU Berlin", "Works on *maps*."))
     w = editing.add_speaker(archive, w.id, SpeakerForm("  ada  LOVELACE ", ""))
     assert [sp.name for sp in w.speakers] == ["Anna Schmidt", "Ada Lovelace"]
@@ -189,8 +199,8 @@ def test_presentations_with_speakers_decks_and_start_times(archive, inputs):
     assert [p["title"] for p in _manifest(archive, w)["presentations"]] == ["Welcome"]
 
 
-def test_pasted_timestamps_create_then_set_every_start(archive):
-    w = editing.create_webinar(archive, _details())
+def test_pasted_timestamps_create_then_set_every_start(archive, inputs):
+    w = _slides_only(archive, inputs)
     w = editing.set_start_times(archive, w.id, "00:00 Welcome\n\n12:30 Anna Schmidt – Results\n"
                                                "[1:02:03] - Questions\n")
     assert [(p.title, p.start_seconds, p.position) for p in w.presentations] == [
@@ -225,7 +235,7 @@ def test_timestamps_need_titles_to_create_presentations(archive):
 
 
 def test_publishing_needs_files_and_unpublishing_hides(archive, inputs):
-    empty = editing.create_webinar(archive, _details(visibility="draft"))
+    empty = editing.create_webinar(archive, _details())
     with pytest.raises(EditRejected, match="^Visibility: this webinar has no recording and no slides yet"):
         editing.set_visibility(archive, empty.id, "public")
     w = import_webinar(archive, ImportRequest(title="Tidal energy", recording=inputs["h264_aac.mp4"],
