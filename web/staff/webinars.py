@@ -54,6 +54,9 @@ def _back(webinar_id: str, anchor: str):
     return redirect(url_for("staff.edit_webinar", webinar_id=webinar_id, _anchor=anchor))
 
 
+_NOT_TYPED = ("speaker_id", "presentation_id", "direction")
+
+
 def _change(webinar_id: str, failed: str, anchor: str, done: str, change):
     """Run one edit; its refusal shows the page again with the form `failed` as sent."""
     try:
@@ -61,6 +64,9 @@ def _change(webinar_id: str, failed: str, anchor: str, done: str, change):
     except editing.WebinarNotFound:
         abort(404)
     except editing.EditRejected as e:
+        if e.field in _NOT_TYPED:  # nothing the user typed to show again: the page was stale
+            flash(str(e), "error")
+            return _back(webinar_id, anchor)
         return _page(webinar_id, failed, e)
     flash(done, "ok")
     return _back(webinar_id, anchor)
