@@ -106,6 +106,39 @@ def test_log_in_read_the_failure_retry_and_every_page_fits_a_phone(live_server, 
     worker.run_until_idle()
     expect(page.locator("li.job.failed .reason")).to_contain_text("not a readable recording", timeout=20_000)
 
+    # A new webinar through the forms: refused input stays in the form, beside its message.
+    page.goto(f"{live_server}/staff/")
+    page.get_by_role("link", name="New webinar").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New webinar")
+    snap("webinar-new")
+    page.get_by_label("Description").fill("Kept while the title is missing")
+    page.get_by_role("button", name="Create webinar").click()
+    expect(page.get_by_role("alert")).to_have_text("Title: a webinar needs a title.")
+    expect(page.get_by_label("Description")).to_have_value("Kept while the title is missing")
+    snap("webinar-new-refused")
+    page.get_by_label("Title").fill("Harbours and tides")
+    page.get_by_role("button", name="Create webinar").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit “Harbours and tides”")
+    for name, org in (("Anna Schmidt", "TU Berlin"), ("Bartholomew Okafor-Lindqvist", "Harbour Lab")):
+        add = page.locator("form.add", has_text="Add a speaker")
+        add.get_by_label("Name").fill(name)
+        add.get_by_label("Organisation").fill(org)
+        add.get_by_role("button", name="Add speaker").click()
+        expect(page.locator(".flash.ok")).to_have_text(f"Added {name}.")
+    page.get_by_label("Start times, one line per presentation, in order").fill(
+        "00:00 Welcome\n12:30 Anna Schmidt – Results")
+    page.get_by_role("button", name="Set start times").click()
+    expect(page.locator("legend", has_text="Presentation 2")).to_have_text(
+        "Presentation 2: Anna Schmidt – Results")
+    snap("webinar-edit")
+    page.get_by_label("Start times, one line per presentation, in order").fill("00:00 Welcome")
+    page.get_by_role("button", name="Set start times").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Timestamps: 1 line for 2 presentations; give one line per presentation, in order.")
+    snap("webinar-edit-refused")
+    page.goto(f"{live_server}/staff/webinars/{ok.id}/edit")
+    snap("webinar-edit-with-files")
+
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Staff login")
     page.goto(f"{live_server}/staff/users")

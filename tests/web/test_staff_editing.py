@@ -237,7 +237,7 @@ def test_publish_and_unpublish_with_the_button(editor, archive, imported, client
     visitor = editor.application.test_client()
     assert visitor.get(f"/webinars/{imported.id}").status_code == 404
     page = _text(editor.get(f"{base}/edit"))
-    assert f'action="{base}/publish"' in page and ">Publish</button>" in page
+    assert f'action="{base}/publish#publish"' in page and ">Publish</button>" in page
     assert f'href="/staff/webinars/{imported.id}/upload"' in page
 
     r = post(editor, f"{base}/publish")
