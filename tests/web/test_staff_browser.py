@@ -9,10 +9,12 @@ import hashlib
 import pytest
 from playwright.sync_api import expect
 
+from archive import editing
 from archive.importer import ImportRequest, import_webinar
 from archive.models import Asset
 
-from ..browser import browser_context
+from ..browser import axe_violations, browser_context, browser_page
+from ..staff import sign_in_page
 from .staff_client import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
@@ -144,3 +146,28 @@ def test_log_in_read_the_failure_retry_and_every_page_fits_a_phone(live_server, 
     page.goto(f"{live_server}/staff/users")
     expect(page).to_have_url(f"{live_server}/staff/login?next=/staff/users")
     assert errors == []
+
+
+def test_the_webinar_forms_pass_axe_at_both_widths(live_server, archive, inputs, tmp_path):
+    """axe-core's WCAG 2.1 A/AA checks on the forms, filled and refused, at 1280 and 360 px."""
+    add_user(archive, "editor@example.org", "editor")
+    w = import_webinar(archive, ImportRequest(title="Open data in practice", recording=inputs["h264_aac.mp4"],
+                                              slides=[inputs["deck.pdf"]]))
+    editing.add_speaker(archive, w.id, editing.SpeakerForm("Anna Schmidt", "TU Berlin"))
+    editing.set_start_times(archive, w.id, "00:00 Welcome\n00:02 Results")
+    for width in (1280, 360):
+        with browser_page(tmp_path / f"profile-{width}", width=width, height=900, axe=True) as page:
+            sign_in_page(page, live_server, "editor@example.org")
+            found = {}
+            page.goto(f"{live_server}/staff/webinars/new")
+            found["new"] = axe_violations(page)
+            page.get_by_role("button", name="Create webinar").click()
+            expect(page.get_by_role("alert")).to_have_text("Title: a webinar needs a title.")
+            found["new refused"] = axe_violations(page)
+            page.goto(f"{live_server}/staff/webinars/{w.id}/edit")
+            found["edit"] = axe_violations(page)
+            page.get_by_label("Start times, one line per presentation, in order").fill("0:00 one line")
+            page.get_by_role("button", name="Set start times").click()
+            expect(page.get_by_role("alert")).to_contain_text("1 line for 2 presentations")
+            found["edit refused"] = axe_violations(page)
+            assert {k: v for k, v in found.items() if v} == {}, width
