@@ -61,6 +61,7 @@ def _search(client, words: str) -> str:
 def test_new_webinar_from_the_home_page_then_every_field_edited(editor, archive, imported):
     home = _text(editor.get("/staff/"))
     assert 'href="/staff/webinars/new"' in home and "New webinar" in home
+    assert 'name="q" value=""' in home  # the header's search box is empty, not the template's helpers
     page = _text(editor.get("/staff/webinars/new"))
     for label in ("Title", "Description", "Language", "Series", "Or a new series", "Tags", "Date", "Start time",
                   "Time zone", "Visibility", "Publish at (optional)"):
