@@ -17,10 +17,12 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import captions, queries, search, webinars
@@ -78,11 +80,13 @@ class Details:
             if w.timezone:
                 at = at.astimezone(ZoneInfo(w.timezone))
             publish = at.strftime("%Y-%m-%dT%H:%M")
+        # A start imported with an offset but no zone is shown (and kept) in UTC.
+        zone = w.timezone or ("UTC" if local is not None else "")
         return cls(title=w.title, description=w.description or "", series_id=w.series_id or "",
                    tags=", ".join(t.name for t in w.tags), language=w.language or "",
                    date=w.held_on.isoformat() if w.held_on else "",
-                   time=local.strftime("%H:%M") if local and w.timezone else "",
-                   timezone=w.timezone or "", visibility=w.visibility, publish_at=publish)
+                   time=local.strftime("%H:%M") if local is not None else "",
+                   timezone=zone, visibility=w.visibility, publish_at=publish)
 
 
 @dataclass
@@ -217,7 +221,7 @@ def create_webinar(archive: Archive, details: Details) -> Webinar:
     """A new webinar with no files yet (they come through the upload page)."""
     checked = check_details(details)
     wid = new_id()
-    with archive.catalog.transaction() as s:
+    with _at_once(), archive.catalog.transaction() as s:
         w = Webinar(id=wid, title=checked.title, series=None, tags=[], speaker_links=[], presentations=[],
                     assets=[])
         s.add(w)
@@ -249,7 +253,7 @@ def _edit(archive: Archive, webinar_id: str, change: Callable[[Session, Webinar]
     """Run `change` on the webinar in one transaction and index it again there; the
     manifests are rewritten after the commit. `change` returns the ids of other webinars
     whose text it changed too (a shared speaker's name)."""
-    with archive.catalog.transaction() as s:
+    with _at_once(), archive.catalog.transaction() as s:
         w = queries.get(s, webinar_id)
         if w is None:
             raise WebinarNotFound(webinar_id)
@@ -261,6 +265,17 @@ def _edit(archive: Archive, webinar_id: str, change: Callable[[Session, Webinar]
             if other is not None:
                 search.index_webinar(s, other)
     return _after(archive, webinar_id, others - {webinar_id})
+
+
+@contextmanager
+def _at_once():
+    """Two people adding the same new speaker, tag or series at the same moment: one of
+    them is told to try again (the unique slug refuses the second row)."""
+    try:
+        yield
+    except IntegrityError as e:
+        raise EditRejected("form", "Saving: someone else saved a change to the same speaker, tag or series "
+                                   "at the same moment; send the form again.") from e
 
 
 def _after(archive: Archive, webinar_id: str, others: set[str]) -> Webinar:

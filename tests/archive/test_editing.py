@@ -248,3 +248,13 @@ def test_publishing_needs_files_and_unpublishing_hides(archive, inputs):
     assert _found(archive, "tidal") == []
     with pytest.raises(editing.WebinarNotFound):
         editing.set_visibility(archive, "nosuchwebinar", "draft")
+
+
+def test_saving_the_form_as_shown_keeps_an_imported_start_without_a_zone(archive, inputs):
+    start = dt.datetime(2025, 5, 6, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    w = _imported(archive, inputs, starts_at=start)
+    assert w.timezone is None
+    shown = Details.of(reload(archive, w.id))
+    assert (shown.date, shown.time, shown.timezone) == ("2025-05-06", "12:00", "UTC")
+    w = editing.update_webinar(archive, w.id, shown)
+    assert (w.starts_at, w.held_on, w.visibility) == (dt.datetime(2025, 5, 6, 12, 0), dt.date(2025, 5, 6), "public")
