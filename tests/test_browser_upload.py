@@ -1,8 +1,9 @@
-"""Staff upload in the browser (Debian's chromium through Playwright): a 200 MB recording
-and two decks go straight to MinIO by presigned multipart upload; the network is cut
-mid-upload and the page is reloaded mid-upload, and each time the upload resumes without
-sending a finished part again; the stored object is the file, byte for byte; the
-participant page plays the original at once (direct play)."""
+"""Staff put a webinar online in the browser (Debian's chromium through Playwright): they
+log in, create it with its speakers through the forms, and upload a 200 MB recording and
+two decks straight to MinIO by presigned multipart upload; the network is cut mid-upload
+and the page is reloaded mid-upload, and each time the upload resumes without sending a
+finished part again; the stored object is the file, byte for byte; once published through
+the form, a participant's page plays the original at once (direct play)."""
 from __future__ import annotations
 
 import hashlib
@@ -10,6 +11,8 @@ import math
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -128,8 +131,11 @@ def _the_upload(archive, filename: str):
         return s.query(uploads.Upload).filter_by(filename=filename).one()
 
 
-def test_upload_survives_a_network_cut_and_plays_at_once(live_server, archive, minio, webinar_id, browser,
-                                                        big_recording, inputs, tmp_path):
+def test_staff_put_a_webinar_online_from_the_browser(live_server, archive, minio, big_recording, inputs,
+                                                     tmp_path):
+    """The whole way, as staff and a participant do it: log in, create the webinar with two
+    speakers through the forms, upload a 200 MB recording and two decks (the network is
+    cut mid-upload), publish, and a visitor who is not signed in watches it."""
     decks = []
     for name in ("Deck one.pdf", "Deck two.pdf"):
         decks.append(tmp_path / name)
@@ -137,59 +143,97 @@ def test_upload_survives_a_network_cut_and_plays_at_once(live_server, archive, m
     fake = tmp_path / "Not a deck.pdf"
     fake.write_text("hello, I am no PDF\n")
 
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    log = PartLog(page, minio.endpoint)
-    sign_in_page(page, live_server)
-    page.goto(f"{live_server}/staff/webinars/{webinar_id}/upload")
-    expect(page.locator(".uppy-Dashboard")).to_be_visible()
-    page.locator("input.uppy-Dashboard-input").first.set_input_files([big_recording, *decks, fake])
+    with browser_context(tmp_path / "staff-profile", 1280, 1000) as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        log = PartLog(page, minio.endpoint)
+        sign_in_page(page, live_server)
+        page.get_by_role("link", name="New webinar").click()
+        page.get_by_label("Title").fill("Uploaded from the browser")
+        page.get_by_label("Time zone").fill("Europe/Berlin")
+        page.get_by_role("button", name="Create webinar").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Edit “Uploaded from the browser”")
+        webinar_id = page.url.split("/")[-2]
+        for name, org in (("Anna Schmidt", "TU Berlin"), ("Ben Okafor", "Harbour Lab")):
+            add = page.locator("form.add", has_text="Add a speaker")
+            add.get_by_label("Name").fill(name)
+            add.get_by_label("Organisation").fill(org)
+            add.get_by_role("button", name="Add speaker").click()
+            expect(page.locator(".flash.ok")).to_have_text(f"Added {name}.")
 
-    _wait_for_parts(page, log, 8)
-    browser.set_offline(True)  # the connection drops mid-upload...
-    finished_before_cut = set(log.done)
-    page.wait_for_timeout(2500)
-    assert sum(log.done.values()) < 41, "the upload ended before the cut"
-    browser.set_offline(False)  # ...and comes back
+        page.get_by_role("link", name="Upload files").click()
+        expect(page).to_have_url(f"{live_server}/staff/webinars/{webinar_id}/upload")
+        expect(page.locator(".uppy-Dashboard")).to_be_visible()
+        page.locator("input.uppy-Dashboard-input").first.set_input_files([big_recording, *decks, fake])
 
-    results = _wait_for_results(page, [big_recording.name, *[d.name for d in decks], fake.name])
-    assert "received" in results[big_recording.name]
-    assert all("received" in results[d.name] for d in decks)
-    assert results[fake.name] == "Not a deck.pdf: slides Not a deck.pdf: not a PDF, PPTX or ODP file"
+        _wait_for_parts(page, log, 8)
+        browser.set_offline(True)  # the connection drops mid-upload...
+        finished_before_cut = set(log.done)
+        page.wait_for_timeout(2500)
+        assert sum(log.done.values()) < 41, "the upload ended before the cut"
+        browser.set_offline(False)  # ...and comes back
 
-    rec = _the_upload(archive, big_recording.name)
-    parts = math.ceil(big_recording.stat().st_size / PART)
-    done = log.done_for(rec.id)
-    # Every part was accepted exactly once: what had finished before the cut was not resent.
-    assert sorted(done) == list(range(1, parts + 1))
-    assert set(done.values()) == {1}, done
-    assert all(log.sent[p] == 1 for p in finished_before_cut), log.sent
-    assert max(log.sent.values()) > 1  # the cut did interrupt parts in flight; they were sent again
-    assert archive.store.head(rec.key)["size"] == big_recording.stat().st_size
-    stored = tmp_path / "stored.mp4"
-    archive.store.download_file(rec.key, stored)
-    assert _sha256(stored) == _sha256(big_recording)
-    with archive.catalog.session() as s:
-        asset = s.get(Asset, rec.id)
-        assert asset.sha256 == _sha256(big_recording)
-        assert asset.info["direct_play"] is True
-        assert s.query(Job).filter_by(asset_id=rec.id).one().state == "queued"  # no worker ran
-        assert sorted(a.original_filename for a in s.query(Asset).filter_by(webinar_id=webinar_id, kind="slides")) \
-            == ["Deck one.pdf", "Deck two.pdf"]
-    refused = _the_upload(archive, fake.name)
-    assert refused.state == "refused" and archive.store.head(refused.key) is None
-    assert archive.store.list_multipart_uploads() == []
-    page.screenshot(path=tmp_path / "upload.png", full_page=True)
+        results = _wait_for_results(page, [big_recording.name, *[d.name for d in decks], fake.name])
+        assert "received" in results[big_recording.name]
+        assert all("received" in results[d.name] for d in decks)
+        assert results[fake.name] == "Not a deck.pdf: slides Not a deck.pdf: not a PDF, PPTX or ODP file"
 
-    # The participant page plays the original before any processing.
-    page.goto(f"{live_server}/webinars/{webinar_id}")
-    video = page.locator("video#player")
-    expect(video).to_be_visible()
-    video.evaluate("v => { v.muted = true; v.play(); }")
-    page.wait_for_function("() => document.querySelector('#player').currentTime > 1", timeout=30_000)
-    assert video.evaluate("v => v.videoWidth") == 1280
-    assert errors == []
+        rec = _the_upload(archive, big_recording.name)
+        parts = math.ceil(big_recording.stat().st_size / PART)
+        done = log.done_for(rec.id)
+        # Every part was accepted exactly once: what had finished before the cut was not resent.
+        assert sorted(done) == list(range(1, parts + 1))
+        assert set(done.values()) == {1}, done
+        assert all(log.sent[p] == 1 for p in finished_before_cut), log.sent
+        assert max(log.sent.values()) > 1  # the cut did interrupt parts in flight; they were sent again
+        assert archive.store.head(rec.key)["size"] == big_recording.stat().st_size
+        stored = tmp_path / "stored.mp4"
+        archive.store.download_file(rec.key, stored)
+        assert _sha256(stored) == _sha256(big_recording)
+        with archive.catalog.session() as s:
+            asset = s.get(Asset, rec.id)
+            assert asset.sha256 == _sha256(big_recording)
+            assert asset.info["direct_play"] is True
+            assert s.query(Job).filter_by(asset_id=rec.id).one().state == "queued"  # no worker ran
+            assert sorted(a.original_filename for a in s.query(Asset).filter_by(webinar_id=webinar_id,
+                                                                               kind="slides")) \
+                == ["Deck one.pdf", "Deck two.pdf"]
+        refused = _the_upload(archive, fake.name)
+        assert refused.state == "refused" and archive.store.head(refused.key) is None
+        assert archive.store.list_multipart_uploads() == []
+        page.screenshot(path=tmp_path / "upload.png", full_page=True)
+
+        # Still a draft: a visitor cannot open it yet. Published through the form.
+        assert urlopen_status(f"{live_server}/webinars/{webinar_id}") == 404
+        page.goto(f"{live_server}/staff/webinars/{webinar_id}")
+        page.get_by_role("link", name="Edit", exact=True).click()
+        page.get_by_role("button", name="Publish").click()
+        expect(page.locator(".flash.ok")).to_contain_text("Published")
+        expect(page.get_by_role("button", name="Unpublish")).to_be_visible()
+        assert errors == []
+
+    # A participant, not signed in, in a browser of their own: the original plays at once.
+    with browser_context(tmp_path / "participant-profile", 1280, 1000) as visitor:
+        page = visitor.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{live_server}/webinars/{webinar_id}")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Uploaded from the browser")
+        video = page.locator("video#player")
+        expect(video).to_be_visible()
+        video.evaluate("v => { v.muted = true; v.play(); }")
+        page.wait_for_function("() => document.querySelector('#player').currentTime > 1", timeout=30_000)
+        assert video.evaluate("v => v.videoWidth") == 1280
+        assert errors == []
+
+
+def urlopen_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 
 KEPT_IN_BROWSER = {}

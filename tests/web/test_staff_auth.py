@@ -31,6 +31,11 @@ ACCESS = {
     "staff.users": "admin", "staff.add_user": "admin", "staff.set_role": "admin",
     "staff.deactivate": "admin", "staff.activate": "admin",
     "staff.delete_webinar": "staff", "staff.delete_webinar_post": "staff", "staff.remove_file": "staff",
+    "staff.new_webinar": "staff", "staff.create_webinar": "staff", "staff.edit_webinar": "staff",
+    "staff.save_webinar": "staff", "staff.publish": "staff", "staff.unpublish": "staff",
+    "staff.add_speaker": "staff", "staff.save_speaker": "staff", "staff.remove_speaker": "staff",
+    "staff.move_speaker": "staff", "staff.add_presentation": "staff", "staff.save_presentation": "staff",
+    "staff.remove_presentation": "staff", "staff.move_presentation": "staff", "staff.set_timestamps": "staff",
     "uploads.page": "staff", "uploads.create": "staff", "uploads.status": "staff", "uploads.sign_part": "staff",
     "uploads.list_parts": "staff", "uploads.complete": "staff", "uploads.cancel": "staff",
 }

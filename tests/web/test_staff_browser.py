@@ -9,10 +9,12 @@ import hashlib
 import pytest
 from playwright.sync_api import expect
 
+from archive import editing
 from archive.importer import ImportRequest, import_webinar
 from archive.models import Asset
 
-from ..browser import browser_context
+from ..browser import axe_violations, browser_context, browser_page
+from ..staff import sign_in_page
 from .staff_client import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
@@ -106,8 +108,66 @@ def test_log_in_read_the_failure_retry_and_every_page_fits_a_phone(live_server, 
     worker.run_until_idle()
     expect(page.locator("li.job.failed .reason")).to_contain_text("not a readable recording", timeout=20_000)
 
+    # A new webinar through the forms: refused input stays in the form, beside its message.
+    page.goto(f"{live_server}/staff/")
+    page.get_by_role("link", name="New webinar").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New webinar")
+    snap("webinar-new")
+    page.get_by_label("Description").fill("Kept while the title is missing")
+    page.get_by_role("button", name="Create webinar").click()
+    expect(page.get_by_role("alert")).to_have_text("Title: a webinar needs a title.")
+    expect(page.get_by_label("Description")).to_have_value("Kept while the title is missing")
+    snap("webinar-new-refused")
+    page.get_by_label("Title").fill("Harbours and tides")
+    page.get_by_role("button", name="Create webinar").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit “Harbours and tides”")
+    for name, org in (("Anna Schmidt", "TU Berlin"), ("Bartholomew Okafor-Lindqvist", "Harbour Lab")):
+        add = page.locator("form.add", has_text="Add a speaker")
+        add.get_by_label("Name").fill(name)
+        add.get_by_label("Organisation").fill(org)
+        add.get_by_role("button", name="Add speaker").click()
+        expect(page.locator(".flash.ok")).to_have_text(f"Added {name}.")
+    page.get_by_label("Start times, one line per presentation, in order").fill(
+        "00:00 Welcome\n12:30 Anna Schmidt – Results")
+    page.get_by_role("button", name="Set start times").click()
+    expect(page.locator("legend", has_text="Presentation 2")).to_have_text(
+        "Presentation 2: Anna Schmidt – Results")
+    snap("webinar-edit")
+    page.get_by_label("Start times, one line per presentation, in order").fill("00:00 Welcome")
+    page.get_by_role("button", name="Set start times").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Timestamps: 1 line for 2 presentations; give one line per presentation, in order.")
+    snap("webinar-edit-refused")
+    page.goto(f"{live_server}/staff/webinars/{ok.id}/edit")
+    snap("webinar-edit-with-files")
+
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Staff login")
     page.goto(f"{live_server}/staff/users")
     expect(page).to_have_url(f"{live_server}/staff/login?next=/staff/users")
     assert errors == []
+
+
+def test_the_webinar_forms_pass_axe_at_both_widths(live_server, archive, inputs, tmp_path):
+    """axe-core's WCAG 2.1 A/AA checks on the forms, filled and refused, at 1280 and 360 px."""
+    add_user(archive, "editor@example.org", "editor")
+    w = import_webinar(archive, ImportRequest(title="Open data in practice", recording=inputs["h264_aac.mp4"],
+                                              slides=[inputs["deck.pdf"]]))
+    editing.add_speaker(archive, w.id, editing.SpeakerForm("Anna Schmidt", "TU Berlin"))
+    editing.set_start_times(archive, w.id, "00:00 Welcome\n00:02 Results")
+    for width in (1280, 360):
+        with browser_page(tmp_path / f"profile-{width}", width=width, height=900, axe=True) as page:
+            sign_in_page(page, live_server, "editor@example.org")
+            found = {}
+            page.goto(f"{live_server}/staff/webinars/new")
+            found["new"] = axe_violations(page)
+            page.get_by_role("button", name="Create webinar").click()
+            expect(page.get_by_role("alert")).to_have_text("Title: a webinar needs a title.")
+            found["new refused"] = axe_violations(page)
+            page.goto(f"{live_server}/staff/webinars/{w.id}/edit")
+            found["edit"] = axe_violations(page)
+            page.get_by_label("Start times, one line per presentation, in order").fill("0:00 one line")
+            page.get_by_role("button", name="Set start times").click()
+            expect(page.get_by_role("alert")).to_contain_text("1 line for 2 presentations")
+            found["edit refused"] = axe_violations(page)
+            assert {k: v for k, v in found.items() if v} == {}, width

@@ -1,0 +1,204 @@
+"""Creating and editing webinars in the browser: details, speakers, presentations, start
+times, publishing. Plain forms (CSRF token in each); the rules live in archive/editing.py.
+
+A change that is saved is flashed and the page is loaded again (POST, redirect, GET); a
+change that is refused shows the page again with the message beside its form and what
+the user typed kept in it."""
+from __future__ import annotations
+
+import zoneinfo
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from archive import editing, queries
+
+from . import archive, bp, staff_required
+
+ZONES = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+
+
+def _details(form) -> editing.Details:
+    return editing.Details(**{name: form.get(name, "") for name in (
+        "title", "description", "series_id", "new_series", "tags", "language", "date", "time", "timezone",
+        "visibility", "publish_at")})
+
+
+def _page(webinar_id: str | None, failed: str | None = None, error: editing.EditRejected | None = None):
+    """The form page; after a refusal, `failed` names the form whose input is shown again."""
+    with archive().catalog.session() as s:
+        w = queries.get(s, webinar_id) if webinar_id else None
+        if webinar_id and w is None:
+            abort(404)
+        series = [("", "(no series)")] + [(row.id, row.title) for row in editing.series_choices(s)]
+    details = editing.Details.of(w) if w is not None else editing.Details(title="", visibility="draft")
+    return render_template("staff/webinar_form.html", webinar=w, details=details, series=series, zones=ZONES,
+                           failed=failed, error=error, sent=request.form if failed else {},
+                           timestamps=_timestamps(w) if w is not None else "",
+                           viewable=w is not None and queries.is_viewable(w),
+                           fmt_start=lambda v: "" if v is None else _clock(v))
+
+
+def _timestamps(w) -> str:
+    """The presentations as the timestamps box takes them, when every one has a start."""
+    if not w.presentations or any(p.start_seconds is None for p in w.presentations):
+        return ""
+    return "\n".join(f"{_clock(p.start_seconds)} {p.title}" for p in w.presentations)
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+def _back(webinar_id: str, anchor: str):
+    return redirect(url_for("staff.edit_webinar", webinar_id=webinar_id, _anchor=anchor))
+
+
+_NOT_TYPED = ("speaker_id", "presentation_id", "direction")
+
+
+def _change(webinar_id: str, failed: str, anchor: str, done: str, change):
+    """Run one edit; its refusal shows the page again with the form `failed` as sent."""
+    try:
+        change()
+    except editing.WebinarNotFound:
+        abort(404)
+    except editing.EditRejected as e:
+        if e.field in _NOT_TYPED:  # nothing the user typed to show again: the page was stale
+            flash(str(e), "error")
+            return _back(webinar_id, anchor)
+        return _page(webinar_id, failed, e)
+    flash(done, "ok")
+    return _back(webinar_id, anchor)
+
+
+@bp.get("/webinars/new")
+@staff_required()
+def new_webinar():
+    return _page(None)
+
+
+@bp.post("/webinars/new")
+@staff_required()
+def create_webinar():
+    try:
+        w = editing.create_webinar(archive(), _details(request.form))
+    except editing.EditRejected as e:
+        return _page(None, "details", e)
+    flash(f"Created “{w.title}”. Add its speakers and presentations, then upload its files.", "ok")
+    return redirect(url_for("staff.edit_webinar", webinar_id=w.id))
+
+
+@bp.get("/webinars/<webinar_id>/edit")
+@staff_required()
+def edit_webinar(webinar_id: str):
+    return _page(webinar_id)
+
+
+@bp.post("/webinars/<webinar_id>/edit")
+@staff_required()
+def save_webinar(webinar_id: str):
+    return _change(webinar_id, "details", "details", "Saved the details.",
+                   lambda: editing.update_webinar(archive(), webinar_id, _details(request.form)))
+
+
+@bp.post("/webinars/<webinar_id>/publish")
+@staff_required()
+def publish(webinar_id: str):
+    return _change(webinar_id, "publish", "publish", "Published: anyone can find and watch it now"
+                   " (from its publish time, if one is set).",
+                   lambda: editing.set_visibility(archive(), webinar_id, "public"))
+
+
+@bp.post("/webinars/<webinar_id>/unpublish")
+@staff_required()
+def unpublish(webinar_id: str):
+    return _change(webinar_id, "publish", "publish", "Unpublished: it is a draft again, seen by staff only.",
+                   lambda: editing.set_visibility(archive(), webinar_id, "draft"))
+
+
+# -- speakers ----------------------------------------------------------------------------------
+
+def _speaker_form() -> editing.SpeakerForm:
+    f = request.form
+    return editing.SpeakerForm(f.get("name", ""), f.get("organisation", ""), f.get("bio", ""))
+
+
+@bp.post("/webinars/<webinar_id>/speakers/add")
+@staff_required()
+def add_speaker(webinar_id: str):
+    return _change(webinar_id, "speaker-new", "speakers", f"Added {request.form.get('name', '').strip()}.",
+                   lambda: editing.add_speaker(archive(), webinar_id, _speaker_form()))
+
+
+@bp.post("/webinars/<webinar_id>/speakers/save")
+@staff_required()
+def save_speaker(webinar_id: str):
+    sid = request.form.get("speaker_id", "")
+    return _change(webinar_id, f"speaker-{sid}", "speakers", f"Saved {request.form.get('name', '').strip()}.",
+                   lambda: editing.edit_speaker(archive(), webinar_id, sid, _speaker_form()))
+
+
+@bp.post("/webinars/<webinar_id>/speakers/remove")
+@staff_required()
+def remove_speaker(webinar_id: str):
+    sid = request.form.get("speaker_id", "")
+    return _change(webinar_id, f"speaker-{sid}", "speakers", "Removed the speaker from this webinar.",
+                   lambda: editing.remove_speaker(archive(), webinar_id, sid))
+
+
+@bp.post("/webinars/<webinar_id>/speakers/move")
+@staff_required()
+def move_speaker(webinar_id: str):
+    sid = request.form.get("speaker_id", "")
+    return _change(webinar_id, f"speaker-{sid}", "speakers", "Moved the speaker.",
+                   lambda: editing.move_speaker(archive(), webinar_id, sid, request.form.get("direction", "")))
+
+
+# -- presentations -----------------------------------------------------------------------------
+
+def _presentation_form() -> editing.PresentationForm:
+    f = request.form
+    return editing.PresentationForm(f.get("title", ""), f.getlist("speaker_ids"), f.get("deck_id", ""),
+                                    f.get("start", ""))
+
+
+@bp.post("/webinars/<webinar_id>/presentations/add")
+@staff_required()
+def add_presentation(webinar_id: str):
+    return _change(webinar_id, "presentation-new", "presentations",
+                   f"Added “{request.form.get('title', '').strip()}”.",
+                   lambda: editing.add_presentation(archive(), webinar_id, _presentation_form()))
+
+
+@bp.post("/webinars/<webinar_id>/presentations/save")
+@staff_required()
+def save_presentation(webinar_id: str):
+    pid = request.form.get("presentation_id", "")
+    return _change(webinar_id, f"presentation-{pid}", "presentations",
+                   f"Saved “{request.form.get('title', '').strip()}”.",
+                   lambda: editing.edit_presentation(archive(), webinar_id, pid, _presentation_form()))
+
+
+@bp.post("/webinars/<webinar_id>/presentations/remove")
+@staff_required()
+def remove_presentation(webinar_id: str):
+    pid = request.form.get("presentation_id", "")
+    return _change(webinar_id, f"presentation-{pid}", "presentations", "Removed the presentation.",
+                   lambda: editing.remove_presentation(archive(), webinar_id, pid))
+
+
+@bp.post("/webinars/<webinar_id>/presentations/move")
+@staff_required()
+def move_presentation(webinar_id: str):
+    pid = request.form.get("presentation_id", "")
+    return _change(webinar_id, f"presentation-{pid}", "presentations", "Moved the presentation.",
+                   lambda: editing.move_presentation(archive(), webinar_id, pid,
+                                                     request.form.get("direction", "")))
+
+
+@bp.post("/webinars/<webinar_id>/timestamps")
+@staff_required()
+def set_timestamps(webinar_id: str):
+    return _change(webinar_id, "timestamps", "presentations", "Saved the start times.",
+                   lambda: editing.set_start_times(archive(), webinar_id, request.form.get("timestamps", "")))
