@@ -18,11 +18,26 @@ Everything it starts is stopped and its files removed at the end (--keep keeps t
 --reuse DIR measures a kept SQLite catalog again, migrated first, without building it:
 building 10,000 webinars takes about 9 minutes here, measuring is bounded by --budget).
 
-Run of 2026-11-27 (2 shared cores, load average 4-10 from other work): 10,000 webinars,
-1,100,246 documents (7.1 M caption cues in 30 s windows), 300 queries. Target p95 < 30 ms
-NOT met: SQLite p50 22 ms / p95 146 ms wall (CPU p50 12 ms / p95 64 ms; rare words p95
-24 ms; phrases of common words up to 0.6 s), HTTP p50 17 ms / p95 88 ms; PostgreSQL p50 57 ms
-/ p95 996 ms (ts_rank over whole-webinar tsvectors of common words: ~1 s).
+Run of 2026-11-27 before migration 0007 (2 shared cores, load average 4-10 from other
+work): 10,000 webinars, 1,100,246 documents (7.1 M caption cues in 30 s windows), 300
+queries. Target p95 < 30 ms NOT met: SQLite p50 22 ms / p95 146 ms wall (CPU p50 12 ms / p95
+64 ms; rare words p95 24 ms; phrases of common words up to 0.6 s), HTTP p50 17 ms / p95 88 ms;
+PostgreSQL p50 57 ms / p95 996 ms (ts_rank over whole-webinar tsvectors of common words: ~1 s).
+
+Where it went: bm25 asks FTS5 to count, for every term, all the rows that hold it (a common
+word: every caption window of the catalog, 100s of ms) before it scores one; ranking read
+every position of a common word in whole-webinar summaries; PostgreSQL decompressed every
+summary's tsvector. Since 0007: summaries hold each word once, hits are found without bm25,
+PostgreSQL ranks on a small headings vector and finds through GIN only, phrases are checked
+on the documents of the best candidates only.
+
+Run of 2026-11-27 after 0007, the same 10,000-webinar SQLite catalog (--reuse), under a load
+average of 10-12 from other builds (wall times inflated ~2x; CPU time is the steadier
+figure), 330 queries: SQLite p50 16.6 ms / p95 209 ms wall, CPU p50 7.6 ms / p95 86 ms; rare
+words CPU-bound p50 9 ms; common words p50 31 ms; no hit 0.9 ms; HTTP p50 20 ms / p95 162 ms
+against /api/health 1.1 / 4.7 ms. Target p95 < 30 ms still NOT met: the p95 is phrases whose
+words are in most webinars while the phrase itself is rare (random text makes many):
+checking them reads the positions of those words across the whole index (0.5-1 s).
 """
 from __future__ import annotations
 
