@@ -392,7 +392,7 @@ class _Candidate:
 
 # Phrases are checked on the documents of the ranked candidates in batches, best first;
 # past this many candidates, in one pass over the whole index instead.
-VERIFY_FIRST_BATCH = 16
+VERIFY_FIRST_BATCH = 64
 VERIFY_ALL_AT = 1024
 MAX_CANDIDATES = 20_000
 

@@ -38,6 +38,11 @@ words CPU-bound p50 9 ms; common words p50 31 ms; no hit 0.9 ms; HTTP p50 20 ms 
 against /api/health 1.1 / 4.7 ms. Target p95 < 30 ms still NOT met: the p95 is phrases whose
 words are in most webinars while the phrase itself is rare (random text makes many):
 checking them reads the positions of those words across the whole index (0.5-1 s).
+PostgreSQL after 0007, 1,000 webinars (110,412 documents; `--backends postgres --webinars
+1000`), load average 7.7: p50 11.4 ms / p95 124 ms; common words p50 13.7 / p95 17.1 ms
+(3,000 webinars before the GIN-only finding: common words p50 172 ms); rare words p50 8 ms;
+phrases p50 59 ms / p95 223 ms (checked document by document); HTTP p50 23 ms / p95 175 ms
+against /api/health 1.2 / 4.5 ms. A 10,000-webinar PostgreSQL build did not fit the time.
 """
 from __future__ import annotations
 
