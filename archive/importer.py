@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -306,7 +306,13 @@ def _get_or_create(session: Session, model, slug: str, created: list, **values):
     return row
 
 
-def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
+# Given a file about to be uploaded, something to call with the bytes sent as they go
+# (boto3's transfer Callback, called from its threads), or None.
+Progress = Callable[[Path], "Callable[[int], None] | None"]
+
+
+def import_webinar(archive: Archive, req: ImportRequest, progress: Progress | None = None) -> Webinar:
+    """Check, upload (`progress` sees each file's bytes go), record and queue the webinar."""
     title = req.title.strip()
     plan = _check(req, archive.settings)
 
@@ -333,7 +339,7 @@ def import_webinar(archive: Archive, req: ImportRequest) -> Webinar:
         for a, c in zip(webinar.assets, plan.checked):
             archive.store.upload_file(c.path, a.original_key, c.content_type, metadata={
                 "sha256": c.sha256, "filename": quote(c.path.name, safe=""),
-            })
+            }, callback=progress(c.path) if progress else None)
         for slug, c in plan.photos.items():
             key = photo_keys[slug]
             if archive.store.head(key) is None:  # the key holds its checksum: same key, same bytes

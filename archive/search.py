@@ -2,23 +2,27 @@
 
 Every searchable unit is a row of `search_documents`: a webinar's own text (title and
 description; speakers, organisations and presentation titles when the catalog has them),
-one slide page, or a window of caption cues. Each webinar also has one row in
-`search_webinars`, all its documents' text together, so that webinars are ranked with one
-index entry each however many documents they have. The engine's indexes of both tables
-are kept by triggers written in the migration (0005_search), so they change in the very
-transaction that changes the rows:
+one slide page, or a window of caption cues. Each webinar also has one summary row in
+`search_webinars`: its headings, its own text, and its vocabulary (every distinct word of
+its slides and captions once), so that webinars are found and ranked with one small index
+entry each, however many documents they have and however often a word is said. The
+engine's indexes of both tables are kept by triggers written in the migrations (0005,
+0007), so they change in the very transaction that changes the rows:
 
 - SQLite: FTS5 tables `search_fts` and `search_webinar_fts` (external content,
-  `unicode61 remove_diacritics 2`, no stemming: the webinars come in several languages),
-  ranked by bm25 with the heading column weighing 10x.
-- PostgreSQL: `search_fts` / `search_webinar_fts`, one tsvector per row (GIN index), with
-  the `archive_search` configuration ('simple' plus unaccent when the extension is there),
-  ranked by ts_rank with the heading as weight A.
+  `unicode61 remove_diacritics 2`, no stemming: the webinars come in several languages);
+  summaries ranked by bm25 (headings 10, own text 2, vocabulary 1).
+- PostgreSQL: `search_fts` / `search_webinar_fts`, tsvectors with GIN indexes, with the
+  `archive_search` configuration ('simple' plus unaccent when the extension is there);
+  a summary has `tsv` (every word, stripped: for finding) and `rank_tsv` (headings A,
+  own text B: ts_rank reads this small vector only).
 
 Writers: `index_webinar` (the importer, staff edits), `index_asset` (a job's end, from
 `Outcome.texts`), `remove_asset`. Deleting a webinar deletes its rows (foreign keys).
-The reader is `search`: webinars ranked on their summaries, then the hits of the page's
-webinars with highlighted snippets; only publicly listed webinars, whatever the query.
+The reader is `search`: webinars ranked on their summaries, phrases checked on the
+documents of the best candidates, then the hits of the page's webinars only, with
+highlighted snippets of the hits shown only; only publicly listed webinars, whatever the
+query. Nothing counts all the matches.
 """
 from __future__ import annotations
 
@@ -47,7 +51,7 @@ KINDS = (*WEBINAR_KINDS, "slide", "caption")
 CAPTION_WINDOW_SECONDS = 30.0  # caption cues are indexed in windows of about this length
 CAPTION_WINDOW_CHARS = 1200  # ... or of at most about this much text
 MAX_DOCUMENT_CHARS = 100_000
-MAX_SUMMARY_CHARS = 1_000_000  # PostgreSQL's tsvector must stay under 1 MB
+MAX_SUMMARY_CHARS = 300_000  # of own text, and of vocabulary: PostgreSQL's tsvector must stay under 1 MB
 MAX_QUERY_CHARS = 512
 MAX_TERMS = 16
 HITS_PER_WEBINAR = 3
@@ -74,9 +78,11 @@ class SearchDocument(Base):
 
 
 class SearchWebinar(Base):
-    """A webinar's summary: all its documents' headings and text in one row, so that
-    webinars are ranked with one index entry each, however many documents they have.
-    Rewritten by `refresh_summary` whenever the webinar's documents change."""
+    """A webinar's summary, so that webinars are found and ranked with one index entry
+    each, however many documents they have: `title` its headings, `text` its own text
+    (description, speakers...), `words` every distinct word of its slides and captions once
+    (its vocabulary: a word in 5,000 cues costs one position here, not 5,000). Rewritten
+    by `refresh_summary` whenever the webinar's documents change."""
 
     __tablename__ = "search_webinars"
 
@@ -84,6 +90,7 @@ class SearchWebinar(Base):
     webinar_id: Mapped[str] = mapped_column(ForeignKey("webinars.id", ondelete="CASCADE"), unique=True)
     title: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text, default="")
+    words: Mapped[str] = mapped_column(Text, default="")
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -197,23 +204,38 @@ def remove_asset(session: Session, asset: Asset) -> None:
     index_asset(session, asset, [])
 
 
-_AGGREGATE = {"sqlite": "group_concat({col}, char(10))", "postgresql": "string_agg({col}, chr(10) ORDER BY id)"}
+# Punctuation around a word that both engines drop anyway: "data," and "data" are one entry.
+_EDGE = ".,;:!?\"'()[]{}<>«»“”‘’…*"
+
+
+def vocabulary(texts: Iterable[str]) -> str:
+    """Every distinct whitespace-separated word of `texts` once, in a stable order. Words
+    are kept as written (each engine tokenises them as it tokenises the documents), so a
+    word is in the vocabulary exactly when it is in one of the texts; word order is not,
+    which is why phrases are checked on the documents (see `search`)."""
+    words = {w.strip(_EDGE) for t in texts for w in t.split()}
+    words.discard("")
+    out, size = [], 0
+    for w in sorted(words):
+        size += len(w) + 1
+        if size > MAX_SUMMARY_CHARS:
+            break
+        out.append(w)
+    return " ".join(out)
 
 
 def refresh_summary(session: Session, webinar_id: str) -> None:
     """Rewrite the webinar's summary from its documents (in the caller's transaction)."""
-    agg = _AGGREGATE[session.get_bind().dialect.name]
-    order = "ORDER BY id" if session.get_bind().dialect.name == "sqlite" else ""
-    session.execute(text(f"""
-        INSERT INTO search_webinars (webinar_id, title, text)
-        SELECT CAST(:wid AS VARCHAR(16)),
-               coalesce((SELECT {agg.format(col="title")} FROM (SELECT id, title FROM search_documents
-                         WHERE webinar_id = :wid AND title != '' {order}) t), ''),
-               substr(coalesce((SELECT {agg.format(col="text")} FROM (SELECT id, text FROM search_documents
-                         WHERE webinar_id = :wid AND text != '' {order}) x), ''), 1, :max)
-        WHERE true  -- SQLite: INSERT ... SELECT needs a WHERE before ON CONFLICT
-        ON CONFLICT (webinar_id) DO UPDATE SET title = excluded.title, text = excluded.text"""),
-        {"wid": webinar_id, "max": MAX_SUMMARY_CHARS})
+    rows = session.execute(select(SearchDocument.kind, SearchDocument.title, SearchDocument.text)
+                           .where(SearchDocument.webinar_id == webinar_id).order_by(SearchDocument.id)).all()
+    title = "\n".join(r.title for r in rows if r.title)
+    own = "\n".join(r.text for r in rows if r.kind in WEBINAR_KINDS and r.text)[:MAX_SUMMARY_CHARS]
+    words = vocabulary(r.text for r in rows if r.kind not in WEBINAR_KINDS)
+    session.execute(text("""
+        INSERT INTO search_webinars (webinar_id, title, text, words) VALUES (:wid, :title, :text, :words)
+        ON CONFLICT (webinar_id) DO UPDATE SET title = excluded.title, text = excluded.text,
+                                               words = excluded.words"""),
+                    {"wid": webinar_id, "title": title, "text": own, "words": words})
 
 
 # -- the query language -------------------------------------------------------------------
@@ -248,20 +270,44 @@ class Query:
     def __bool__(self) -> bool:
         return bool(self.terms)
 
+    @staticmethod
+    def tokens(term: str) -> list[str]:
+        """The words of a term, about as the engines split them."""
+        return _TOKEN.findall(term)
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """Terms of several words: the summaries know a webinar's words, not their order,
+        so these are checked on the documents."""
+        return tuple(t for t in self.terms if len(self.tokens(t)) > 1)
+
+    @property
+    def excluded_phrases(self) -> tuple[str, ...]:
+        return tuple(t for t in self.excluded if len(self.tokens(t)) > 1)
+
     def fts5(self, any_term: bool = False) -> str:
-        """The FTS5 MATCH expression, every term a quoted string: all terms and none of
-        the excluded ones, or (`any_term`, where the hits inside a webinar are) any term."""
-        def q(t: str) -> str:
-            return '"' + t.replace('"', '""') + '"'
+        """The FTS5 MATCH expression over documents, every term a quoted string: all terms
+        and none of the excluded ones, or (`any_term`, where the hits inside a webinar
+        are) any term."""
         if any_term:
-            return " OR ".join(q(t) for t in self.terms)
-        expr = " ".join(q(t) for t in self.terms)
+            return " OR ".join(_quoted(t) for t in self.terms)
+        expr = " ".join(_quoted(t) for t in self.terms)
         for t in self.excluded:
-            expr = f"({expr}) NOT {q(t)}"
+            expr = f"({expr}) NOT {_quoted(t)}"
+        return expr
+
+    def fts5_summary(self) -> str:
+        """The FTS5 MATCH expression over summaries: every word of every term, and none of
+        the excluded single words (excluded phrases are checked on the documents)."""
+        expr = " AND ".join("(" + " AND ".join(_quoted(w) for w in (self.tokens(t) or [t])) + ")"
+                            for t in self.terms)
+        for t in self.excluded:
+            if len(self.tokens(t)) <= 1:
+                expr = f"({expr}) NOT {_quoted(t)}"
         return expr
 
     def tsquery(self, any_term: bool = False) -> tuple[str, dict[str, str]]:
-        """A PostgreSQL tsquery expression over bound parameters, and the parameters."""
+        """A PostgreSQL tsquery expression over documents, over bound parameters, and the parameters."""
         params, parts = {}, []
         for i, t in enumerate(self.terms):
             params[f"t{i}"] = t
@@ -272,6 +318,23 @@ class Query:
             params[f"x{i}"] = t
             parts.append(f"!! phraseto_tsquery('archive_search', :x{i})")
         return "(" + " && ".join(parts) + ")", params
+
+    def tsquery_summary(self, any_term: bool = False) -> str:
+        """The tsquery over summaries (parameters as `tsquery`'s): every word of every term
+        (plainto_tsquery: no word order), none of the excluded single words; or any word."""
+        parts = [f"plainto_tsquery('archive_search', :t{i})" for i in range(len(self.terms))]
+        if any_term:
+            return "(" + " || ".join(parts) + ")"
+        parts += [f"!! plainto_tsquery('archive_search', :x{i})" for i, t in enumerate(self.excluded)
+                  if len(self.tokens(t)) <= 1]
+        return "(" + " && ".join(parts) + ")"
+
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _quoted(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -327,25 +390,38 @@ class _Candidate:
     times: Any
 
 
+# Phrases are checked on the documents of the ranked candidates in batches, best first;
+# past this many candidates, in one pass over the whole index instead.
+VERIFY_FIRST_BATCH = 64
+VERIFY_ALL_AT = 1024
+MAX_CANDIDATES = 20_000
+
+
 def search(session: Session, query: str | None, limit: int = 10, offset: int = 0,
            hits_per_webinar: int = HITS_PER_WEBINAR) -> Results:
     """Publicly listed webinars that match `query`, best first, with up to
     `hits_per_webinar` hits each. Any string is a valid query.
 
-    Two steps, each bounded by the catalog's size in webinars rather than in documents:
-    webinars are ranked on their summaries (one row each), then only the page's webinars
-    are searched document by document for their hits (where any of the terms appears)."""
+    Webinars are found and ranked on their summaries (one row each, a word once per
+    webinar however often it is said); phrases, whose word order only the documents
+    know, are then checked on the documents of the best candidates; last, only the
+    page's webinars are searched document by document for their hits, and only the
+    hits shown are highlighted. Nothing is counted: `has_more` says whether there is
+    a next page."""
     limit = max(1, min(int(limit), 100))
     offset = max(0, min(int(offset), 10_000))
     q = Query.parse(query)
     if not q:
         return Results(query or "", [], offset, limit, False)
     engine = _Sqlite(q) if session.get_bind().dialect.name == "sqlite" else _Postgres(q)
-    ranked = engine.webinars(session, limit + 1, offset)
+    if q.phrases or q.excluded_phrases:
+        ranked = _verified(session, engine, offset + limit + 1)[offset:]
+    else:
+        ranked = engine.webinars(session, limit + 1, offset)
     page = ranked[:limit]
     page_ids = [wid for wid, _ in page]
     by_webinar: dict[str, list[_Candidate]] = {wid: [] for wid in page_ids}
-    for c in engine.hits(session, page_ids):
+    for c in engine.hits(session, page_ids, hits_per_webinar):
         hits = by_webinar[c.webinar_id]
         if len(hits) < hits_per_webinar:
             hits.append(c)
@@ -367,6 +443,25 @@ def search(session: Session, query: str | None, limit: int = 10, offset: int = 0
                                    title if c.kind != "webinar" else "", snippet(body), c.score))
         results.append(result)
     return Results(query or "", results, offset, limit, len(ranked) > limit)
+
+
+def _verified(session: Session, engine: "_Engine", wanted: int) -> list[tuple[str, float]]:
+    """The first `wanted` ranked candidates that hold every phrase of the query in one of
+    their documents and none of its excluded phrases. Candidates are taken and checked in
+    growing batches, so a common phrase costs the first batch's documents only; past
+    VERIFY_ALL_AT candidates, the rest are checked in one pass over the whole index."""
+    out: list[tuple[str, float]] = []
+    pos, size = 0, max(VERIFY_FIRST_BATCH, 2 * wanted)
+    while len(out) < wanted:
+        everything = size >= VERIFY_ALL_AT
+        batch = engine.webinars(session, MAX_CANDIDATES if everything else size, pos)
+        if not batch:
+            break
+        ok = engine.holding_phrases(session, [wid for wid, _ in batch], whole_index=everything)
+        out += [c for c in batch if c[0] in ok]
+        pos += len(batch)
+        size *= 4
+    return out[:wanted]
 
 
 def _cue_time(marked: str, times: Any) -> float | None:
@@ -414,19 +509,36 @@ _DOC_COLUMNS = "d.webinar_id, d.asset_id, d.kind, d.page, d.at_seconds, d.times"
 class _Engine:
     webinars_sql: str
     hits_sql: str
+    phrase_sql: str  # webinars (of :ids, or all with no ids) with a document that matches :p
 
     def __init__(self, q: Query):
         self.q = q
         self.params: dict = {}
 
     def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
-        """(webinar id, score) of the listed webinars that match, best first."""
+        """(webinar id, score) of the listed webinars whose summaries match, best first."""
         stmt = text(self.webinars_sql).bindparams(bindparam("listed", expanding=True))
         return [(r[0], float(r[1])) for r in
                 session.execute(stmt, {**self.params, **_listed_params(), "n": n, "offset": offset})]
 
-    def hits(self, session: Session, webinar_ids: list[str]) -> list[_Candidate]:
-        """The documents of these webinars where any of the terms appears, best first."""
+    def holding_phrases(self, session: Session, webinar_ids: list[str], whole_index: bool = False) -> set[str]:
+        """Those of `webinar_ids` with every phrase of the query in one of their documents
+        and none of its excluded phrases; `whole_index`: one pass over all documents
+        rather than a lookup restricted to these webinars (for long lists)."""
+        found = set(webinar_ids)
+        for phrase, keep in [(p, True) for p in self.q.phrases] + [(p, False) for p in self.q.excluded_phrases]:
+            if not found:
+                break
+            have = self._with_phrase(session, phrase, None if whole_index else sorted(found))
+            found = found & have if keep else found - have
+        return found
+
+    def _with_phrase(self, session: Session, phrase: str, webinar_ids: list[str] | None) -> set[str]:
+        raise NotImplementedError
+
+    def hits(self, session: Session, webinar_ids: list[str], per_webinar: int) -> list[_Candidate]:
+        """The documents of these webinars where any of the terms appears, best first
+        (at least the first `per_webinar` of each webinar)."""
         if not webinar_ids:
             return []
         rows = session.execute(text(self.hits_sql).bindparams(bindparam("ids", expanding=True)),
@@ -441,96 +553,83 @@ class _Engine:
         raise NotImplementedError
 
 
-# Words in more than this share of the webinars (when there are at least COMMON_MIN_WEBINARS)
-# weigh nothing in bm25, yet ranking on them reads every one of their positions: they
-# only filter, and the other words rank; when every word is that common, newest first.
-COMMON_SHARE = 0.25
-COMMON_MIN_WEBINARS = 500
+_KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
+
+
+def _ids_fts5(webinar_ids: list[str]) -> str:
+    return " OR ".join(_quoted(w) for w in webinar_ids)
 
 
 class _Sqlite(_Engine):
     # bm25 is "lower is better": scores are negated so that higher is better everywhere.
+    # Ranked inside the engine first (bm25 over the summaries alone, no join per match),
+    # then the best few are checked against the catalog: listed webinars only.
     webinars_sql = f"""
-        SELECT sw.webinar_id, -f.rank AS score
-        FROM search_webinar_fts f JOIN search_webinars sw ON sw.id = f.rowid
-        JOIN webinars w ON w.id = sw.webinar_id
-        WHERE search_webinar_fts MATCH :q AND {listed_condition()}
-        ORDER BY f.rank, sw.webinar_id LIMIT :n OFFSET :offset"""
-    ranked_sql = f"""
-        SELECT f.rowid, sw.webinar_id, -f.rank AS score
-        FROM search_webinar_fts f JOIN search_webinars sw ON sw.id = f.rowid
-        JOIN webinars w ON w.id = sw.webinar_id
-        WHERE search_webinar_fts MATCH :q AND {listed_condition()} ORDER BY f.rank, sw.webinar_id"""
-    newest_sql = f"""
-        SELECT sw.webinar_id, 0.0 AS score
-        FROM search_webinar_fts f JOIN search_webinars sw ON sw.id = f.rowid
-        JOIN webinars w ON w.id = sw.webinar_id
-        WHERE search_webinar_fts MATCH :q AND {listed_condition()}
-        ORDER BY w.held_on IS NULL, w.held_on DESC, w.created_at DESC, w.id LIMIT :n OFFSET :offset"""
-    # The webinar_id column restricts the match to the page's webinars inside the engine,
-    # so a common word costs the page's documents, not all of the catalog's.
-    hits_sql = f"""
-        SELECT f.rowid AS id, -f.rank AS score, {_DOC_COLUMNS}
-        FROM search_fts f JOIN search_documents d ON d.id = f.rowid
-        WHERE search_fts MATCH :hq AND d.webinar_id IN :ids ORDER BY f.rank, f.rowid"""
-    unranked_hits_sql = f"""
-        SELECT f.rowid AS id, 0.0 AS score, {_DOC_COLUMNS}
-        FROM search_fts f JOIN search_documents d ON d.id = f.rowid
-        WHERE search_fts MATCH :hq AND d.webinar_id IN :ids ORDER BY f.rowid"""
+        SELECT sw.webinar_id, -r.rank AS score
+        FROM (SELECT rowid, rank FROM search_webinar_fts WHERE search_webinar_fts MATCH :q
+              ORDER BY rank, rowid LIMIT :k) r
+        JOIN search_webinars sw ON sw.id = r.rowid JOIN webinars w ON w.id = sw.webinar_id
+        WHERE {listed_condition()}
+        ORDER BY r.rank, r.rowid LIMIT :n OFFSET :offset"""
+    phrase_sql = """
+        SELECT DISTINCT d.webinar_id FROM search_fts f JOIN search_documents d ON d.id = f.rowid
+        WHERE search_fts MATCH :p"""
 
     def __init__(self, q: Query):
         super().__init__(q)
-        self.params = {"q": q.fts5()}
-        self.common: tuple[str, ...] = ()
-        self.ranking = q
-
-    def _split(self, session: Session) -> None:
-        # The highest summary id stands in for the number of webinars (a count would read them all).
-        total = session.scalar(text("SELECT max(id) FROM search_webinars")) or 0
-        if total < COMMON_MIN_WEBINARS:
-            return
-        threshold = int(COMMON_SHARE * total)
-        common = []
-        for term in self.q.terms:
-            # Counting stops at the threshold: cheap for rare words and common ones alike.
-            n = session.scalar(text("SELECT count(*) FROM (SELECT rowid FROM search_webinar_fts "
-                                    "WHERE search_webinar_fts MATCH :t LIMIT :limit)"),
-                               {"t": Query((term,)).fts5(), "limit": threshold + 1})
-            if n > threshold:
-                common.append(term)
-        self.common = tuple(common)
-        self.ranking = Query(tuple(t for t in self.q.terms if t not in common), self.q.excluded)
+        self.params = {"q": q.fts5_summary()}
 
     def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
-        self._split(session)
-        if not self.common:
-            return super().webinars(session, n, offset)
+        # Most matches are listed: the best (offset + n) * 2 usually hold the page; when
+        # not, the engine is asked for all of them.
+        stmt = text(self.webinars_sql).bindparams(bindparam("listed", expanding=True))
         params = {**self.params, **_listed_params(), "n": n, "offset": offset}
-        if not self.ranking:  # every word is common: ranking would cost much and mean little
-            stmt = text(self.newest_sql).bindparams(bindparam("listed", expanding=True))
-            return [(r[0], 0.0) for r in session.execute(stmt, params)]
-        # The rare words rank (their positions are few); the common ones only filter
-        # (reading which summaries hold them is cheap when nothing asks for positions).
-        matching = set(session.scalars(text("SELECT rowid FROM search_webinar_fts WHERE search_webinar_fts MATCH :q"),
-                                       {"q": self.q.fts5()}))
-        stmt = text(self.ranked_sql).bindparams(bindparam("listed", expanding=True))
-        rows = [(r.webinar_id, float(r.score)) for r in
-                session.execute(stmt, {**params, "q": self.ranking.fts5()}) if r.rowid in matching]
-        return rows[offset:offset + n]
+        k = 2 * (offset + n) + 16
+        rows = [(r[0], float(r[1])) for r in session.execute(stmt, {**params, "k": k})]
+        if len(rows) < n:
+            rows = [(r[0], float(r[1])) for r in session.execute(stmt, {**params, "k": -1})]
+        return rows
 
-    def hits(self, session: Session, webinar_ids: list[str]) -> list[_Candidate]:
-        if self.common and not self.ranking:
-            sql, self.hits_sql = self.hits_sql, self.unranked_hits_sql
-            try:
-                return super().hits(session, webinar_ids)
-            finally:
-                self.hits_sql = sql
-        return super().hits(session, webinar_ids)
+    def _with_phrase(self, session: Session, phrase: str, webinar_ids: list[str] | None) -> set[str]:
+        match = f"{{title text}} : {_quoted(phrase)}"
+        if webinar_ids is not None:
+            if not webinar_ids:
+                return set()
+            match += f" AND webinar_id : ({_ids_fts5(webinar_ids)})"
+        return set(session.scalars(text(self.phrase_sql), {"p": match}))
 
-    def hit_params(self, webinar_ids: list[str]) -> dict:
-        ids = " OR ".join('"' + w.replace('"', '""') + '"' for w in webinar_ids)
-        terms = self.ranking if self.ranking else self.q  # the rare words where there are some
-        return {"hq": f"{{title text}} : ({terms.fts5(any_term=True)}) AND webinar_id : ({ids})"}
+    def hits(self, session: Session, webinar_ids: list[str], per_webinar: int) -> list[_Candidate]:
+        """Best first: the documents with the most of the terms, then headings (the webinar,
+        its speakers), slides and captions, each in order. Not bm25: its weights ask the
+        engine to count, for every term, all the documents of the catalog that hold it
+        (a common word: 100s of ms), where finding this page's documents takes 1 ms."""
+        if not webinar_ids:
+            return []
+        ids = _ids_fts5(webinar_ids)
+        matched: dict[int, int] = {}
+        for term in self.q.terms:
+            for rowid in session.scalars(text("SELECT rowid FROM search_fts WHERE search_fts MATCH :m"),
+                                         {"m": f"{{title text}} : {_quoted(term)} AND webinar_id : ({ids})"}):
+                matched[rowid] = matched.get(rowid, 0) + 1
+        found: list = []
+        rowids = list(matched)
+        for i in range(0, len(rowids), 5000):
+            found += session.execute(text("SELECT id, webinar_id, kind FROM search_documents WHERE id IN :ids")
+                                     .bindparams(bindparam("ids", expanding=True)), {"ids": rowids[i:i + 5000]})
+        found.sort(key=lambda r: (-matched[r.id], _KIND_ORDER.get(r.kind, 9), r.id))
+        chosen, taken = [], dict.fromkeys(webinar_ids, 0)
+        for r in found:
+            if taken.get(r.webinar_id, per_webinar) < per_webinar:
+                taken[r.webinar_id] += 1
+                chosen.append(r.id)
+        if not chosen:
+            return []
+        rows = {r.id: r for r in session.execute(
+            text(f"SELECT d.id, {_DOC_COLUMNS} FROM search_documents d WHERE d.id IN :ids")
+            .bindparams(bindparam("ids", expanding=True)), {"ids": chosen})}
+        return [_Candidate(i, float(matched[i]), r.webinar_id, r.asset_id, r.kind, r.page, r.at_seconds,
+                           json.loads(r.times) if isinstance(r.times, str) else r.times)
+                for i in chosen if (r := rows.get(i)) is not None]
 
     def highlight(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
         if not ids:
@@ -548,18 +647,51 @@ class _Postgres(_Engine):
 
     def __init__(self, q: Query):
         super().__init__(q)
-        tsq, self.params = q.tsquery()
+        _, self.params = q.tsquery()
         self.any_tsq, _ = q.tsquery(any_term=True)
+        # Found by `tsv` (every word; GIN answers a query of plain words without reading
+        # a vector), ranked by `rank_tsv` (headings and own text only: a few hundred
+        # bytes to read per webinar, not its whole vocabulary); then newest first.
         self.webinars_sql = f"""
-            SELECT sw.webinar_id, {self.RANK} AS score
-            FROM search_webinar_fts f CROSS JOIN (SELECT {tsq} AS q) qq
-            JOIN search_webinars sw ON sw.id = f.summary_id JOIN webinars w ON w.id = sw.webinar_id
-            WHERE f.tsv @@ qq.q AND {listed_condition()}
-            ORDER BY score DESC, sw.webinar_id LIMIT :n OFFSET :offset"""
+            SELECT sw.webinar_id, ts_rank('{{0.1, 0.2, 0.4, 1.0}}', f.rank_tsv, {q.tsquery_summary(any_term=True)})
+                   AS score
+            FROM search_webinar_fts f JOIN search_webinars sw ON sw.id = f.summary_id
+            JOIN webinars w ON w.id = sw.webinar_id
+            WHERE f.tsv @@ {q.tsquery_summary()} AND {listed_condition()}
+            ORDER BY score DESC, w.held_on DESC NULLS LAST, w.created_at DESC, sw.webinar_id
+            LIMIT :n OFFSET :offset"""
         self.hits_sql = f"""
             SELECT d.id, {self.RANK} AS score, {_DOC_COLUMNS}
             FROM search_documents d JOIN search_fts f ON f.doc_id = d.id CROSS JOIN (SELECT {self.any_tsq} AS q) qq
             WHERE d.webinar_id IN :ids AND f.tsv @@ qq.q ORDER BY score DESC, d.id"""
+
+    def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
+        # Every summary holds a common word, so the planner would rather read them all than
+        # use the GIN index, and reading one means decompressing its whole vocabulary
+        # (~30 ms per 600 webinars); through the index, a query of plain words never reads
+        # a vector. So sequential scans are off for this one statement.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        try:
+            return super().webinars(session, n, offset)
+        finally:
+            session.execute(text("SET LOCAL enable_seqscan = on"))
+
+    def _with_phrase(self, session: Session, phrase: str, webinar_ids: list[str] | None) -> set[str]:
+        if webinar_ids is None:
+            return set(session.scalars(text(
+                "SELECT DISTINCT d.webinar_id FROM search_documents d JOIN search_fts f ON f.doc_id = d.id "
+                "WHERE f.tsv @@ phraseto_tsquery('archive_search', :p)"), {"p": phrase}))
+        if not webinar_ids:
+            return set()
+        # These webinars' documents, each checked by its own key (LATERAL): the planner
+        # would otherwise take every document holding the words from the GIN index and
+        # check the phrase in each, across the whole catalog.
+        stmt = text("""
+            SELECT DISTINCT d.webinar_id FROM search_documents d
+            CROSS JOIN LATERAL (SELECT 1 FROM search_fts f WHERE f.doc_id = d.id
+                                AND f.tsv @@ phraseto_tsquery('archive_search', :p) OFFSET 0) hit
+            WHERE d.webinar_id IN :ids""").bindparams(bindparam("ids", expanding=True))
+        return set(session.scalars(stmt, {"p": phrase, "ids": webinar_ids}))
 
     def highlight(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
         if not ids:

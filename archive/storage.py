@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import quote
 
 import boto3
@@ -99,7 +99,10 @@ class S3Store:
         key: str,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
+        callback: Callable[[int], None] | None = None,
     ) -> None:
+        """Upload in parallel parts (TransferConfig); `callback`, when given, is called with
+        the number of bytes just sent, from the transfer's threads (boto3's Callback)."""
         extra: dict = {}
         ctype = content_type or mimetypes.guess_type(str(path))[0]
         if ctype:
@@ -108,7 +111,8 @@ class S3Store:
             # S3 user metadata is ASCII only; callers quote non-ASCII values.
             extra["Metadata"] = metadata
         try:
-            self._client.upload_file(str(path), self.bucket, key, ExtraArgs=extra, Config=self._transfer)
+            self._client.upload_file(str(path), self.bucket, key, ExtraArgs=extra, Config=self._transfer,
+                                     Callback=callback)
         except (ClientError, BotoCoreError, boto3.exceptions.S3UploadFailedError) as e:
             raise StorageError(f"upload of {key} failed: {e}") from e
 

@@ -14,13 +14,35 @@ on 127.0.0.1. Then, in the same run, it measures:
      and the ratios A/B;
   C. with --http: GET /api/v1/search through the Flask app under Werkzeug's threaded
      server on 127.0.0.1 (one client, one request at a time), against GET /api/health.
-Everything it starts is stopped and its files removed at the end (--keep keeps them).
+Everything it starts is stopped and its files removed at the end (--keep keeps them;
+--reuse DIR measures a kept SQLite catalog again, migrated first, without building it:
+building 10,000 webinars takes about 9 minutes here, measuring is bounded by --budget).
 
-Run of 2026-11-27 (2 shared cores, load average 4-10 from other work): 10,000 webinars,
-1,100,246 documents (7.1 M caption cues in 30 s windows), 300 queries. Target p95 < 30 ms
-NOT met: SQLite p50 22 ms / p95 146 ms wall (CPU p50 12 ms / p95 64 ms; rare words p95
-24 ms; phrases of common words up to 0.6 s), HTTP p50 17 ms / p95 88 ms; PostgreSQL p50 57 ms
-/ p95 996 ms (ts_rank over whole-webinar tsvectors of common words: ~1 s).
+Run of 2026-11-27 before migration 0007 (2 shared cores, load average 4-10 from other
+work): 10,000 webinars, 1,100,246 documents (7.1 M caption cues in 30 s windows), 300
+queries. Target p95 < 30 ms NOT met: SQLite p50 22 ms / p95 146 ms wall (CPU p50 12 ms / p95
+64 ms; rare words p95 24 ms; phrases of common words up to 0.6 s), HTTP p50 17 ms / p95 88 ms;
+PostgreSQL p50 57 ms / p95 996 ms (ts_rank over whole-webinar tsvectors of common words: ~1 s).
+
+Where it went: bm25 asks FTS5 to count, for every term, all the rows that hold it (a common
+word: every caption window of the catalog, 100s of ms) before it scores one; ranking read
+every position of a common word in whole-webinar summaries; PostgreSQL decompressed every
+summary's tsvector. Since 0007: summaries hold each word once, hits are found without bm25,
+PostgreSQL ranks on a small headings vector and finds through GIN only, phrases are checked
+on the documents of the best candidates only.
+
+Run of 2026-11-27 after 0007, the same 10,000-webinar SQLite catalog (--reuse), under a load
+average of 10-12 from other builds (wall times inflated ~2x; CPU time is the steadier
+figure), 330 queries: SQLite p50 16.6 ms / p95 209 ms wall, CPU p50 7.6 ms / p95 86 ms; rare
+words CPU-bound p50 9 ms; common words p50 31 ms; no hit 0.9 ms; HTTP p50 20 ms / p95 162 ms
+against /api/health 1.1 / 4.7 ms. Target p95 < 30 ms still NOT met: the p95 is phrases whose
+words are in most webinars while the phrase itself is rare (random text makes many):
+checking them reads the positions of those words across the whole index (0.5-1 s).
+PostgreSQL after 0007, 1,000 webinars (110,412 documents; `--backends postgres --webinars
+1000`), load average 7.7: p50 11.4 ms / p95 124 ms; common words p50 13.7 / p95 17.1 ms
+(3,000 webinars before the GIN-only finding: common words p50 172 ms); rare words p50 8 ms;
+phrases p50 59 ms / p95 223 ms (checked document by document); HTTP p50 23 ms / p95 175 ms
+against /api/health 1.2 / 4.5 ms. A 10,000-webinar PostgreSQL build did not fit the time.
 """
 from __future__ import annotations
 
@@ -126,6 +148,25 @@ def build(catalog: Catalog, corpus: Corpus, n_webinars: int, pages: int, batch: 
     return {"docs": docs, "cues": cues_total, "seconds": time.perf_counter() - t0, **samples}
 
 
+def samples_from(catalog: Catalog, seed: int) -> dict:
+    """Phrases, title words and ids taken from an existing catalog (see --reuse)."""
+    rnd = random.Random(seed)
+    with catalog.session() as s:
+        top = s.scalar(text("SELECT max(id) FROM search_documents")) or 0
+        phrases = []
+        for _ in range(400):
+            doc = s.scalar(text("SELECT text FROM search_documents WHERE id >= :i AND kind = 'caption' "
+                                "ORDER BY id LIMIT 1"), {"i": rnd.randint(1, top)})
+            if doc:
+                words, k = doc.split(), rnd.choice((2, 3))
+                j = rnd.randrange(0, max(1, len(words) - k))
+                phrases.append(" ".join(words[j:j + k]))
+        rows = s.execute(text("SELECT id, title FROM webinars ORDER BY id LIMIT 500")).all()
+        docs = s.scalar(text("SELECT count(*) FROM search_documents"))
+    return {"phrases": phrases, "titles": [rnd.choice(r.title.split()) for r in rows], "ids": [r.id for r in rows],
+            "docs": docs, "cues": 0, "seconds": 0.0}
+
+
 def queries(corpus: Corpus, samples: dict, n: int, seed: int) -> list[tuple[str, str]]:
     rnd = random.Random(seed)
     words = corpus.words
@@ -144,6 +185,8 @@ def queries(corpus: Corpus, samples: dict, n: int, seed: int) -> list[tuple[str,
         ("exclusion", 5, lambda: f"{mid()} -{mid()}"),
         ("title word", 7, lambda: rnd.choice(samples["titles"])),
         ("common word", 5, lambda: rnd.choice(words[:300])),
+        ("common phrase", 5, lambda: f'"{rnd.choice(words[:60])} {rnd.choice(words[:60])}"'),
+        ("no hit", 5, lambda: f"qqx{rnd.randrange(10 ** 6)}"),
     ]
     out = []
     for name, weight, make in kinds:
@@ -162,36 +205,47 @@ def line(label: str, ms: list[float]) -> str:
             f"p99 {pct(ms, 99):7.2f} ms   max {max(ms):7.2f} ms")
 
 
-def measure_catalog(catalog: Catalog, qs: list[tuple[str, str]], ids: list[str]) -> tuple[list, list, dict]:
+def measure_catalog(catalog: Catalog, qs: list[tuple[str, str]], ids: list[str],
+                    budget: float) -> tuple[list, list, dict]:
+    deadline = time.monotonic() + budget / 2
     for _, q in qs:  # warm-up pass: the steady state of a running site
         with catalog.session() as s:
             search.search(s, q)
-    times, per_kind, empty, cpu = [], {}, 0, []
+        if time.monotonic() > deadline:
+            break
+    deadline = time.monotonic() + budget / 2
+    times, per_kind, empty, cpu, slowest = [], {}, 0, [], []
     for kind, q in qs:
+        if time.monotonic() > deadline:
+            print(f"  (time budget spent: {len(times)} of {len(qs)} queries measured)")
+            break
         t, c = time.perf_counter(), time.process_time()
         with catalog.session() as s:
             r = search.search(s, q)
         ms = (time.perf_counter() - t) * 1000
         cpu.append((time.process_time() - c) * 1000)
         times.append(ms)
+        slowest.append((ms, kind, q))
         per_kind.setdefault(kind, []).append(ms)
         empty += not r.results
     base = []
-    for wid in ids * (len(qs) // max(1, len(ids)) + 1):
+    for wid in ids * (len(times) // max(1, len(ids)) + 1):
         t = time.perf_counter()
         with catalog.session() as s:
             s.get(Webinar, wid)
         base.append((time.perf_counter() - t) * 1000)
-        if len(base) >= len(qs):
+        if len(base) >= len(times):
             break
     per_kind["(no result)"] = [empty]  # reported as a count
     per_kind["(cpu)"] = cpu
+    per_kind["(slowest)"] = sorted(slowest, reverse=True)[:5]
     return times, base, per_kind
 
 
 def report(name: str, build_info: dict, size: str, times, base, per_kind) -> None:
     empty = per_kind.pop("(no result)")[0]
     cpu = per_kind.pop("(cpu)")
+    slowest = per_kind.pop("(slowest)")
     print(f"\n== {name}: {build_info['docs']:,} documents from {build_info['cues']:,} caption cues, "
           f"slides and webinars; indexed in {build_info['seconds']:.0f} s; {size}")
     print(line("search (all queries)", times))
@@ -201,6 +255,7 @@ def report(name: str, build_info: dict, size: str, times, base, per_kind) -> Non
     print(line("baseline: get by id", base))
     print(f"  ratio search/baseline: p50 {pct(times, 50) / pct(base, 50):.1f}x, "
           f"p95 {pct(times, 95) / pct(base, 95):.1f}x; queries without a result: {empty}/{len(times)}")
+    print("  slowest: " + "; ".join(f"{ms:.0f} ms {kind} {q!r}" for ms, kind, q in slowest))
     ok = pct(times, 95) < 30
     print(f"  target p95 < 30 ms: {'met' if ok else 'NOT met'} ({pct(times, 95):.2f} ms); "
           f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
@@ -287,11 +342,16 @@ def main() -> int:
                     help="SQLite: merge the FTS5 index into one segment before measuring")
     ap.add_argument("--seed", type=int, default=8)
     ap.add_argument("--keep", action="store_true", help="keep the catalogs (their folder is printed)")
+    ap.add_argument("--reuse", type=Path, metavar="DIR",
+                    help="SQLite: measure the catalog kept in DIR by an earlier --keep run (migrated first) "
+                         "instead of building one; building 10,000 webinars takes minutes")
+    ap.add_argument("--budget", type=float, default=120,
+                    help="seconds of measuring per backend, warm-up included (default 120)")
     args = ap.parse_args()
     search.CAPTION_WINDOW_SECONDS = args.caption_window
     if args.caption_window <= 0:
         search.CAPTION_WINDOW_CHARS = 0  # every cue its own document
-    tmp = Path(tempfile.mkdtemp(prefix="webinar-archive-bench-search-"))
+    tmp = args.reuse or Path(tempfile.mkdtemp(prefix="webinar-archive-bench-search-"))
     print(f"{args.webinars:,} webinars, {args.pages} slide pages each, captions in windows of "
           f"{args.caption_window:g} s; {args.queries} queries; in {tmp}", flush=True)
     pg = None
@@ -313,10 +373,14 @@ def main() -> int:
                 raise SystemExit(f"unknown backend {backend!r}")
             catalog = Catalog(url)
             catalog.migrate()
-            if backend == "sqlite" and args.tokenizer:
-                retokenize(catalog, args.tokenizer)
-            print(f"\nbuilding the {backend} catalog...", flush=True)
-            info = build(catalog, corpus, args.webinars, args.pages)
+            if backend == "sqlite" and args.reuse:
+                print(f"\nreusing {path}", flush=True)
+                info = samples_from(catalog, args.seed)
+            else:
+                if backend == "sqlite" and args.tokenizer:
+                    retokenize(catalog, args.tokenizer)
+                print(f"\nbuilding the {backend} catalog...", flush=True)
+                info = build(catalog, corpus, args.webinars, args.pages)
             if backend == "sqlite":
                 with catalog.engine.begin() as c:
                     if args.optimize:
@@ -326,17 +390,17 @@ def main() -> int:
                 with catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                     c.exec_driver_sql("VACUUM ANALYZE")
             qs = queries(corpus, info, args.queries, args.seed)
-            times, base, per_kind = measure_catalog(catalog, qs, info["ids"])
+            times, base, per_kind = measure_catalog(catalog, qs, info["ids"], args.budget)
             size = sqlite_size(catalog, path) if backend == "sqlite" else postgres_size(catalog)
             report(backend + (f" ({args.tokenizer})" if backend == "sqlite" and args.tokenizer else ""),
                    info, size, times, base, per_kind)
             if args.http:
-                measure_http(url, tmp / "data", qs)
+                measure_http(url, tmp / "data", qs[:len(times)])
             catalog.dispose()
     finally:
         if pg is not None:
             pg.stop()
-        if not args.keep:
+        if not args.keep and not args.reuse:
             shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -7,12 +7,14 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from gunicorn.app.base import BaseApplication
 
-from archive import accounts, demo, describe, jobs, pipeline, queries
+from archive import accounts, demo, describe, folder, jobs, pipeline, queries
 from archive.config import ConfigError, Settings
 from archive.context import Archive
 from archive.importer import ImportRejected, ImportRequest, import_webinar
@@ -131,7 +133,10 @@ def _wait(archive: Archive, webinar_id: str, timeout: float) -> Webinar:
 _DESCRIBED_BY_FILE = ("title", "date", "recording", "slides", "captions", "description")
 
 
-def _import_request(args) -> ImportRequest:
+def _import_request(args) -> tuple[ImportRequest, list[str]]:
+    """What to import, and notes for the operator (files of a folder left out, and why)."""
+    if args.folder is not None:
+        return _folder_request(args)
     if args.describe is None:
         if not args.title:
             raise ImportRejected("give --title (or --describe FILE)")
@@ -139,21 +144,115 @@ def _import_request(args) -> ImportRequest:
             title=args.title, held_on=args.date, recording=args.recording, slides=args.slides or [],
             captions=args.captions or [],
             description=args.description or "", visibility=args.visibility or "public",
-        )
+        ), []
+    return _described(args, args.describe), []
+
+
+def _described(args, path: Path) -> ImportRequest:
     given = [f"--{name}" for name in _DESCRIBED_BY_FILE if getattr(args, name)]
     if given:
         raise ImportRejected(f"{', '.join(given)} cannot be combined with --describe: put it in the file")
-    req = describe.load(args.describe)
+    req = describe.load(path)
     if args.visibility is not None:  # e.g. import as a draft to review first
         req.visibility = args.visibility
     return req
 
 
+def _folder_request(args) -> tuple[ImportRequest, list[str]]:
+    """A folder (any, or a Zoom cloud-recording download) as one webinar. A description
+    (--describe FILE, or webinar.toml / webinar.json in the folder) says what the webinar
+    is; the folder gives what it leaves out: the recording, decks, captions, start time.
+    Without one, the folder's name is the title and the flags add to or replace its files."""
+    try:
+        found = folder.read_folder(args.folder)
+    except folder.FolderRejected as e:
+        raise ImportRejected(str(e)) from e
+    description = args.describe or found.description
+    if description is not None:
+        req = _described(args, description)
+    else:
+        req = ImportRequest(title=args.title or found.title, held_on=args.date,
+                            description=args.description or "", visibility=args.visibility or "public")
+        if args.recording:
+            req.recording = args.recording
+        req.slides = list(args.slides or [])
+        req.captions = list(args.captions or [])
+    if req.recording is None:
+        req.recording = found.recording  # Zoom's M4A only when there is no video (read_folder)
+    if not req.slides and not any(p.slides for p in req.presentations):
+        req.slides = list(found.slides)
+    given = {lang for lang, _ in req.captions}
+    req.captions += [(lang, path) for lang, path in found.captions if lang not in given]
+    if req.starts_at is None and found.starts_at is not None:
+        start = found.starts_at.replace(tzinfo=dt.timezone.utc)  # Zoom's names are in GMT
+        day = start.astimezone(ZoneInfo(req.timezone)).date() if req.timezone else start.date()
+        if req.held_on is None or req.held_on == day:
+            req.starts_at = start
+    return req, list(found.skipped)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+class _UploadProgress:
+    """Each file's upload on stderr, fed by boto3's transfer Callback (bytes sent, called
+    from its threads as parts go): a bar redrawn in place on a terminal (bytes sent of the
+    total, speed), a line when each file starts and ends otherwise."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+
+    def __call__(self, path: Path):
+        return _FileProgress(self, path.name, path.stat().st_size)
+
+
+class _FileProgress:
+    REDRAW = 0.1  # seconds between redraws of a bar
+
+    def __init__(self, out: _UploadProgress, name: str, total: int):
+        self.out, self.name, self.total = out, name, total
+        self.sent, self.drawn, self.finished = 0, 0.0, False
+        self.started = time.monotonic()
+        self.lock = threading.Lock()
+        if not out.tty:
+            self._line(f"uploading {name} ({_size(total)})")
+
+    def _line(self, text: str, end: str = "\n") -> None:
+        self.out.stream.write(text + end)
+        self.out.stream.flush()
+
+    def __call__(self, sent: int) -> None:
+        with self.lock:
+            self.sent += sent
+            now = time.monotonic()
+            speed = self.sent / max(now - self.started, 1e-6)
+            done = self.sent >= self.total
+            if self.out.tty and (done or now - self.drawn >= self.REDRAW):
+                self.drawn = now
+                share = self.sent / self.total if self.total else 1.0
+                bar = "#" * int(share * 24)
+                self._line(f"\r{self.name[:32]:<32} [{bar:<24}] {share:4.0%} {_size(self.sent)} / "
+                           f"{_size(self.total)}  {_size(speed)}/s\x1b[K", end="\n" if done else "")
+            if done and not self.finished:
+                self.finished = True
+                if not self.out.tty:
+                    self._line(f"uploaded {self.name}: {_size(self.total)} in {now - self.started:.1f} s "
+                               f"({_size(speed)}/s)")
+
+
 def cmd_import(args) -> int:
     archive = _archive(args)
     try:
-        req = _import_request(args)
-        w = import_webinar(archive, req)
+        req, notes = _import_request(args)
+        for note in notes:
+            print(f"webinar-archive import: left out {note}", file=sys.stderr)
+        w = import_webinar(archive, req, _UploadProgress())
     except ImportRejected as e:
         if args.json:
             print(json.dumps({"status": "rejected", "error": str(e)}))
@@ -399,11 +498,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--until-idle", action="store_true", help="stop when no job is left")
     s.set_defaults(func=cmd_worker)
 
-    s = sub.add_parser("import", help="add a webinar from local files",
+    s = sub.add_parser("import", help="add a webinar from local files or a folder",
                        description="Add a webinar from local files, given by flags or described in a "
                                    "TOML or JSON file (--describe: series, tags, language, start time, "
                                    "speakers, presentations with their decks and start times). With "
-                                   "--describe only --visibility may be given too, and it overrides the file.")
+                                   "--describe only --visibility may be given too, and it overrides the file. "
+                                   "Or from a FOLDER: its recording, decks and captions (talk.en.vtt), its "
+                                   "name as the title, or a Zoom cloud-recording download as it comes (the "
+                                   "start time from the file names, the shared-screen view, the M4A when there "
+                                   "is no video, the transcript as English captions; the chat is left out). "
+                                   "A description (--describe, or webinar.toml in the folder) says the rest. "
+                                   "Uploads go in parallel parts, with progress on stderr.")
+    s.add_argument("folder", nargs="?", type=Path, metavar="FOLDER",
+                   help="a folder holding the webinar's files (a Zoom download, for one)")
     s.add_argument("--describe", type=Path, metavar="FILE",
                    help="a .toml or .json description; paths in it are relative to the file")
     s.add_argument("--title", help="the webinar's title (required without --describe)")

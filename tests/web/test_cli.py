@@ -185,6 +185,106 @@ def test_import_from_a_description_file(cli, inputs, tmp_path):
     assert [sp.name for sp in w.presentations[1].speakers] == ["Grace Hopper", "Ada Lovelace"]
 
 
+ZOOM_STAMP = "GMT20230607-140012_Recording"
+ZOOM_TRANSCRIPT = ("WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.000\nAna Müller: Welcome to the clinic\n\n"
+                   "2\n00:00:02.000 --> 00:00:04.000\nGrace Hopper: Thanks, Ana\n")
+
+
+def _zoom_folder(root: Path, inputs: dict[str, Path], video: bool = True) -> Path:
+    """A Zoom cloud-recording download as Zoom names it: two views of the recording (real
+    MP4s), the audio (a real M4A), the transcript with speaker names, and the chat."""
+    folder = root / "2023-06-07 16.00.12 Open data clinic 81234567890"
+    folder.mkdir(parents=True)
+    if video:
+        shutil.copyfile(inputs["h264_aac.mp4"], folder / f"{ZOOM_STAMP}_shared_screen_with_speaker_view_1920x1080.mp4")
+        shutil.copyfile(inputs["h264_aac.mp4"], folder / f"{ZOOM_STAMP}_gallery_view_1280x720.mp4")
+    shutil.copyfile(inputs["audio.m4a"], folder / f"{ZOOM_STAMP}.m4a")
+    (folder / f"{ZOOM_STAMP}.transcript.vtt").write_text(ZOOM_TRANSCRIPT, encoding="utf-8")
+    (folder / f"{ZOOM_STAMP}newChat.txt").write_text("14:01:02 From Someone to Everyone: hello\n", encoding="utf-8")
+    return folder
+
+
+def test_import_of_a_zoom_download_folder_with_progress_lines(cli, inputs, tmp_path):
+    folder = _zoom_folder(tmp_path / "zoom", inputs)
+    r = cli.run("import", folder, "--json")
+    assert r.returncode == 0, r.stderr
+    result = _one_json_object(r.stdout)
+    view = f"{ZOOM_STAMP}_shared_screen_with_speaker_view_1920x1080.mp4"
+    assert result["title"] == "Open data clinic"
+    assert [(a["kind"], a["file"]) for a in result["assets"]] == [
+        ("recording", view), ("captions", f"{ZOOM_STAMP}.transcript.vtt")]
+    with cli.archive.catalog.session() as s:
+        w = queries.get(s, result["id"])
+        langs = [a.info.get("language") for a in w.assets if a.kind == "captions"]
+    assert (w.starts_at, w.held_on, langs) == (dt.datetime(2023, 6, 7, 14, 0, 12), dt.date(2023, 6, 7), ["en"])
+    # Not a terminal: a line as each file starts and one as it ends, with its size and speed.
+    size = (folder / view).stat().st_size
+    lines = r.stderr.splitlines()
+    assert f"uploading {view} ({size / 1000:.1f} kB)" in lines
+    done = [line for line in lines if line.startswith(f"uploaded {view}: {size / 1000:.1f} kB in ")]
+    assert len(done) == 1 and re.search(r" s \([\d.]+ [kMG]?B/s\)$", done[0]), r.stderr
+    assert any(line.startswith(f"uploaded {ZOOM_STAMP}.transcript.vtt: ") for line in lines)
+    # What was left out, and why: the chat, the other view, the audio made from the video.
+    notes = [line for line in lines if line.startswith("webinar-archive import: left out ")]
+    assert len(notes) == 3 and any("newChat.txt: the chat is not published" in n for n in notes), notes
+    assert "\r" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_folder_with_a_description_and_audio_only(cli, inputs, tmp_path):
+    """--describe FILE says what the webinar is; the folder gives the M4A (no video), the
+    transcript and the start time; flags the file would say twice are refused as before."""
+    from ..archive.describe_inputs import realistic, write
+
+    folder = _zoom_folder(tmp_path / "zoom", inputs, video=False)
+    described = tmp_path / "described"
+    path = write(described, realistic(described, inputs, recording=None, captions=None, date=None, time=None,
+                                      timezone=None))
+    r = cli.run("import", folder, "--describe", path, "--title", "Other")
+    assert r.returncode == 2 and "--title cannot be combined with --describe" in r.stderr
+    r = cli.run("import", folder, "--describe", path, "--visibility", "draft", "--json")
+    assert r.returncode == 0, r.stderr
+    result = _one_json_object(r.stdout)
+    assert result["title"] == "Open data in practice"
+    assert [(a["kind"], a["file"]) for a in result["assets"] if a["kind"] != "slides"] == [
+        ("recording", f"{ZOOM_STAMP}.m4a"), ("captions", f"{ZOOM_STAMP}.transcript.vtt")]
+    with cli.archive.catalog.session() as s:
+        w = queries.get(s, result["id"])
+        assert (w.visibility, w.starts_at, len(w.presentations)) == ("draft", dt.datetime(2023, 6, 7, 14, 0, 12), 2)
+    r = cli.run("import", tmp_path / "no-such-folder", "--json")
+    assert r.returncode == 2 and "not a folder" in r.stderr
+
+
+def test_upload_progress_on_a_terminal_is_a_bar_redrawn_in_place(cli, inputs, tmp_path):
+    import pty
+
+    folder = _zoom_folder(tmp_path / "zoom", inputs)
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run([str(CLI), "import", str(folder)], env=cli.env, stdout=subprocess.PIPE,
+                              stderr=secondary, timeout=120)
+        os.close(secondary)
+        secondary = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        if secondary >= 0:
+            os.close(secondary)
+        os.close(primary)
+    err = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0, err
+    view = f"{ZOOM_STAMP}_shared_screen_with_speaker_view_1920x1080.mp4"
+    size = (folder / view).stat().st_size / 1000
+    assert re.search(rf"\r{re.escape(view[:32])} +\[#{{24}}\] 100% {size:.1f} kB / {size:.1f} kB +[\d.]+ [kMG]?B/s", err), err
+    assert "uploading " not in err
+
+
 REJECTIONS = [
     # (what is wrong, --recording, --slides, what stderr must say besides the file name)
     ("text file named .mp4", "not_media.mp4", "deck.pdf", "not a readable recording"),
