@@ -197,6 +197,10 @@
   var copy = document.getElementById("copy-link");
   var field = document.getElementById("copy-link-text");
   var status = document.getElementById("copy-link-status");
+  // The texts come translated from the page: data-label, data-copied, data-copy-this.
+  function say(name, fallback) {
+    return ((copy && copy.dataset[name]) || fallback).replace("{time}", formatTime(media.currentTime));
+  }
   function linkHere() {
     var url = new URL(window.location.href);
     url.hash = "";
@@ -218,14 +222,14 @@
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(url).then(function () {
           field.value = url;
-          status.textContent = "Link to " + formatTime(media.currentTime) + " copied";
-        }, function () { showField(url, "Copy this link"); });
+          status.textContent = say("copied", "Link to {time} copied");
+        }, function () { showField(url, say("copyThis", "Copy this link")); });
       } else {
-        showField(url, "Copy this link");
+        showField(url, say("copyThis", "Copy this link"));
       }
     });
     media.addEventListener("timeupdate", function () {
-      copy.textContent = "Copy link at " + formatTime(media.currentTime);
+      copy.textContent = say("label", "Copy link at {time}");
     });
   }
 })();
