@@ -403,7 +403,7 @@ def _add_structure(s: Session, webinar: Webinar, req: ImportRequest, plan: _Plan
         if deck is not None and p.slide_times:
             deck.info = {**(deck.info or {}), "slide_times": list(p.slide_times)}
         presentation = Presentation(id=new_id(), position=position, title=p.title.strip(),
-                                    deck=deck, start_seconds=p.start)
+                                    deck=deck, start_seconds=p.start, speaker_links=[])  # read after the session
         for i, name in enumerate(p.speakers):
             presentation.speaker_links.append(PresentationSpeaker(speaker=speakers[slugify(name)], position=i))
         webinar.presentations.append(presentation)
