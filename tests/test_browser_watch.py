@@ -395,8 +395,8 @@ def test_every_control_is_within_the_screen(watch, page, width):
     _shot(page, f"index-{width}")
 
 
-@pytest.mark.parametrize("lang,words", [("de", ("Tempo", "Untertitel", "Folie")),
-                                        ("fr", ("Vitesse", "Sous-titres", "Diapositive"))])
+@pytest.mark.parametrize("lang,words", [("de", ("Tempo", "Untertitel", "Folie", "Abspielen", "Einstellungen")),
+                                        ("fr", ("Vitesse", "Sous-titres", "Diapositive", "Lecture", "Paramètres"))])
 def test_the_watch_page_in_german_and_french_fits_the_screen(watch, page, lang, words):
     """Longer words must not push the controls off a 360 px screen; screenshots for a look."""
     LANGUAGE_SHOTS.mkdir(parents=True, exist_ok=True)
@@ -406,6 +406,9 @@ def test_the_watch_page_in_german_and_french_fits_the_screen(watch, page, lang, 
         page.wait_for_function("() => customElements.get('media-controller')")
         page.wait_for_function("() => document.querySelector('#transcript-cues').dataset.state === 'ready'")
         expect(page.locator("html")).to_have_attribute("lang", lang)
+        # media-chrome's own labels, in the page's language
+        expect(page.locator("#watch media-play-button")).to_have_attribute("aria-label", words[3])
+        expect(page.locator("#watch media-settings-menu-button")).to_have_attribute("aria-label", words[4])
         assert page.evaluate("() => document.documentElement.scrollWidth") <= width
         for selector in CONTROLS:
             _within(page, f"#watch {selector}", width)
@@ -413,6 +416,10 @@ def test_the_watch_page_in_german_and_french_fits_the_screen(watch, page, lang, 
                          "#transcript-filter", ".downloads a.download"):
             _within(page, selector, width)
         page.screenshot(path=LANGUAGE_SHOTS / f"watch-{lang}-{width}.png", full_page=True)
+        if width > 360:  # a tooltip, where a pointer hovers
+            page.locator("#watch media-settings-menu-button").hover()
+            page.screenshot(path=LANGUAGE_SHOTS / f"watch-{lang}-{width}-tooltip.png",
+                            clip=page.locator("#watch").bounding_box())
         page.locator("media-settings-menu-button").click()
         menu = page.locator("media-settings-menu")
         for word in words[:2]:

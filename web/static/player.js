@@ -180,6 +180,22 @@
     useMp4();
   }
 
+  // -- media-chrome's aria-labels in the page's language (data-labels: English -> translated) --
+  var controller = media.closest("media-controller");
+  var labels = controller && controller.dataset.labels ? JSON.parse(controller.dataset.labels) : null;
+  if (labels) {
+    var relabel = function (el) {
+      var said = el.getAttribute("aria-label");
+      var says = said && labels[said.toLowerCase()];
+      if (says && says !== said) el.setAttribute("aria-label", says);
+    };
+    relabel(controller);
+    controller.querySelectorAll("[aria-label]").forEach(relabel);
+    new MutationObserver(function (changes) {
+      changes.forEach(function (c) { relabel(c.target); });
+    }).observe(controller, { subtree: true, attributes: true, attributeFilter: ["aria-label"] });
+  }
+
   // -- jump links: any element with data-seek="seconds" moves the playhead there -------
   document.addEventListener("click", function (e) {
     var target = e.target.closest("[data-seek]");
