@@ -44,6 +44,15 @@ def _archive() -> Archive:
     return current_app.extensions["archive"]
 
 
+@bp.app_errorhandler(404)
+def not_found(error):
+    """A page a visitor can read, in their language; the API keeps its own (JSON) answers,
+    and media or download routes a bare status (their callers are players, not people)."""
+    if request.path.startswith(("/api/", "/staff/")) or request.accept_mimetypes.best != "text/html":
+        return error
+    return render_template("not_found.html"), 404
+
+
 def count(webinar_id: str, event: str, asset_id: str = "") -> None:
     """One view, play or download, for the staff's statistics: no address, no cookie."""
     current_app.extensions["tally"].add(webinar_id, event, asset_id)

@@ -205,3 +205,15 @@ def test_the_watch_page_speaks_german_and_french(archive, worker, client, inputs
     assert "7. Juni 2021" in de and "2 Seiten" in de and 'label="Englisch"' in de and "1 Min." in de
     embed = client.get(f"/embed/{w.id}?lang=fr").get_data(as_text=True)
     assert '<html lang="fr">' in embed and "Vitesse" in embed and "Speed" not in embed
+
+
+def test_a_missing_page_is_explained_in_the_visitors_language(client):
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    for lang, heading in (("de", "Nicht gefunden"), ("fr", "Page introuvable"), ("en", "Not found")):
+        r = client.get(f"/webinars/nothing-here?lang={lang}", headers=html)
+        assert r.status_code == 404 and heading in r.get_data(as_text=True), lang
+    # players (no HTML in their Accept) and the API keep their bare answers
+    player = client.get("/webinars/nothing-here/chapters.vtt?lang=de", headers={"Accept": "*/*"})
+    assert player.status_code == 404 and "site-search" not in player.get_data(as_text=True)
+    api = client.get("/api/v1/webinars/nothing-here?lang=de", headers=html)
+    assert api.status_code == 404 and api.is_json
