@@ -18,7 +18,9 @@ field (presentations and speakers are numbered from 1, as they appear in the fil
     slides = ["extra.pdf"]         # decks of no presentation
     captions = { en = "talk.vtt" }
     [[speakers]]                   # name, organisation, bio, photo
-    [[presentations]]              # title, speakers (names), slides, start
+    [[presentations]]              # title, speakers (names), slides, start, slide_times
+                                   # slide_times = ["0:00", "3:10", ...]: when each page
+                                   # of its deck appears in the recording, from page 1
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from .importer import ImportRejected, ImportRequest, PresentationInput, SpeakerI
 WEBINAR_KEYS = ("title", "date", "time", "timezone", "language", "series", "tags", "visibility",
                 "publish_at", "description", "recording", "slides", "captions", "speakers", "presentations")
 SPEAKER_KEYS = ("name", "organisation", "bio", "photo")
-PRESENTATION_KEYS = ("title", "speakers", "slides", "start")
+PRESENTATION_KEYS = ("title", "speakers", "slides", "start", "slide_times")
 MAX_BYTES = 1024 * 1024
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d{2}(?:\.\d+)?)$")
@@ -236,9 +238,13 @@ def _presentation(table: dict, i: int, base: Path) -> PresentationInput:
     where = f"presentations[{i}]."
     _no_unknown(table, PRESENTATION_KEYS, where)
     start = table.get("start")
+    times = table.get("slide_times", [])
+    if not isinstance(times, list):
+        raise ImportRejected(f"{where}slide_times: expected a list of times, got {times!r}")
     return PresentationInput(
         title=_req(table, "title", str, where + "title").strip(),
         speakers=_strings(table, "speakers", where + "speakers"),
         slides=_file(table.get("slides"), base, where + "slides"),
         start=parse_start(start, where + "start") if start is not None else None,
+        slide_times=[parse_start(t, f"{where}slide_times[{n}]") for n, t in enumerate(times, 1)],
     )

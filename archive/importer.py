@@ -53,6 +53,8 @@ class PresentationInput:
     speakers: list[str] = field(default_factory=list)  # names, each one of ImportRequest.speakers
     slides: Path | None = None  # its deck, stored as a `slides` asset
     start: float | None = None  # seconds into the recording
+    # When each page of its deck appears (seconds, from page 1): kept in the deck's info.
+    slide_times: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -253,6 +255,13 @@ def _check(req: ImportRequest, settings: Settings) -> _Plan:
                 raise ImportRejected(f"presentations[{i}] ({p.title!r}) starts before the recording")
             if req.recording is None:
                 raise ImportRejected(f"presentations[{i}] ({p.title!r}) has a start time but there is no recording")
+        if p.slide_times:
+            if req.recording is None or p.slides is None:
+                raise ImportRejected(f"presentations[{i}] ({p.title!r}) has slide times but "
+                                     f"{'no recording' if req.recording is None else 'no slides'}")
+            if any(t < 0 for t in p.slide_times) or p.slide_times != sorted(p.slide_times):
+                raise ImportRejected(f"presentations[{i}] ({p.title!r}): slide times must be in the "
+                                     "recording and in page order")
 
     # One file, one asset: the same deck twice is a mistake in the request.
     decks = [Path(d) for d in req.slides] + [Path(p.slides) for p in req.presentations if p.slides]
@@ -397,8 +406,10 @@ def _add_structure(s: Session, webinar: Webinar, req: ImportRequest, plan: _Plan
 
     for position, p in enumerate(req.presentations):
         deck = webinar.assets[plan.deck_of[position]] if position in plan.deck_of else None
+        if deck is not None and p.slide_times:
+            deck.info = {**(deck.info or {}), "slide_times": list(p.slide_times)}
         presentation = Presentation(id=new_id(), position=position, title=p.title.strip(),
-                                    deck=deck, start_seconds=p.start, speaker_links=[])
+                                    deck=deck, start_seconds=p.start, speaker_links=[])  # read after the session
         for i, name in enumerate(p.speakers):
             presentation.speaker_links.append(PresentationSpeaker(speaker=speakers[slugify(name)], position=i))
         webinar.presentations.append(presentation)

@@ -1,7 +1,8 @@
 """The watch page in a viewer's browser (Debian's chromium through Playwright): HLS through
 hls.js (forced: this chromium also plays HLS natively), quality and caption choices, deep
 links, the slide viewer, the transcript, recovery after presigned links expire, and every
-control within a 360 px wide screen. Screenshots go to /tmp/shots-watch/."""
+control within a 360 px wide screen, in English, German and French. Screenshots go to
+/tmp/shots-watch/ and, for the languages, /tmp/shots-player/."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +17,7 @@ from werkzeug.serving import make_server
 
 from archive import queries
 from archive.context import Archive
-from archive.importer import ImportRequest, import_webinar
+from archive.importer import ImportRequest, PresentationInput, import_webinar
 from archive.pdfgen import write_deck
 from archive.worker import Worker
 from web import create_app
@@ -27,6 +28,8 @@ from .services import free_port
 pytestmark = pytest.mark.browser
 
 SHOTS = Path("/tmp/shots-watch")
+LANGUAGE_SHOTS = Path("/tmp/shots-player")
+SLIDE_TIMES = [5.0, 20.0, 40.0]  # the long deck's first three pages; the others have no known time
 SECONDS = 120
 CUE_SECONDS = 10
 
@@ -49,7 +52,7 @@ def _captions(path: Path, lang: str, word: str) -> Path:
 class Watch:
     archive: Archive
     url: str
-    video: object  # Webinar: 540p, two decks, captions in two languages
+    video: object  # Webinar: 540p, two decks (the long one a talk with slide times), captions in two languages
     audio: object  # Webinar: audio only, with captions
 
 
@@ -75,7 +78,9 @@ def watch(minio, inputs, tmp_path_factory):
                            [(f"Slide {n}", [f"Point {n}.1", f"Point {n}.2"]) for n in range(1, 13)])
     video = import_webinar(archive, ImportRequest(
         title="Open data in practice", held_on=dt.date(2021, 6, 7), recording=talk,
-        slides=[long_deck, inputs["deck.pdf"]],
+        slides=[inputs["deck.pdf"]],
+        presentations=[PresentationInput(title="The long talk", slides=long_deck, start=SLIDE_TIMES[0],
+                                         slide_times=SLIDE_TIMES)],
         captions=[("en", _captions(tmp / "en.vtt", "en", "Cue")), ("de", _captions(tmp / "de.vtt", "de", "Satz"))],
         description="A generated 540p talk with two decks and captions in two languages."))
     audio = import_webinar(archive, ImportRequest(
@@ -139,7 +144,7 @@ def test_hls_js_plays_and_switches_quality_and_captions(watch, page):
     page.wait_for_function(f"() => ({modes})().en === 'showing'")
     page.keyboard.press("Escape")
     _open_setting(page, "Captions")
-    page.locator("media-captions-menu media-chrome-menu-item", has_text="de").click()
+    page.locator("media-captions-menu media-chrome-menu-item", has_text="German").click()
     page.wait_for_function(f"() => ({modes})().de === 'showing' && ({modes})().en !== 'showing'")
     _shot(page, "video-1280")
 
@@ -168,8 +173,12 @@ def test_deep_links_start_there_and_copy_link_gives_one(watch, page):
     page.wait_for_function(f"() => document.querySelector('#player').currentTime >= {before + 4}", timeout=20_000)
 
 
+def _long_deck(watch):
+    return next(d for d in watch.video.decks if d.original_filename == "long deck.pdf")
+
+
 def test_slide_viewer_pages_by_button_key_swipe_strip_and_link(watch, page):
-    deck = watch.video.decks[0]
+    deck = _long_deck(watch)
     page.goto(f"{watch.url}/webinars/{watch.video.id}")
     viewer = page.locator(f"#deck-{deck.id}")
     large = viewer.locator("img.page")
@@ -231,8 +240,84 @@ def test_transcript_follows_seeks_and_filters(watch, page):
     expect(page.locator("#transcript-cues li:visible")).to_contain_text("1:40")
     page.locator("#transcript-filter").fill("")
     expect(page.locator("#transcript-cues li:visible")).to_have_count(SECONDS // CUE_SECONDS)
-    page.locator("#transcript-lang").select_option(label="de")
+    page.locator("#transcript-lang").select_option(label="German")
     expect(cues.nth(0)).to_contain_text("Satz 1 of the talk")
+
+
+def test_transcript_follows_the_captions_chosen_in_the_player(watch, page):
+    _start(page, f"{watch.url}/webinars/{watch.video.id}?engine=hlsjs")
+    cues = page.locator("#transcript-cues li")
+    expect(cues.nth(0)).to_contain_text("Cue 1 of the talk")
+    tracks = "() => [...document.querySelector('#player').textTracks].map(t => [t.kind, t.language, t.mode])"
+
+    def captions_showing(lang: str) -> None:
+        for _ in range(100):
+            shown = [t[1] for t in page.evaluate(tracks) if t[0] == "captions" and t[2] == "showing"]
+            if shown == [lang]:
+                return
+            page.wait_for_timeout(200)
+        raise AssertionError(page.evaluate(tracks))
+
+    captions_showing("en")
+    _open_setting(page, "Captions")
+    page.locator("media-captions-menu media-chrome-menu-item", has_text="German").click()
+    expect(cues.nth(0)).to_contain_text("Satz 1 of the talk")
+    expect(cues).to_have_count(SECONDS // CUE_SECONDS)
+    expect(page.locator("#transcript-cues")).to_have_attribute("data-lang", "de")
+    assert page.locator("#transcript-lang option:checked").inner_text() == "German"
+    # in German: it follows playback, a click seeks, the search finds German words
+    cues.nth(3).get_by_role("button").click()  # "Satz 4", from 0:30
+    page.wait_for_function("() => { const t = document.querySelector('#player').currentTime; return t >= 30 && t < 34; }",
+                           timeout=20_000)
+    expect(page.locator("#transcript-cues li.current")).to_contain_text("Satz 4 of the talk")
+    page.locator("#transcript-filter").fill("satz 9")
+    expect(page.locator("#transcript-cues li:visible")).to_have_count(1)
+    expect(page.locator("#transcript-cues li:visible")).to_contain_text("1:20")
+    page.locator("#transcript-filter").fill("")
+    # the panel's own list turns the player's captions too
+    page.keyboard.press("Escape")
+    page.locator("#transcript-lang").select_option(label="English")
+    expect(cues.nth(0)).to_contain_text("Cue 1 of the talk")
+    captions_showing("en")
+
+
+def test_a_slide_page_with_a_known_time_seeks_there(watch, page):
+    deck = _long_deck(watch)
+    _start(page, f"{watch.url}/webinars/{watch.video.id}?engine=hlsjs")
+    viewer = page.locator(f"#deck-{deck.id}")
+    large = viewer.locator("img.page")
+    media = page.locator("#player")
+    page.wait_for_function("() => document.querySelector('#player').readyState >= 1", timeout=20_000)
+
+    def near(t: float) -> None:
+        page.wait_for_function(f"() => Math.abs(document.querySelector('#player').currentTime - {t}) < 1.5",
+                               timeout=20_000)
+
+    viewer.locator(".strip button[data-page='3']").click()
+    expect(viewer).to_have_attribute("data-page", "3")
+    expect(large).to_have_class("page seekable")
+    large.click()
+    near(SLIDE_TIMES[2])
+    # the "play from" button of page 2, and page 1 at its presentation's start
+    viewer.locator(".strip button[data-page='2']").click()
+    expect(viewer.locator("button.page-seek")).to_have_text("Play from 0:20")
+    viewer.locator("button.page-seek").click()
+    near(SLIDE_TIMES[1])
+    viewer.locator(".strip button[data-page='1']").click()
+    large.click()
+    near(SLIDE_TIMES[0])
+    # a page without a known time is only shown large
+    media.evaluate("m => { m.pause(); m.currentTime = 60; }")
+    near(60)
+    viewer.locator(".strip button[data-page='6']").click()
+    expect(viewer).to_have_attribute("data-page", "6")
+    expect(large).not_to_have_class("page seekable")
+    expect(viewer.locator("button.page-seek")).to_be_hidden()
+    large.click()
+    page.wait_for_timeout(500)
+    assert abs(media.evaluate("m => m.currentTime") - 60) < 0.5
+    assert viewer.locator(".strip button[data-page='3']").get_attribute("aria-label") == "Slide 3, at 0:40"
+    assert viewer.locator(".strip button[data-page='6']").get_attribute("aria-label") == "Slide 6"
 
 
 @pytest.fixture
@@ -308,3 +393,39 @@ def test_every_control_is_within_the_screen(watch, page, width):
             _within(page, ".slides-viewer .stage button", width)
     page.goto(f"{watch.url}/")
     _shot(page, f"index-{width}")
+
+
+@pytest.mark.parametrize("lang,words", [("de", ("Tempo", "Untertitel", "Folie", "Abspielen", "Einstellungen")),
+                                        ("fr", ("Vitesse", "Sous-titres", "Diapositive", "Lecture", "Paramètres"))])
+def test_the_watch_page_in_german_and_french_fits_the_screen(watch, page, lang, words):
+    """Longer words must not push the controls off a 360 px screen; screenshots for a look."""
+    LANGUAGE_SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 800 if width == 360 else 1000})
+        _start(page, f"{watch.url}/webinars/{watch.video.id}?lang={lang}")
+        page.wait_for_function("() => customElements.get('media-controller')")
+        page.wait_for_function("() => document.querySelector('#transcript-cues').dataset.state === 'ready'")
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        # media-chrome's own labels, in the page's language
+        expect(page.locator("#watch media-play-button")).to_have_attribute("aria-label", words[3])
+        expect(page.locator("#watch media-settings-menu-button")).to_have_attribute("aria-label", words[4])
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        for selector in CONTROLS:
+            _within(page, f"#watch {selector}", width)
+        for selector in ("#copy-link", ".slides-viewer .stage button", ".slides-viewer .counter",
+                         "#transcript-filter", ".downloads a.download"):
+            _within(page, selector, width)
+        page.screenshot(path=LANGUAGE_SHOTS / f"watch-{lang}-{width}.png", full_page=True)
+        if width > 360:  # a tooltip, where a pointer hovers
+            page.locator("#watch media-settings-menu-button").hover()
+            page.screenshot(path=LANGUAGE_SHOTS / f"watch-{lang}-{width}-tooltip.png",
+                            clip=page.locator("#watch").bounding_box())
+        page.locator("media-settings-menu-button").click()
+        menu = page.locator("media-settings-menu")
+        for word in words[:2]:
+            expect(menu.locator("media-settings-menu-item", has_text=word)).to_be_visible()
+        _within(page, "media-settings-menu", width)
+        _within(page, "media-settings-menu media-settings-menu-item:not([hidden])", width)
+        page.screenshot(path=LANGUAGE_SHOTS / f"watch-{lang}-{width}-menu.png")
+        page.keyboard.press("Escape")
+        expect(page.locator(".slides-viewer .counter").first).to_contain_text(words[2])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from babel.dates import format_timedelta
 from flask import Flask, Response, request
-from flask_babel import Babel, format_date, get_locale
+from flask_babel import Babel, format_date, format_decimal, get_locale, gettext
 
 LANGUAGES = {"en": "English", "de": "Deutsch", "fr": "Français"}
 DEFAULT = "en"
@@ -47,10 +47,39 @@ def spoken_duration(seconds: float | None) -> str:
                             locale=get_locale())
 
 
+def running_time(seconds: float | None) -> str:
+    """A recording's length to read: "1 h 02 min", "52 min" (less than a minute: "1 min")."""
+    if not seconds:
+        return ""
+    minutes = max(1, int(round(seconds / 60)))
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return gettext("%(hours)d h %(minutes)02d min", hours=hours, minutes=minutes)
+    return gettext("%(minutes)d min", minutes=minutes)
+
+
+def file_size(n: int | None) -> str:
+    """"12.3 MB" with the language's decimal sign and unit names."""
+    if not n:
+        return ""
+    size = float(n)
+    units = ("B", "KB", "MB", "GB")
+    for unit in units:
+        if size < 1000 or unit == units[-1]:
+            break
+        size /= 1000
+    names = {"B": gettext("%(size)s B"), "KB": gettext("%(size)s KB"),
+             "MB": gettext("%(size)s MB"), "GB": gettext("%(size)s GB")}
+    number = format_decimal(round(size), format="#,##0") if unit == "B" else format_decimal(size, format="#,##0.0")
+    return names[unit] % {"size": number}
+
+
 def install(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["spoken_duration"] = spoken_duration
+    app.jinja_env.filters["running_time"] = running_time
+    app.jinja_env.filters["file_size"] = file_size  # the public pages; staff pages keep `filesize`
 
     @app.context_processor
     def languages() -> dict:

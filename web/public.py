@@ -4,8 +4,9 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
-from flask_babel import get_locale
+from babel import Locale, UnknownLocaleError
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
 from sqlalchemy import bindparam, select
 
 from archive import browse as catalog_browse
@@ -21,8 +22,38 @@ from .browse import filters_from_args, page_arg, pages_of
 bp = Blueprint("public", __name__)
 
 
+def N_(text: str) -> str:
+    """Marks a text of archive/ for the catalogs; `gettext` translates it where it is shown."""
+    return text
+
+
+# What archive/ tells visitors, in its words (archive/ knows no languages): job labels
+# (archive/pipeline.py) and the sentences about a failed file (queries.public_problem).
+# A sentence changed there and not here is shown in English until the catalogs follow.
+_PUBLIC_TEXTS = (
+    N_("Making the recording watchable"),
+    N_("Renditions for slow links, audio downloads, timeline thumbnails"),
+    N_("Slide pages and text"),
+    N_("All slides as one ZIP"),
+    N_("Captions"),
+    N_("The recording could not be processed."),
+    N_("These slides could not be processed."),
+    N_("These captions could not be processed."),
+    N_("This file could not be processed."),
+)
+
+
 def _archive() -> Archive:
     return current_app.extensions["archive"]
+
+
+@bp.app_errorhandler(404)
+def not_found(error):
+    """A page a visitor can read, in their language; the API keeps its own (JSON) answers,
+    and media or download routes a bare status (their callers are players, not people)."""
+    if request.path.startswith(("/api/", "/staff/")) or request.accept_mimetypes.best != "text/html":
+        return error
+    return render_template("not_found.html"), 404
 
 
 def count(webinar_id: str, event: str, asset_id: str = "") -> None:
@@ -81,8 +112,19 @@ def player_for(w) -> dict | None:
     }
 
 
+def language_name(code: str) -> str:
+    """"Deutsch" for de on an English page is "German"; an unknown code stays as it is."""
+    try:
+        name = Locale.parse(code.replace("-", "_")).get_display_name(get_locale())
+    except (ValueError, TypeError, UnknownLocaleError):
+        return code
+    return (name[:1].upper() + name[1:]) if name else code
+
+
 def captions_for(w) -> list[dict]:
-    return [{"id": c.id, "lang": c.info["language"], "label": c.info.get("label") or c.info["language"],
+    """Each ready caption track, named by its label or else its language, in the visitor's language."""
+    return [{"id": c.id, "lang": c.info["language"],
+             "label": c.info.get("label") or language_name(c.info["language"]),
              "src": url_for("media.captions", webinar_id=w.id, asset_id=c.id)}
             for c in w.captions if c.status == "ready"]
 
@@ -90,7 +132,9 @@ def captions_for(w) -> list[dict]:
 def _decks(w) -> list[dict]:
     """Each ready deck with its page count, the base of its page-image routes (the template
     appends `<size>/<n>.webp`: one url_for per deck, not one per page), and the talk it
-    belongs to: its title, speakers and start in the recording."""
+    belongs to: its title, speakers and start in the recording. `times` holds, per page,
+    the second it appears in the recording, or None where that is unknown: the deck's own
+    slide times (from its description), else its presentation's start for the first page."""
     talks = {p.deck_asset_id: p for p in w.presentations if p.deck_asset_id}
     decks = []
     for deck in w.decks:
@@ -99,9 +143,15 @@ def _decks(w) -> list[dict]:
         if deck.status == "ready" and count:
             base = url_for("media.slide_page", webinar_id=w.id, asset_id=deck.id, size="large", page=1)
             talk = talks.get(deck.id)
+            times: list[float | None] = [None] * count
+            for n, t in enumerate((deck.info or {}).get("slide_times") or []):
+                if n < count and isinstance(t, (int, float)):
+                    times[n] = float(t)
+            if times[0] is None and talk is not None and talk.start_seconds is not None:
+                times[0] = talk.start_seconds
             decks.append({"asset": deck, "id": deck.id, "title": talk.title if talk else deck.title,
                           "count": count, "base": base.rsplit("/", 2)[0] + "/",
-                          "start": talk.start_seconds if talk else None,
+                          "start": talk.start_seconds if talk else None, "times": times,
                           "speakers": talk.speakers if talk else []})
     return decks
 
@@ -183,11 +233,12 @@ def _render_webinar(webinar_id: str) -> tuple[str, bool]:
     # message and the retry command are for staff (`webinar-archive status` and `jobs`).
     served = {a.id for a in w.served_assets}  # a replacement's jobs are for staff
     active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES and j.asset_id in served]
-    problems = [(a.title, queries.public_problem(a)) for a in w.served_assets if a.status == "failed"]
+    problems = [(a.title, gettext(queries.public_problem(a))) for a in w.served_assets if a.status == "failed"]
+    labels = {kind: gettext(label) for kind, label in JOB_LABELS.items()}
     html = render_template("webinar.html", webinar=w, recording=rec, player=player_for(w),
                            captions=captions, decks=_decks(w), bundle=current_bundle(w.decks),
                            chapters=url_for("public.chapters", webinar_id=w.id) if chapters_vtt(w) else None,
-                           active_jobs=active, problems=problems, job_labels=JOB_LABELS)
+                           active_jobs=active, problems=problems, job_labels=labels)
     return html, not active and w.status != "processing"
 
 

@@ -180,6 +180,22 @@
     useMp4();
   }
 
+  // -- media-chrome's aria-labels in the page's language (data-labels: English -> translated) --
+  var controller = media.closest("media-controller");
+  var labels = controller && controller.dataset.labels ? JSON.parse(controller.dataset.labels) : null;
+  if (labels) {
+    var relabel = function (el) {
+      var said = el.getAttribute("aria-label");
+      var says = said && labels[said.toLowerCase()];
+      if (says && says !== said) el.setAttribute("aria-label", says);
+    };
+    relabel(controller);
+    controller.querySelectorAll("[aria-label]").forEach(relabel);
+    new MutationObserver(function (changes) {
+      changes.forEach(function (c) { relabel(c.target); });
+    }).observe(controller, { subtree: true, attributes: true, attributeFilter: ["aria-label"] });
+  }
+
   // -- jump links: any element with data-seek="seconds" moves the playhead there -------
   document.addEventListener("click", function (e) {
     var target = e.target.closest("[data-seek]");
@@ -197,6 +213,10 @@
   var copy = document.getElementById("copy-link");
   var field = document.getElementById("copy-link-text");
   var status = document.getElementById("copy-link-status");
+  // The texts come translated from the page: data-label, data-copied, data-copy-this.
+  function say(name, fallback) {
+    return ((copy && copy.dataset[name]) || fallback).replace("{time}", formatTime(media.currentTime));
+  }
   function linkHere() {
     var url = new URL(window.location.href);
     url.hash = "";
@@ -218,14 +238,14 @@
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(url).then(function () {
           field.value = url;
-          status.textContent = "Link to " + formatTime(media.currentTime) + " copied";
-        }, function () { showField(url, "Copy this link"); });
+          status.textContent = say("copied", "Link to {time} copied");
+        }, function () { showField(url, say("copyThis", "Copy this link")); });
       } else {
-        showField(url, "Copy this link");
+        showField(url, say("copyThis", "Copy this link"));
       }
     });
     media.addEventListener("timeupdate", function () {
-      copy.textContent = "Copy link at " + formatTime(media.currentTime);
+      copy.textContent = say("label", "Copy link at {time}");
     });
   }
 })();

@@ -1,8 +1,11 @@
 // Slide viewer: one page large, previous/next, a strip of thumbnails the browser loads as
 // they come into view (loading="lazy"), ←/→ when the viewer has focus, swipe on the page.
 // ?slide=<deck asset id>:<page> opens that page (and scrolls to its viewer).
-// A deck whose presentation has a start time (data-start) seeks the recording when its
-// first page is clicked: the only page whose time is known.
+// A page whose time in the recording is known (data-times: one entry per page, null where
+// unknown; the presentation's start for its first page, the description's slide times for
+// the others) seeks the recording when the large page is clicked, and its "Play from" button
+// does the same; a page without a known time is only shown. The texts come translated from
+// the page (data-alt, data-seek-title, the button's data-label).
 (function () {
   "use strict";
 
@@ -10,7 +13,10 @@
     this.root = root;
     this.count = parseInt(root.dataset.count, 10);
     this.base = root.dataset.base;
-    this.start = root.dataset.start !== undefined ? parseFloat(root.dataset.start) : null;
+    this.times = root.dataset.times ? JSON.parse(root.dataset.times) : [];
+    this.altText = root.dataset.alt || "{page} / {count}";
+    this.seekTitle = root.dataset.seekTitle || "";
+    this.seekButton = root.querySelector("button.page-seek");
     this.img = root.querySelector("img.page");
     this.current = root.querySelector(".counter .current");
     this.strip = root.querySelector(".strip");
@@ -32,20 +38,24 @@
       else if (e.key === "End") { self.show(self.count); e.preventDefault(); }
     });
     this.swipe();
-    if (this.start !== null) {
-      this.img.addEventListener("click", function () {
-        if (self.page === 1) seek(self.start);
-      });
-    }
+    this.img.addEventListener("click", function () {
+      var t = self.timeOf(self.page);
+      if (t !== null) seek(t);
+    });
     this.update();
   }
+
+  Viewer.prototype.timeOf = function (page) {
+    var t = this.times[page - 1];
+    return typeof t === "number" && document.getElementById("player") ? t : null;
+  };
 
   Viewer.prototype.show = function (page, scroll) {
     page = Math.max(1, Math.min(this.count, page));
     if (page === this.page) return;
     this.page = page;
     this.img.src = this.base + "large/" + page + ".webp";
-    this.img.alt = "Slide " + page + " of " + this.count;
+    this.img.alt = this.altText.replace("{page}", page).replace("{count}", this.count);
     this.img.dataset.page = String(page);
     this.update(scroll);
   };
@@ -64,9 +74,15 @@
       var left = b.offsetLeft - (this.strip.clientWidth - b.offsetWidth) / 2;
       this.strip.scrollTo({ left: Math.max(0, left), behavior: scroll === false ? "auto" : "smooth" });
     }
-    if (this.start !== null) {
-      this.img.classList.toggle("seekable", page === 1);
-      this.img.title = page === 1 ? "Play the recording from this slide" : "";
+    var t = this.timeOf(page);
+    this.img.classList.toggle("seekable", t !== null);
+    this.img.title = t !== null ? this.seekTitle : "";
+    if (this.seekButton) {
+      this.seekButton.hidden = t === null;
+      if (t !== null) {
+        this.seekButton.dataset.seek = String(t);   // player.js seeks on any [data-seek] click
+        this.seekButton.textContent = (this.seekButton.dataset.label || "{time}").replace("{time}", clock(t));
+      }
     }
     this.root.dataset.page = String(page);
     // Fetch the next page's large image ahead, so "next" feels instant.
@@ -90,6 +106,12 @@
     });
     stage.addEventListener("pointercancel", function () { x0 = null; });
   };
+
+  function clock(seconds) {
+    var s = Math.floor(seconds || 0), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    var ss = String(s % 60).padStart(2, "0");
+    return h ? h + ":" + String(m).padStart(2, "0") + ":" + ss : m + ":" + ss;
+  }
 
   function seek(t) {
     var media = document.getElementById("player");

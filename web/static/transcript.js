@@ -1,6 +1,9 @@
 // Transcript panel from the caption WebVTT: every cue with its time, the current cue
 // highlighted and kept in view while the recording plays (not while the viewer scrolls
-// the panel), a click on a cue seeks there, a search box filters the cues.
+// the panel), a click on a cue seeks there, a search box filters the cues. The panel shows
+// the captions the viewer picks in the player (its captions menu or the "c" key); the
+// panel's own language list picks the player's captions too. Captions turned off leave
+// the panel in the last language shown.
 (function () {
   "use strict";
   var list = document.getElementById("transcript-cues");
@@ -73,14 +76,18 @@
     follow();
   }
 
+  var shownSrc = null;
   function load(src) {
+    if (!src || src === shownSrc) return;
+    shownSrc = src;
+    list.dataset.src = src;
     list.dataset.state = "loading";
     fetch(src, { credentials: "same-origin" })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
       .then(function (text) { render(parse(text)); list.dataset.state = "ready"; })
       .catch(function () {
         list.dataset.state = "failed";
-        list.textContent = "The transcript could not be loaded.";
+        list.textContent = list.dataset.failed || "The transcript could not be loaded.";
       });
   }
 
@@ -124,6 +131,36 @@
   media.addEventListener("timeupdate", follow);
   media.addEventListener("seeked", function () { userScrollUntil = 0; follow(); });
   if (filter) filter.addEventListener("input", applyFilter);
-  if (lang) lang.addEventListener("change", function () { load(lang.value); });
+  // -- which captions: the <track> elements carry the same URLs as the panel's list ----
+  var tracks = Array.prototype.slice.call(media.querySelectorAll("track[kind=captions], track[kind=subtitles]"));
+  function trackSrc(textTrack) {
+    var el = tracks.find(function (t) { return t.track === textTrack; });
+    return el ? el.getAttribute("src") : null;
+  }
+  function followPlayer() {
+    var showing = Array.prototype.find.call(media.textTracks, function (t) {
+      return (t.kind === "captions" || t.kind === "subtitles") && t.mode === "showing";
+    });
+    var src = showing ? trackSrc(showing) : null;
+    if (!src) return;
+    if (lang) lang.value = src;
+    list.dataset.lang = showing.language;
+    load(src);
+  }
+  if (media.textTracks) media.textTracks.addEventListener("change", followPlayer);
+  if (lang) lang.addEventListener("change", function () {
+    // The panel's choice becomes the player's captions, if they are on.
+    var el = tracks.find(function (t) { return t.getAttribute("src") === lang.value; });
+    var on = Array.prototype.some.call(media.textTracks, function (t) { return t.mode === "showing"; });
+    if (el && on) {
+      Array.prototype.forEach.call(media.textTracks, function (t) {
+        if ((t.kind === "captions" || t.kind === "subtitles") && t !== el.track) t.mode = "disabled";
+      });
+      el.track.mode = "showing";
+    }
+    list.dataset.lang = el ? el.getAttribute("srclang") : "";
+    load(lang.value);
+  });
   load(list.dataset.src);
+  followPlayer();
 })();
