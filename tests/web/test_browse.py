@@ -374,3 +374,17 @@ def test_a_speaker_of_a_talk_only_has_a_page_too(site):
                 s.delete(talk)
             s.query(Speaker).filter_by(slug="talk-only-guest").delete()
     assert client.get("/speakers/talk-only-guest").status_code == 404
+
+
+def test_the_watch_page_links_its_series_speakers_and_topics(site):
+    _, app, made = site
+    client = app.test_client()
+    page = _text(client, f"/webinars/{made['first'].id}")
+    context = re.search(r'<ul class="context">.*?</ul>', page, re.S).group(0)
+    for path in ("/series/open-data", "/speakers/ada-lovelace", "/speakers/grace-hopper", "/tags/open-data",
+                 "/tags/cities"):
+        assert f'href="{path}"' in context
+        assert client.get(path).status_code == 200
+    # An unlisted webinar links to no page that would reveal it or answer 404.
+    unlisted = _text(client, f"/webinars/{made['unlisted'].id}")
+    assert 'class="context"' not in unlisted and "/speakers/person-unlisted" not in unlisted
