@@ -5,7 +5,7 @@ worker holds the check with a lease (`check_owner`, `check_expires_at`) and coun
 attempts (`check_attempts`), as a job does.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-27
 """
 from alembic import op
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
