@@ -200,7 +200,7 @@ def main() -> int:
           f"file copied to IndexedDB for resuming after a reload: {'yes' if kept else 'no'}")
     print(f"A  boto3 multipart upload:          {boto3_seconds:6.1f} s  {mb / boto3_seconds:7.1f} MB/s")
     print(f"B  browser upload, parts:           {b['parts_seconds']:6.1f} s  {mb / b['parts_seconds']:7.1f} MB/s")
-    print(f"   the completion request answered: {b['complete_seconds']:6.1f} s  (CompleteMultipartUpload, HEAD)")
+    print(f"   the completion request answered: {b['complete_seconds'] * 1000:6.0f} ms (CompleteMultipartUpload, HEAD)")
     print(f"   browser upload to 'received':    {b['total_seconds']:6.1f} s  ({b['result']})")
     print(f"   throughput ratio browser/boto3:  {boto3_seconds / b['parts_seconds']:.2f} (target >= 0.9)")
     print(f"C  web process RSS: {b['rss_baseline_kb'] / 1024:.1f} MB before, {b['rss_peak_kb'] / 1024:.1f} MB peak, "
