@@ -1,19 +1,22 @@
 """Browser uploads straight to S3: the server's side of a presigned multipart upload.
 
 The browser sends the bytes to S3 itself; the server decides the key, signs the parts of
-the uploads it issued to that user only, confirms completion with HEAD, runs the checks
-`import` runs, and only then records the asset and queues its processing. A refused
-file's object is deleted. Unfinished uploads are aborted by `sweep` (MinIO has no
-lifecycle rule for them).
+the uploads it issued to that user only, and confirms completion with HEAD (the size).
+The upload is then `checking`: a worker claims the check (a lease on the upload's row,
+as jobs have, so that a worker killed mid-check is replaced), runs the checks `import`
+runs, and only then records the asset and queues its processing, or refuses the file:
+its object is deleted and the reason kept on the upload. A web request never reads the
+file. Unfinished uploads are aborted by `sweep` (MinIO has no lifecycle rule for them).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import shutil
+import threading
 from urllib.parse import quote
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text, func, select, update
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, and_, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import importer, pipeline, queries, webinars
@@ -36,7 +39,7 @@ EXTENSIONS: dict[str, dict[str, str]] = {
     "captions": {"vtt": "text/vtt", "srt": "application/x-subrip"},
 }
 MAX_PARTS = 10_000  # S3's limit
-STATES = ("uploading", "completing", "done", "refused", "aborted")
+STATES = ("uploading", "completing", "checking", "done", "refused", "aborted")
 
 
 class UploadRefused(Exception):
@@ -65,6 +68,11 @@ class Upload(Base):
     s3_upload_id: Mapped[str] = mapped_column(String(1024), index=True)
     state: Mapped[str] = mapped_column(String(16), default="uploading", index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    # The check's lease while `checking` (see claim_check): who holds it, until when (or,
+    # with no holder, when the next attempt may start) and how many attempts began.
+    check_owner: Mapped[str | None] = mapped_column(String(200))
+    check_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    check_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -209,11 +217,12 @@ def direct_play(info: dict) -> bool:
 
 
 def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
-    """Join the parts, confirm with HEAD, check the content as `import` does, then record
-    the asset and queue its first job in one transaction. A refused file is deleted and
-    the upload ends `refused` with the reason; UploadRefused carries it to the caller."""
+    """Join the parts and confirm the size with HEAD, then leave the content's check to a
+    worker (the upload becomes `checking`; see check_next). A size that is not the one
+    announced is refused here: the object is deleted and UploadRefused says why. Asked
+    again, the answer is the upload's state (`checking`, `done`), or the refusal."""
     record = get(archive, upload_id, owner)
-    if record.state == "done":  # the browser asked twice: the answer stands
+    if record.state in ("checking", "done"):  # the browser asked twice: the answer stands
         return record
     if record.state == "refused":
         raise UploadRefused(record.error or f"{record.filename} was refused")
@@ -229,27 +238,15 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
         _set_state(archive, record.id, "uploading", expect=("completing",))
         raise UploadRefused(f"{record.filename}: the upload could not be completed; some parts are missing "
                             "or damaged") from e
-    scratch = archive.settings.work_dir / f"upload-{record.id}"
     try:
         head = store.head(record.key)
         if head is None or head["size"] != record.size:
             got = "nothing" if head is None else f"{head['size']} bytes"
             raise importer.ImportRejected(f"{record.filename}: announced {record.size} bytes, S3 holds {got}")
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir(parents=True)
-        local = scratch / f"original.{record.ext}"
-        store.stream_to_file(record.key, local)  # flat memory in the web process
-        checked = importer.check_file(record.kind, local, archive.settings, name=record.filename,
-                                       language=record.language)
-        if record.kind == "slides" and checked.ext != record.ext:
-            raise importer.ImportRejected(f"{record.filename}: the file is {checked.ext.upper()}, "
-                                          f"not .{record.ext}; rename it and upload it again")
-        info = dict(checked.info)
-        if record.kind == "recording" and direct_play(info):
-            info["direct_play"] = True
-        if head["metadata"].get("replaces"):
-            info["replaces"] = head["metadata"]["replaces"]
-        _record_asset(archive, record, checked, info)
+        with archive.catalog.transaction() as s:
+            s.execute(update(Upload).where(Upload.id == record.id, Upload.state == "completing")
+                      .values(state="checking", error=None, check_owner=None, check_expires_at=None,
+                              check_attempts=0, updated_at=utcnow()))
     except importer.ImportRejected as e:
         _refuse(archive, record, str(e))
         raise UploadRefused(str(e)) from e
@@ -257,13 +254,173 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
         # Not the file's fault (storage, database): the object goes, the user may try again.
         _refuse(archive, record, f"{record.filename}: the upload could not be recorded; try again")
         raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    # Wakes an idle worker at once (the value is only a wake-up); the table is the truth.
+    archive.catalog.queue.push([record.id])
     return get(archive, upload_id, owner)
 
 
-def _record_asset(archive: Archive, record: Upload, checked: importer.Checked, info: dict) -> None:
+def _refuse(archive: Archive, record: Upload, reason: str) -> None:
+    log.info("upload %s refused: %s", record.id, reason)
+    try:
+        archive.store.delete_keys([record.key])
+    finally:
+        _set_state(archive, record.id, "refused", expect=("completing",), error=reason)
+
+
+# --- The check, in a worker -------------------------------------------------------------
+
+def _checkable(now: dt.datetime):
+    """Waiting for its check: never claimed, its lease ran out (the worker died), or its
+    retry is due."""
+    return and_(Upload.state == "checking",
+                or_(Upload.check_expires_at.is_(None), Upload.check_expires_at < now))
+
+
+def _held(upload_id: str, owner: str, attempt: int):
+    return and_(Upload.id == upload_id, Upload.state == "checking", Upload.check_owner == owner,
+                Upload.check_attempts == attempt)
+
+
+def claim_check(archive: Archive, owner: str) -> Upload | None:
+    """Take the oldest upload waiting for its check, or None. One conditional UPDATE per
+    candidate, as jobs.claim does: exactly one worker wins each upload, on SQLite and
+    PostgreSQL alike. The lease lasts `job_lease_seconds` and is renewed while the check
+    runs; a worker that dies leaves it to run out, and another worker takes the upload."""
+    settings = archive.settings
+    _refuse_exhausted(archive)
+    now = utcnow()
+    with archive.catalog.session() as s:
+        candidates = s.scalars(select(Upload.id).where(_checkable(now),
+                                                       Upload.check_attempts < settings.job_max_attempts)
+                               .order_by(Upload.created_at, Upload.id).limit(5)).all()
+        for upload_id in candidates:
+            result = s.execute(
+                update(Upload)
+                .where(Upload.id == upload_id, _checkable(now), Upload.check_attempts < settings.job_max_attempts)
+                .values(check_owner=owner, check_attempts=Upload.check_attempts + 1,
+                        check_expires_at=now + dt.timedelta(seconds=settings.job_lease_seconds)))
+            if result.rowcount != 1:
+                s.rollback()
+                continue
+            record = s.get(Upload, upload_id, populate_existing=True)
+            s.commit()
+            return record
+    return None
+
+
+def _refuse_exhausted(archive: Archive) -> None:
+    """Uploads whose worker died during the last attempt of their check: refused."""
+    now = utcnow()
+    stale = and_(Upload.state == "checking", Upload.check_owner.is_not(None), Upload.check_expires_at < now,
+                 Upload.check_attempts >= archive.settings.job_max_attempts)
+    with archive.catalog.session() as s:
+        found = list(s.scalars(select(Upload).where(stale)))
+    for record in found:
+        reason = (f"{record.filename}: the check stopped during its last attempt (the worker was killed, "
+                  "ran out of memory or over a time limit); upload it again")
+        with archive.catalog.transaction() as s:
+            r = s.execute(update(Upload).where(Upload.id == record.id, stale)
+                          .values(state="refused", error=reason, check_owner=None, updated_at=utcnow()))
+            if r.rowcount == 1:  # deleted inside the transaction: a failed delete leaves it checking
+                archive.store.delete_keys([record.key])
+                log.warning("upload %s refused: %s", record.id, reason)
+
+
+class _Lease:
+    """Renews the check's lease in the background while the file is fetched and checked."""
+
+    def __init__(self, archive: Archive, record: Upload, owner: str):
+        self.archive, self.where = archive, _held(record.id, owner, record.check_attempts)
+        self.seconds = archive.settings.job_lease_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"check-{record.id}")
+
+    def renew(self) -> bool:
+        with self.archive.catalog.transaction() as s:
+            r = s.execute(update(Upload).where(self.where, Upload.check_expires_at >= utcnow())
+                          .values(check_expires_at=utcnow() + dt.timedelta(seconds=self.seconds)))
+            return r.rowcount == 1
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(1.0, self.seconds / 3)):
+            try:
+                if not self.renew():
+                    log.warning("upload check: lease lost; another worker may be checking it")
+                    return
+            except Exception as e:  # the next beat retries; the lease outlasts two misses
+                log.warning("renewing an upload check's lease failed: %s", e)
+
+    def __enter__(self) -> "_Lease":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def run_check(archive: Archive, record: Upload, owner: str) -> str:
+    """Check a claimed upload as `import` checks a file, then record the asset and queue its
+    first job in one transaction, or refuse the file (its object is deleted). Returns the
+    upload's new state: done, refused, checking (another attempt is due) or `lost` (another
+    worker holds the check now: this one changed nothing)."""
+    attempt = record.check_attempts
+    work = archive.settings.work_dir
+    scratch = work / f"upload-{record.id}-{attempt}"
+    store = archive.store
+    try:
+        with _Lease(archive, record, owner):
+            for earlier in work.glob(f"upload-{record.id}-*"):  # what a killed attempt left
+                shutil.rmtree(earlier, ignore_errors=True)
+            head = store.head(record.key)
+            if head is None or head["size"] != record.size:
+                got = "nothing" if head is None else f"{head['size']} bytes"
+                raise importer.ImportRejected(f"{record.filename}: announced {record.size} bytes, S3 holds {got}")
+            scratch.mkdir(parents=True)
+            local = scratch / f"original.{record.ext}"
+            store.download_file(record.key, local)
+            checked = importer.check_file(record.kind, local, archive.settings, name=record.filename,
+                                           language=record.language)
+            if record.kind == "slides" and checked.ext != record.ext:
+                raise importer.ImportRejected(f"{record.filename}: the file is {checked.ext.upper()}, "
+                                              f"not .{record.ext}; rename it and upload it again")
+            info = dict(checked.info)
+            if record.kind == "recording" and direct_play(info):
+                info["direct_play"] = True
+            if head["metadata"].get("replaces"):
+                info["replaces"] = head["metadata"]["replaces"]
+            state = "done" if _record_asset(archive, record, owner, checked, info) else "lost"
+    except importer.ImportRejected as e:
+        state = _refuse_checked(archive, record, owner, str(e))
+    except Exception as e:  # not the file's fault (storage, database): tried again
+        log.exception("checking upload %s failed", record.id)
+        state = _retry_or_refuse(archive, record, owner, f"{type(e).__name__}: {e}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    log.info("upload %s (%s): %s", record.id, record.filename, state)
+    return state
+
+
+def check_next(archive: Archive, owner: str) -> bool:
+    """Claim one upload waiting for its check and run it; False when none was waiting."""
+    record = claim_check(archive, owner)
+    if record is None:
+        return False
+    run_check(archive, record, owner)
+    return True
+
+
+def _record_asset(archive: Archive, record: Upload, owner: str, checked: importer.Checked, info: dict) -> bool:
+    """The asset and its first job, and the upload `done`, in one transaction; False (and
+    nothing written) when this worker no longer holds the check."""
     with archive.catalog.transaction() as s:
+        # A write first: it checks the lease and takes the write lock (SQLite) or the row
+        # lock (PostgreSQL), so a worker that lost the check adds no second asset.
+        held = s.execute(update(Upload).where(_held(record.id, owner, record.check_attempts))
+                         .values(state="done", error=None, check_owner=None, updated_at=utcnow())
+                         .execution_options(synchronize_session=False))
+        if held.rowcount != 1:
+            return False
         if info.get("replaces") and _replaceable(s, record.webinar_id, record.kind, info["replaces"]) is None:
             info = {k: v for k, v in info.items() if k != "replaces"}  # removed meanwhile: simply added
         position = s.scalar(select(func.coalesce(func.max(Asset.position), -1))
@@ -275,8 +432,6 @@ def _record_asset(archive: Archive, record: Upload, checked: importer.Checked, i
         s.add(asset)
         s.flush()
         pipeline.start(s, asset, archive.settings.job_max_attempts)
-        s.execute(update(Upload).where(Upload.id == record.id)
-                  .values(state="done", error=None, updated_at=utcnow()))
     with archive.catalog.session() as s:
         webinar = queries.get(s, record.webinar_id)
     if webinar is not None:
@@ -284,14 +439,37 @@ def _record_asset(archive: Archive, record: Upload, checked: importer.Checked, i
             webinars.write_manifest(archive, webinar)
         except StorageError as e:  # the worker rewrites it after each job
             log.warning("manifest of %s not written: %s", record.webinar_id, e)
+    return True
 
 
-def _refuse(archive: Archive, record: Upload, reason: str) -> None:
-    log.info("upload %s refused: %s", record.id, reason)
-    try:
+def _refuse_checked(archive: Archive, record: Upload, owner: str, reason: str) -> str:
+    """The file failed its check: refused with the reason, its object deleted (inside the
+    transaction: a failed delete leaves the upload to be checked again)."""
+    with archive.catalog.transaction() as s:
+        r = s.execute(update(Upload).where(_held(record.id, owner, record.check_attempts))
+                      .values(state="refused", error=reason, check_owner=None, updated_at=utcnow()))
+        if r.rowcount != 1:
+            return "lost"
         archive.store.delete_keys([record.key])
-    finally:
-        _set_state(archive, record.id, "refused", expect=("completing",), error=reason)
+    log.info("upload %s refused: %s", record.id, reason)
+    return "refused"
+
+
+def _retry_or_refuse(archive: Archive, record: Upload, owner: str, error: str) -> str:
+    """Another attempt after a delay, as a failed job gets; after the last one, refused."""
+    settings = archive.settings
+    if record.check_attempts >= settings.job_max_attempts:
+        try:
+            return _refuse_checked(archive, record, owner,
+                                   f"{record.filename}: the file could not be checked; upload it again")
+        except Exception:
+            log.exception("refusing upload %s failed", record.id)  # its lease runs out: refused then
+            return "checking"
+    delay = dt.timedelta(seconds=settings.job_retry_delay_seconds * record.check_attempts)
+    with archive.catalog.transaction() as s:
+        r = s.execute(update(Upload).where(_held(record.id, owner, record.check_attempts))
+                      .values(check_owner=None, check_expires_at=utcnow() + delay))
+        return "checking" if r.rowcount == 1 else "lost"
 
 
 def abort(archive: Archive, upload_id: str, owner: str) -> Upload:
@@ -348,4 +526,4 @@ def sweep(archive: Archive, older_than: dt.timedelta | None = None,
 
 
 __all__ = ["Upload", "UploadRefused", "UploadNotFound", "create", "get", "sign_part", "list_parts",
-           "complete", "abort", "sweep", "direct_play", "object_key", "EXTENSIONS", "KINDS"]
+           "complete", "claim_check", "run_check", "check_next", "abort", "sweep", "direct_play", "object_key", "EXTENSIONS", "KINDS"]

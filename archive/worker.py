@@ -42,7 +42,11 @@ class Worker:
         self._next_upload_sweep = 0.0  # monotonic time of the next abandoned-upload sweep
 
     def run_once(self) -> bool:
-        """Claim and run one job; False when there was none to claim."""
+        """Check one finished browser upload, or else claim and run one job; False when
+        there was neither. Checks come first: someone waits for their answer, and they
+        hold up the file's processing."""
+        if uploads.check_next(self.archive, self.owner):
+            return True
         s = self.archive.settings
         job = jobs.claim(self.archive.catalog, self.owner, s.job_lease_seconds,
                          on_claimed=pipeline.on_claimed, on_finished=pipeline.on_finished)

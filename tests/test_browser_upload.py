@@ -10,6 +10,7 @@ import hashlib
 import math
 import shutil
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -63,6 +64,24 @@ def webinar_id(archive) -> str:
     with archive.catalog.transaction() as s:
         s.add(Webinar(id=wid, title="Uploaded from the browser", visibility="public"))
     return wid
+
+
+@pytest.fixture(autouse=True)
+def checker(archive):
+    """What a worker does first: check each completed upload (and record it, or refuse it).
+    Only that: no job runs, so the recording's processing stays queued."""
+    stop = threading.Event()
+
+    def run():
+        while not stop.is_set():
+            if not uploads.check_next(archive, "upload-checker"):
+                stop.wait(0.2)
+
+    thread = threading.Thread(target=run, daemon=True, name="upload-checker")
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=60)
 
 
 @pytest.fixture
@@ -195,7 +214,7 @@ def test_staff_put_a_webinar_online_from_the_browser(live_server, archive, minio
             asset = s.get(Asset, rec.id)
             assert asset.sha256 == _sha256(big_recording)
             assert asset.info["direct_play"] is True
-            assert s.query(Job).filter_by(asset_id=rec.id).one().state == "queued"  # no worker ran
+            assert s.query(Job).filter_by(asset_id=rec.id).one().state == "queued"  # checked, not processed
             assert sorted(a.original_filename for a in s.query(Asset).filter_by(webinar_id=webinar_id,
                                                                                kind="slides")) \
                 == ["Deck one.pdf", "Deck two.pdf"]

@@ -1,6 +1,7 @@
 """Staff uploads: the uploader page and the JSON calls Uppy makes while the browser
 sends the bytes straight to S3. No media byte passes through here (MAX_CONTENT_LENGTH
-stays at 1 MB); these views only start, sign, list, complete and abort."""
+stays at 1 MB); these views only start, sign, list, complete, report and abort. The
+content of a completed upload is checked by a worker, never in a request."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
@@ -113,8 +114,11 @@ def list_parts(upload_id: str):
 @bp.post("/staff/uploads/<upload_id>/complete")
 @staff_required()
 def complete(upload_id: str):
+    """Joins the parts and checks the size only: a worker checks the content. 202 while
+    it does (the page then polls `status`), 200 once the file is recorded."""
     up = uploads.complete(_archive(), upload_id, _owner(), _json().get("parts"))
-    return jsonify(**up.as_dict(), page=url_for("public.webinar", webinar_id=up.webinar_id))
+    return (jsonify(**up.as_dict(), page=url_for("public.webinar", webinar_id=up.webinar_id)),
+            202 if up.state == "checking" else 200)
 
 
 @bp.delete("/staff/uploads/<upload_id>")

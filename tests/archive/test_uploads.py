@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import shutil
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from archive import uploads
-from archive.models import Asset, Job, new_id
+from archive.models import Asset, Job, new_id, utcnow
 from archive.uploads import Upload, UploadNotFound, UploadRefused
 
 PART = 5 * 1024 * 1024  # S3's smallest part but the last
@@ -41,8 +42,17 @@ def test_a_recording_goes_up_in_parts_and_becomes_an_asset_with_its_job(archive,
     listed = uploads.list_parts(archive, up.id, "staff-1")
     assert [p["PartNumber"] for p in listed] == [p["PartNumber"] for p in parts]
 
-    done = uploads.complete(archive, up.id, "staff-1", parts)
-    assert done.state == "done"
+    # The request only joins the parts and checks the size: the content waits for a worker.
+    answer = uploads.complete(archive, up.id, "staff-1", parts)
+    assert answer.state == "checking"
+    assert archive.store.head(up.key)["size"] == len(data)
+    with archive.catalog.session() as s:
+        assert s.get(Asset, up.id) is None and s.query(Job).filter_by(asset_id=up.id).count() == 0
+    assert uploads.complete(archive, up.id, "staff-1", parts).state == "checking"  # asked again
+
+    assert uploads.check_next(archive, "checker") is True
+    assert uploads.check_next(archive, "checker") is False  # nothing else waits
+    assert uploads.get(archive, up.id, "staff-1").state == "done"
     with archive.catalog.session() as s:
         asset = s.get(Asset, up.id)
         jobs = s.query(Job).filter_by(asset_id=up.id).all()
@@ -64,12 +74,14 @@ def test_a_large_upload_resumes_with_list_parts(archive, webinar_id, inputs, tmp
     assert [p["PartNumber"] for p in uploads.list_parts(archive, up.id, "staff-1")] == [1]
     rest = send(archive, up, data, skip={1})
     assert [p["PartNumber"] for p in uploads.list_parts(archive, up.id, "staff-1")] == [1, 2, 3]
-    # Zeros are not a recording: refused with the CLI's sentence, and the object is gone.
-    with pytest.raises(UploadRefused, match="big.mp4: not a readable recording"):
-        uploads.complete(archive, up.id, "staff-1", first + rest)
+    # Zeros are not a recording: refused by the check with the CLI's sentence, the object gone.
+    assert uploads.complete(archive, up.id, "staff-1", first + rest).state == "checking"
+    assert uploads.check_next(archive, "checker") is True
     assert archive.store.head(up.key) is None
     refused = uploads.get(archive, up.id, "staff-1")
-    assert refused.state == "refused" and "not a readable recording" in refused.error
+    assert refused.state == "refused" and refused.error == "recording big.mp4: not a readable recording: the file is not media"
+    with pytest.raises(UploadRefused, match="big.mp4: not a readable recording"):  # asked again
+        uploads.complete(archive, up.id, "staff-1", first + rest)
     with archive.catalog.session() as s:
         assert s.get(Asset, up.id) is None
     with pytest.raises(UploadRefused):
@@ -109,6 +121,7 @@ def test_a_deck_is_checked_like_the_cli_does(archive, webinar_id, inputs):
     up = uploads.create(archive, "staff-1", webinar_id, "slides", "Präsentation.pdf", len(data))
     parts = send(archive, up, data)
     uploads.complete(archive, up.id, "staff-1", parts)
+    assert uploads.check_next(archive, "checker")
     with archive.catalog.session() as s:
         deck = s.get(Asset, up.id)
         assert deck.info["page_count"] == 3
@@ -174,3 +187,88 @@ def test_the_idle_worker_sweeps(archive, worker, webinar_id):
     worker.stopping.set()  # one pass through the idle path, no waiting
     worker._idle()
     assert archive.store.list_multipart_uploads() == []
+
+
+def test_a_size_other_than_announced_is_refused_by_the_request(archive, webinar_id, inputs):
+    data = Path(inputs["deck.pdf"]).read_bytes()
+    up = uploads.create(archive, "staff-1", webinar_id, "slides", "deck.pdf", len(data) + 1)
+    parts = send(archive, up, data)
+    with pytest.raises(UploadRefused, match=f"deck.pdf: announced {len(data) + 1} bytes, S3 holds {len(data)} bytes"):
+        uploads.complete(archive, up.id, "staff-1", parts)
+    assert archive.store.head(up.key) is None
+    assert uploads.get(archive, up.id, "staff-1").state == "refused"
+    assert uploads.check_next(archive, "checker") is False  # nothing for a worker
+
+
+def _completed(archive, webinar_id, inputs, name="h264_aac.mp4") -> Upload:
+    data = Path(inputs[name]).read_bytes()
+    up = uploads.create(archive, "staff-1", webinar_id, "recording", name, len(data))
+    assert uploads.complete(archive, up.id, "staff-1", send(archive, up, data)).state == "checking"
+    return up
+
+
+def _expire(archive, upload_id: str) -> None:
+    """The lease of a worker that died mid-check runs out."""
+    with archive.catalog.transaction() as s:
+        s.get(Upload, upload_id).check_expires_at = utcnow() - dt.timedelta(seconds=1)
+
+
+def test_a_check_whose_worker_died_is_taken_over_once(archive, webinar_id, inputs):
+    up = _completed(archive, webinar_id, inputs)
+    dead = uploads.claim_check(archive, "dead-worker")  # claimed, then the worker is killed
+    assert dead.id == up.id and dead.check_attempts == 1
+    assert uploads.check_next(archive, "other-worker") is False  # its lease still holds
+    _expire(archive, up.id)
+
+    assert uploads.check_next(archive, "other-worker") is True
+    assert uploads.get(archive, up.id, "staff-1").state == "done"
+    # The first worker was only stalled and carries on: it publishes nothing.
+    assert uploads.run_check(archive, dead, "dead-worker") == "lost"
+    with archive.catalog.session() as s:
+        assert s.query(Asset).filter_by(webinar_id=webinar_id).count() == 1
+        assert [(j.kind, j.state) for j in s.query(Job).filter_by(asset_id=up.id)] == [
+            ("process_recording", "queued")]
+        assert s.get(Asset, up.id).info["direct_play"] is True
+    assert archive.store.head(up.key)["size"] == up.size
+    assert not list(archive.settings.work_dir.glob(f"upload-{up.id}-*"))  # no scratch left
+
+
+def test_a_check_that_dies_on_every_attempt_is_refused(archive, webinar_id, inputs):
+    up = _completed(archive, webinar_id, inputs)
+    for attempt in range(1, archive.settings.job_max_attempts + 1):
+        assert uploads.claim_check(archive, f"doomed-{attempt}").check_attempts == attempt
+        _expire(archive, up.id)
+    assert uploads.check_next(archive, "last") is False  # none left to try: refused instead
+    refused = uploads.get(archive, up.id, "staff-1")
+    assert refused.state == "refused" and "the check stopped during its last attempt" in refused.error
+    assert archive.store.head(up.key) is None
+    with archive.catalog.session() as s:
+        assert s.get(Asset, up.id) is None
+
+
+def test_a_check_that_fails_not_for_the_file_is_tried_again(archive, webinar_id, inputs):
+    up = _completed(archive, webinar_id, inputs)
+    record = uploads.claim_check(archive, "w1")
+    work = archive.settings.work_dir
+    shutil.rmtree(work)
+    work.write_text("not a folder")  # the scratch space is unusable for now
+    try:
+        assert uploads.run_check(archive, record, "w1") == "checking"  # another attempt is due
+    finally:
+        work.unlink()
+        work.mkdir()
+    again = uploads.get(archive, up.id, "staff-1")
+    assert again.check_owner is None and again.check_attempts == 1 and again.error is None
+    assert archive.store.head(up.key) is not None
+    assert uploads.check_next(archive, "w2") is False  # not before the retry delay
+    _expire(archive, up.id)  # the delay has passed
+    assert uploads.check_next(archive, "w2") is True
+    assert uploads.get(archive, up.id, "staff-1").state == "done"
+
+
+def test_the_worker_checks_uploads_before_jobs(archive, worker, webinar_id, inputs):
+    up = _completed(archive, webinar_id, inputs)
+    assert worker.run_once() is True
+    assert uploads.get(archive, up.id, "staff-1").state == "done"
+    with archive.catalog.session() as s:
+        assert s.query(Job).filter_by(asset_id=up.id).one().state == "queued"  # the check only

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from archive import uploads
 from archive.importer import ImportRequest, PresentationInput, SpeakerInput, import_webinar
 from archive.models import Asset, Webinar
 from archive.worker import Worker
@@ -112,7 +113,8 @@ def _upload(client, webinar_id: str, path: Path, kind: str, replaces: str | None
     upload_id = r.json["uploadId"]
     etag = _put(client.post(f"/staff/uploads/{upload_id}/parts/1").json["url"], data)
     r = client.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
-    assert r.status_code == 200, r.json
+    assert r.status_code == 202, r.json
+    assert uploads.check_next(client.application.extensions["archive"], "checker")  # what a worker does
     return upload_id
 
 

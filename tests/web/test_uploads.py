@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from archive import uploads
 from archive.models import Asset
 
 from ..staff import OTHER_EMAIL, signed_in, staff_app
@@ -57,11 +58,21 @@ def test_create_sign_list_complete(app, client, archive, webinar_id, inputs):
     r = other.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
     assert r.status_code == 404 and r.json == {"error": "no such upload"}
 
+    # The answer comes before the content is checked: a worker does that.
     r = client.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
-    assert r.status_code == 200, r.json
-    assert r.json["state"] == "done" and r.json["page"] == f"/webinars/{webinar_id}"
+    assert r.status_code == 202, r.json
+    assert r.json["state"] == "checking" and r.json["page"] == f"/webinars/{webinar_id}"
+    assert client.get(f"/staff/uploads/{upload_id}").json["state"] == "checking"
+    with archive.catalog.session() as s:
+        assert s.get(Asset, upload_id) is None
+    assert other.get(f"/staff/uploads/{upload_id}").status_code == 404
+
+    assert uploads.check_next(archive, "checker")
+    assert client.get(f"/staff/uploads/{upload_id}").json["state"] == "done"
     with archive.catalog.session() as s:
         assert s.get(Asset, upload_id).original_filename == "Folien ü.pdf"
+    r = client.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert r.status_code == 200 and r.json["state"] == "done"  # asked again: the answer stands
 
 
 def test_refusals_are_sentences(client, archive, webinar_id):
@@ -73,16 +84,23 @@ def test_refusals_are_sentences(client, archive, webinar_id):
     r = client.post("/staff/uploads", data="not json", content_type="application/json")
     assert r.status_code == 422
 
-    # A file that is not what it says: refused at completion, its object removed.
+    # A file that is not what it says: refused by its check, its object removed, the reason
+    # in its status.
     r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "slides",
                                             "filename": "deck.pdf", "size": 11})
     upload_id, key = r.json["uploadId"], r.json["key"]
     etag = _put(client.post(f"/staff/uploads/{upload_id}/parts/1").json["url"], b"hello world")
     r = client.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
-    assert r.status_code == 422
-    assert r.json["error"] == "slides deck.pdf: not a PDF, PPTX or ODP file"
+    assert r.status_code == 202 and r.json["state"] == "checking"
+    assert archive.store.head(key) is not None
+    assert uploads.check_next(archive, "checker")
     assert archive.store.head(key) is None
-    assert client.get(f"/staff/uploads/{upload_id}").json["state"] == "refused"
+    status = client.get(f"/staff/uploads/{upload_id}").json
+    assert status["state"] == "refused" and status["error"] == "slides deck.pdf: not a PDF, PPTX or ODP file"
+    r = client.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert r.status_code == 422 and r.json["error"] == "slides deck.pdf: not a PDF, PPTX or ODP file"
+    with archive.catalog.session() as s:
+        assert s.get(Asset, upload_id) is None
 
 
 def test_cancel_aborts_the_multipart_upload(client, archive, webinar_id):

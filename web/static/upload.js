@@ -1,8 +1,9 @@
 // Staff uploads: Uppy (vendored bundle) sends each file straight to S3 as a presigned
 // multipart upload, several parts at a time, retrying failed parts; Golden Retriever
 // keeps the files and their upload ids across a reload, and the upload resumes with
-// ListParts, sending only the missing parts. The server issues the keys, signs the parts
-// and checks the file once complete; its answers are JSON ({"error": sentence} on refusal).
+// ListParts, sending only the missing parts. The server issues the keys and signs the
+// parts; once complete, a worker checks the file and the page asks how it went (every
+// second) until it is received or refused. Answers are JSON ({"error": sentence} on refusal).
 (function () {
   "use strict";
   var root = document.getElementById("uploader");
@@ -19,6 +20,9 @@
   // ?replace=<asset id>: one file of that kind, which replaces it once processed.
   var replaces = root.dataset.replaces || "";
   var replaceKind = root.dataset.replaceKind || "";
+  var POLL_MS = 1000;  // how often the page asks whether a completed file passed its check
+  var GIVE_UP_MS = 60 * 60 * 1000;  // then it stops asking (the check goes on)
+  var stillChecking = {};  // file id -> true: the page stopped asking before an answer
 
   function extOf(name) {
     var dot = name.lastIndexOf(".");
@@ -58,11 +62,47 @@
     return base + "/" + encodeURIComponent(id) + (tail || "");
   }
 
-  function report(file, text, refused) {
+  function wait(ms, signal) {
+    return new Promise(function (resolve, reject) {
+      var timer = setTimeout(resolve, ms);
+      if (signal) {
+        signal.addEventListener("abort", function () {
+          clearTimeout(timer);
+          reject(signal.reason || new Error("aborted"));
+        }, { once: true });
+      }
+    });
+  }
+
+  // After "complete" a worker checks the file: ask until it is recorded (resolves) or
+  // refused (rejects with the reason, as a refused completion did). A lost answer (the
+  // connection, a busy server) is asked again; after GIVE_UP_MS the page stops asking.
+  function untilChecked(file, id, answer, signal) {
+    var started = Date.now();
+    function next(data) {
+      if (data.state === "done") return data;
+      if (data.state === "refused") throw new Error(data.error || "the file was refused");
+      if (Date.now() - started > GIVE_UP_MS) {
+        stillChecking[file.id] = true;
+        return data;
+      }
+      return wait(POLL_MS, signal)
+        .then(function () { return call("GET", uploadUrl(id), undefined, signal); })
+        .catch(function (error) {
+          if (error.status === 404 || (signal && signal.aborted)) throw error;
+          return { state: "checking" };  // asked again at the next turn
+        })
+        .then(next);
+    }
+    return Promise.resolve(answer).then(next);
+  }
+
+  // `outcome`: received, refused or checking (the page stopped asking before an answer).
+  function report(file, text, outcome) {
     var li = document.createElement("li");
-    li.className = refused ? "refused" : "received";
+    li.className = outcome;
     li.dataset.file = file.name;
-    if (refused) li.setAttribute("role", "alert");
+    if (outcome === "refused") li.setAttribute("role", "alert");
     li.textContent = file.name + ": " + text;
     results.appendChild(li);
   }
@@ -123,7 +163,12 @@
     },
     completeMultipartUpload: function (file, opts) {
       return call("POST", uploadUrl(opts.uploadId, "/complete"), { parts: opts.parts }, opts.signal)
-        .then(function (data) { return { location: data.page, state: data.state }; });
+        .then(function (data) {
+          var page = data.page;
+          return untilChecked(file, opts.uploadId, data, opts.signal).then(function (checked) {
+            return { location: page, state: checked.state };
+          });
+        });
     },
     abortMultipartUpload: function (file, opts) {
       return call("DELETE", uploadUrl(opts.uploadId));
@@ -147,10 +192,14 @@
   uppy.on("restored", resumeWhenComplete);
   uppy.on("files-added", resumeWhenComplete);
   uppy.on("upload-success", function (file) {
-    report(file, "received; it is being processed", false);
+    if (stillChecking[file.id]) {
+      report(file, "uploaded; still being checked, see the webinar’s staff page later", "checking");
+    } else {
+      report(file, "received; it is being processed", "received");
+    }
   });
   uppy.on("upload-error", function (file, error) {
-    report(file, (error && error.message) || "the upload failed", true);
+    report(file, (error && error.message) || "the upload failed", "refused");
   });
 
   window.webinarUploader = uppy;  // for the browser tests and the curious
