@@ -31,7 +31,8 @@ from .uploads import Upload
 
 log = logging.getLogger(__name__)
 
-LIVE_UPLOADS = ("uploading", "completing")
+LIVE_UPLOADS = ("uploading", "completing")  # a multipart upload still open in S3
+UNFINISHED_UPLOADS = (*LIVE_UPLOADS, "checking")  # sent, its content not yet checked
 
 
 @dataclass
@@ -68,7 +69,7 @@ def summary(archive: Archive, webinar_id: str) -> Summary | None:
         states = [state for (state,) in s.execute(
             select(Job.state).join(Job.asset).where(Asset.webinar_id == webinar_id))]
         uploads = len(s.scalars(select(Upload.id).where(Upload.webinar_id == webinar_id,
-                                                        Upload.state.in_(LIVE_UPLOADS))).all())
+                                                        Upload.state.in_(UNFINISHED_UPLOADS))).all())
         prefix = w.prefix
     sizes = archive.store.list_sizes(prefix)
     return Summary(webinar_id, title, files, len(sizes), sum(sizes.values()), states.count("running"),
