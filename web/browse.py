@@ -78,15 +78,20 @@ def _webinar_page(filters: browse.Filters, page: int):
     return total, items, pages_of(total, PER_PAGE)
 
 
-@bp.get("/series")
-def series_index():
+def _index_page(query, template: str, name: str):
+    """One page of an index (series, speakers): `query(session, limit, offset)` gives
+    (total, rows); a page past the end is not found."""
     page = page_arg()
     with _archive().catalog.session() as s:
-        total, groups = browse.series_index(s, limit=INDEX_PER_PAGE, offset=(page - 1) * INDEX_PER_PAGE)
-    if not groups and page > 1:
+        total, rows = query(s, limit=INDEX_PER_PAGE, offset=(page - 1) * INDEX_PER_PAGE)
+    if not rows and page > 1:
         abort(404)
-    return render_template("browse/series_index.html", groups=groups, total=total, page=page,
-                           pages=pages_of(total, INDEX_PER_PAGE))
+    return render_template(template, **{name: rows}, total=total, page=page, pages=pages_of(total, INDEX_PER_PAGE))
+
+
+@bp.get("/series")
+def series_index():
+    return _index_page(browse.series_index, "browse/series_index.html", "groups")
 
 
 @bp.get("/series/<slug>")
@@ -120,13 +125,7 @@ def tag(slug: str):
 
 @bp.get("/speakers")
 def speakers_index():
-    page = page_arg()
-    with _archive().catalog.session() as s:
-        total, entries = browse.speakers_index(s, limit=INDEX_PER_PAGE, offset=(page - 1) * INDEX_PER_PAGE)
-    if not entries and page > 1:
-        abort(404)
-    return render_template("browse/speakers_index.html", entries=entries, total=total, page=page,
-                           pages=pages_of(total, INDEX_PER_PAGE))
+    return _index_page(browse.speakers_index, "browse/speakers_index.html", "entries")
 
 
 @bp.get("/speakers/<slug>")
