@@ -12,12 +12,13 @@ import urllib.request
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from archive import editing, queries, webinars
 from archive.importer import PHOTO_MAX_BYTES
 from archive.models import Speaker, Webinar
 
-from ..staff import signed_in, staff_app
+from ..staff import sign_in_page, signed_in, staff_app
 from .staff_client import csrf_token
 
 
@@ -223,3 +224,45 @@ def test_the_remove_route_answers_cleanly_for_an_unknown_speaker(staff):
     r = staff.post("/staff/speakers/nosuchspeaker/photo/remove", data={"confirm": "yes",
                                                                        "csrf_token": csrf_token(staff, "/staff/")})
     assert r.status_code == 302 and r.location == "/staff/"
+
+
+@pytest.mark.browser
+def test_a_photo_chosen_in_the_speaker_form_appears_in_the_page(live_server, page, archive, ada):
+    sp, _, draft = ada
+    grace_draft = _webinar(archive, "Hidden talk", "Grace Hopper")  # Grace has no public page
+    with archive.catalog.session() as s:
+        grace = s.query(Speaker).filter_by(slug="grace-hopper").one()
+    sign_in_page(page, live_server)
+    page.goto(f"{live_server}/staff/webinars/{grace_draft.id}/edit")
+    box = page.locator(f"#speaker-{grace.id} [data-photo]")
+    img = box.locator("img")
+    expect(img).to_be_hidden()
+    # A file that only calls itself an image: sent, then refused, the sentence shown.
+    box.locator("input[type=file]").set_input_files(
+        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"plain text, not a picture\n" * 20}])
+    expect(box.locator(".photo-status")).to_contain_text("notes.png: Photo: not a readable image")
+    expect(img).to_be_hidden()
+    assert list(archive.store.list_keys(f"{grace.prefix}incoming/")) == []
+    # A real photo: it appears, loaded from the store.
+    data = _png((30, 140, 90), (120, 120))
+    box.locator("input[type=file]").set_input_files(
+        files=[{"name": "grace.png", "mimeType": "image/png", "buffer": data}])
+    expect(box.locator(".photo-status")).to_have_text("Saved the photo of Grace Hopper.")
+    expect(img).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth === 120", arg=img.element_handle())
+    key = _speaker(archive, grace.id).photo_key
+    assert key == f"{grace.prefix}photo-{hashlib.sha256(data).hexdigest()[:16]}.png"
+    # After a reload the form shows it again: a presigned link (Grace has no public page).
+    page.reload()
+    src = img.get_attribute("src")
+    assert f"/{key}?" in src and "X-Amz-Signature" in src
+    page.wait_for_function("img => img.complete && img.naturalWidth === 120", arg=img.element_handle())
+    # Ada's photo, on a webinar of hers that visitors can open, shows through her public page.
+    page.goto(f"{live_server}/staff/webinars/{draft.id}/edit")
+    ada_box = page.locator(f"#speaker-{sp.id} [data-photo]")
+    ada_box.locator("input[type=file]").set_input_files(
+        files=[{"name": "ada.png", "mimeType": "image/png", "buffer": _png((90, 30, 140))}])
+    expect(ada_box.locator(".photo-status")).to_have_text("Saved the photo of Ada Lovelace.")
+    page.reload()
+    assert ada_box.locator("img").get_attribute("src") == "/speakers/ada-lovelace/photo"
+    page.wait_for_function("img => img.complete && img.naturalWidth === 48", arg=ada_box.locator("img").element_handle())
