@@ -9,6 +9,7 @@ webinar that lists the speaker. The incoming object is deleted whatever the outc
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import secrets
@@ -133,6 +134,22 @@ def remove_photo(archive: Archive, speaker_id: str) -> Speaker:
     old = [k for k in archive.store.list_keys(f"{prefix}photo-") if k != sp.photo_key]
     archive.store.delete_keys(old)
     return sp
+
+
+def sweep_incoming(archive: Archive, older_than: dt.timedelta = dt.timedelta(hours=1)) -> list[str]:
+    """Delete incoming photos nobody finished (a tab closed after the POST to S3): the
+    form lives UPLOAD_SECONDS, and `finish` follows the upload at once. Returns the keys."""
+    now = dt.datetime.now(dt.timezone.utc)
+    stale = [key for key, changed in archive.store.list_modified("speakers/").items()
+             if f"/{_INCOMING}" in key and now - _aware(changed) > older_than]
+    archive.store.delete_keys(stale)
+    if stale:
+        log.info("sweep: deleted %d abandoned speaker photo upload(s)", len(stale))
+    return stale
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
 
 def _webinars_of(s, speaker_id: str) -> set[str]:

@@ -5,6 +5,7 @@ one error type, StorageError.
 """
 from __future__ import annotations
 
+import datetime as dt
 import mimetypes
 from pathlib import Path
 from typing import Callable, Iterator
@@ -303,3 +304,12 @@ class S3Store:
                                      **extra)
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"copy of {source} to {key} failed: {e}") from e
+
+    def list_modified(self, prefix: str) -> dict[str, dt.datetime]:
+        """Every key under `prefix` with its last change (aware, UTC)."""
+        try:
+            paginator = self._client.get_paginator("list_objects_v2")
+            return {obj["Key"]: obj["LastModified"] for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+                    for obj in page.get("Contents", [])}
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"listing {prefix} failed: {e}") from e

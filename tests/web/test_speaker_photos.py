@@ -3,6 +3,7 @@ on a form the app signs, the app checks it as the import does and records it und
 that carries its checksum (archive/photos.py, web/staff/photos.py, web/static/photo.js)."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -14,7 +15,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from archive import editing, queries, webinars
+from archive import editing, photos, queries, webinars
 from archive.importer import PHOTO_MAX_BYTES
 from archive.models import Speaker, Webinar
 
@@ -224,6 +225,19 @@ def test_the_remove_route_answers_cleanly_for_an_unknown_speaker(staff):
     r = staff.post("/staff/speakers/nosuchspeaker/photo/remove", data={"confirm": "yes",
                                                                        "csrf_token": csrf_token(staff, "/staff/")})
     assert r.status_code == 302 and r.location == "/staff/"
+
+
+def test_a_photo_sent_but_never_finished_is_swept(staff, archive, ada):
+    sp, _, _ = ada
+    issued, status, _ = _upload(staff, sp.id, _png())
+    assert 200 <= status < 300
+    done, status, _ = _upload(staff, sp.id, _png((1, 2, 3)))
+    assert staff.post(f"/staff/speakers/{sp.id}/photo", json={"key": done["key"]}).status_code == 200
+    photo = _speaker(archive, sp.id).photo_key
+    assert photos.sweep_incoming(archive) == []  # young: the browser may still finish it
+    assert archive.store.head(issued["key"]) is not None
+    assert photos.sweep_incoming(archive, dt.timedelta(0)) == [issued["key"]]
+    assert archive.store.head(issued["key"]) is None and archive.store.head(photo) is not None
 
 
 @pytest.mark.browser
