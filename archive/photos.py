@@ -68,9 +68,8 @@ def issued(speaker: Speaker, key: object) -> bool:
 def finish(archive: Archive, speaker_id: str, key: object) -> Speaker:
     """Check the uploaded file and make it the speaker's photo; PhotoRefused says why not."""
     sp = _speaker(archive, speaker_id)
-    if not issued(sp, key):
+    if not isinstance(key, str) or not issued(sp, key):
         raise PhotoRefused("Photo: this upload was not started for this speaker; choose the file again.")
-    assert isinstance(key, str)
     try:
         final, checked = _check_and_copy(archive, sp, key)
     finally:
