@@ -111,7 +111,9 @@ def _sentence(reason: str, name: str, path: Path) -> str:
     """The import check's reason without the file's place on this machine."""
     where = f"speaker {name!r} photo {path.name}: "
     reason = reason[len(where):] if reason.startswith(where) else reason
-    reason = reason.replace(f"'{path}'", "").replace(str(path), "").replace(" ()", "")
+    for place in (f" '{path}'", f" {path}", str(path)):
+        reason = reason.replace(place, "")
+    reason = reason.replace(" ()", "")
     return f"Photo: {reason.rstrip('.')}."
 
 

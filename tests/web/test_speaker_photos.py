@@ -166,8 +166,7 @@ def test_a_file_that_is_not_an_image_is_refused_and_its_upload_deleted(staff, ar
     r = staff.post(f"/staff/speakers/{sp.id}/photo", json={"key": issued["key"]})
     assert r.status_code == 422
     error = r.get_json()["error"]
-    assert error.startswith("Photo: not a readable image") and str(archive.settings.work_dir) not in error
-    assert "/" not in error.split("Photo: ", 1)[1]  # no path of this machine
+    assert error == "Photo: not a readable image (cannot identify image file)."  # no path of this machine
     assert archive.store.head(issued["key"]) is None
     assert _speaker(archive, sp.id).photo_key is None and _manifest_photo(archive, listed) is None
     # A GIF is an image, but not one of the kinds a photo may be.
