@@ -5,6 +5,7 @@ one error type, StorageError.
 """
 from __future__ import annotations
 
+import datetime as dt
 import mimetypes
 from pathlib import Path
 from typing import Callable, Iterator
@@ -279,3 +280,36 @@ class S3Store:
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"cannot list unfinished uploads: {e}") from e
         return found
+
+    # -- small uploads from the browser (one POST) and server-side copies ------
+    def presigned_post(self, key: str, content_type_prefix: str, max_bytes: int, expires: int = 600) -> dict:
+        """A form the browser POSTs one file to, straight to S3: {"url", "fields"}. The
+        policy holds S3 to this key, a size of 1..max_bytes and a Content-Type field that
+        starts with `content_type_prefix` (the browser adds that field, then the file)."""
+        try:
+            post = self._presigner.generate_presigned_post(
+                Bucket=self.bucket, Key=key, ExpiresIn=expires,
+                Conditions=[["content-length-range", 1, max_bytes],
+                            ["starts-with", "$Content-Type", content_type_prefix]])
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"cannot sign an upload to {key}: {e}") from e
+        return {"url": post["url"], "fields": dict(post["fields"])}
+
+    def copy(self, source: str, key: str, content_type: str | None = None) -> None:
+        """Copy an object inside the bucket, on the server (at most 5 GB: one CopyObject);
+        with `content_type`, the copy gets that type instead of the source's."""
+        extra: dict = {"MetadataDirective": "REPLACE", "ContentType": content_type} if content_type else {}
+        try:
+            self._client.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source},
+                                     **extra)
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"copy of {source} to {key} failed: {e}") from e
+
+    def list_modified(self, prefix: str) -> dict[str, dt.datetime]:
+        """Every key under `prefix` with its last change (aware, UTC)."""
+        try:
+            paginator = self._client.get_paginator("list_objects_v2")
+            return {obj["Key"]: obj["LastModified"] for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+                    for obj in page.get("Contents", [])}
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"listing {prefix} failed: {e}") from e

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import jobs, media, pipeline, queries, removal, uploads, webinars
+from . import jobs, media, photos, pipeline, queries, removal, uploads, webinars
 from .context import Archive
 from .models import Asset
 
@@ -152,6 +152,7 @@ class Worker:
         if time.monotonic() >= self._next_upload_sweep:  # MinIO has no lifecycle rule for these
             self._next_upload_sweep = time.monotonic() + UPLOAD_SWEEP_SECONDS
             uploads.sweep(self.archive)
+            photos.sweep_incoming(self.archive)  # speakers' photos sent but never finished
             removal.purge_replaced(self.archive)  # what a crash after a replacement's commit left
         wait = self.archive.settings.worker_poll_seconds
         due = jobs.next_due(self.archive.catalog)

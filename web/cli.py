@@ -338,6 +338,10 @@ def cmd_sweep(args) -> int:
 
     replaced = removal.purge_replaced(archive)  # files a replacement took over before a crash
     print(f"removed {len(replaced)} replaced file(s)")
+    from archive import photos
+
+    photos_left = photos.sweep_incoming(archive)  # speakers' photos sent but never finished
+    print(f"removed {len(photos_left)} abandoned speaker photo upload(s)")
     return 0
 
 

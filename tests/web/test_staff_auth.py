@@ -36,11 +36,12 @@ ACCESS = {
     "staff.add_speaker": "staff", "staff.save_speaker": "staff", "staff.remove_speaker": "staff",
     "staff.move_speaker": "staff", "staff.add_presentation": "staff", "staff.save_presentation": "staff",
     "staff.remove_presentation": "staff", "staff.move_presentation": "staff", "staff.set_timestamps": "staff",
+    "staff.photo_start": "staff", "staff.photo_finish": "staff", "staff.photo_remove": "staff",
     "uploads.page": "staff", "uploads.create": "staff", "uploads.status": "staff", "uploads.sign_part": "staff",
     "uploads.list_parts": "staff", "uploads.complete": "staff", "uploads.cancel": "staff",
 }
 JSON_ONLY = {"staff.jobs_json", "uploads.create", "uploads.status", "uploads.sign_part", "uploads.list_parts",
-             "uploads.complete", "uploads.cancel"}
+             "uploads.complete", "uploads.cancel", "staff.photo_start", "staff.photo_finish"}
 
 
 def staff_routes(app) -> list[tuple[str, str, object]]:
@@ -88,7 +89,7 @@ def test_each_role_gets_what_it_may_on_every_staff_route(app, archive, people, q
     for endpoint, method, rule in staff_routes(app):
         target = add_user(archive, f"target-{secrets.token_hex(4)}@example.org")
         values = {"webinar_id": webinar_id, "job_id": job_id, "user_id": target, "upload_id": "nosuchupload",
-                  "part_number": 1, "asset_id": asset_id}
+                  "part_number": 1, "asset_id": asset_id, "speaker_id": "nosuchspeaker"}
         with app.test_request_context():
             url = url_for(endpoint, **{a: values[a] for a in rule.arguments})
         data = {"role": "editor", "email": f"new-{secrets.token_hex(4)}@example.org", "password": PASSWORD}

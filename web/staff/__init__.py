@@ -76,7 +76,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from . import auth, dashboard, removal, statistics, users, webinars  # noqa: F401  (their routes are on bp)
+    from . import auth, dashboard, photos, removal, statistics, users, webinars  # noqa: F401  (their routes are on bp)
 
     app.register_blueprint(bp)
 

@@ -10,9 +10,10 @@ import zoneinfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from archive import editing, queries
+from archive import editing, photos, queries
 
 from . import archive, bp, staff_required
+from .photos import photo_urls
 
 ZONES = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
 
@@ -34,7 +35,8 @@ def _page(webinar_id: str | None, failed: str | None = None, error: editing.Edit
     return render_template("staff/webinar_form.html", webinar=w, details=details, series=series, zones=ZONES,
                            failed=failed, error=error, sent=request.form if failed else {},
                            timestamps=_timestamps(w) if w is not None else "",
-                           viewable=w is not None and queries.is_viewable(w),
+                           viewable=w is not None and queries.is_viewable(w), photo_urls=photo_urls(w),
+                           photo_max_bytes=photos.PHOTO_MAX_BYTES, photo_types=photos.ACCEPT,
                            fmt_start=lambda v: "" if v is None else _clock(v))
 
 
