@@ -27,6 +27,13 @@ from .test_pipeline import Gate, InThread, gated
 from .test_uploads import send
 
 
+def _complete(archive, upload_id: str, parts: list[dict]) -> None:
+    """Complete a browser upload and run the worker's content check of it, which records
+    the file (or refuses it) as the embedded worker would."""
+    assert uploads.complete(archive, upload_id, "staff-1", parts).state == "checking"
+    assert uploads.check_next(archive, "checker") is True
+
+
 @pytest.fixture
 def settings(backend_settings):  # every test here runs on both catalog backends
     return backend_settings
@@ -196,7 +203,7 @@ def test_a_new_recording_replaces_the_old_one_once_it_is_watchable(archive, inpu
     old_keys = _keys(archive, old.derived_prefix)
     data = inputs["vp9_opus.webm"].read_bytes()
     up = uploads.create(archive, "staff-1", w.id, "recording", "second take.webm", len(data))
-    uploads.complete(archive, up.id, "staff-1", send(archive, up, data))
+    _complete(archive, up.id, send(archive, up, data))
 
     shown = reload(archive, w.id)
     assert shown.recording.id == old.id and shown.status == "ready"  # the new one is hidden
@@ -230,7 +237,7 @@ def test_a_replaced_deck_hands_over_its_presentation_and_its_text(archive, input
     with pytest.raises(UploadRefused, match="not a recording file of this webinar"):
         uploads.create(archive, "staff-1", w.id, "recording", "x.mp4", 100, replaces=old.id)
     up = uploads.create(archive, "staff-1", w.id, "slides", "new deck.pdf", len(data), replaces=old.id)
-    uploads.complete(archive, up.id, "staff-1", send(archive, up, data))
+    _complete(archive, up.id, send(archive, up, data))
     assert [d.id for d in reload(archive, w.id).decks] == [old.id]
     Worker(archive, "w").run_until_idle()
     w = reload(archive, w.id)
@@ -252,7 +259,7 @@ def test_a_replacement_that_fails_leaves_the_old_file_served(archive, inputs):
     def broken(archive, asset, hb):
         raise jobs.PermanentError("the encoder gave up")
 
-    uploads.complete(archive, up.id, "staff-1", send(archive, up, data))
+    _complete(archive, up.id, send(archive, up, data))
     graph = {**pipeline.GRAPH, "process_recording": dataclasses.replace(
         pipeline.GRAPH["process_recording"], handler=broken)}
     Worker(archive, "w", graph=graph).run_until_idle()
@@ -275,11 +282,11 @@ def test_an_upload_may_only_replace_a_served_file_of_its_webinar_and_kind(archiv
     # A replacement removed before it is recorded: the new file is simply added.
     data = inputs["deck.pdf"].read_bytes()
     first = uploads.create(archive, "staff-1", webinar_id, "slides", "a.pdf", len(data))
-    uploads.complete(archive, first.id, "staff-1", send(archive, first, data))
+    _complete(archive, first.id, send(archive, first, data))
     up = uploads.create(archive, "staff-1", webinar_id, "slides", "b.pdf", len(data), replaces=first.id)
     parts = send(archive, up, data)
     removal.remove_asset(archive, first.id)
-    uploads.complete(archive, up.id, "staff-1", parts)
+    _complete(archive, up.id, parts)
     assert [(a.id, a.replaces) for a in reload(archive, webinar_id).assets] == [(up.id, None)]
 
 
@@ -306,7 +313,7 @@ def test_two_replacements_of_one_recording_leave_the_last_one_processed(archive,
     for path in (inputs["audio.m4a"], inputs["vp9_opus.webm"]):
         data = path.read_bytes()
         up = uploads.create(archive, "staff-1", w.id, "recording", path.name, len(data))
-        uploads.complete(archive, up.id, "staff-1", send(archive, up, data))
+        _complete(archive, up.id, send(archive, up, data))
         ids.append(up.id)
     assert [a.replaces for a in reload(archive, w.id).assets] == [None, first_file.id, first_file.id]
     with monkeypatch.context() as m:
