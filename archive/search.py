@@ -26,6 +26,7 @@ query. Nothing counts all the matches.
 """
 from __future__ import annotations
 
+import abc
 import html
 import json
 import re
@@ -506,7 +507,7 @@ def plain(marked: str) -> str:
 _DOC_COLUMNS = "d.webinar_id, d.asset_id, d.kind, d.page, d.at_seconds, d.times"
 
 
-class _Engine:
+class _Engine(abc.ABC):
     webinars_sql: str
     hits_sql: str
     phrase_sql: str  # webinars (of :ids, or all with no ids) with a document that matches :p
@@ -533,8 +534,9 @@ class _Engine:
             found = found & have if keep else found - have
         return found
 
+    @abc.abstractmethod
     def _with_phrase(self, session: Session, phrase: str, webinar_ids: list[str] | None) -> set[str]:
-        raise NotImplementedError
+        """Those of `webinar_ids` (None: any webinar) with `phrase` in one of their documents."""
 
     def hits(self, session: Session, webinar_ids: list[str], per_webinar: int) -> list[_Candidate]:
         """The documents of these webinars where any of the terms appears, best first
@@ -549,8 +551,9 @@ class _Engine:
     def hit_params(self, webinar_ids: list[str]) -> dict:
         return self.params
 
+    @abc.abstractmethod
     def highlight(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
-        raise NotImplementedError
+        """Each document's (marked title, marked text), the query's words marked."""
 
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}

@@ -94,15 +94,21 @@ def series_index():
     return _index_page(browse.series_index, "browse/series_index.html", "groups")
 
 
-@bp.get("/series/<slug>")
-def series(slug: str):
+def _group_page(lookup, slug: str, filter_field: str, template: str, name: str):
+    """A series' or a tag's page: the group found by `lookup(session, slug)` (404 when it
+    has no listed webinar) and a page of its webinars."""
     with _archive().catalog.session() as s:
-        found = browse.series(s, slug)
+        found = lookup(s, slug)
     if found is None:
         abort(404)
     page = page_arg()
-    total, items, pages = _webinar_page(browse.Filters(series_id=found.id), page)
-    return render_template("browse/series.html", series=found, webinars=items, total=total, page=page, pages=pages)
+    total, items, pages = _webinar_page(browse.Filters(**{filter_field: found.id}), page)
+    return render_template(template, **{name: found}, webinars=items, total=total, page=page, pages=pages)
+
+
+@bp.get("/series/<slug>")
+def series(slug: str):
+    return _group_page(browse.series, slug, "series_id", "browse/series.html", "series")
 
 
 @bp.get("/tags")
@@ -114,13 +120,7 @@ def tags_index():
 
 @bp.get("/tags/<slug>")
 def tag(slug: str):
-    with _archive().catalog.session() as s:
-        found = browse.tag(s, slug)
-    if found is None:
-        abort(404)
-    page = page_arg()
-    total, items, pages = _webinar_page(browse.Filters(tag_id=found.id), page)
-    return render_template("browse/tag.html", tag=found, webinars=items, total=total, page=page, pages=pages)
+    return _group_page(browse.tag, slug, "tag_id", "browse/tag.html", "tag")
 
 
 @bp.get("/speakers")
