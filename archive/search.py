@@ -19,10 +19,12 @@ engine's indexes of both tables are kept by triggers written in the migrations (
 
 Writers: `index_webinar` (the importer, staff edits), `index_asset` (a job's end, from
 `Outcome.texts`), `remove_asset`. Deleting a webinar deletes its rows (foreign keys).
-The reader is `search`: webinars ranked on their summaries, phrases checked on the
-documents of the best candidates, then the hits of the page's webinars only, with
-highlighted snippets of the hits shown only; only publicly listed webinars, whatever the
-query. Nothing counts all the matches.
+The reader is `search`: webinars ranked on their summaries; a query with a phrase takes
+the webinars from the documents that hold the phrase when they are few (SQLite: FTS5
+stops reading at PHRASE_PROBE_DOCUMENTS), ranked by where and how often it is said, or
+else checks the phrase on the documents of the best-ranked candidates; then the hits of
+the page's webinars only, with highlighted snippets of the hits shown only; only publicly
+listed webinars, whatever the query. Nothing counts all the matches.
 """
 from __future__ import annotations
 
@@ -391,8 +393,14 @@ class _Candidate:
     times: Any
 
 
-# Phrases are checked on the documents of the ranked candidates in batches, best first;
-# past this many candidates, in one pass over the whole index instead.
+# A phrase held by at most this many documents is looked up in the documents first: the
+# webinars that say it are then known at once, however common its words are.
+PHRASE_PROBE_DOCUMENTS = 2000
+# What a document holding a phrase adds to its webinar's rank, by kind (as the summaries
+# weigh headings and own text over slides and captions).
+PHRASE_WEIGHTS = {"webinar": 5.0, "speaker": 5.0, "slide": 1.0, "caption": 1.0}
+# A more common phrase is checked on the documents of the ranked candidates in batches,
+# best first; past this many candidates, in one pass over the whole index instead.
 VERIFY_FIRST_BATCH = 64
 VERIFY_ALL_AT = 1024
 MAX_CANDIDATES = 20_000
@@ -416,7 +424,10 @@ def search(session: Session, query: str | None, limit: int = 10, offset: int = 0
         return Results(query or "", [], offset, limit, False)
     engine = _Sqlite(q) if session.get_bind().dialect.name == "sqlite" else _Postgres(q)
     if q.phrases or q.excluded_phrases:
-        ranked = _verified(session, engine, offset + limit + 1)[offset:]
+        ranked = engine.held_phrases(session) if q.phrases else None
+        if ranked is None:  # a phrase too common to list its documents: check the best candidates
+            ranked = _verified(session, engine, offset + limit + 1)
+        ranked = ranked[offset:]
     else:
         ranked = engine.webinars(session, limit + 1, offset)
     page = ranked[:limit]
@@ -522,17 +533,26 @@ class _Engine(abc.ABC):
         return [(r[0], float(r[1])) for r in
                 session.execute(stmt, {**self.params, **_listed_params(), "n": n, "offset": offset})]
 
-    def holding_phrases(self, session: Session, webinar_ids: list[str], whole_index: bool = False) -> set[str]:
+    def holding_phrases(self, session: Session, webinar_ids: list[str], whole_index: bool = False,
+                        only_excluded: bool = False) -> set[str]:
         """Those of `webinar_ids` with every phrase of the query in one of their documents
-        and none of its excluded phrases; `whole_index`: one pass over all documents
-        rather than a lookup restricted to these webinars (for long lists)."""
+        and none of its excluded phrases (`only_excluded`: the latter check alone);
+        `whole_index`: one pass over all documents rather than a lookup restricted to
+        these webinars (for long lists)."""
         found = set(webinar_ids)
-        for phrase, keep in [(p, True) for p in self.q.phrases] + [(p, False) for p in self.q.excluded_phrases]:
+        wanted = [] if only_excluded else [(p, True) for p in self.q.phrases]
+        for phrase, keep in wanted + [(p, False) for p in self.q.excluded_phrases]:
             if not found:
                 break
             have = self._with_phrase(session, phrase, None if whole_index else sorted(found))
             found = found & have if keep else found - have
         return found
+
+    def held_phrases(self, session: Session) -> list[tuple[str, float]] | None:
+        """Every listed webinar that matches, ranked, found from the documents that hold the
+        query's phrases; None when a phrase is in too many documents for that to be quick
+        (then `_verified` checks the best-ranked candidates instead)."""
+        return None
 
     @abc.abstractmethod
     def _with_phrase(self, session: Session, phrase: str, webinar_ids: list[str] | None) -> set[str]:
@@ -568,12 +588,14 @@ class _Sqlite(_Engine):
     # Ranked inside the engine first (bm25 over the summaries alone, no join per match),
     # then the best few are checked against the catalog: listed webinars only.
     webinars_sql = f"""
-        SELECT sw.webinar_id, -r.rank AS score
+        SELECT sw.webinar_id, -r.rank AS score, {listed_condition()} AS listed
         FROM (SELECT rowid, rank FROM search_webinar_fts WHERE search_webinar_fts MATCH :q
               ORDER BY rank, rowid LIMIT :k) r
         JOIN search_webinars sw ON sw.id = r.rowid JOIN webinars w ON w.id = sw.webinar_id
-        WHERE {listed_condition()}
-        ORDER BY r.rank, r.rowid LIMIT :n OFFSET :offset"""
+        ORDER BY r.rank, r.rowid"""
+    probe_sql = """
+        SELECT d.webinar_id, d.kind FROM (SELECT rowid FROM search_fts WHERE search_fts MATCH :p LIMIT :n) f
+        JOIN search_documents d ON d.id = f.rowid"""
     phrase_sql = """
         SELECT DISTINCT d.webinar_id FROM search_fts f JOIN search_documents d ON d.id = f.rowid
         WHERE search_fts MATCH :p"""
@@ -584,14 +606,50 @@ class _Sqlite(_Engine):
 
     def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
         # Most matches are listed: the best (offset + n) * 2 usually hold the page; when
-        # not, the engine is asked for all of them.
+        # not, and the engine had more than those, it is asked for all of them.
         stmt = text(self.webinars_sql).bindparams(bindparam("listed", expanding=True))
-        params = {**self.params, **_listed_params(), "n": n, "offset": offset}
+        params = {**self.params, **_listed_params()}
         k = 2 * (offset + n) + 16
-        rows = [(r[0], float(r[1])) for r in session.execute(stmt, {**params, "k": k})]
-        if len(rows) < n:
-            rows = [(r[0], float(r[1])) for r in session.execute(stmt, {**params, "k": -1})]
-        return rows
+        rows = session.execute(stmt, {**params, "k": k}).all()
+        if len(rows) == k and sum(1 for r in rows if r.listed) < offset + n:
+            rows = session.execute(stmt, {**params, "k": -1}).all()
+        return [(r.webinar_id, float(r.score)) for r in rows if r.listed][offset:offset + n]
+
+    def held_phrases(self, session: Session) -> list[tuple[str, float]] | None:
+        # Each phrase's documents, if few (FTS5 stops reading at the limit): their webinars,
+        # ranked by where and how often they say it.
+        scores: dict[str, float] | None = None
+        for phrase in self.q.phrases:
+            rows = session.execute(text(self.probe_sql), {"p": f"{{title text}} : {_quoted(phrase)}",
+                                                          "n": PHRASE_PROBE_DOCUMENTS + 1}).all()
+            if len(rows) > PHRASE_PROBE_DOCUMENTS:
+                return None
+            found: dict[str, float] = {}
+            for r in rows:
+                found[r.webinar_id] = found.get(r.webinar_id, 0.0) + PHRASE_WEIGHTS.get(r.kind, 1.0)
+            scores = found if scores is None else {w: v + found[w] for w, v in scores.items() if w in found}
+            if not scores:
+                return []
+        assert scores is not None
+        ids = sorted(scores)
+        # Their other words and excluded words, on the summaries; excluded phrases on the documents.
+        others = [t for t in self.q.terms if t not in self.q.phrases]
+        if others or len(self.q.excluded) > len(self.q.excluded_phrases):
+            ids = [w for w in ids if w in self._summaries_match(session, ids)]
+        ids = sorted(self.holding_phrases(session, ids, only_excluded=True)) if self.q.excluded_phrases else ids
+        rows = session.execute(text(f"""
+            SELECT w.id, w.held_on, w.created_at FROM webinars w WHERE w.id IN :ids AND {listed_condition()}""")
+                               .bindparams(bindparam("ids", expanding=True), bindparam("listed", expanding=True)),
+                               {"ids": ids, **_listed_params()}).all() if ids else []
+        rows.sort(key=lambda r: (str(r.held_on or ""), str(r.created_at or ""), r.id), reverse=True)
+        rows.sort(key=lambda r: scores[r.id], reverse=True)  # stable: newest first among equals
+        return [(r.id, scores[r.id]) for r in rows]
+
+    def _summaries_match(self, session: Session, webinar_ids: list[str]) -> set[str]:
+        stmt = text("""SELECT sw.webinar_id FROM search_webinars sw WHERE sw.webinar_id IN :ids AND sw.id IN
+                       (SELECT rowid FROM search_webinar_fts WHERE search_webinar_fts MATCH :q)""")
+        return set(session.scalars(stmt.bindparams(bindparam("ids", expanding=True)),
+                                   {"ids": webinar_ids, "q": self.params["q"]}))
 
     def _with_phrase(self, session: Session, phrase: str, webinar_ids: list[str] | None) -> set[str]:
         match = f"{{title text}} : {_quoted(phrase)}"

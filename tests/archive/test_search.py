@@ -142,9 +142,10 @@ def test_only_public_webinars_are_ever_found(archive):
     assert {r.webinar_id for r in find(archive, "classified").results} == {hidden["draft"]}
 
 
-@pytest.mark.parametrize("phrase", [False, True])
+@pytest.mark.parametrize("phrase", [False, "rare", "common"])
 def test_pages_of_results_in_rank_order(archive, monkeypatch, phrase):
-    if phrase:  # phrases are checked on the documents, in batches smaller than the catalog here
+    if phrase == "common":  # too common to list its documents: checked on the ranked candidates,
+        monkeypatch.setattr(search, "PHRASE_PROBE_DOCUMENTS", 0)  # in batches smaller than the catalog here
         monkeypatch.setattr(search, "VERIFY_FIRST_BATCH", 3)
         monkeypatch.setattr(search, "VERIFY_ALL_AT", 1000)
     query = '"widget filler"' if phrase else "widget"
@@ -216,10 +217,14 @@ def test_query_parsing():
     assert not search.Query.parse('-only "" * ()')
 
 
-def test_phrases_are_checked_on_the_documents_and_a_word_counts_once_per_webinar(archive, monkeypatch):
+@pytest.mark.parametrize("probe", [search.PHRASE_PROBE_DOCUMENTS, 0])
+def test_phrases_are_checked_on_the_documents_and_a_word_counts_once_per_webinar(archive, monkeypatch, probe):
     """Summaries know a webinar's words, not their order: a phrase is found only where it
     is said, an excluded phrase removes only the webinars that say it, and a word said a
-    thousand times weighs little more than a word said once."""
+    thousand times weighs little more than a word said once. Both ways of finding a
+    phrase: from its documents (a rare phrase), or by checking ranked candidates (0: every
+    phrase counts as common)."""
+    monkeypatch.setattr(search, "PHRASE_PROBE_DOCUMENTS", probe)
     monkeypatch.setattr(search, "VERIFY_FIRST_BATCH", 1)  # several batches, then the whole index
     monkeypatch.setattr(search, "VERIFY_ALL_AT", 4)
     said = add_webinar(archive, "Alpha", "the open data portal")
@@ -230,7 +235,15 @@ def test_phrases_are_checked_on_the_documents_and_a_word_counts_once_per_webinar
         asset = _captions_asset(s, chatty)
         search.index_asset(s, asset, [{"at": float(i), "text": "budget " * 20} for i in range(50)]
                            + [{"at": 60.0, "text": "and then the open data portal again"}])
-    assert {r.webinar_id for r in find(archive, '"open data"').results} == {said, chatty}
+    # Said in the description weighs more than said once in the captions.
+    assert [r.webinar_id for r in find(archive, '"open data"').results] == [said, chatty]
+    assert [r.webinar_id for r in find(archive, '"open data" portal -lecture').results] == [said]
+    assert [r.webinar_id for r in find(archive, '"open data" -"portal again"').results] == [said]
+    assert find(archive, '"open data" "data that"').results == []
+    with archive.catalog.session() as s:
+        if s.get_bind().dialect.name == "sqlite":  # which of the two ways was taken
+            found = search._Sqlite(search.Query.parse('"open data"')).held_phrases(s)
+            assert found is None if probe == 0 else [w for w, _ in found] == [said, chatty]
     assert {r.webinar_id for r in find(archive, 'open data -"open data"', limit=20).results} == {apart, *others}
     assert {r.webinar_id for r in find(archive, 'data -"data portal" -that', limit=20).results} == set(others)
     hit = find(archive, '"data portal"', limit=20).results
