@@ -86,47 +86,28 @@ def talk_recording_args(dst: Path, speech_file: Path, title: str, duration: floa
     return _global(out).compile()
 
 
-def _hls_opts(out_dir: Path) -> dict:
+def _hls_opts(out_dir: Path, media_to: str | None = None) -> dict:
     # One fragmented MP4 per rendition, segments addressed by byte range: an hour is
-    # one object to upload and to sign, not six hundred.
+    # one object to upload and to sign, not six hundred. It is written from start to end,
+    # never revisited, so it can go to a pipe (`media_to`, e.g. "pipe:5").
     return {
         "f": "hls", "hls_time": presets.HLS_SEGMENT_SECONDS, "hls_playlist_type": "vod",
-        "hls_segment_type": "fmp4", "hls_segment_filename": str(out_dir / hls.MEDIA_FILE),
+        "hls_segment_type": "fmp4", "hls_segment_filename": media_to or str(out_dir / hls.MEDIA_FILE),
         "hls_flags": "single_file+independent_segments",
     }
 
 
-def hls_copy_args(src: Path, out_dir: Path, info: MediaInfo, plan: Plan) -> list[str]:
-    """A single-rendition HLS by stream copy (audio re-encoded only when it must be)."""
+def hls_copy_args(src: Path, out_dir: Path, info: MediaInfo, plan: Plan, media_to: str | None = None) -> list[str]:
+    """A single-rendition HLS by stream copy (audio re-encoded only when it must be);
+    its media file written to `media_to` (a pipe) instead of `out_dir`, if given."""
     inp = _input(src, info)
     streams = [inp["v:0"]]
     opts: dict = {"vcodec": "copy"}
     if info.has_audio:
         streams.append(inp["a:0"])
         opts.update(acodec="copy") if plan.audio == "copy" else opts.update(acodec="aac", audio_bitrate="128k", ac=2)
-    out = ffmpeg.output(*streams, str(out_dir / "index.m3u8"), **opts, **_hls_opts(out_dir))
+    out = ffmpeg.output(*streams, str(out_dir / "index.m3u8"), **opts, **_hls_opts(out_dir, media_to))
     return _global(out).compile()
-
-
-def moov_reserve(info: MediaInfo) -> int:
-    """Bytes to reserve for the MP4 index (moov) at the start of the file, so that no
-    faststart pass rewrites it: generous per sample (ffmpeg needs ~12 bytes), plus 1 MB."""
-    frames = info.duration * min(info.fps or 60.0, 240.0) if info.has_video else 0
-    audio_frames = info.duration * 50 if info.has_audio else 0  # 48 kHz AAC: ~47 frames/s
-    return int(frames * 32 + audio_frames * 16) + (1 << 20)
-
-
-def fast_path_args(src: Path, web: Path, hls_dir: Path, info: MediaInfo, plan: Plan,
-                   moov_bytes: int | None = None) -> list[str]:
-    """One ffmpeg run, one read of the original, two stream-copied outputs: the HLS
-    rendition and the web MP4, its index first: in `moov_bytes` reserved at the start
-    (written once), or else by a faststart pass (written twice)."""
-    inp = _input(src, info)
-    streams = [inp["v:0"]] + ([inp["a:0"]] if info.has_audio else [])
-    hls_out = ffmpeg.output(*streams, str(hls_dir / "index.m3u8"), c="copy", **_hls_opts(hls_dir))
-    index = {"moov_size": moov_bytes} if moov_bytes else {"movflags": "+faststart"}
-    web_out = ffmpeg.output(*streams, "file:" + str(web), f="mp4", c="copy", map_metadata=-1, **index)
-    return _global(ffmpeg.merge_outputs(hls_out, web_out)).compile()
 
 
 def hls_ladder_args(src: Path, out_root: Path, info: MediaInfo, rungs: list[dict]) -> list[str]:

@@ -80,9 +80,11 @@ def run_ffmpeg(
     duration: float | None = None,
     on_progress: Callable[[float], None] | None = None,
     tail_lines: int = LOG_TAIL_LINES,
+    pass_fds: tuple[int, ...] = (),
 ) -> str:
     """Run an ffmpeg command within `limits`; return the tail of its messages, raise
-    MediaError with it on failure (killed from outside: retryable)."""
+    MediaError with it on failure (killed from outside: retryable). `pass_fds`: pipes it
+    writes outputs to (`pipe:N`)."""
 
     def progress(line: str) -> None:
         t = _out_time(line)
@@ -90,7 +92,7 @@ def run_ffmpeg(
             on_progress(min(1.0, t / duration))
 
     try:
-        done = runner.run(args, limits, on_stdout_line=progress, tail_lines=tail_lines)
+        done = runner.run(args, limits, on_stdout_line=progress, tail_lines=tail_lines, pass_fds=pass_fds)
     except runner.ToolUnavailable as e:
         raise MediaError(str(e), e.log, permanent=False) from e
     except runner.ToolError as e:

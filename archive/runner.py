@@ -145,6 +145,7 @@ def run(
     capture_stdout: bool = False,
     stdin: bytes | None = None,
     tail_lines: int = 25,
+    pass_fds: Sequence[int] = (),
 ) -> Completed:
     """Run `args` within `limits` and wait for it.
 
@@ -152,7 +153,8 @@ def run(
     (`capture_stdout`, e.g. ffprobe's JSON), or folded into the log. Returns Completed
     whatever the exit status; raises ToolError only when the time limit was hit, and
     ToolUnavailable when the program or the network isolation is missing. Callers decide
-    what a non-zero status means for their tool.
+    what a non-zero status means for their tool. `pass_fds`: descriptors the child keeps
+    under the same numbers (a pipe ffmpeg writes an output to).
     """
     name = _program_name(args)
     argv = list(args)
@@ -169,7 +171,7 @@ def run(
             argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
             env=env if env is not None else minimal_env(cwd),
-            start_new_session=True, preexec_fn=_child_setup(limits.memory_mb))
+            start_new_session=True, preexec_fn=_child_setup(limits.memory_mb), pass_fds=tuple(pass_fds))
     except FileNotFoundError as e:
         raise ToolUnavailable(f"{name} is not installed") from e
 

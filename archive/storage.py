@@ -6,9 +6,12 @@ one error type, StorageError.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import mimetypes
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 from urllib.parse import quote
 
 import boto3
@@ -33,6 +36,18 @@ class StorageError(Exception):
     """Any failure of the object store, with the S3 error chained."""
 
 
+def _read_full(stream: BinaryIO, size: int) -> bytes:
+    """`size` bytes from a pipe (which hands out what it has), fewer only at its end."""
+    chunks, got = [], 0
+    while got < size:
+        chunk = stream.read(size - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
 def content_disposition(filename: str, inline: bool = False) -> str:
     """An RFC 6266 header value with an ASCII fallback and the UTF-8 name."""
     kind = "inline" if inline else "attachment"
@@ -51,7 +66,7 @@ class S3Store:
         config = Config(
             max_pool_connections=max(10, 2 * settings.upload_threads),
             signature_version="s3v4",
-            s3={"addressing_style": "path"},
+            s3={"addressing_style": "path", "payload_signing_enabled": False},
             retries={"max_attempts": 5, "mode": "standard"},
         )
         common = dict(
@@ -116,6 +131,60 @@ class S3Store:
                                      Callback=callback)
         except (ClientError, BotoCoreError, boto3.exceptions.S3UploadFailedError) as e:
             raise StorageError(f"upload of {key} failed: {e}") from e
+
+    def upload_stream(self, stream: BinaryIO, key: str, content_type: str, writer: Future,
+                      part_bytes: int = 16 * 1024 * 1024, keep_head: int = 0) -> bytes | None:
+        """Upload what a writer sends down a pipe (ffmpeg writing an output to `pipe:N`) as
+        it comes: each part is sent once `part_bytes` have arrived, several at a time (at
+        most as many in memory as parts in flight), and nothing touches the disk. At the
+        end of the stream the upload is completed if `writer` (a Future set by whoever
+        waits for the writer) says True, else aborted: a writer that failed leaves no
+        object, and None is returned. Returns the stream's first `keep_head` bytes."""
+        try:
+            upload_id = self._client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=content_type)["UploadId"]
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"cannot start an upload to {key}: {e}") from e
+        threads = max(1, self._transfer.max_request_concurrency)
+        room = threading.BoundedSemaphore(threads)
+        head = b""
+
+        def send(number: int, data: bytes) -> dict:
+            try:
+                r = self._client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                             PartNumber=number, Body=data)
+                return {"PartNumber": number, "ETag": r["ETag"]}
+            finally:
+                room.release()
+
+        try:
+            parts: list[Future] = []
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                while True:
+                    data = _read_full(stream, part_bytes)
+                    if not data and parts:
+                        break
+                    if not head and keep_head:
+                        head = data[:keep_head]
+                    room.acquire()
+                    parts.append(pool.submit(send, len(parts) + 1, data))
+                    if len(data) < part_bytes or any(p.done() and p.exception() for p in parts):
+                        break
+                done = [p.result() for p in parts]
+            if not writer.result():
+                self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+                return None
+            self._client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                   MultipartUpload={"Parts": done})
+        except BaseException as e:
+            try:
+                self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except (ClientError, BotoCoreError):
+                pass  # `sweep` removes abandoned uploads
+            if isinstance(e, (ClientError, BotoCoreError)):
+                raise StorageError(f"upload of {key} failed: {e}") from e
+            raise
+        return head
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         try:
@@ -255,6 +324,20 @@ class S3Store:
             raise StorageError(f"cannot abort the upload to {key}: {e}") from e
         except BotoCoreError as e:
             raise StorageError(f"cannot abort the upload to {key}: {e}") from e
+
+    def download_hashed(self, key: str, path: Path, chunk: int = 1024 * 1024) -> str:
+        """Download to `path` in one GET and return the SHA-256 of what was written, taken
+        as it arrives: one pass over the bytes instead of a download and a second read."""
+        h = hashlib.sha256()
+        try:
+            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            with open(path, "wb") as f:
+                for block in body.iter_chunks(chunk):
+                    h.update(block)
+                    f.write(block)
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"download of {key} failed: {e}") from e
+        return h.hexdigest()
 
     def stream_to_file(self, key: str, path: Path, chunk: int = 1024 * 1024) -> None:
         """One GET read in 1 MiB pieces: the web process checks a finished upload with

@@ -166,6 +166,8 @@ def test_deep_links_start_there_and_copy_link_gives_one(watch, page):
     page.locator("#watch").focus()
     page.keyboard.press("k")
     page.wait_for_function("() => !document.querySelector('#player').paused", timeout=20_000)
+    # media-chrome toggles by its own state, which follows the element's events: wait for it
+    page.wait_for_function("() => !document.querySelector('#watch').hasAttribute('mediapaused')", timeout=20_000)
     page.keyboard.press("k")
     page.wait_for_function("() => document.querySelector('#player').paused")
     before = page.locator("#player").evaluate("v => v.currentTime")

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..context import Archive
-from ..hashing import sha256_file
 from ..jobs import PermanentError
 from ..models import Asset
 
@@ -26,9 +25,9 @@ class Outcome:
 
 
 def fetch_original(archive: Archive, asset: Asset, workdir: Path) -> Path:
+    """The original, downloaded and checked against its checksum in the same pass."""
     local = workdir / f"original.{asset.original_ext}"
-    archive.store.download_file(asset.original_key, local)
-    digest = sha256_file(local)
+    digest = archive.store.download_hashed(asset.original_key, local)
     if digest != asset.sha256:
         raise PermanentError(f"the stored original does not match its checksum "
                              f"(expected {asset.sha256[:12]}…, found {digest[:12]}…)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -14,9 +15,9 @@ from PIL import Image, ImageStat
 
 from .. import ffmpeg_commands as cmd, hls, media, probe, storyboard
 from ..context import Archive
-from ..hashing import sha256_file
-from ..jobs import Heartbeat, PermanentError
+from ..jobs import Heartbeat
 from ..models import Asset
+from ..storage import StorageError
 from .common import Outcome, fetch_original, upload_tree
 
 # Each fast path logs its breakdown here (`extra={"steps": ...}`); bench/processing.py prints it.
@@ -54,15 +55,8 @@ def _limits(archive: Archive) -> media.ToolLimits:
 
 
 def _ffmpeg(archive: Archive, args: list[str], timeout: float | None = None, duration: float | None = None,
-            on_progress=None) -> None:
-    media.run_ffmpeg(args, _limits(archive).ffmpeg(timeout), duration, on_progress)
-
-
-def _verify_checksum(path: Path, asset: Asset) -> None:
-    digest = sha256_file(path)
-    if digest != asset.sha256:
-        raise PermanentError(f"the stored original does not match its checksum "
-                             f"(expected {asset.sha256[:12]}…, found {digest[:12]}…)")
+            on_progress=None, pass_fds: tuple[int, ...] = ()) -> None:
+    media.run_ffmpeg(args, _limits(archive).ffmpeg(timeout), duration, on_progress, pass_fds=pass_fds)
 
 
 def _choose_poster_time(archive: Archive, info: probe.MediaInfo, src: Path, work: Path) -> float:
@@ -84,54 +78,79 @@ def _choose_poster_time(archive: Archive, info: probe.MediaInfo, src: Path, work
     return best
 
 
-def _remux(archive: Archive, src: Path, web: Path, hls_dir: Path, info: probe.MediaInfo,
-           plan: probe.Plan, hb: Heartbeat) -> None:
-    """Both renditions in one run, the MP4's index in space reserved for it; should the
-    reserve be too small (an odd stream), once more with a faststart pass."""
-    def progress(f: float) -> None:
-        hb.progress(0.05 + f * 0.8)
-
-    try:
-        _ffmpeg(archive, cmd.fast_path_args(src, web, hls_dir, info, plan, cmd.moov_reserve(info)),
-                None, info.duration, progress)
-    except media.MediaError as e:
-        if "reserved_moov_size is too small" not in e.log:
-            raise
-        _ffmpeg(archive, cmd.fast_path_args(src, web, hls_dir, info, plan), None, info.duration, progress)
-
-
 def _publish_renditions(archive: Archive, asset: Asset, hls_dir: Path, hb: Heartbeat) -> None:
     hb.check()
     upload_tree(archive, hls_dir, asset.derived_key("hls/"), hls.CONTENT_TYPES)
 
 
+def _poster(archive: Archive, info: probe.MediaInfo, src: Path, poster: Path, work: Path) -> None:
+    at = _choose_poster_time(archive, info, src, work)
+    _ffmpeg(archive, cmd.poster_at_args(src, poster, info, at), 600)
+
+
+# S3 takes at most 10,000 parts: a part is this large, or larger for a file of over 150 GB.
+STREAM_PART_BYTES = 16 * 1024 * 1024
+
+
+def _copied(archive: Archive, asset: Asset, src: Path, hls_dir: Path, info: probe.MediaInfo,
+            plan: probe.Plan, steps: Steps, pool: ThreadPoolExecutor, hb: Heartbeat) -> str:
+    """The stream copy: one ffmpeg run writes the HLS rendition's single fragmented MP4
+    (segments by byte range) down a pipe, and it is uploaded as it comes, never written
+    to disk; the playlist is a small local file. That one object is also the MP4 that
+    plays without HLS (a fragmented MP4 is still an MP4): the original is read once, one
+    copy is made and sent. Returns its key."""
+    hls_dir.mkdir(parents=True)
+    key = asset.derived_key(f"hls/{hls.SOURCE}/{hls.MEDIA_FILE}")
+    part = max(STREAM_PART_BYTES, -(-(asset.size or 0) // 9000))
+    read_end, write_end = os.pipe()
+    writer: Future = Future()
+
+    def send() -> bytes | None:
+        with open(read_end, "rb", buffering=0) as stream:
+            return archive.store.upload_stream(stream, key, "video/mp4", writer, part, keep_head=1 << 20)
+
+    sending = pool.submit(steps.run, "upload HLS media (as made)", send)
+    try:
+        with steps("ffmpeg (HLS)"):
+            _ffmpeg(archive, cmd.hls_copy_args(src, hls_dir, info, plan, media_to=f"pipe:{write_end}"),
+                    None, info.duration, lambda f: hb.progress(0.05 + f * 0.8), pass_fds=(write_end,))
+    except BaseException:
+        writer.set_result(False)
+        os.close(write_end)
+        if isinstance(sending.exception(), StorageError):  # ffmpeg stopped because the upload did
+            sending.result()
+        raise
+    writer.set_result(True)
+    os.close(write_end)
+    head = sending.result()
+    # What is left locally: the playlist, naming the media file instead of the pipe, and
+    # the media file's first MiB (its init segment: the codecs are read from it).
+    playlist = hls_dir / "index.m3u8"
+    playlist.write_text(playlist.read_text().replace(f"pipe:{write_end}", hls.MEDIA_FILE))
+    (hls_dir / hls.MEDIA_FILE).write_bytes(head or b"")
+    return key
+
+
 def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
     """The fast path: what makes the webinar watchable, by stream copy when possible.
 
-    One download of the original; its checksum and the decode check run while it is
-    remuxed, and both must pass before anything is published. For H.264/AAC one ffmpeg
-    run writes both the HLS rendition and the faststart MP4; the two uploads and the
-    poster run side by side. For an hour of H.264/AAC this is seconds of work."""
+    One download of the original, its checksum taken as it arrives; the decode check runs
+    while it is remuxed and must pass before the job ends (its outputs are recorded only
+    then: objects sent before a check fails are deleted). For H.264/AAC one ffmpeg run
+    writes the HLS rendition, uploaded while it is written, and the poster is taken
+    from the original at the same time. For an hour of H.264/AAC this is seconds."""
     steps = Steps()
     limits = _limits(archive)
     with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="rec-") as tmp, \
             ThreadPoolExecutor(max_workers=4) as pool:
         work = Path(tmp)
-        src = work / f"original.{asset.original_ext}"
-        steps.run("download", archive.store.download_file, asset.original_key, src)
-        checksum = pool.submit(steps.run, "checksum", _verify_checksum, src, asset)
-        try:
-            info = steps.run("probe", probe.probe, src, limits)
-        except media.MediaError:
-            checksum.result()  # a tampered original is reported as such, not as bad media
-            raise
-        # The decode check only gates publishing: it runs while the renditions are made.
+        src = steps.run("download + checksum", fetch_original, archive, asset, work)
+        info = steps.run("probe", probe.probe, src, limits)
+        # The decode check only gates the job's end: it runs while the renditions are made.
         decodes = pool.submit(steps.run, "decode check", probe.check_decodes, src, info, limits)
         hb.progress(0.05)
         plan = probe.plan_web(info)
-        web_name = "web.mp4" if info.has_video else "audio.m4a"
-        web = work / web_name
-        outputs: dict = {"web": asset.derived_key(web_name), "poster": asset.derived_key("poster.jpg")}
+        outputs: dict = {"poster": asset.derived_key("poster.jpg")}
         poster = work / "poster.jpg"
         hls_dir = work / "hls" / hls.SOURCE
         uploads: list[Future] = []
@@ -139,46 +158,66 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         def publish(name: str, fn, *args) -> None:
             uploads.append(pool.submit(steps.run, name, fn, *args))
 
-        web_ctype = "video/mp4" if info.has_video else "audio/mp4"
-        if info.has_video and plan.fast:
-            hls_dir.mkdir(parents=True)
-            with steps("ffmpeg (HLS + web MP4)"):
-                _remux(archive, src, web, hls_dir, info, plan, hb)
-            web_info = dataclasses.replace(info, demuxer="mov")  # a stream copy: the same streams, in MP4
-        else:
-            # An encode is long: a file that cannot be played is refused before it starts.
-            # It reports progress as it goes; the HLS rendition is copied from it.
-            steps.run("checksum wait", checksum.result)
-            steps.run("decode check wait", decodes.result)
-            steps.run("ffmpeg (web MP4)", _ffmpeg, archive,
-                      cmd.web_rendition_args(src, web, info, plan, archive.settings.web_x264_preset),
-                      None, info.duration, lambda f: hb.progress(0.05 + f * 0.8))
-            web_info = probe.probe(web, limits) if info.has_video else info
+        try:
+            if info.has_video and plan.fast:
+                posting = pool.submit(steps.run, "poster", _poster, archive, info, src, poster, work)
+                outputs["web"] = _copied(archive, asset, src, hls_dir, info, plan, steps, pool, hb)
+                web_info = dataclasses.replace(info, demuxer="mov")  # a stream copy: the same streams, in MP4
+                posting.result()
+            else:
+                # An encode is long: a file that cannot be played is refused before it starts.
+                # It reports progress as it goes; the HLS rendition is copied from it.
+                steps.run("decode check wait", decodes.result)
+                web_name = "web.mp4" if info.has_video else "audio.m4a"
+                web = work / web_name
+                outputs["web"] = asset.derived_key(web_name)
+                steps.run("ffmpeg (web MP4)", _ffmpeg, archive,
+                          cmd.web_rendition_args(src, web, info, plan, archive.settings.web_x264_preset),
+                          None, info.duration, lambda f: hb.progress(0.05 + f * 0.8))
+                web_info = probe.probe(web, limits) if info.has_video else info
+                if info.has_video:
+                    hls_dir.mkdir(parents=True)
+                    steps.run("ffmpeg (HLS)", _ffmpeg, archive,
+                              cmd.hls_copy_args(web, hls_dir, web_info, probe.plan_web(web_info)))
+                hb.check()
+                publish("upload web", archive.store.upload_file, web, outputs["web"],
+                        "video/mp4" if info.has_video else "audio/mp4")
+                if info.has_video:
+                    publish("upload HLS", _publish_renditions, archive, asset, work / "hls", hb)
+                    steps.run("poster", _poster, archive, web_info, web, poster, work)
+                else:
+                    steps.run("poster", _ffmpeg, archive, cmd.waveform_poster_args(src, poster, info), 600)
+            # Nothing is recorded from a file that cannot be played.
+            warnings = steps.run("decode check wait", decodes.result)
+            hb.check()
+            if info.has_video and plan.fast:  # the playlist last: it names the media file
+                publish("upload HLS playlist", archive.store.upload_file, hls_dir / "index.m3u8",
+                        asset.derived_key(f"hls/{hls.SOURCE}/index.m3u8"), hls.PLAYLIST_TYPE)
             if info.has_video:
-                hls_dir.mkdir(parents=True)
-                steps.run("ffmpeg (HLS)", _ffmpeg, archive,
-                          cmd.hls_copy_args(web, hls_dir, web_info, probe.plan_web(web_info)))
-        # Nothing is published from a wrong original or one that cannot be played.
-        steps.run("checksum wait", checksum.result)
-        warnings = steps.run("decode check wait", decodes.result)
-        hb.check()
-        publish("upload web", archive.store.upload_file, web, outputs["web"], web_ctype)
-        if info.has_video:
-            publish("upload HLS", _publish_renditions, archive, asset, work / "hls", hb)
-            entry = hls.rendition_entry(hls.SOURCE, hls_dir / "index.m3u8", web_info)
-            outputs["renditions"] = {hls.SOURCE: entry}
-            with steps("poster"):
-                at = _choose_poster_time(archive, web_info, web, work)
-                _ffmpeg(archive, cmd.poster_at_args(web, poster, web_info, at), 600)
-        else:
-            steps.run("poster", _ffmpeg, archive, cmd.waveform_poster_args(src, poster, info), 600)
-        hb.check()
-        publish("upload poster", archive.store.upload_file, poster, outputs["poster"], "image/jpeg")
-        for future in uploads:
-            future.result()
+                entry = hls.rendition_entry(hls.SOURCE, hls_dir / "index.m3u8", web_info)
+                outputs["renditions"] = {hls.SOURCE: entry}
+            publish("upload poster", archive.store.upload_file, poster, outputs["poster"], "image/jpeg")
+            for future in uploads:
+                future.result()
+        except BaseException:
+            for future in uploads:
+                future.cancel()
+            _discard(archive, asset)
+            raise
         result_info = {**info.summary(), "web_plan": {"video": plan.video, "audio": plan.audio}}
     steps.log(asset)
     return Outcome(outputs=outputs, info=result_info, warnings=warnings)
+
+
+def _discard(archive: Archive, asset: Asset) -> None:
+    """A failed fast path leaves no object behind (what it made is recorded nowhere). An
+    asset that is already watchable (a retried job) keeps its files: its outputs name them."""
+    if asset.status == "ready":
+        return
+    try:
+        archive.store.delete_prefix(asset.derived_key(""))
+    except StorageError:
+        pass  # `sweep` removes objects that no asset names
 
 
 def recording_renditions(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:

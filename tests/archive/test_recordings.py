@@ -289,7 +289,7 @@ def test_commands_are_pure_and_safe():
     for args in (cmd.web_rendition_args(Path("in"), Path("out.mp4"), info, probe.plan_web(info), "veryfast"),
                  cmd.hls_ladder_args(Path("in"), Path("hls"), info, probe.ladder_rungs(info)),
                  cmd.storyboard_args(Path("in"), Path("sb"), info, 2.0),
-                 cmd.fast_path_args(Path("in"), Path("web.mp4"), Path("hls"), info, probe.plan_web(info)),
+                 cmd.hls_copy_args(Path("in"), Path("hls"), info, probe.plan_web(info)),
                  cmd.decode_check_args(Path("in"), info, 30.0, 2.0),
                  cmd.audio_args(Path("in"), Path("a.mp3"), info, "mp3")):
         i = args.index("-i")

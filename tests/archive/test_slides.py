@@ -116,8 +116,11 @@ def short_render(minio, tmp_path):
 def test_a_2000_page_deck_and_a_pathological_page_end_at_the_limit_and_the_worker_goes_on(short_render, tmp_path):
     archive = short_render
     assert archive.settings.render_timeout_seconds == 3 and archive.settings.deck_max_pages == 2000
-    many = write_deck(tmp_path / "many.pdf", "Many", [(f"Slide {i}", ["text"]) for i in range(2000)])
-    slow = pathological_pdf(tmp_path / "slow.pdf", 200_000)
+    # Pages full of text: drawing 2,000 of them at two sizes takes well over 3 s, however idle the machine.
+    many = write_deck(tmp_path / "many.pdf", "Many", [(f"Slide {i}", [f"line {j} of a full page of text, "
+                                                                       f"drawn at two sizes" for j in range(30)])
+                                                      for i in range(2000)])
+    slow = pathological_pdf(tmp_path / "slow.pdf", 1_000_000)
     fine = write_deck(tmp_path / "fine.pdf", "Fine", [("One", ["a"]), ("Two", ["b"])])
     w = _import(archive, many, slow, fine)  # the import check only counts: well within 3 s
     assert [d.info["page_count"] for d in w.decks] == [2000, 1, 2]
@@ -126,7 +129,7 @@ def test_a_2000_page_deck_and_a_pathological_page_end_at_the_limit_and_the_worke
     assert time.monotonic() - started < 60
     decks_ = {d.original_filename: d for d in _reload(archive, w.id).decks}
     for name in ("many.pdf", "slow.pdf"):
-        assert decks_[name].status == "failed"
+        assert decks_[name].status == "failed", (name, decks_[name].info.get("page_count"))
         assert decks_[name].error == ("reading the PDF took longer than the 3 s limit "
                                       "(too many pages, or a page too complex to draw)")
         assert list(archive.store.list_keys(decks_[name].derived_prefix)) == []

@@ -82,3 +82,43 @@ def test_presigning_uses_the_browser_facing_endpoint(settings):
     store = S3Store(settings.with_(s3_public_endpoint="https://media.example.org"))
     url = store.presigned_get("webinars/x/original.mp4")
     assert url.startswith(f"https://media.example.org/{settings.bucket}/webinars/x/original.mp4?")
+
+
+def _piped(store, key: str, data: bytes, ok: bool, part_bytes: int):
+    """A writer thread sends `data` down a pipe, as ffmpeg writes an output to `pipe:N`."""
+    import os
+    import threading
+    from concurrent.futures import Future
+
+    read_end, write_end = os.pipe()
+    writer: Future = Future()
+
+    def write():
+        with open(write_end, "wb", buffering=0) as f:
+            for i in range(0, len(data), 100_000):  # in pieces smaller and larger than a part
+                f.write(data[i:i + 100_000])
+        writer.set_result(ok)
+
+    t = threading.Thread(target=write)
+    t.start()
+    with open(read_end, "rb", buffering=0) as stream:
+        head = store.upload_stream(stream, key, "video/mp4", writer, part_bytes=part_bytes, keep_head=1000)
+    t.join()
+    return head
+
+
+def test_an_upload_from_a_pipe_goes_part_by_part_and_only_a_finished_writer_leaves_an_object(archive):
+    store = archive.store
+    part = 5 * 1024 * 1024  # S3's smallest part
+    data = bytes(range(256)) * (3 * part // 256) + b"tail"  # three full parts and a short one
+    assert _piped(store, "piped/ok.m4s", data, True, part) == data[:1000]
+    assert store.get_bytes("piped/ok.m4s") == data
+    assert store.head("piped/ok.m4s")["content_type"] == "video/mp4"
+    assert _piped(store, "piped/exact.m4s", data[:2 * part], True, part) == data[:1000]  # ends on a part
+    assert store.get_bytes("piped/exact.m4s") == data[:2 * part]
+    assert _piped(store, "piped/empty.m4s", b"", True, part) == b""
+    assert store.get_bytes("piped/empty.m4s") == b""
+    # The writer failed: nothing is left, not even the unfinished multipart upload.
+    assert _piped(store, "piped/failed.m4s", data, False, part) is None
+    assert store.head("piped/failed.m4s") is None
+    assert [u for u in store.list_multipart_uploads("piped/")] == []
