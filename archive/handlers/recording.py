@@ -202,22 +202,27 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         except BaseException:
             for future in uploads:
                 future.cancel()
-            _discard(archive, asset)
+            _discard(archive, asset, hb)
             raise
         result_info = {**info.summary(), "web_plan": {"video": plan.video, "audio": plan.audio}}
     steps.log(asset)
     return Outcome(outputs=outputs, info=result_info, warnings=warnings)
 
 
-def _discard(archive: Archive, asset: Asset) -> None:
+def _discard(archive: Archive, asset: Asset, hb: Heartbeat) -> None:
     """A failed fast path leaves no object behind (what it made is recorded nowhere). An
-    asset that is already watchable (a retried job) keeps its files: its outputs name them."""
+    asset that is already watchable (a retried job) keeps its files: its outputs name them;
+    and a worker that lost the job deletes nothing: the keys are the new holder's now."""
     if asset.status == "ready":
+        return
+    try:
+        hb.check()
+    except Exception:  # LeaseLost, or the catalog cannot say: keep them
         return
     try:
         archive.store.delete_prefix(asset.derived_key(""))
     except StorageError:
-        pass  # `sweep` removes objects that no asset names
+        pass  # they stay under the asset's own prefix: a retry overwrites them, its removal deletes them
 
 
 def recording_renditions(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
