@@ -143,6 +143,8 @@ def test_hls_js_plays_and_switches_quality_and_captions(watch, page):
             ".filter(t => t.kind === 'captions').map(t => [t.language, t.mode]))"
     page.wait_for_function(f"() => ({modes})().en === 'showing'")
     page.keyboard.press("Escape")
+    # paused, the controls stay up: while playing they hide after a while, menus with them
+    video.evaluate("v => v.pause()")
     _open_setting(page, "Captions")
     page.locator("media-captions-menu media-chrome-menu-item", has_text="German").click()
     page.wait_for_function(f"() => ({modes})().de === 'showing' && ({modes})().en !== 'showing'")

@@ -114,6 +114,7 @@ def _copied(archive: Archive, asset: Asset, src: Path, hls_dir: Path, info: prob
         with steps("ffmpeg (HLS)"):
             _ffmpeg(archive, cmd.hls_copy_args(src, hls_dir, info, plan, media_to=f"pipe:{write_end}"),
                     None, info.duration, lambda f: hb.progress(0.05 + f * 0.8), pass_fds=(write_end,))
+        hb.check()  # a worker that lost the job completes no upload: its parts are dropped
     except BaseException:
         writer.set_result(False)
         os.close(write_end)
