@@ -230,44 +230,62 @@ def held(catalog: Catalog, job_ids) -> dict[int, int]:
             Job.id.in_(list(job_ids)), Job.state == "running", Job.lease_expires_at >= utcnow())).all())
 
 
-class Heartbeat:
-    """Renews a job's lease in the background while the work runs."""
+class LeaseKeeper:
+    """Renews a lease in the background (a third of its length apart) while work runs
+    under it: a `with` block. Subclasses say how (`renew`: False once it is no longer
+    ours); `lost` tells that another worker took it over, and renewing stops."""
 
-    def __init__(self, catalog: Catalog, job_id: int, owner: str, lease_seconds: int, attempt: int | None = None):
-        self._args = (catalog, job_id, owner, lease_seconds)
-        self.attempt = attempt
+    what = "lease"  # for the log: whose lease this is
+
+    def __init__(self, lease_seconds: float, name: str):
+        self.lease_seconds = lease_seconds
+        self.lost = False
         self._stop = threading.Event()
-        self._progress: int | None = None
-        self.lost = False  # a heartbeat found the job taken over by another worker
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"heartbeat-{job_id}")
+        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
 
-    def check(self) -> None:
-        """Raise LeaseLost unless this worker still holds the job: called before
-        publishing, so a worker that was taken over writes nothing more."""
-        if self.lost or not heartbeat(*self._args, progress=self._progress, attempt=self.attempt):
-            self.lost = True
-            raise LeaseLost(f"job {self._args[1]}: the lease was lost; another worker runs it now")
-
-    def progress(self, fraction: float) -> None:
-        self._progress = max(0, min(100, int(fraction * 100)))
+    def renew(self) -> bool:
+        raise NotImplementedError
 
     def _run(self) -> None:
-        interval = max(1.0, self._args[3] / 3)
-        while not self._stop.wait(interval):
+        while not self.lost and not self._stop.wait(max(1.0, self.lease_seconds / 3)):
             try:
-                ours = heartbeat(*self._args, progress=self._progress, attempt=self.attempt)
+                ours = self.renew()
             except Exception as e:  # the next beat retries; the lease outlasts two misses
-                log.warning("heartbeat for job %s failed: %s", self._args[1], e)
+                log.warning("renewing the %s failed: %s", self.what, e)
                 continue
             if not ours and not self.lost:
-                log.warning("job %s: lease lost; another worker may be running it", self._args[1])
+                log.warning("%s lost; another worker may have it", self.what)
                 self.lost = True
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self):
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+class Heartbeat(LeaseKeeper):
+    """Renews a job's lease in the background while the work runs."""
+
+    def __init__(self, catalog: Catalog, job_id: int, owner: str, lease_seconds: int, attempt: int | None = None):
+        super().__init__(lease_seconds, f"heartbeat-{job_id}")
+        self._args = (catalog, job_id, owner, lease_seconds)
+        self.what = f"lease of job {job_id}"
+        self.attempt = attempt
+        self._progress: int | None = None
+
+    def renew(self) -> bool:
+        return heartbeat(*self._args, progress=self._progress, attempt=self.attempt)
+
+    def check(self) -> None:
+        """Raise LeaseLost unless this worker still holds the job: called before
+        publishing, so a worker that was taken over writes nothing more."""
+        if self.lost or not self.renew():
+            self.lost = True
+            raise LeaseLost(f"job {self._args[1]}: the lease was lost; another worker runs it now")
+
+    def progress(self, fraction: float) -> None:
+        self._progress = max(0, min(100, int(fraction * 100)))
 

@@ -97,7 +97,7 @@ def _check_and_copy(archive: Archive, sp: Speaker, key: str):
     archive.settings.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="photo-") as tmp:
         path = Path(tmp) / "upload"
-        archive.store.stream_to_file(key, path)
+        archive.store.download_hashed(key, path)
         try:
             checked = _check_photo(sp.name, path)
         except ImportRejected as e:

@@ -327,7 +327,9 @@ class S3Store:
 
     def download_hashed(self, key: str, path: Path, chunk: int = 1024 * 1024) -> str:
         """Download to `path` in one GET and return the SHA-256 of what was written, taken
-        as it arrives: one pass over the bytes instead of a download and a second read."""
+        as it arrives: one pass over the bytes instead of a download and a second read. Read
+        in 1 MiB pieces, so memory stays flat (the transfer manager's parallel ranged GETs
+        buffer tens of MB): the web process fetches photos this way."""
         h = hashlib.sha256()
         try:
             body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
@@ -338,17 +340,6 @@ class S3Store:
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"download of {key} failed: {e}") from e
         return h.hexdigest()
-
-    def stream_to_file(self, key: str, path: Path, chunk: int = 1024 * 1024) -> None:
-        """One GET read in 1 MiB pieces: the web process checks a finished upload with
-        flat memory (the transfer manager's parallel ranged GETs buffer tens of MB)."""
-        try:
-            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
-            with open(path, "wb") as f:
-                for block in body.iter_chunks(chunk):
-                    f.write(block)
-        except (ClientError, BotoCoreError) as e:
-            raise StorageError(f"download of {key} failed: {e}") from e
 
     def list_multipart_uploads(self, prefix: str = "") -> list[dict]:
         """Unfinished uploads in the bucket under `prefix`: [{"Key", "UploadId", "Initiated"}]."""

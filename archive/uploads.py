@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
-import threading
 from urllib.parse import quote
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, and_, func, or_, select, update
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from . import importer, pipeline, queries, webinars
 from .context import Archive
+from .jobs import LeaseKeeper
 from .models import Asset, Base, Webinar, new_id, utcnow
 from .storage import StorageError
 
@@ -326,37 +326,19 @@ def _refuse_exhausted(archive: Archive) -> None:
                 log.warning("upload %s refused: %s", record.id, reason)
 
 
-class _Lease:
+class _Lease(LeaseKeeper):
     """Renews the check's lease in the background while the file is fetched and checked."""
 
     def __init__(self, archive: Archive, record: Upload, owner: str):
+        super().__init__(archive.settings.job_lease_seconds, f"check-{record.id}")
         self.archive, self.where = archive, _held(record.id, owner, record.check_attempts)
-        self.seconds = archive.settings.job_lease_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"check-{record.id}")
+        self.what = f"lease of the check of upload {record.id}"
 
     def renew(self) -> bool:
         with self.archive.catalog.transaction() as s:
             r = s.execute(update(Upload).where(self.where, Upload.check_expires_at >= utcnow())
-                          .values(check_expires_at=utcnow() + dt.timedelta(seconds=self.seconds)))
+                          .values(check_expires_at=utcnow() + dt.timedelta(seconds=self.lease_seconds)))
             return r.rowcount == 1
-
-    def _run(self) -> None:
-        while not self._stop.wait(max(1.0, self.seconds / 3)):
-            try:
-                if not self.renew():
-                    log.warning("upload check: lease lost; another worker may be checking it")
-                    return
-            except Exception as e:  # the next beat retries; the lease outlasts two misses
-                log.warning("renewing an upload check's lease failed: %s", e)
-
-    def __enter__(self) -> "_Lease":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
 
 def run_check(archive: Archive, record: Upload, owner: str) -> str:
