@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .runner import Isolation
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed."""
@@ -29,6 +31,15 @@ def _env_number(environ: dict[str, str], name: str, default, cast=int):
     except ValueError as e:
         kind = "a whole number" if cast is int else "a number"
         raise ConfigError(f"{name} must be {kind}, not {raw!r}") from e
+
+
+def _isolation(environ: dict[str, str]) -> Isolation:
+    raw = (_env(environ, "WEBINAR_ARCHIVE_TOOL_ISOLATION") or Isolation.BWRAP).lower()
+    try:
+        return Isolation(raw)
+    except ValueError as e:
+        choices = " or ".join(repr(i.value) for i in Isolation)
+        raise ConfigError(f"WEBINAR_ARCHIVE_TOOL_ISOLATION must be {choices}, not {raw!r}") from e
 
 
 LOCAL_SERVICES_FILE = "services.env"
@@ -108,6 +119,9 @@ class Settings:
     upload_max_slides_mb: int = 500
     upload_max_captions_mb: int = 20
     upload_abandon_hours: float = 48.0
+    # How tool children are fenced in: bubblewrap (namespaces, their own filesystem view),
+    # or `none` where the worker is isolated otherwise (compose: a network reaching MinIO only).
+    tool_isolation: Isolation = Isolation.BWRAP
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -156,6 +170,7 @@ class Settings:
             upload_max_slides_mb=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_MAX_SLIDES_MB", 500),
             upload_max_captions_mb=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_MAX_CAPTIONS_MB", 20),
             upload_abandon_hours=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_ABANDON_HOURS", 48.0, float),
+            tool_isolation=_isolation(env),
         )
 
     def refuse_development_secrets(self) -> None:

@@ -2,9 +2,9 @@
 
 Each conversion gets a fresh profile (which also blocks untrusted links, turns macros
 off and points every proxy at a closed port) and runs through `runner` with the time
-and memory limits from Settings, in a network namespace of its own: even a reference
-that slipped past sanitising has no host to reach. Its temporary files are always
-removed.
+and memory limits from Settings, in the runner's sandbox: no network (even a reference
+that slipped past sanitising has no host to reach), and no file but the deck (read-only)
+and its own scratch folder. Its temporary files are always removed.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class ConversionTimedOut(ConversionFailed):
 
 
 class OfficeUnavailable(RuntimeError):
-    """LibreOffice (or a network namespace to run it in) is missing here: an operator's
+    """LibreOffice (or the sandbox to run it in) is missing here: an operator's
     problem, not the deck's, so the job is retried."""
 
 
@@ -61,7 +61,8 @@ PROFILE_SETTINGS = {
 
 def office_limits(settings) -> runner.Limits:
     """LibreOffice's limits, from Settings; it never gets the network."""
-    return runner.Limits(settings.office_timeout_seconds, settings.office_memory_mb, network=False)
+    return runner.Limits(settings.office_timeout_seconds, settings.office_memory_mb, network=False,
+                         isolation=settings.tool_isolation)
 
 
 def profile_xcu(settings: dict[str, dict[str, str]] = PROFILE_SETTINGS) -> str:
@@ -103,7 +104,8 @@ def convert_to_pdf(src: Path, dst: Path, fmt: Format, limits: runner.Limits, tmp
             shutil.copyfile(src, deck)
         args = convert_args(deck, out_dir, profile_dir, fmt, soffice)
         try:
-            done = runner.run(args, limits, cwd=work, env=runner.minimal_env(home=work), tail_lines=60)
+            done = runner.run(args, limits, cwd=work, env=runner.minimal_env(home=work), tail_lines=60,
+                              view=runner.View(read=(deck,)))
         except runner.ToolUnavailable as e:
             raise OfficeUnavailable(str(e)) from e
         except runner.ToolError as e:
@@ -111,7 +113,7 @@ def convert_to_pdf(src: Path, dst: Path, fmt: Format, limits: runner.Limits, tmp
                                      _tail(e.log)) from e
         log = _tail(done.log)
         pdf = out_dir / "deck.pdf"
-        if done.returncode in (126, 127):  # unshare could not start soffice
+        if done.returncode in (126, 127):  # soffice's launcher could not start soffice.bin
             raise OfficeUnavailable(f"LibreOffice could not be started: {log}")
         if done.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
             reason = _reason(log) or _status(done.returncode, limits)

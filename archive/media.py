@@ -7,7 +7,8 @@ The commands themselves are built in `archive.ffmpeg_commands`; what a probe mea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Sequence
 
 from . import runner
 from .config import Settings
@@ -37,13 +38,14 @@ class ToolLimits:
     probe_seconds: float
     memory_mb: int | None
     network: bool = False  # neither reads anything but a local file
+    isolation: runner.Isolation = runner.Isolation.BWRAP
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ToolLimits":
         return cls(ffmpeg_seconds=settings.ffmpeg_timeout_seconds,
                    probe_seconds=settings.ffprobe_timeout_seconds,
                    memory_mb=settings.ffmpeg_memory_mb,
-                   network=settings.ffmpeg_network)
+                   network=settings.ffmpeg_network, isolation=settings.tool_isolation)
 
     @classmethod
     def defaults(cls) -> "ToolLimits":
@@ -51,14 +53,37 @@ class ToolLimits:
         f = Settings.__dataclass_fields__
         return cls(ffmpeg_seconds=f["ffmpeg_timeout_seconds"].default,
                    probe_seconds=f["ffprobe_timeout_seconds"].default,
-                   memory_mb=f["ffmpeg_memory_mb"].default, network=f["ffmpeg_network"].default)
+                   memory_mb=f["ffmpeg_memory_mb"].default, network=f["ffmpeg_network"].default,
+                   isolation=f["tool_isolation"].default)
 
     def ffmpeg(self, seconds: float | None = None) -> runner.Limits:
         return runner.Limits(min(seconds, self.ffmpeg_seconds) if seconds else self.ffmpeg_seconds,
-                             self.memory_mb, self.network)
+                             self.memory_mb, self.network, self.isolation)
 
     def probe(self) -> runner.Limits:
-        return runner.Limits(self.probe_seconds, self.memory_mb, self.network)
+        return runner.Limits(self.probe_seconds, self.memory_mb, self.network, self.isolation)
+
+
+def _local_path(arg: str) -> Path | None:
+    """The local file an ffmpeg/ffprobe argument names (`file:/x` or `/x`), if any."""
+    path = arg.removeprefix("file:")
+    return Path(path) if path.startswith("/") else None
+
+
+def tool_view(args: Sequence[str], reads: Sequence[Path] = (), writes: Sequence[Path] = ()) -> runner.View:
+    """What an ffmpeg or ffprobe command may see: its inputs (`-i`; every path for ffprobe)
+    read-only, the folders of its outputs writable; plus `reads` and `writes`."""
+    probe_only = Path(args[0]).name == "ffprobe" if args else False
+    read, write = list(reads), list(writes)
+    for before, arg in zip(args, args[1:]):
+        path = _local_path(arg)
+        if path is None:
+            continue
+        if probe_only or before == "-i":
+            read.append(path)
+        elif path.parent.is_dir():  # else ffmpeg says itself that it cannot write there
+            write.append(path.parent)
+    return runner.View(tuple(read), tuple(write))
 
 
 def first_line(text: str) -> str:
@@ -81,10 +106,13 @@ def run_ffmpeg(
     on_progress: Callable[[float], None] | None = None,
     tail_lines: int = LOG_TAIL_LINES,
     pass_fds: tuple[int, ...] = (),
+    reads: Sequence[Path] = (),
+    writes: Sequence[Path] = (),
 ) -> str:
     """Run an ffmpeg command within `limits`; return the tail of its messages, raise
     MediaError with it on failure (killed from outside: retryable). `pass_fds`: pipes it
-    writes outputs to (`pipe:N`)."""
+    writes outputs to (`pipe:N`). It sees its inputs and its outputs' folders
+    (`tool_view`), and `reads`/`writes` besides (a file named inside a filter)."""
 
     def progress(line: str) -> None:
         t = _out_time(line)
@@ -92,7 +120,8 @@ def run_ffmpeg(
             on_progress(min(1.0, t / duration))
 
     try:
-        done = runner.run(args, limits, on_stdout_line=progress, tail_lines=tail_lines, pass_fds=pass_fds)
+        done = runner.run(args, limits, on_stdout_line=progress, tail_lines=tail_lines, pass_fds=pass_fds,
+                          view=tool_view(args, reads, writes))
     except runner.ToolUnavailable as e:
         raise MediaError(str(e), e.log, permanent=False) from e
     except runner.ToolError as e:
@@ -114,7 +143,7 @@ def run_ffmpeg(
 def run_ffprobe(args: list[str], limits: runner.Limits) -> tuple[int, bytes, str]:
     """(exit status, JSON on stdout, message); a probe that hangs is a refusal."""
     try:
-        done = runner.run(args, limits, capture_stdout=True)
+        done = runner.run(args, limits, capture_stdout=True, view=tool_view(args))
     except runner.ToolUnavailable as e:
         raise MediaError(str(e), e.log, permanent=False) from e
     except runner.ToolError as e:

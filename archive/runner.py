@@ -3,25 +3,29 @@ renderer: every untrusted file is handled by a child process started here.
 
 The child gets a minimal environment (no S3 keys, no database URL), a wall-clock time
 limit, an address-space limit, its own process group (killed whole when the time is up
-or the worker goes), and dies with the worker (PR_SET_PDEATHSIG). With `network=False`
-it runs in a fresh network namespace that has no interface but a downed loopback, so
-nothing it reads can make it reach any host, and in a fresh PID namespace, so that
-whatever it forks dies with it too. The tail of its messages is kept for the
-staff pages.
+or the worker goes), and dies with the worker (PR_SET_PDEATHSIG). With the default
+isolation (`Isolation.BWRAP`) it runs inside bubblewrap: fresh user, PID, IPC, UTS,
+cgroup and network namespaces (the network shared only when `Limits.network`), its own
+`/proc`, and a filesystem of read-only system folders plus exactly the files and folders
+of its `View`: no data folder, no other job's scratch, no `/proc/<worker>/environ`.
+`Isolation.NONE` is for places that isolate the worker otherwise (the compose stack).
+The tail of its messages is kept for the staff pages.
 """
 from __future__ import annotations
 
 import collections
 import ctypes
-import functools
 import os
 import resource
 import shutil
 import signal
+import site
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -32,13 +36,34 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
+class Isolation(StrEnum):
+    """How children are fenced in (Settings.tool_isolation)."""
+
+    BWRAP = "bwrap"  # namespaces and a filesystem view of their own (bubblewrap)
+    NONE = "none"  # limits and a minimal environment only: the worker is isolated otherwise
+
+
 @dataclass(frozen=True)
 class Limits:
-    """What a child may use. `memory_mb` caps its address space (None: no cap)."""
+    """What a child may use. `memory_mb` caps its address space (None: no cap);
+    `network` shares the worker's network with it."""
 
     seconds: float
     memory_mb: int | None = None
     network: bool = True
+    isolation: Isolation = Isolation.BWRAP
+
+
+@dataclass(frozen=True)
+class View:
+    """What a child sees of the filesystem besides the read-only system folders: `read`
+    files or folders read-only, `write` folders read-write (the child's cwd is one)."""
+
+    read: tuple[Path, ...] = ()
+    write: tuple[Path, ...] = ()
+
+    def __add__(self, other: "View") -> "View":
+        return View(self.read + other.read, self.write + other.write)
 
 
 class ToolError(Exception):
@@ -58,7 +83,11 @@ class ToolError(Exception):
 
 
 class ToolUnavailable(ToolError):
-    """The program (or the network namespace asked for) is not available on this machine."""
+    """The program, or the sandbox it must run in, is not available on this machine: an
+    operator's problem, retried. The message starts with "tool unavailable: "."""
+
+    def __init__(self, message: str, log: str = ""):
+        super().__init__(f"tool unavailable: {message}", log)
 
 
 @dataclass
@@ -78,29 +107,90 @@ def minimal_env(home: Path | str | None = None, extra: dict[str, str] | None = N
     return env
 
 
-@functools.cache
-def _unshare_prefix() -> tuple[str, ...] | None:
-    """The command prefix that runs a program without network, or None if none works here.
-    As root a plain network namespace; otherwise a user namespace maps us to root in it."""
-    unshare = shutil.which("unshare", path=_SAFE_PATH)
-    if unshare is None:
-        return None
-    # --pid --fork --kill-child: the program is the first process of a fresh PID namespace,
-    # and unshare (which dies with the worker) takes it with it; when it goes, the kernel
-    # kills everything left in the namespace (soffice.bin and any helper it forked).
-    isolate = ("--net", "--pid", "--fork", "--kill-child")
-    for prefix in ((unshare, *isolate), (unshare, "--map-root-user", *isolate)):
-        try:
-            r = subprocess.run([*prefix, "true"], env=minimal_env(), capture_output=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if r.returncode == 0:
-            return prefix
-    return None
+# -- the sandbox ------------------------------------------------------------------------------
+
+# Read-only system folders: programs, libraries, the loader's cache, fonts (and their
+# cache, or every run rescans them), LibreOffice's registry (/usr/lib/libreoffice/share/
+# registry links to /etc/libreoffice). Nothing else of /etc: no passwd, no hosts, no keys.
+SYSTEM_FOLDERS = ("/usr", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+                  "/etc/fonts", "/var/cache/fontconfig", "/etc/libreoffice")
+# On a merged-/usr system these are links into /usr; elsewhere folders of their own.
+_TOP_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_BWRAP = "bwrap"
+# A fresh namespace of every kind, the network shared only when asked; bwrap and all it
+# started die with the worker; a new session, so no child can push keystrokes into the
+# worker's terminal (TIOCSTI).
+_BWRAP_FLAGS = ("--unshare-all", "--die-with-parent", "--new-session")
+
+
+def _system_view() -> list[str]:
+    args: list[str] = []
+    for top in _TOP_LINKS:
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for path in SYSTEM_FOLDERS:
+        args += ["--ro-bind-try", path, path]
+    return args + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+
+
+def bwrap_args(view: View, network: bool, cwd: Path | str | None = None, bwrap: str = _BWRAP) -> list[str]:
+    """The bubblewrap command line (up to `--`) that shows a child `view` and nothing else
+    of this machine: system folders read-only, its own /proc, /dev and /tmp."""
+    args = [bwrap, *_BWRAP_FLAGS, *(["--share-net"] if network else []), *_system_view()]
+    # Parents before children, and a read-only path after a writable one that holds it,
+    # so an input inside a writable scratch folder stays read-only.
+    binds = [(Path(p).absolute(), True) for p in view.write]
+    if cwd is not None:
+        binds.append((Path(cwd).absolute(), True))
+    binds += [(Path(p).absolute(), False) for p in view.read]
+    for path, writable in sorted(set(binds), key=lambda b: (len(b[0].parts), not b[1])):
+        args += ["--bind" if writable else "--ro-bind", str(path), str(path)]
+    if cwd is not None:
+        args += ["--chdir", str(Path(cwd).absolute())]
+    return [*args, "--"]
+
+
+def python_view() -> View:
+    """What this worker's Python needs besides /usr, read-only, for a Python child (the PDF
+    renderer): its prefix (a venv), its base installation and site-packages."""
+    paths = {Path(sys.prefix), Path(sys.base_prefix), *map(Path, site.getsitepackages())}
+    usr = Path("/usr")
+    return View(read=tuple(sorted(p for p in paths if p.exists() and usr not in (p, *p.parents))))
+
+
+_sandbox_works: set[bool] = set()  # network modes bwrap has been seen to start with here
+
+
+def _check_sandbox(network: bool) -> None:
+    """Start an empty sandbox once per network mode; ToolUnavailable if bwrap is missing or
+    refused (no user namespaces, a container's seccomp profile)."""
+    if network in _sandbox_works:
+        return
+    if shutil.which(_BWRAP, path=_SAFE_PATH) is None:
+        raise ToolUnavailable("the tool sandbox (bubblewrap, `bwrap`) is not installed; install the "
+                              "Debian package bubblewrap, or set WEBINAR_ARCHIVE_TOOL_ISOLATION=none where "
+                              "the worker is isolated otherwise")
+    try:
+        r = subprocess.run([*bwrap_args(View(), network), "true"], env=minimal_env(),
+                           capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ToolUnavailable(f"the tool sandbox (bubblewrap) could not start: {e}") from e
+    if r.returncode != 0:
+        why = r.stderr.decode("utf-8", "replace").strip() or f"exit status {r.returncode}"
+        raise ToolUnavailable(f"the tool sandbox (bubblewrap) is refused here: {why}; set "
+                              "WEBINAR_ARCHIVE_TOOL_ISOLATION=none only where the worker is isolated otherwise")
+    _sandbox_works.add(network)
 
 
 def network_isolation_available() -> bool:
-    return _unshare_prefix() is not None
+    """Whether children can run in the sandbox (no network, their own filesystem) here."""
+    try:
+        _check_sandbox(False)
+    except ToolUnavailable:
+        return False
+    return True
 
 
 def _child_setup(memory_mb: int | None) -> Callable[[], None]:
@@ -146,31 +236,32 @@ def run(
     stdin: bytes | None = None,
     tail_lines: int = 25,
     pass_fds: Sequence[int] = (),
+    view: View = View(),
 ) -> Completed:
     """Run `args` within `limits` and wait for it.
 
     stdout is streamed line by line to `on_stdout_line` (progress), captured whole
     (`capture_stdout`, e.g. ffprobe's JSON), or folded into the log. Returns Completed
     whatever the exit status; raises ToolError only when the time limit was hit, and
-    ToolUnavailable when the program or the network isolation is missing. Callers decide
-    what a non-zero status means for their tool. `pass_fds`: descriptors the child keeps
-    under the same numbers (a pipe ffmpeg writes an output to).
+    ToolUnavailable when the program or the sandbox is missing. Callers decide what a
+    non-zero status means for their tool. `view`: the files and folders the child sees
+    (with `cwd`, writable); `pass_fds`: descriptors the child keeps under the same
+    numbers (a pipe ffmpeg writes an output to).
     """
     name = _program_name(args)
+    env = env if env is not None else minimal_env(cwd)
     argv = list(args)
-    if not limits.network:
-        prefix = _unshare_prefix()
-        if prefix is None:
-            raise ToolUnavailable(f"{name} must run without network, and this machine cannot "
-                                  "make a network namespace (util-linux unshare)")
-        argv = [*prefix, *argv]
+    if argv and shutil.which(argv[0], path=env.get("PATH", _SAFE_PATH)) is None:
+        raise ToolUnavailable(f"{name} is not installed")
+    if limits.isolation == Isolation.BWRAP:
+        _check_sandbox(limits.network)
+        argv = [*bwrap_args(view, limits.network, cwd), *argv]
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
     out_chunks: list[bytes] = []
     try:
         proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-            env=env if env is not None else minimal_env(cwd),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env,
             start_new_session=True, preexec_fn=_child_setup(limits.memory_mb), pass_fds=tuple(pass_fds))
     except FileNotFoundError as e:
         raise ToolUnavailable(f"{name} is not installed") from e

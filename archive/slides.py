@@ -78,17 +78,20 @@ def render_scale(w_pt: float, h_pt: float, width: int) -> float:
 
 def render_limits(settings) -> runner.Limits:
     """The PDF child's limits, from Settings; it never needs the network."""
-    return runner.Limits(settings.render_timeout_seconds, settings.render_memory_mb, network=False)
+    return runner.Limits(settings.render_timeout_seconds, settings.render_memory_mb, network=False,
+                         isolation=settings.tool_isolation)
 
 
 # How running out of address space shows in the child's last words.
 _OUT_OF_MEMORY = ("MemoryError", "failed to map segment", "Cannot allocate memory", "std::bad_alloc")
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE_ROOT = str(_PACKAGE.parent)
 
 
-def _child(args: list[str], limits: runner.Limits, work: Path,
+def _child(args: list[str], pdf: Path, limits: runner.Limits, work: Path,
            on_progress: Callable[[float], None] | None) -> dict:
-    """Run the PDF child; its result, or RenderFailed with a sentence."""
+    """Run the PDF child on `pdf` (read-only; `work` its writable cwd); its result, or
+    RenderFailed with a sentence."""
     result: list[dict] = []
 
     def line(text: str) -> None:
@@ -103,9 +106,10 @@ def _child(args: list[str], limits: runner.Limits, work: Path,
     argv = [sys.executable, "-P", "-m", "archive.render_pdf", *args]
     env = runner.minimal_env(home=work, extra={"PYTHONPATH": _PACKAGE_ROOT})
     try:
-        done = runner.run(argv, limits, cwd=work, env=env, on_stdout_line=line)
+        done = runner.run(argv, limits, cwd=work, env=env, on_stdout_line=line,
+                          view=runner.python_view() + runner.View(read=(_PACKAGE, pdf)))
     except runner.ToolUnavailable:
-        raise  # an operator's problem (no network namespace here): retried
+        raise  # an operator's problem (no sandbox here): retried
     except runner.ToolError as e:
         raise RenderFailed(f"reading the PDF took longer than the {limits.seconds:g} s limit "
                            "(too many pages, or a page too complex to draw)", e.log) from e
@@ -154,7 +158,7 @@ def inspect_pdf(path: Path, limits: runner.Limits, max_pages: int, work: Path | 
     path = Path(path).resolve()
     _check_header(path)
     with tempfile.TemporaryDirectory(prefix="pdf-", dir=work if work and Path(work).is_dir() else None) as tmp:
-        out = _child(["inspect", str(path), "--max-pages", str(max_pages)], limits, Path(tmp), None)
+        out = _child(["inspect", str(path), "--max-pages", str(max_pages)], path, limits, Path(tmp), None)
     return _deck_info(out)
 
 
@@ -167,6 +171,6 @@ def render_deck(path: Path, out_dir: Path, limits: runner.Limits, max_pages: int
     out_dir.mkdir(parents=True, exist_ok=True)
     args = ["render", str(path), str(out_dir), "--max-pages", str(max_pages),
             *(f"--width={name}={px}" for name, px in widths.items())]
-    out = _child(args, limits, out_dir, on_progress)
+    out = _child(args, path, limits, out_dir, on_progress)
     images = {name: [out_dir / f for f in files] for name, files in out["images"].items()}
     return RenderedDeck(info=_deck_info(out), images=images, texts=[_text(t) for t in out["texts"]])

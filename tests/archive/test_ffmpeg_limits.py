@@ -71,7 +71,8 @@ def test_ffmpeg_gets_no_secrets_and_no_network(tmp_path, monkeypatch):
     if not runner.network_isolation_available():
         pytest.skip("no network namespaces on this machine")
     env_dump, net = tmp_path / "env.txt", tmp_path / "net.txt"
-    media.run_ffmpeg(["sh", "-c", f"env > {env_dump}; cat /proc/net/dev > {net}"], Limits(10, None, False))
+    media.run_ffmpeg(["sh", "-c", f"env > {env_dump}; cat /proc/net/dev > {net}"], Limits(10, None, False),
+                     writes=(tmp_path,))
     assert "not-for-children" not in env_dump.read_text()
     interfaces = {line.split(":")[0].strip() for line in net.read_text().splitlines()[2:]}
     assert interfaces == {"lo"}

@@ -15,6 +15,7 @@ from archive import runner
 from ..services import Listener
 
 PY = sys.executable
+PY_VIEW = runner.python_view()  # what a Python child needs to start in the sandbox
 
 
 def _alive(marker: str) -> list[int]:
@@ -58,16 +59,16 @@ def test_the_child_gets_no_secrets(monkeypatch, tmp_path):
     monkeypatch.setenv("WEBINAR_ARCHIVE_SECRET_KEY", "flask")
     done = runner.run(["env"], runner.Limits(10), cwd=tmp_path, capture_stdout=True)
     env = dict(line.split("=", 1) for line in done.stdout.decode().splitlines())
-    assert set(env) == {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR"}
-    assert env["HOME"] == env["TMPDIR"] == str(tmp_path)
+    assert set(env) == {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "PWD"}  # PWD: set by bwrap
+    assert env["HOME"] == env["TMPDIR"] == env["PWD"] == str(tmp_path)
     assert "s3cret" not in done.stdout.decode() and "postgresql" not in done.stdout.decode()
 
 
 def test_the_memory_limit_holds():
     script = "x = bytearray(400 * 1024 * 1024); print('allocated')"
-    done = runner.run([PY, "-c", script], runner.Limits(30, memory_mb=200))
+    done = runner.run([PY, "-c", script], runner.Limits(30, memory_mb=200), view=PY_VIEW)
     assert done.returncode != 0 and "MemoryError" in done.log
-    assert runner.run([PY, "-c", script], runner.Limits(30, memory_mb=1024)).returncode == 0
+    assert runner.run([PY, "-c", script], runner.Limits(30, memory_mb=1024), view=PY_VIEW).returncode == 0
 
 
 def test_a_missing_program_is_unavailable():
@@ -109,12 +110,14 @@ def test_without_network_a_child_cannot_reach_a_local_listener():
                   "    print('connected')\n"
                   "except OSError as e:\n"
                   "    print('refused', e)\n")
-        isolated = runner.run([PY, "-c", script], runner.Limits(30, network=False), capture_stdout=True)
+        isolated = runner.run([PY, "-c", script], runner.Limits(30, network=False), capture_stdout=True,
+                              view=PY_VIEW)
         assert isolated.stdout.startswith(b"refused")
         time.sleep(0.3)
         assert listener.hits == []
         # the control: the same child with the network connects
-        assert runner.run([PY, "-c", script], runner.Limits(30), capture_stdout=True).stdout == b"connected\n"
+        assert runner.run([PY, "-c", script], runner.Limits(30), capture_stdout=True,
+                          view=PY_VIEW).stdout == b"connected\n"
         deadline = time.monotonic() + 3
         while not listener.hits and time.monotonic() < deadline:
             time.sleep(0.05)
