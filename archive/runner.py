@@ -112,7 +112,7 @@ def minimal_env(home: Path | str | None = None, extra: dict[str, str] | None = N
 # Read-only system folders: programs, libraries, the loader's cache, fonts (and their
 # cache, or every run rescans them), LibreOffice's registry (/usr/lib/libreoffice/share/
 # registry links to /etc/libreoffice). Nothing else of /etc: no passwd, no hosts, no keys.
-SYSTEM_FOLDERS = ("/usr", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+SYSTEM_FOLDERS = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
                   "/etc/fonts", "/var/cache/fontconfig", "/etc/libreoffice")
 # On a merged-/usr system these are links into /usr; elsewhere folders of their own.
 _TOP_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -130,6 +130,7 @@ def _system_view() -> list[str]:
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
+    args += ["--ro-bind", "/usr", "/usr"]
     for path in SYSTEM_FOLDERS:
         args += ["--ro-bind-try", path, path]
     return args + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
