@@ -288,8 +288,9 @@ def _names_a_location(ref: str) -> bool:
     return bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", ref)) or ref.startswith("//")
 
 
-def _outside_odf_package(ref: str) -> bool:
-    """ODF resolves "../x" and "/x" against the document's folder, outside the package."""
+def _outside_package(ref: str) -> bool:
+    """A location, or a path that LibreOffice resolves against the document's folder or the
+    file system ("../x", "/x"), outside the package: in ODF and in a PPTX part's own href."""
     path = unquote(ref.strip()).replace("\\", "/")
     return _names_a_location(ref) or path.startswith("/") or ".." in path.split("/")
 
@@ -371,21 +372,24 @@ _VML_O = "urn:schemas-microsoft-com:office:office"
 # Attributes that make a reader load something: xlink:href (ODF, SVG 1.1), SVG 2's bare
 # href, VML's o:href and src. Their value is a location, never an id.
 _LOAD_ATTRS = {f"{_XLINK} href", "href", f"{_VML_O} href", "src"}
+# In OOXML parts, any namespace's href or src (r:href, v:src too): a relationship id
+# ("rId3") names nothing outside the package and stays.
+_OOXML_LOAD_NAMES = {"href", "src"}
 
 
 def _odf_drop(tag: str, attr: str, value: str) -> bool:
-    if attr not in _LOAD_ATTRS or not _outside_odf_package(value):
+    if attr not in _LOAD_ATTRS or not _outside_package(value):
         return False
     # A link the reader clicks stays if it is a web or mail link ("#page2" is inside).
     return not ((tag in _ODF_LINKS or tag == _SVG_A) and _is_web_link(value))
 
 
 def _ooxml_drop(tag: str, attr: str, value: str) -> bool:
-    if attr not in _LOAD_ATTRS:
+    if attr.rsplit(" ", 1)[-1] not in _OOXML_LOAD_NAMES:
         return False
     if tag == _SVG_A and _is_web_link(value):
         return False
-    return _names_a_location(value)
+    return _outside_package(value)
 
 
 # -- PPTX relationships ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ import time
 import zipfile
 from xml.etree import ElementTree
 
+import pypdfium2 as pdfium
 import pytest
 from pptx import Presentation
 from pptx.util import Inches
@@ -208,3 +209,75 @@ def test_odp_hyperlinks_stay_only_as_web_links(tmp_path, href, kept):
     assert decks.sanitize_package(odp, clean) == (0 if kept else 1)
     with zipfile.ZipFile(clean) as z:
         assert (f'xlink:href="{href}"' in z.read("content.xml").decode()) == kept
+
+
+SVG_EXT = "{96DAC541-7B7A-43D3-8B79-37D633B846F1}"  # PowerPoint's SVG picture extension
+ASVG_NS = "http://schemas.microsoft.com/office/drawing/2016/SVG/main"
+
+
+def pptx_loading(path, refs: list[str]):
+    """A python-pptx deck whose picture carries an SVG (`asvg:svgBlip`) and a VML drawing
+    that name `refs` in every load attribute: SVG href/xlink:href, VML o:href/r:href/src."""
+    deck = crafted_pptx(path, "https://example.org/unused.png", click_target=None)
+    images = "".join(f'<image xlink:href="{r}" width="10" height="10"/><image href="{r}"/>' for r in refs)
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" '
+           f'height="100"><rect width="100" height="100" fill="#c00"/>{images}</svg>')
+    vml = ('<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
+           f'xmlns:r="{R_NS}">' + "".join(f'<v:shape><v:imagedata o:href="{r}" r:href="{r}" src="{r}"/></v:shape>'
+                                          for r in refs) + "</xml>")
+    with zipfile.ZipFile(deck) as z:
+        slide, rels = z.read("ppt/slides/slide1.xml"), z.read("ppt/slides/_rels/slide1.xml.rels")
+        types = z.read("[Content_Types].xml")
+    rels = rels.replace(b"</Relationships>", f'<Relationship Id="rIdSvg" Type="{IMAGE_REL}" '
+                                             f'Target="../media/drawing.svg"/></Relationships>'.encode())
+    # The picture is the SVG (its own fallback too); the linked PNG's relationship stays unused.
+    blip = slide[slide.index(b"<a:blip "):slide.index(b"/>", slide.index(b"<a:blip ")) + 2]
+    slide = slide.replace(blip, f'<a:blip r:embed="rIdSvg"><a:extLst><a:ext uri="{SVG_EXT}"><asvg:svgBlip '
+                                f'xmlns:asvg="{ASVG_NS}" r:embed="rIdSvg"/></a:ext></a:extLst></a:blip>'.encode())
+    types = types.replace(b"<Default ", b'<Default Extension="svg" ContentType="image/svg+xml"/>'
+                                        b'<Default Extension="vml" ContentType="application/vnd.openxmlformats-'
+                                        b'officedocument.vmlDrawing"/><Default ', 1)
+    _replace_part(deck, "ppt/slides/slide1.xml", slide)
+    _replace_part(deck, "ppt/slides/_rels/slide1.xml.rels", rels)
+    _replace_part(deck, "[Content_Types].xml", types)
+    _replace_part(deck, "ppt/media/drawing.svg", svg.encode())
+    _replace_part(deck, "ppt/drawings/vmlDrawing1.vml", vml.encode())
+    return deck
+
+
+def _pdf_text(path) -> str:
+    doc = pdfium.PdfDocument(str(path))
+    try:
+        return "\n".join(doc[i].get_textpage().get_text_bounded() for i in range(len(doc)))
+    finally:
+        doc.close()
+
+
+def test_pptx_load_attributes_naming_files_outside_the_package_go(tmp_path, settings):
+    """The defect: the PPTX sanitiser dropped only URLs from href/src, keeping absolute and
+    `../` paths (the ODP one drops them): an SVG or VML part could name /proc/self/environ
+    or a file beside the deck's folder."""
+    outside = tmp_path / "outside-secret.txt"
+    outside.write_text("OUTSIDE-THE-DECK-FOLDER")
+    folder = tmp_path / "deck"
+    folder.mkdir()
+    refs = ["/proc/self/environ", "../outside-secret.txt", str(outside), "..\\outside-secret.txt",
+            "%2e%2e/outside-secret.txt", "file:///proc/self/environ"]
+    deck = pptx_loading(folder / "deck.pptx", refs)
+    clean = folder / "clean.pptx"
+    # 2 SVG and 3 VML attributes per reference, and the unused external relationship.
+    assert decks.sanitize_package(deck, clean) == 5 * len(refs) + 1
+    with zipfile.ZipFile(clean) as z:
+        svg, vml = z.read("ppt/media/drawing.svg").decode(), z.read("ppt/drawings/vmlDrawing1.vml").decode()
+        slide = z.read("ppt/slides/slide1.xml").decode()
+    for part in (svg, vml):
+        assert "href=" not in part and "src=" not in part
+        assert "environ" not in part and "outside-secret" not in part
+        ElementTree.fromstring(part)
+    assert 'r:embed="rIdSvg"' in slide  # the picture itself, inside the package, stays
+
+    libreoffice.convert_to_pdf(clean, folder / "deck.pdf", decks.FORMATS["pptx"],
+                               libreoffice.office_limits(settings), tmp_root=folder)
+    text = _pdf_text(folder / "deck.pdf")
+    assert "Crafted" in text  # the control: the slide's own text is there
+    assert "OUTSIDE-THE-DECK-FOLDER" not in text and "PATH=" not in text and "LANG=" not in text
