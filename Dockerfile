@@ -3,7 +3,10 @@
 FROM python:3.11-slim
 
 # The same Debian packages as scripts/run and scripts/test, from one list: ffmpeg,
-# LibreOffice (impress) for PPTX/ODP decks, prlimit, and the fonts decks expect.
+# LibreOffice (impress) for PPTX/ODP decks, prlimit, bubblewrap, and the fonts decks
+# expect. bubblewrap is refused under Docker's default seccomp profile: the compose
+# worker runs its tools with WEBINAR_ARCHIVE_TOOL_ISOLATION=none on a network that
+# reaches only MinIO (docker-compose.yml); a container given namespaces can use it.
 COPY scripts/debian-packages.txt /tmp/debian-packages.txt
 RUN apt-get update \
  && sed 's/#.*//' /tmp/debian-packages.txt | xargs apt-get install -y --no-install-recommends \

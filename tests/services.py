@@ -249,6 +249,22 @@ class Listener:
                 except OSError:
                     self.hits.append(b"(connected)")
 
+    def hits_so_far(self, timeout: float = 10) -> list[bytes]:
+        """Every connection made before this call, with no fixed sleep: a marker connection of
+        our own goes in and is waited for. Connections are accepted in the order they were
+        made, so one made earlier is recorded before the marker, which also shows that this
+        listener records what reaches it (the positive control). The marker is not kept."""
+        marker = f"marker {secrets.token_hex(8)}".encode()
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as conn:
+            conn.sendall(marker)
+            deadline = time.monotonic() + timeout
+            while marker not in self.hits:
+                assert time.monotonic() < deadline, "the listener did not record its own marker"
+                time.sleep(0.01)
+        at = self.hits.index(marker)
+        del self.hits[at]
+        return self.hits[:at]
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)

@@ -18,6 +18,7 @@ import yaml
 import archive.config
 from archive.config import Settings, read_env_file
 from archive.localdev import bucket_policy
+from archive.runner import Isolation
 from web.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,3 +245,32 @@ def test_the_image_has_the_command():
         assert re.search(rf"^COPY {folder} ", dockerfile, re.M)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert "data" in ignored and ".venv" in ignored  # never bake local state into the image
+
+
+def networks_of(service: dict) -> set[str]:
+    nets = service.get("networks", ["default"])
+    return set(nets) if isinstance(nets, (list, dict)) else {nets}
+
+
+def test_the_worker_reaches_only_minio(compose, services):
+    """Docker's seccomp profile refuses bubblewrap's namespaces, so the worker's tools run
+    without them: the worker's networks are internal (no route out) and shared with MinIO
+    alone, and nothing publishes a port of it."""
+    worker = services["worker"]
+    declared = compose.get("networks") or {}
+    assert networks_of(worker) and all(declared.get(n, {}).get("internal") is True for n in networks_of(worker))
+    neighbours = {name for name, s in services.items() if name != "worker" and networks_of(s) & networks_of(worker)}
+    assert neighbours == {"minio"}
+    assert "ports" not in worker
+    # MinIO is still published for browsers, from a network that is not internal.
+    assert any(not declared.get(n, {}).get("internal") for n in networks_of(services["minio"]))
+
+
+def test_the_worker_is_told_its_tools_run_without_bubblewrap(services):
+    worker = Settings.from_env(environment(services["worker"]))
+    assert worker.tool_isolation == Isolation.NONE
+    # Everything else of the worker's settings is the web app's: one shared list.
+    web_env, worker_env = environment(services["web"]), environment(services["worker"])
+    assert {k: v for k, v in worker_env.items() if k != "WEBINAR_ARCHIVE_TOOL_ISOLATION"} == web_env
+    # The web app runs no tool; if it ever did, it would be refused rather than run in the open.
+    assert Settings.from_env(web_env).tool_isolation == Isolation.BWRAP
