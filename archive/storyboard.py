@@ -1,12 +1,8 @@
 """Storyboard: timeline thumbnails tiled in sprite sheets, indexed by a WebVTT file."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from . import presets, probe
-
-if TYPE_CHECKING:
-    from .probe import MediaInfo
+from . import presets
+from .mediatypes import MediaInfo, display_size, even
 
 
 def storyboard_interval(duration: float) -> float:
@@ -15,9 +11,9 @@ def storyboard_interval(duration: float) -> float:
 
 
 def storyboard_geometry(info: MediaInfo) -> tuple[int, int]:
-    w, h = probe.display_size(info)
+    w, h = display_size(info)
     tw = presets.STORYBOARD_WIDTH
-    return tw, probe.even(tw * h / w) if w else 90
+    return tw, even(tw * h / w) if w else 90
 
 
 def _ts(seconds: float) -> str:
