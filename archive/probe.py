@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import presets
 from . import ffmpeg_commands as cmd
+from .formatting import hms
 from .media import MediaError, MediaRejected, ToolLimits, first_line, run_ffmpeg, run_ffprobe
 from .mediatypes import MediaInfo, Plan, display_size, even
 
@@ -151,11 +152,6 @@ def media_info_from_probe(data: dict, size: int) -> MediaInfo:
     return info
 
 
-def _hms(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
 def check_limits(info: MediaInfo) -> None:
     """Refuse what no webinar is and what would only burn the worker's time."""
     if info.has_video and info.width and info.height and (
@@ -164,10 +160,10 @@ def check_limits(info: MediaInfo) -> None:
         raise MediaRejected(f"the video is {info.width}x{info.height}; the largest accepted is "
                             f"{presets.MAX_WIDTH}x{presets.MAX_HEIGHT}")
     if info.duration > presets.MAX_DURATION_SECONDS:
-        raise MediaRejected(f"the recording declares {_hms(info.duration)}; at most "
-                            f"{_hms(presets.MAX_DURATION_SECONDS)} is accepted")
+        raise MediaRejected(f"the recording declares {hms(info.duration)}; at most "
+                            f"{hms(presets.MAX_DURATION_SECONDS)} is accepted")
     if info.size / info.duration < presets.MIN_BYTES_PER_SECOND:
-        raise MediaRejected(f"the file declares {_hms(info.duration)} but holds only {info.size} bytes: "
+        raise MediaRejected(f"the file declares {hms(info.duration)} but holds only {info.size} bytes: "
                             "it is truncated or damaged")
     if info.audio_streams > presets.MAX_AUDIO_STREAMS:
         raise MediaRejected(f"the file has {info.audio_streams} audio streams; at most "

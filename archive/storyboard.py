@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import presets
+from .formatting import vtt_timestamp
 from .mediatypes import MediaInfo, display_size, even
 
 
@@ -16,11 +17,6 @@ def storyboard_geometry(info: MediaInfo) -> tuple[int, int]:
     return tw, even(tw * h / w) if w else 90
 
 
-def _ts(seconds: float) -> str:
-    ms = int(round(seconds * 1000))
-    return f"{ms // 3600000:02d}:{ms % 3600000 // 60000:02d}:{ms % 60000 // 1000:02d}.{ms % 1000:03d}"
-
-
 def storyboard_vtt(info: MediaInfo, interval: float, sheet_names: list[str]) -> str:
     """A WebVTT index: each cue names a sheet and the thumbnail's rectangle in it."""
     tw, th = storyboard_geometry(info)
@@ -31,6 +27,6 @@ def storyboard_vtt(info: MediaInfo, interval: float, sheet_names: list[str]) -> 
         start, end = n * interval, min((n + 1) * interval, info.duration)
         cell = n % per_sheet
         x, y = (cell % presets.STORYBOARD_COLUMNS) * tw, (cell // presets.STORYBOARD_COLUMNS) * th
-        lines += [f"{_ts(start)} --> {_ts(end)}", f"{sheet_names[n // per_sheet]}#xywh={x},{y},{tw},{th}", ""]
+        lines += [f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}", f"{sheet_names[n // per_sheet]}#xywh={x},{y},{tw},{th}", ""]
         n += 1
     return "\n".join(lines)
