@@ -20,7 +20,7 @@ def vtt_timestamp(seconds: float) -> str:
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
 
 
-def size_parts(n: int) -> tuple[float, str]:
+def size_parts(n: float) -> tuple[float, str]:
     """The number and unit a size is shown in: the largest unit that keeps the number
     below 1000, rounded to one decimal (whole bytes)."""
     size = float(n)
@@ -32,7 +32,7 @@ def size_parts(n: int) -> tuple[float, str]:
     return round(size, 1), SIZE_UNITS[-1]
 
 
-def file_size(n: int) -> str:
+def file_size(n: float) -> str:
     """'512 B', '1.5 MB', '500 MB', '2.1 GB' (a '.0' is left out; `web.i18n.file_size`
     writes the same in the reader's language)."""
     number, unit = size_parts(n)

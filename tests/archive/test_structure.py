@@ -129,3 +129,12 @@ def test_only_the_s3_module_imports_boto3():
 
 def test_only_the_media_module_imports_ffmpeg():
     assert importers_of("ffmpeg") <= FFMPEG_MODULES
+
+
+def test_clocks_are_formatted_in_one_module():
+    """H:MM:SS and WebVTT times are written by archive/formatting.py alone (they were
+    written five and three times, each a little differently)."""
+    owner = ROOT / "archive" / "formatting.py"
+    copies = sorted(str(p.relative_to(ROOT)) for folder in ("archive", "web") for p in (ROOT / folder).rglob("*.py")
+                    if p != owner and ":02d}" in p.read_text())
+    assert copies == []
