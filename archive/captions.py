@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .formatting import file_size, vtt_timestamp
+
 MAX_BYTES = 20 * 1024 * 1024
 _TIME = r"(?:(\d{1,3}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
 _CUE_TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(.*)$")
@@ -38,7 +40,7 @@ def _seconds(h, m, s, frac) -> float:
 
 def decode(data: bytes) -> str:
     if len(data) > MAX_BYTES:
-        raise CaptionsRejected(f"the caption file is larger than {MAX_BYTES // (1024 * 1024)} MB")
+        raise CaptionsRejected(f"the caption file is larger than {file_size(MAX_BYTES)}")
     if b"\x00" in data[:4096]:
         raise CaptionsRejected("not a text file")
     for encoding in ("utf-8-sig", "cp1252"):
@@ -76,11 +78,6 @@ def parse(data: bytes) -> list[Cue]:
     return sorted(cues, key=lambda c: (c.start, c.end))
 
 
-def _stamp(t: float) -> str:
-    ms = int(round(t * 1000))
-    return f"{ms // 3600000:02d}:{ms % 3600000 // 60000:02d}:{ms % 60000 // 1000:02d}.{ms % 1000:03d}"
-
-
 def _voice(text: str) -> str:
     if text.startswith("<v"):
         return text
@@ -95,5 +92,5 @@ def to_vtt(cues: list[Cue]) -> str:
     for c in cues:
         # A blank line would end the cue early, and "-->" inside text confuses players.
         body = "\n".join(ln for ln in _voice(c.text).split("\n") if ln.strip()).replace("-->", "→")
-        out += [f"{_stamp(c.start)} --> {_stamp(c.end)}", body, ""]
+        out += [f"{vtt_timestamp(c.start)} --> {vtt_timestamp(c.end)}", body, ""]
     return "\n".join(out)

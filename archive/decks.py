@@ -27,10 +27,11 @@ from typing import Callable
 from urllib.parse import unquote, urlsplit
 from xml.parsers import expat
 
+from .formatting import file_size
 from .slides import SlidesRejected
 
 MAX_ENTRIES = 10_000
-MAX_UNCOMPRESSED = 1024**3
+MAX_UNCOMPRESSED = 10**9  # 1 GB, as refusals write it
 MAX_RATIO = 200  # whole-package expansion allowed once it unpacks to more than RATIO_FLOOR
 RATIO_FLOOR = 64 * 1024**2
 MAX_CENTRAL_DIRECTORY = 4 * 1024**2
@@ -141,12 +142,6 @@ def _read_small(z: zipfile.ZipFile, name: str) -> bytes | None:
     return z.read(info)
 
 
-def _size(n: int) -> str:
-    if n >= 1024**3:
-        return f"{n / 1024**3:.1f} GiB"
-    return f"{n / 1024**2:.0f} MiB" if n >= 1024**2 else f"{n / 1024:.0f} KiB"
-
-
 def _check_zip_limits(z: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     infos = z.infolist()
     if len(infos) > MAX_ENTRIES:
@@ -158,10 +153,10 @@ def _check_zip_limits(z: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     total = sum(i.file_size for i in infos)
     packed = sum(i.compress_size for i in infos)
     if total > MAX_UNCOMPRESSED:
-        raise SlidesRejected(f"the package would unpack to {_size(total)}; at most {_size(MAX_UNCOMPRESSED)} "
+        raise SlidesRejected(f"the package would unpack to {file_size(total)}; at most {file_size(MAX_UNCOMPRESSED)} "
                              "is accepted (a zip bomb?)")
     if total > RATIO_FLOOR and total > MAX_RATIO * max(packed, 1):
-        raise SlidesRejected(f"the package would unpack to {_size(total)} from {_size(packed)} "
+        raise SlidesRejected(f"the package would unpack to {file_size(total)} from {file_size(packed)} "
                              f"({total // max(packed, 1):,} times its size): a zip bomb")
     return infos
 
@@ -194,7 +189,7 @@ def inspect_package(path: Path) -> Format:
         shown = "more than 65,000" if entries == 0xFFFF else f"{entries:,}"
         raise SlidesRejected(f"the package has {shown} entries; at most {MAX_ENTRIES:,} are accepted")
     if cd_size > MAX_CENTRAL_DIRECTORY:
-        raise SlidesRejected(f"the package's zip directory is {_size(cd_size)}; too large for a deck")
+        raise SlidesRejected(f"the package's zip directory is {file_size(cd_size)}; too large for a deck")
     try:
         with zipfile.ZipFile(path) as z:
             _check_zip_limits(z)
@@ -537,7 +532,7 @@ def _read_entry(z: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes
     with z.open(info) as r:
         data = r.read(budget + 1)
     if len(data) > budget:
-        raise SlidesRejected(f"the package unpacks to more than {_size(MAX_UNCOMPRESSED)}")
+        raise SlidesRejected(f"the package unpacks to more than {file_size(MAX_UNCOMPRESSED)}")
     return data
 
 
@@ -587,7 +582,7 @@ def sanitize_package(src: Path, dst: Path, strip_links: bool = True) -> int:
                         while chunk := r.read(1 << 20):
                             total += len(chunk)
                             if total > MAX_UNCOMPRESSED:
-                                raise SlidesRejected(f"the package unpacks to more than {_size(MAX_UNCOMPRESSED)}")
+                                raise SlidesRejected(f"the package unpacks to more than {file_size(MAX_UNCOMPRESSED)}")
                             w.write(chunk)
     except _ZIP_ERRORS as e:
         if not _damage(e):  # the disk, not the deck

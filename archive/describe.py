@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .formatting import file_size
 from .importer import ImportRejected, ImportRequest, PresentationInput, SpeakerInput
 
 WEBINAR_KEYS = ("title", "date", "time", "timezone", "language", "series", "tags", "visibility",
@@ -50,7 +51,7 @@ def load(path: Path) -> ImportRequest:
     if not path.is_file():
         raise ImportRejected(f"description {path}: no such file")
     if path.stat().st_size > MAX_BYTES:
-        raise ImportRejected(f"description {path.name}: larger than 1 MB")
+        raise ImportRejected(f"description {path.name}: larger than {file_size(MAX_BYTES)}")
     data = path.read_bytes()
     suffix = path.suffix.lower()
     try:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from . import captions, queries, search, webinars
 from .context import Archive
 from .describe import parse_start
+from .formatting import hms
 from .importer import ImportRejected
 from .models import (PUBLISHED, VISIBILITIES, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar,
                      WebinarSpeaker, new_id, slugify)
@@ -429,12 +430,7 @@ def _duration(w: Webinar) -> float | None:
 def _check_within(w: Webinar, start: float | None, name: str, label: str) -> None:
     duration = _duration(w)
     if start is not None and duration and start > duration:
-        raise EditRejected(name, f"{label}: {_clock(start)} is after the end of the recording ({_clock(duration)}).")
-
-
-def _clock(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+        raise EditRejected(name, f"{label}: {hms(start)} is after the end of the recording ({hms(duration)}).")
 
 
 def _presentation(w: Webinar, presentation_id: str) -> Presentation:

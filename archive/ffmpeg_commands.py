@@ -8,15 +8,12 @@ open anything else.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import ffmpeg
 from ffmpeg._utils import convert_kwargs_to_cmd_line_args
 
 from . import hls, presets, storyboard
-
-if TYPE_CHECKING:
-    from .probe import MediaInfo, Plan
+from .mediatypes import MediaInfo, Plan
 
 # Demuxers we accept (ffmpeg short names). Anything else, playlists and concat
 # lists included, is refused before a single byte is decoded.

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from . import probe
+from .mediatypes import MediaInfo, display_size
 
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
 PLAYLIST_TYPE = CONTENT_TYPES[".m3u8"]
@@ -38,14 +38,14 @@ def segment_sizes(playlist: Path) -> tuple[list[float], list[int], int]:
     return durations, sizes, init
 
 
-def rendition_entry(name: str, playlist: Path, info: probe.MediaInfo) -> dict:
+def rendition_entry(name: str, playlist: Path, info: MediaInfo) -> dict:
     """A rendition as the catalog records it: BANDWIDTH from the largest segment,
     AVERAGE-BANDWIDTH from the total."""
     durations, sizes, init = segment_sizes(playlist)
     total_bits = (sum(sizes) + init) * 8
     total_time = sum(durations) or info.duration
     peak = max((sz * 8 / d for sz, d in zip(sizes, durations) if d > 0), default=total_bits / total_time)
-    w, h = probe.display_size(info)
+    w, h = display_size(info)
     return {"name": name, "playlist": f"{name}/index.m3u8", "bandwidth": int(peak),
             "average_bandwidth": int(total_bits / total_time), "width": w, "height": h,
             "frame_rate": round(info.fps, 3) if info.fps else None,

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from . import captions, decks, pipeline, probe, search, slides, webinars
 from .config import Settings
 from .context import Archive
+from .formatting import file_size
 from .hashing import sha256_file
 from .models import (VISIBILITIES, Asset, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar,
                      WebinarSpeaker, new_id, slugify, webinar_tags)
@@ -160,7 +161,7 @@ def _check_photo(name: str, path: Path) -> Checked:
     if size == 0:
         raise ImportRejected(f"{where}: the file is empty")
     if size > PHOTO_MAX_BYTES:
-        raise ImportRejected(f"{where}: larger than {PHOTO_MAX_BYTES // (1024 * 1024)} MB")
+        raise ImportRejected(f"{where}: larger than {file_size(PHOTO_MAX_BYTES)}")
     try:
         with Image.open(path) as im:
             if im.format not in PHOTO_FORMATS:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from . import queries, webinars
 from .context import Archive
+from .formatting import file_size
 from .importer import PHOTO_FORMATS, PHOTO_MAX_BYTES, ImportRejected, _check_photo
 from .models import Speaker, WebinarSpeaker
 from .storage import StorageError
@@ -93,7 +94,7 @@ def _check_and_copy(archive: Archive, sp: Speaker, key: str):
     if found is None:
         raise PhotoRefused("Photo: the file did not arrive in the file store; choose it again.")
     if found["size"] > PHOTO_MAX_BYTES:
-        raise PhotoRefused(f"Photo: the file is larger than {PHOTO_MAX_BYTES // (1024 * 1024)} MB.")
+        raise PhotoRefused(f"Photo: the file is larger than {file_size(PHOTO_MAX_BYTES)}.")
     archive.settings.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="photo-") as tmp:
         path = Path(tmp) / "upload"

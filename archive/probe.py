@@ -5,62 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import presets
 from . import ffmpeg_commands as cmd
+from .formatting import hms
 from .media import MediaError, MediaRejected, ToolLimits, first_line, run_ffmpeg, run_ffprobe
-
-# Containers by demuxer, for the key extension of the stored original.
-_EXTENSIONS = {"mov": "mp4", "matroska": "mkv", "webm": "webm", "avi": "avi", "mp3": "mp3",
-               "wav": "wav", "ogg": "ogg", "flac": "flac", "aac": "aac"}
-_CONTENT_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "m4a": "audio/mp4", "mkv": "video/x-matroska",
-                  "webm": "video/webm", "avi": "video/x-msvideo", "mp3": "audio/mpeg", "wav": "audio/wav",
-                  "ogg": "audio/ogg", "flac": "audio/flac", "aac": "audio/aac"}
-
-@dataclass(frozen=True)
-class MediaInfo:
-    demuxer: str
-    duration: float
-    size: int
-    video_codec: str | None = None
-    width: int | None = None
-    height: int | None = None
-    pix_fmt: str | None = None
-    fps: float | None = None
-    rotation: int = 0
-    audio_codec: str | None = None
-    audio_channels: int | None = None
-    audio_streams: int = 0
-    bit_rate: int | None = None
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def has_video(self) -> bool:
-        return self.video_codec is not None
-
-    @property
-    def has_audio(self) -> bool:
-        return self.audio_codec is not None
-
-    @property
-    def extension(self) -> str:
-        if self.demuxer == "mov":
-            return "mp4" if self.has_video else "m4a"
-        if self.demuxer == "matroska":
-            return "webm" if self.raw.get("format", {}).get("format_name", "").endswith("webm") and \
-                self.video_codec in (None, "vp8", "vp9", "av1") else "mkv"
-        return _EXTENSIONS[self.demuxer]
-
-    @property
-    def content_type(self) -> str:
-        return _CONTENT_TYPES.get(self.extension, "application/octet-stream")
-
-    def summary(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "raw" and v is not None}
-        d["kind"] = "video" if self.has_video else "audio"
-        return d
+from .mediatypes import MediaInfo, Plan, display_size, even
 
 
 def _starts_like_mp4(path: Path) -> bool:
@@ -201,11 +152,6 @@ def media_info_from_probe(data: dict, size: int) -> MediaInfo:
     return info
 
 
-def _hms(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
 def check_limits(info: MediaInfo) -> None:
     """Refuse what no webinar is and what would only burn the worker's time."""
     if info.has_video and info.width and info.height and (
@@ -214,29 +160,17 @@ def check_limits(info: MediaInfo) -> None:
         raise MediaRejected(f"the video is {info.width}x{info.height}; the largest accepted is "
                             f"{presets.MAX_WIDTH}x{presets.MAX_HEIGHT}")
     if info.duration > presets.MAX_DURATION_SECONDS:
-        raise MediaRejected(f"the recording declares {_hms(info.duration)}; at most "
-                            f"{_hms(presets.MAX_DURATION_SECONDS)} is accepted")
+        raise MediaRejected(f"the recording declares {hms(info.duration)}; at most "
+                            f"{hms(presets.MAX_DURATION_SECONDS)} is accepted")
     if info.size / info.duration < presets.MIN_BYTES_PER_SECOND:
-        raise MediaRejected(f"the file declares {_hms(info.duration)} but holds only {info.size} bytes: "
+        raise MediaRejected(f"the file declares {hms(info.duration)} but holds only {info.size} bytes: "
                             "it is truncated or damaged")
     if info.audio_streams > presets.MAX_AUDIO_STREAMS:
         raise MediaRejected(f"the file has {info.audio_streams} audio streams; at most "
                             f"{presets.MAX_AUDIO_STREAMS} are accepted")
 
 
-# -- plans and commands (pure) -----------------------------------------------------
-
-@dataclass(frozen=True)
-class Plan:
-    """How to make the web rendition: copy a stream when the browser can play it."""
-
-    video: str  # "copy" | "encode" | "none"
-    audio: str  # "copy" | "encode" | "none"
-
-    @property
-    def fast(self) -> bool:
-        return self.video in ("copy", "none") and self.audio in ("copy", "none")
-
+# -- plans (pure) -------------------------------------------------------------------
 
 def plan_web(info: MediaInfo) -> Plan:
     if info.has_video:
@@ -250,17 +184,6 @@ def plan_web(info: MediaInfo) -> Plan:
     else:
         audio = "none"
     return Plan(video=video, audio=audio)
-
-
-def display_size(info: MediaInfo) -> tuple[int, int]:
-    """Width and height as shown, after the rotation a phone recorded."""
-    w, h = info.width or 0, info.height or 0
-    return (h, w) if abs(info.rotation) % 180 == 90 else (w, h)
-
-
-def even(x: float) -> int:
-    """The nearest even number of pixels, at least 2 (yuv420p wants even sizes)."""
-    return max(2, int(round(x / 2)) * 2)
 
 
 def ladder_rungs(info: MediaInfo, ladder: list[dict] | None = None) -> list[dict]:

@@ -1,12 +1,9 @@
 """Storyboard: timeline thumbnails tiled in sprite sheets, indexed by a WebVTT file."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from . import presets, probe
-
-if TYPE_CHECKING:
-    from .probe import MediaInfo
+from . import presets
+from .formatting import vtt_timestamp
+from .mediatypes import MediaInfo, display_size, even
 
 
 def storyboard_interval(duration: float) -> float:
@@ -15,14 +12,9 @@ def storyboard_interval(duration: float) -> float:
 
 
 def storyboard_geometry(info: MediaInfo) -> tuple[int, int]:
-    w, h = probe.display_size(info)
+    w, h = display_size(info)
     tw = presets.STORYBOARD_WIDTH
-    return tw, probe.even(tw * h / w) if w else 90
-
-
-def _ts(seconds: float) -> str:
-    ms = int(round(seconds * 1000))
-    return f"{ms // 3600000:02d}:{ms % 3600000 // 60000:02d}:{ms % 60000 // 1000:02d}.{ms % 1000:03d}"
+    return tw, even(tw * h / w) if w else 90
 
 
 def storyboard_vtt(info: MediaInfo, interval: float, sheet_names: list[str]) -> str:
@@ -35,6 +27,6 @@ def storyboard_vtt(info: MediaInfo, interval: float, sheet_names: list[str]) -> 
         start, end = n * interval, min((n + 1) * interval, info.duration)
         cell = n % per_sheet
         x, y = (cell % presets.STORYBOARD_COLUMNS) * tw, (cell // presets.STORYBOARD_COLUMNS) * th
-        lines += [f"{_ts(start)} --> {_ts(end)}", f"{sheet_names[n // per_sheet]}#xywh={x},{y},{tw},{th}", ""]
+        lines += [f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}", f"{sheet_names[n // per_sheet]}#xywh={x},{y},{tw},{th}", ""]
         n += 1
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from . import importer, pipeline, queries, webinars
 from .context import Archive
+from .formatting import file_size
 from .jobs import LeaseKeeper
 from .models import Asset, Base, Webinar, new_id, utcnow
 from .storage import StorageError
@@ -95,10 +96,6 @@ def size_limit(settings, kind: str) -> int:
     return mb * 1_000_000
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1_000_000:,.0f} MB"
-
-
 def _replaceable(s, webinar_id: str, kind: str, asset_id: str) -> Asset | None:
     """The served file `asset_id` of this webinar and kind, if it is one."""
     a = s.get(Asset, asset_id)
@@ -124,7 +121,7 @@ def create(archive: Archive, owner: str, webinar_id: str, kind: str, filename: s
         raise UploadRefused(f"{filename}: the file is empty")
     limit = size_limit(archive.settings, kind)
     if size > limit:
-        raise UploadRefused(f"{filename}: {_mb(size)} is more than the {_mb(limit)} accepted for {kind}")
+        raise UploadRefused(f"{filename}: {file_size(size)} is more than the {file_size(limit)} accepted for {kind}")
     if kind == "captions" and not language:
         raise UploadRefused(f"{filename}: captions need a language")
     with archive.catalog.session() as s:

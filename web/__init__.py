@@ -5,6 +5,7 @@ from flask import Flask
 
 from archive.config import Settings
 from archive.context import Archive
+from archive.formatting import hms
 
 
 def create_app(archive: Archive | None = None, test_config: dict | None = None) -> Flask:
@@ -60,23 +61,8 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
 
         return Markup(render(text or ""))  # sanitised by nh3 after rendering
 
-    @app.template_filter("filesize")
-    def filesize(n: int | None) -> str:
-        if not n:
-            return ""
-        size = float(n)
-        for unit in ("B", "KB", "MB", "GB"):
-            if size < 1000 or unit == "GB":
-                return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-            size /= 1000
-        return ""
-
     @app.template_filter("duration")
     def duration(seconds: float | None) -> str:
-        if not seconds:
-            return ""
-        s = int(round(seconds))
-        h, m = divmod(s // 60, 60)
-        return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
+        return "" if seconds is None else hms(seconds)
 
     return app

@@ -17,6 +17,7 @@ from gunicorn.app.base import BaseApplication
 from archive import accounts, demo, describe, folder, jobs, pipeline, queries
 from archive.config import ConfigError, Settings
 from archive.context import Archive
+from archive.formatting import file_size
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Webinar
 from archive.storage import StorageError
@@ -191,14 +192,6 @@ def _folder_request(args) -> tuple[ImportRequest, list[str]]:
     return req, list(found.skipped)
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
 class _UploadProgress:
     """Each file's upload on stderr, fed by boto3's transfer Callback (bytes sent, called
     from its threads as parts go): a bar redrawn in place on a terminal (bytes sent of the
@@ -221,7 +214,7 @@ class _FileProgress:
         self.started = time.monotonic()
         self.lock = threading.Lock()
         if not out.tty:
-            self._line(f"uploading {name} ({_size(total)})")
+            self._line(f"uploading {name} ({file_size(total)})")
 
     def _line(self, text: str, end: str = "\n") -> None:
         self.out.stream.write(text + end)
@@ -237,13 +230,13 @@ class _FileProgress:
                 self.drawn = now
                 share = self.sent / self.total if self.total else 1.0
                 bar = "#" * int(share * 24)
-                self._line(f"\r{self.name[:32]:<32} [{bar:<24}] {share:4.0%} {_size(self.sent)} / "
-                           f"{_size(self.total)}  {_size(speed)}/s\x1b[K", end="\n" if done else "")
+                self._line(f"\r{self.name[:32]:<32} [{bar:<24}] {share:4.0%} {file_size(self.sent)} / "
+                           f"{file_size(self.total)}  {file_size(speed)}/s\x1b[K", end="\n" if done else "")
             if done and not self.finished:
                 self.finished = True
                 if not self.out.tty:
-                    self._line(f"uploaded {self.name}: {_size(self.total)} in {now - self.started:.1f} s "
-                               f"({_size(speed)}/s)")
+                    self._line(f"uploaded {self.name}: {file_size(self.total)} in {now - self.started:.1f} s "
+                               f"({file_size(speed)}/s)")
 
 
 def cmd_import(args) -> int:
@@ -354,7 +347,7 @@ def cmd_delete(args) -> int:
         print(f"webinar-archive delete: no webinar {args.webinar_id!r}", file=sys.stderr)
         return EXIT_REJECTED
     print(f"{found.title} ({found.webinar_id}): {found.files} file(s), {found.objects} object(s), "
-          f"{found.bytes / 1_000_000:,.1f} MB, {found.running_jobs} running and {found.queued_jobs} queued "
+          f"{file_size(found.bytes)}, {found.running_jobs} running and {found.queued_jobs} queued "
           f"job(s), {found.uploads} upload(s) in progress")
     if not args.yes:
         if not sys.stdin.isatty():

@@ -13,6 +13,8 @@ from babel.dates import format_timedelta
 from flask import Flask, Response, request
 from flask_babel import Babel, format_date, format_decimal, get_locale, gettext
 
+from archive.formatting import size_parts
+
 LANGUAGES = {"en": "English", "de": "Deutsch", "fr": "Français"}
 DEFAULT = "en"
 COOKIE = "lang"
@@ -59,19 +61,14 @@ def running_time(seconds: float | None) -> str:
 
 
 def file_size(n: int | None) -> str:
-    """"12.3 MB" with the language's decimal sign and unit names."""
-    if not n:
+    """archive.formatting.file_size ("12.3 MB") with the language's decimal sign and unit
+    names: the one size filter of every page."""
+    if n is None:
         return ""
-    size = float(n)
-    units = ("B", "KB", "MB", "GB")
-    for unit in units:
-        if size < 1000 or unit == units[-1]:
-            break
-        size /= 1000
+    number, unit = size_parts(n)
     names = {"B": gettext("%(size)s B"), "KB": gettext("%(size)s KB"),
              "MB": gettext("%(size)s MB"), "GB": gettext("%(size)s GB")}
-    number = format_decimal(round(size), format="#,##0") if unit == "B" else format_decimal(size, format="#,##0.0")
-    return names[unit] % {"size": number}
+    return names[unit] % {"size": format_decimal(number, format="#,##0.#")}
 
 
 def install(app: Flask) -> None:
@@ -79,7 +76,7 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["spoken_duration"] = spoken_duration
     app.jinja_env.filters["running_time"] = running_time
-    app.jinja_env.filters["file_size"] = file_size  # the public pages; staff pages keep `filesize`
+    app.jinja_env.filters["file_size"] = file_size
 
     @app.context_processor
     def languages() -> dict:

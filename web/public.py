@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select
 from archive import browse as catalog_browse
 from archive import queries
 from archive.context import Archive
+from archive.formatting import vtt_timestamp
 from archive.handlers.bundle import current_bundle
 from archive.models import Webinar
 from archive.pipeline import LABELS as JOB_LABELS
@@ -163,15 +164,11 @@ def chapters_vtt(w) -> str | None:
         return None
     end = (w.recording.info.get("duration") if w.recording is not None else None) or talks[-1].start_seconds + 1
 
-    def stamp(t: float) -> str:
-        t = max(0.0, t)
-        return f"{int(t // 3600):02d}:{int(t // 60 % 60):02d}:{t % 60:06.3f}"
-
     cues = []
     for i, talk in enumerate(talks):
         stop = talks[i + 1].start_seconds if i + 1 < len(talks) else end
         who = ", ".join(sp.name for sp in talk.speakers)
-        cues.append(f"{stamp(talk.start_seconds)} --> {stamp(max(stop, talk.start_seconds + 0.001))}\n"
+        cues.append(f"{vtt_timestamp(talk.start_seconds)} --> {vtt_timestamp(max(stop, talk.start_seconds + 0.001))}\n"
                     f"{talk.title}{' – ' + who if who else ''}")
     return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
 

@@ -14,6 +14,7 @@ from markupsafe import escape
 
 from archive import browse, queries
 from archive.context import Archive
+from archive.formatting import hms
 from archive.models import Webinar
 from archive.storage import StorageError
 
@@ -124,8 +125,7 @@ def _object_size(key: str) -> int | None:
 def _duration(seconds: float | None) -> str | None:
     if not seconds:
         return None
-    s = int(round(seconds))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return hms(seconds, hours=True)
 
 
 def _podcast(items: list[Webinar], title: str, home: str, self_url: str) -> Response:

@@ -11,6 +11,7 @@ from PIL import Image, ImageStat
 
 from archive import ffmpeg_commands as cmd, hls, media, presets, probe, queries
 from archive.importer import ImportRejected, ImportRequest, import_webinar
+from archive.mediatypes import MediaInfo
 from archive.models import Asset, Job, Webinar
 
 from ..media_inputs import ffmpeg
@@ -283,9 +284,9 @@ def test_playlists_disguised_as_mp4_open_nothing(archive, clips, tmp_path, body)
 
 
 def test_commands_are_pure_and_safe():
-    info = probe.MediaInfo(demuxer="mov", duration=60, size=10**6, video_codec="h264", width=1920,
-                           height=1080, pix_fmt="yuv420p", audio_codec="aac", audio_channels=2,
-                           audio_streams=1)
+    info = MediaInfo(demuxer="mov", duration=60, size=10**6, video_codec="h264", width=1920,
+                     height=1080, pix_fmt="yuv420p", audio_codec="aac", audio_channels=2,
+                     audio_streams=1)
     for args in (cmd.web_rendition_args(Path("in"), Path("out.mp4"), info, probe.plan_web(info), "veryfast"),
                  cmd.hls_ladder_args(Path("in"), Path("hls"), info, probe.ladder_rungs(info)),
                  cmd.storyboard_args(Path("in"), Path("sb"), info, 2.0),
@@ -298,6 +299,6 @@ def test_commands_are_pure_and_safe():
         assert "-format_whitelist" in before and args[i + 1] == "file:in"
     rungs = probe.ladder_rungs(info)
     assert [r["name"] for r in rungs] == [r["name"] for r in presets.LADDER]
-    small = probe.MediaInfo(demuxer="mov", duration=60, size=10**6, video_codec="h264", width=320,
-                            height=240)
+    small = MediaInfo(demuxer="mov", duration=60, size=10**6, video_codec="h264", width=320,
+                      height=240)
     assert [(r["width"], r["height"]) for r in probe.ladder_rungs(small)] == [(320, 240)]

@@ -220,8 +220,8 @@ def test_a_14400_pt_page_goes_through_bounded(archive, worker, deck_files):
 
 
 @pytest.mark.parametrize("name, reason", [
-    ("bomb.pptx", r"would unpack to 300 MiB from \d+ KiB \([\d,]+ times its size\): a zip bomb"),
-    ("claims_2gib.pptx", r"would unpack to 2\.0 GiB; at most 1\.0 GiB"),
+    ("bomb.pptx", r"would unpack to 31\d\.\d MB from \d+(\.\d)? KB \([\d,]+ times its size\): a zip bomb"),
+    ("claims_2gib.pptx", r"would unpack to 2\.1 GB; at most 1 GB"),
     ("100k_entries.pptx", "more than 65,000 entries; at most 10,000"),
     ("locked.pptx", "password-protected"),
     ("locked.odp", "password-protected"),

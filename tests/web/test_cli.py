@@ -19,6 +19,7 @@ from sqlalchemy import select
 from archive import queries
 from archive.config import Settings
 from archive.context import Archive
+from archive.formatting import file_size
 from archive.models import Asset, Job, Webinar
 
 from ..services import MinioServer, archive_env
@@ -220,9 +221,9 @@ def test_import_of_a_zoom_download_folder_with_progress_lines(cli, inputs, tmp_p
     # Not a terminal: a line as each file starts and one as it ends, with its size and speed.
     size = (folder / view).stat().st_size
     lines = r.stderr.splitlines()
-    assert f"uploading {view} ({size / 1000:.1f} kB)" in lines
-    done = [line for line in lines if line.startswith(f"uploaded {view}: {size / 1000:.1f} kB in ")]
-    assert len(done) == 1 and re.search(r" s \([\d.]+ [kMG]?B/s\)$", done[0]), r.stderr
+    assert f"uploading {view} ({file_size(size)})" in lines
+    done = [line for line in lines if line.startswith(f"uploaded {view}: {file_size(size)} in ")]
+    assert len(done) == 1 and re.search(r" s \([\d.,]+ [KMG]?B/s\)$", done[0]), r.stderr
     assert any(line.startswith(f"uploaded {ZOOM_STAMP}.transcript.vtt: ") for line in lines)
     # What was left out, and why: the chat, the other view, the audio made from the video.
     notes = [line for line in lines if line.startswith("webinar-archive import: left out ")]
@@ -280,8 +281,8 @@ def test_upload_progress_on_a_terminal_is_a_bar_redrawn_in_place(cli, inputs, tm
     err = b"".join(chunks).decode("utf-8", "replace")
     assert proc.returncode == 0, err
     view = f"{ZOOM_STAMP}_shared_screen_with_speaker_view_1920x1080.mp4"
-    size = (folder / view).stat().st_size / 1000
-    assert re.search(rf"\r{re.escape(view[:32])} +\[#{{24}}\] 100% {size:.1f} kB / {size:.1f} kB +[\d.]+ [kMG]?B/s", err), err
+    size = re.escape(file_size((folder / view).stat().st_size))
+    assert re.search(rf"\r{re.escape(view[:32])} +\[#{{24}}\] 100% {size} / {size} +[\d.,]+ [KMG]?B/s", err), err
     assert "uploading " not in err
 
 

@@ -204,7 +204,7 @@ def test_presentations_and_pasted_start_times(editor, archive, imported):
 
     # All the start times at once: the box holds them as they are.
     page = _text(editor.get(f"{base}/edit"))
-    assert _value(page, "timestamps-text") == "00:02 Results on flooding\n00:00 Welcome"
+    assert _value(page, "timestamps-text") == "0:02 Results on flooding\n0:00 Welcome"
     r = post(editor, f"{base}/timestamps", {"timestamps": "00:00 Results\n0:03 Welcome"})
     assert (r.status_code, r.location) == (302, f"{base}/edit#presentations")
     assert "Saved the start times." in _flashes(editor, r.location)

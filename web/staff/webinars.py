@@ -11,6 +11,7 @@ import zoneinfo
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from archive import editing, photos, queries
+from archive.formatting import hms
 
 from . import archive, bp, staff_required
 from .photos import photo_urls
@@ -37,19 +38,14 @@ def _page(webinar_id: str | None, failed: str | None = None, error: editing.Edit
                            timestamps=_timestamps(w) if w is not None else "",
                            viewable=w is not None and queries.is_viewable(w), photo_urls=photo_urls(w),
                            photo_max_bytes=photos.PHOTO_MAX_BYTES, photo_types=photos.ACCEPT,
-                           fmt_start=lambda v: "" if v is None else _clock(v))
+                           fmt_start=lambda v: "" if v is None else hms(v))
 
 
 def _timestamps(w) -> str:
     """The presentations as the timestamps box takes them, when every one has a start."""
     if not w.presentations or any(p.start_seconds is None for p in w.presentations):
         return ""
-    return "\n".join(f"{_clock(p.start_seconds)} {p.title}" for p in w.presentations)
-
-
-def _clock(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+    return "\n".join(f"{hms(p.start_seconds)} {p.title}" for p in w.presentations)
 
 
 def _back(webinar_id: str, anchor: str):

@@ -64,7 +64,7 @@
       if (!file) return;
       if (types.indexOf(file.type) < 0) { say(file.name + ": not a JPEG, PNG or WebP image.", true); return; }
       if (file.size > maxBytes) {
-        say(file.name + ": larger than " + Math.floor(maxBytes / 1048576) + " MB.", true);
+        say(file.name + ": larger than " + box.dataset.maxSize + ".", true);  // the server's own wording
         return;
       }
       input.disabled = true;
