@@ -1,7 +1,8 @@
 """Reads for browsing the archive: series, tags and speakers, and listed webinars
-filtered by series, tag, language and date.
+filtered by series, tag, language and date: `webinars` is the one listing of webinars,
+used by the pages, the feeds and the public API alike.
 
-Only listed webinars count (queries.listed_clause): a series, tag or speaker none of
+Only listed webinars count (`Webinar.is_listed`, archive/models.py): a series, tag or speaker none of
 whose webinars is listed has no page and is in no index. Every function runs a fixed
 number of queries whatever the size of the archive (aggregates in SQL, related rows
 loaded with selectin), so a page costs the same with ten webinars or ten thousand.
@@ -14,7 +15,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import distinct, extract, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from . import queries
 from .models import (Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar, WebinarSpeaker,
                      webinar_tags)
 
@@ -35,7 +35,7 @@ class Filters:
     until: dt.date | None = None
 
     def clauses(self, now: dt.datetime | None = None) -> list:
-        where = [queries.listed_clause(now)]
+        where = [Webinar.is_listed(now)]
         if self.series_id is not None:
             where.append(Webinar.series_id == self.series_id)
         if self.tag_id is not None:
@@ -58,13 +58,13 @@ _NEWEST_FIRST = (Webinar.held_on.desc(), Webinar.created_at.desc(), Webinar.id)
 
 
 def webinars(session: Session, filters: Filters = Filters(), limit: int | None = None, offset: int = 0,
-             now: dt.datetime | None = None, full: bool = False) -> tuple[int, list[Webinar]]:
-    """(how many listed webinars match, a page of them newest first). `full` loads
-    everything the API and feeds read; otherwise what a card shows."""
+             now: dt.datetime | None = None) -> tuple[int, list[Webinar]]:
+    """(how many listed webinars match `filters`, a page of them newest first), each with
+    its files loaded (a card's poster and duration, a feed's audio, the API's summary).
+    `now` (default: the present) decides which publish_at have passed."""
     where = filters.clauses(now)
     total = session.scalar(select(func.count(Webinar.id)).where(*where)) or 0
-    q = (select(Webinar).where(*where).options(*(queries._FULL if full else _CARD))
-         .order_by(*_NEWEST_FIRST).offset(offset))
+    q = select(Webinar).where(*where).options(*_CARD).order_by(*_NEWEST_FIRST).offset(offset)
     if limit is not None:
         q = q.limit(limit)
     return total, list(session.scalars(q))
@@ -73,14 +73,14 @@ def webinars(session: Session, filters: Filters = Filters(), limit: int | None =
 def languages(session: Session) -> list[str]:
     """The languages of listed webinars, as stored (BCP 47 tags), sorted."""
     rows = session.scalars(select(Webinar.language).distinct()
-                           .where(queries.listed_clause(), Webinar.language.is_not(None)))
+                           .where(Webinar.is_listed(), Webinar.language.is_not(None)))
     return sorted(r for r in rows if r)
 
 
 def years(session: Session) -> list[int]:
     """The years listed webinars were held in, newest first."""
     year = extract("year", Webinar.held_on)
-    rows = session.scalars(select(year).distinct().where(queries.listed_clause(), Webinar.held_on.is_not(None)))
+    rows = session.scalars(select(year).distinct().where(Webinar.is_listed(), Webinar.held_on.is_not(None)))
     return sorted((int(y) for y in rows if y is not None), reverse=True)
 
 
@@ -101,7 +101,7 @@ class Group:
 def _series_groups(session: Session, *where, limit: int | None = None, offset: int = 0) -> list[Group]:
     latest = func.max(Webinar.held_on)
     q = (select(Series, func.count(Webinar.id), latest).join(Webinar, Webinar.series_id == Series.id)
-         .where(queries.listed_clause(), *where).group_by(Series.id).order_by(latest.desc(), Series.title)
+         .where(Webinar.is_listed(), *where).group_by(Series.id).order_by(latest.desc(), Series.title)
          .offset(offset))
     if limit is not None:
         q = q.limit(limit)
@@ -110,7 +110,7 @@ def _series_groups(session: Session, *where, limit: int | None = None, offset: i
 
 def series_index(session: Session, limit: int | None = None, offset: int = 0) -> tuple[int, list[Group]]:
     """Series with at least one listed webinar, the one with the newest webinar first."""
-    total = session.scalar(select(func.count(distinct(Webinar.series_id))).where(queries.listed_clause())) or 0
+    total = session.scalar(select(func.count(distinct(Webinar.series_id))).where(Webinar.is_listed())) or 0
     return total, _series_groups(session, limit=limit, offset=offset)
 
 
@@ -124,7 +124,7 @@ def tags_index(session: Session) -> list[Group]:
     """Tags with at least one listed webinar, by name."""
     q = (select(Tag, func.count(Webinar.id), func.max(Webinar.held_on))
          .join(webinar_tags, webinar_tags.c.tag_id == Tag.id).join(Webinar, Webinar.id == webinar_tags.c.webinar_id)
-         .where(queries.listed_clause()).group_by(Tag.id).order_by(func.lower(Tag.name)))
+         .where(Webinar.is_listed()).group_by(Tag.id).order_by(func.lower(Tag.name)))
     return [Group(t.slug, t.name, n, day, "", t.id) for t, n, day in session.execute(q)]
 
 
@@ -134,7 +134,7 @@ def tag(session: Session, slug: str) -> Tag | None:
     if t is None:
         return None
     has = session.scalar(select(webinar_tags.c.webinar_id).join(Webinar, Webinar.id == webinar_tags.c.webinar_id)
-                         .where(webinar_tags.c.tag_id == t.id, queries.listed_clause()).limit(1))
+                         .where(webinar_tags.c.tag_id == t.id, Webinar.is_listed()).limit(1))
     return t if has else None
 
 
@@ -144,7 +144,7 @@ def _speaker_webinars(speaker_id: str | None = None, now: dt.datetime | None = N
     """(speaker_id, webinar_id) of every listed webinar a speaker is on: as one of the
     webinar's speakers or as a speaker of one of its presentations; one speaker's only
     given `speaker_id` (the condition inside each half, where its index serves it)."""
-    listed = queries.listed_clause(now)
+    listed = Webinar.is_listed(now)
     of_webinar = (select(WebinarSpeaker.speaker_id.label("speaker_id"), WebinarSpeaker.webinar_id.label("webinar_id"))
                   .join(Webinar, Webinar.id == WebinarSpeaker.webinar_id).where(listed))
     of_talk = (select(PresentationSpeaker.speaker_id.label("speaker_id"), Presentation.webinar_id.label("webinar_id"))
@@ -240,7 +240,7 @@ def speaker_appearances(session: Session, speaker_id: str, limit: int | None = N
 
 def sitemap_entries(session: Session) -> dict[str, list[tuple[str, dt.datetime | None]]]:
     """(slug, last change) of every series, tag and speaker that has a page."""
-    listed = queries.listed_clause()
+    listed = Webinar.is_listed()
     changed = func.max(Webinar.updated_at)
     series_rows = session.execute(select(Series.slug, changed).join(Webinar, Webinar.series_id == Series.id)
                                   .where(listed).group_by(Series.id).order_by(Series.slug))
@@ -259,5 +259,5 @@ def sitemap_entries(session: Session) -> dict[str, list[tuple[str, dt.datetime |
 def listed_pages(session: Session, limit: int) -> list[tuple[str, dt.datetime]]:
     """(id, last change) of listed webinars, newest first: what a sitemap names, without
     loading the rows' files."""
-    return [tuple(r) for r in session.execute(select(Webinar.id, Webinar.updated_at).where(queries.listed_clause())
+    return [tuple(r) for r in session.execute(select(Webinar.id, Webinar.updated_at).where(Webinar.is_listed())
                                               .order_by(*_NEWEST_FIRST).limit(limit))]

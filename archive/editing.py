@@ -30,7 +30,7 @@ from .context import Archive
 from .describe import parse_start
 from .formatting import hms
 from .importer import ImportRejected
-from .models import (PUBLISHED, VISIBILITIES, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar,
+from .models import (VIEWABLE, VISIBILITIES, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar,
                      WebinarSpeaker, new_id, slugify)
 from .storage import StorageError
 
@@ -196,7 +196,7 @@ def _get_or_create(s: Session, model, slug: str, **values):
 
 def _check_files(w: Webinar, visibility: str) -> None:
     """A webinar is seen by visitors only once it has something to show."""
-    if visibility in PUBLISHED and not w.assets:
+    if visibility in VIEWABLE.visibilities and not w.assets:
         raise EditRejected("visibility", "Visibility: this webinar has no recording and no slides yet; "
                                          "keep it a draft and upload its files before publishing it.")
 

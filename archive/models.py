@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Float, ForeignKey, Integer, String,
-                        Table, Text)
+from sqlalchemy import (JSON, BigInteger, Column, ColumnElement, Date, DateTime, Float, ForeignKey, Integer,
+                        String, Table, Text, and_, or_)
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .states import Visibility
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
@@ -37,8 +41,41 @@ class Base(DeclarativeBase):
     pass
 
 
-VISIBILITIES = ("draft", "public", "unlisted", "private")
-PUBLISHED = ("public", "unlisted")  # viewable by anyone with the link, once publish_at has passed
+VISIBILITIES = tuple(Visibility)
+
+
+def _naive_utc(now: dt.datetime | None) -> dt.datetime:
+    """`now` as the columns hold it (naive UTC); aware values are converted."""
+    now = now or utcnow()
+    return now.astimezone(dt.timezone.utc).replace(tzinfo=None) if now.tzinfo is not None else now
+
+
+class _Scheduled(Protocol):
+    visibility: str
+    publish_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who may see a webinar: the visibilities that admit it, once its publish_at (if any)
+    has passed. The one definition both the SQL clause and the Python test are made from."""
+
+    visibilities: frozenset[Visibility]
+
+    def admits(self, row: _Scheduled, now: dt.datetime | None = None) -> bool:
+        """For a loaded webinar, or any row with its `visibility` and `publish_at`."""
+        return row.visibility in self.visibilities and (row.publish_at is None or row.publish_at <= _naive_utc(now))
+
+    def clause(self, webinar: Any, now: dt.datetime | None = None) -> ColumnElement[bool]:
+        """The same test in SQL over `webinar` (the Webinar class or an alias of it)."""
+        return and_(webinar.visibility.in_(sorted(self.visibilities)),
+                    or_(webinar.publish_at.is_(None), webinar.publish_at <= _naive_utc(now)))
+
+
+# Anyone with the link may open it (page, media, embed, status API).
+VIEWABLE = Audience(frozenset({Visibility.PUBLIC, Visibility.UNLISTED}))
+# It also appears in lists, feeds, the sitemap, search and the /api/v1 listings.
+LISTED = Audience(frozenset({Visibility.PUBLIC}))
 
 
 class Series(Base):
@@ -156,7 +193,7 @@ class Webinar(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))  # IANA name, e.g. Europe/Berlin
     language: Mapped[str | None] = mapped_column(String(35))  # BCP 47 tag
     description: Mapped[str] = mapped_column(Text, default="")  # Markdown, rendered by archive.markdown
-    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    visibility: Mapped[str] = mapped_column(String(16), default=Visibility.PUBLIC)
     publish_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # UTC; hidden until then
     series_id: Mapped[str | None] = mapped_column(ForeignKey("series.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -184,17 +221,24 @@ class Webinar(Base):
         utc = self.starts_at.replace(tzinfo=dt.timezone.utc)
         return utc.astimezone(ZoneInfo(self.timezone)) if self.timezone else utc
 
-    def is_published(self, now: dt.datetime | None = None) -> bool:
-        """Public or unlisted, and its publish_at (if any) has passed. `now` is naive UTC
-        (like the columns) or aware."""
-        if self.visibility not in PUBLISHED:
-            return False
-        if self.publish_at is None:
-            return True
-        now = now or utcnow()
-        if now.tzinfo is not None:
-            now = now.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return self.publish_at <= now
+    # Visibility: `w.is_viewable()` on a row, `Webinar.is_viewable()` in a query's WHERE.
+    @hybrid_method
+    def is_viewable(self, now: dt.datetime | None = None) -> bool:
+        """Whether anyone with the link may see it now. `now` is naive UTC or aware."""
+        return VIEWABLE.admits(self, now)
+
+    @is_viewable.expression
+    def is_viewable(cls, now: dt.datetime | None = None) -> ColumnElement[bool]:
+        return VIEWABLE.clause(cls, now)
+
+    @hybrid_method
+    def is_listed(self, now: dt.datetime | None = None) -> bool:
+        """Whether it appears in lists, feeds, the sitemap, search and the API now."""
+        return LISTED.admits(self, now)
+
+    @is_listed.expression
+    def is_listed(cls, now: dt.datetime | None = None) -> ColumnElement[bool]:
+        return LISTED.clause(cls, now)
 
     @property
     def prefix(self) -> str:

@@ -5,16 +5,13 @@ not be processed) and the staff one (errors, ffmpeg's message, the retry command
 """
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Asset, Job, Presentation, PresentationSpeaker, Webinar, WebinarSpeaker, utcnow
+from .models import VIEWABLE, Asset, Job, Presentation, PresentationSpeaker, Webinar, WebinarSpeaker
+from .states import AssetStatus, JobState
 
-LISTED = ("public",)
-VIEWABLE = ("public", "unlisted")
-ACTIVE_JOB_STATES = ("queued", "running")
+ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
 
 
 # Everything a page or the manifest reads, loaded up front: rows outlive their session.
@@ -33,42 +30,22 @@ def get(session: Session, webinar_id: str) -> Webinar | None:
     return session.scalars(select(Webinar).where(Webinar.id == webinar_id).options(*_FULL)).first()
 
 
-def is_viewable(webinar: Webinar, now: dt.datetime | None = None) -> bool:
-    """Whether anyone with the link may see it now (public or unlisted, publish_at passed)."""
-    return webinar.visibility in VIEWABLE and webinar.is_published(now)
-
-
-def is_listed(webinar: Webinar, now: dt.datetime | None = None) -> bool:
-    """Whether it appears in lists, feeds, the sitemap, search and the API."""
-    return webinar.visibility in LISTED and webinar.is_published(now)
-
-
 def viewable(session: Session, webinar_id: str) -> Webinar | None:
     """The webinar if a visitor may open it by its link."""
     w = get(session, webinar_id)
-    return w if w is not None and is_viewable(w) else None
+    return w if w is not None and w.is_viewable() else None
 
 
-def listed_clause(now: dt.datetime | None = None):
-    """What makes a webinar appear in lists, feeds, the sitemap, search and the API:
-    public, and its publish_at (if any) has passed."""
-    now = now or utcnow()
-    return and_(Webinar.visibility.in_(LISTED), or_(Webinar.publish_at.is_(None), Webinar.publish_at <= now))
+# Built once: an ORM query costs more than the rest of a cached page.
+_VISIBILITY = select(Webinar.visibility, Webinar.publish_at).where(Webinar.id == bindparam("id"))
 
 
-def listed(session: Session, limit: int | None = None, offset: int = 0,
-           now: dt.datetime | None = None) -> list[Webinar]:
-    """Listed webinars, newest first; a page of them given `limit`."""
-    q = (select(Webinar).where(listed_clause(now)).options(*_FULL)
-         .order_by(Webinar.held_on.desc(), Webinar.created_at.desc(), Webinar.id)
-         .offset(offset))
-    if limit is not None:
-        q = q.limit(limit)
-    return list(session.scalars(q))
-
-
-def count_listed(session: Session) -> int:
-    return session.scalar(select(func.count(Webinar.id)).where(listed_clause())) or 0
+def viewable_now(engine: Engine, webinar_id: str) -> bool:
+    """Whether a visitor may open the webinar: two columns of one row, no ORM, for the
+    checks made on every request of a cached page or a beacon."""
+    with engine.connect() as c:
+        row = c.execute(_VISIBILITY, {"id": webinar_id}).first()
+    return row is not None and VIEWABLE.admits(row)
 
 
 def asset(session: Session, webinar_id: str, asset_id: str) -> Asset | None:
@@ -85,7 +62,7 @@ def jobs_of(session: Session, webinar_id: str) -> list[Job]:
 def pending_jobs(session: Session, webinar_id: str) -> tuple[int, int]:
     """(jobs no worker has picked up yet, jobs queued or running) of a webinar."""
     jobs = select(func.count(Job.id)).join(Asset).where(Asset.webinar_id == webinar_id)
-    unclaimed = session.scalar(jobs.where(Job.state == "queued", Job.attempts == 0))
+    unclaimed = session.scalar(jobs.where(Job.state == JobState.QUEUED, Job.attempts == 0))
     active = session.scalar(jobs.where(Job.state.in_(ACTIVE_JOB_STATES)))
     return unclaimed, active
 
@@ -131,8 +108,8 @@ def _status(webinar: Webinar, base_url: str, error_of, assets: list[Asset] | Non
 
 def public_status(webinar: Webinar, base_url: str) -> dict:
     """The public API's view: states and plain sentences, never the staff details."""
-    d = _status(webinar, base_url, lambda a: public_problem(a) if a.status == "failed" else None)
-    if webinar.status == "failed":
+    d = _status(webinar, base_url, lambda a: public_problem(a) if a.status == AssetStatus.FAILED else None)
+    if webinar.status == AssetStatus.FAILED:
         d["error"] = PUBLIC_FAILURE
     return d
 
@@ -142,7 +119,7 @@ def staff_status(session: Session, webinar: Webinar, base_url: str) -> dict:
     error, ffmpeg's last lines and the command that retries it."""
     d = {**_status(webinar, base_url, lambda a: a.error, webinar.assets),
          "jobs": [_staff_job(j) for j in jobs_of(session, webinar.id)]}
-    if webinar.status == "failed":
+    if webinar.status == AssetStatus.FAILED:
         d["error"] = "; ".join(webinar.errors)
     return d
 
@@ -154,6 +131,6 @@ def _staff_job(j: Job) -> dict:
         d["error"] = j.error
     if j.log_tail:
         d["log_tail"] = j.log_tail
-    if j.state == "failed":
+    if j.state == JobState.FAILED:
         d["retry"] = retry_command(j)
     return d

@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from .models import Asset, Job, Webinar
 from .pipeline import LABELS
+from .states import AssetStatus, JobState
 
-JOB_STATES = ("queued", "running", "failed", "done")
+JOB_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.FAILED, JobState.DONE)
+_NEEDS_A_LOOK = (JobState.RUNNING, JobState.QUEUED, JobState.FAILED, JobState.DONE)  # first to last
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def jobs(session: Session, state: str | None = None, webinar_id: str | None = No
         q = q.where(Job.state == state)
     if webinar_id:
         q = q.where(Asset.webinar_id == webinar_id)
-    order = {"running": 0, "queued": 1, "failed": 2, "done": 3}
+    order = {state: i for i, state in enumerate(_NEEDS_A_LOOK)}
     rows = list(session.scalars(q.order_by(Job.id.desc()).limit(limit)))
     return sorted(rows, key=lambda j: (order.get(j.state, 9), -j.id))
 
@@ -79,7 +81,7 @@ def webinar_state(w: Webinar) -> str:
     """ready, processing, failed, or ready-with-problems ("attention") when a later step
     failed, a warning was recorded or a replacement (hidden from visitors) failed."""
     status = w.status
-    if status == "ready" and any(failures(a) or warnings(a) or (a.replaces and a.status == "failed")
+    if status == AssetStatus.READY and any(failures(a) or warnings(a) or (a.replaces and a.status == AssetStatus.FAILED)
                                  for a in w.assets):
         return "attention"
     return status
@@ -87,5 +89,5 @@ def webinar_state(w: Webinar) -> str:
 
 def progress(w: Webinar) -> int | None:
     """The running job's progress (percent), if one runs."""
-    running = [j.progress for a in w.assets for j in a.jobs if j.state == "running"]
+    running = [j.progress for a in w.assets for j in a.jobs if j.state == JobState.RUNNING]
     return min(running) if running else None

@@ -4,7 +4,7 @@ Run: `.venv/bin/python bench/search.py` (10,000 webinars; `--webinars 1000` for 
 It builds a catalog of synthetic webinars, each with a title, a description, a deck of
 slide pages and a recording's worth of captions (varied text drawn from a Zipf-distributed
 made-up vocabulary plus common English words: nothing is downloaded), written through the
-archive's own indexing functions (archive/search.py) in batches of transactions, on SQLite
+archive's own indexing functions (archive/search/indexing.py) in batches of transactions, on SQLite
 and, when PostgreSQL's server binaries are installed, on a throwaway PostgreSQL cluster
 on 127.0.0.1. Then, in the same run, it measures:
   A. `search.search()` over a few hundred varied queries (rare, mid-frequency, very common
@@ -367,9 +367,10 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=120,
                     help="seconds of measuring per backend, warm-up included (default 120)")
     args = ap.parse_args()
-    search.CAPTION_WINDOW_SECONDS = args.caption_window
+    # Read by the indexer when it groups cues (archive/search/indexing.py).
+    search.indexing.CAPTION_WINDOW_SECONDS = args.caption_window
     if args.caption_window <= 0:
-        search.CAPTION_WINDOW_CHARS = 0  # every cue its own document
+        search.indexing.CAPTION_WINDOW_CHARS = 0  # every cue its own document
     tmp = args.reuse or Path(tempfile.mkdtemp(prefix="webinar-archive-bench-search-"))
     print(f"{args.webinars:,} webinars, {args.pages} slide pages each, captions in windows of "
           f"{args.caption_window:g} s; {args.queries} queries; in {tmp}", flush=True)

@@ -5,21 +5,19 @@ redirect to fresh presigned links), so a stored response never holds an expired 
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, request
 
 from archive import browse, queries
 from archive.handlers.bundle import current_bundle
 from archive.models import Webinar
+from archive.states import AssetStatus
 
 from .openapi import document
+from .urls import absolute_url as _abs, public_base
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 MAX_PER_PAGE = 100
-
-
-def _abs(endpoint: str, **values) -> str:
-    return current_app.extensions["archive"].settings.public_url + url_for(endpoint, **values)
 
 
 def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
@@ -43,8 +41,8 @@ def summary(w: Webinar) -> dict:
         "date": w.held_on.isoformat() if w.held_on else None,
         "url": _abs("public.webinar", webinar_id=w.id),
         "duration": (rec.info.get("duration") if rec is not None else None),
-        "has_recording": rec is not None and rec.status == "ready",
-        "slide_decks": sum(1 for d in w.decks if d.status == "ready"),
+        "has_recording": rec is not None and rec.status == AssetStatus.READY,
+        "slide_decks": sum(1 for d in w.decks if d.status == AssetStatus.READY),
         "api": _abs("api_v1.webinar", webinar_id=w.id),
     }
 
@@ -79,7 +77,7 @@ def detail(w: Webinar) -> dict:
         "slides_zip": _abs("public.download_all_slides", webinar_id=w.id) if bundle else None,
         "captions": [{"language": c.info.get("language"),
                       "url": _abs("media.captions", webinar_id=w.id, asset_id=c.id)}
-                     for c in w.captions if c.status == "ready"],
+                     for c in w.captions if c.status == AssetStatus.READY],
     }
 
 
@@ -92,8 +90,7 @@ def webinars():
     page, per_page = _paging()
     archive = current_app.extensions["archive"]
     with archive.catalog.session() as s:
-        total = queries.count_listed(s)
-        items = queries.listed(s, limit=per_page, offset=(page - 1) * per_page)
+        total, items = browse.webinars(s, limit=per_page, offset=(page - 1) * per_page)
     return jsonify({"items": [summary(w) for w in items], "page": page, "per_page": per_page, "total": total})
 
 
@@ -102,7 +99,7 @@ def webinar(webinar_id: str):
     archive = current_app.extensions["archive"]
     with archive.catalog.session() as s:
         w = queries.get(s, webinar_id)
-        if w is None or not queries.is_listed(w):
+        if w is None or not w.is_listed():
             abort(404)
     return jsonify(detail(w))
 
@@ -175,7 +172,7 @@ def speaker(slug: str):
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(document(current_app.extensions["archive"].settings.public_url))
+    return jsonify(document(public_base()))
 
 
 @bp.errorhandler(400)

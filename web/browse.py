@@ -65,7 +65,7 @@ def language_name(tag: str) -> str:
     """A BCP 47 tag's name in the visitor's language ("de" is "German" to an English reader)."""
     try:
         name = Locale.parse(tag.replace("-", "_")).get_display_name(get_locale())
-    except (ValueError, UnknownLocaleError):
+    except (ValueError, TypeError, UnknownLocaleError):
         return tag
     return name[:1].upper() + name[1:] if name else tag
 

@@ -138,6 +138,38 @@ SCHEMAS: dict = {
              }},
         ],
     },
+    "SearchResults": {
+        "type": "object", "required": ["query", "page", "per_page", "has_more", "results"],
+        "properties": {
+            "query": {"type": "string", "description": "the query as received (at most 512 characters)"},
+            "page": {"type": "integer", "minimum": 1, "maximum": 100},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": 50},
+            "has_more": {"type": "boolean", "description": "whether page + 1 has any result"},
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/SearchResult"}},
+        },
+    },
+    "SearchResult": {
+        "type": "object", "description": "A listed webinar that matches, with its best hits",
+        "required": ["id", "title", "held_on", "url", "hits"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "held_on": {"type": ["string", "null"], "format": "date"},
+            "url": _URL,
+            "hits": {"type": "array", "items": {"$ref": "#/components/schemas/SearchHit"}},
+        },
+    },
+    "SearchHit": {
+        "type": "object", "required": ["kind", "page", "at", "url", "snippet"],
+        "properties": {
+            "kind": {"enum": ["webinar", "speaker", "slide", "caption"]},
+            "page": {"type": ["integer", "null"], "minimum": 1, "description": "a slide's page"},
+            "at": {"type": ["number", "null"], "description": "seconds into the recording"},
+            "url": {**_URL, "description": "the webinar's page at the slide or moment of the hit"},
+            "snippet": {"type": "string",
+                        "description": "HTML: the text around the first match, escaped, the matched words in <mark>"},
+        },
+    },
     "Appearance": {
         "type": "object", "description": "A listed webinar a speaker is on, and the talks they gave in it",
         "required": ["webinar", "talks"],
@@ -210,6 +242,20 @@ PATHS: dict = {
         "responses": {"200": _json("Speaker", "The speaker"),
                       "400": _json("Error", "A malformed parameter"),
                       "404": _json("Error", "No speaker on a listed webinar has this slug")},
+    }},
+    "/search": {"get": {
+        "operationId": "search",
+        "summary": "Listed webinars that match a query, best first, with their hits",
+        "description": 'Words and "quoted phrases" must all be present, -words and -"phrases" must not. '
+                       "Any string is a valid query; malformed paging falls back to the defaults.",
+        "parameters": [
+            {"name": "q", "in": "query", "schema": {"type": "string", "default": ""}},
+            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100,
+                                                       "default": 1}},
+            {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50,
+                                                           "default": 10}},
+        ],
+        "responses": {"200": _json("SearchResults", "A page of results")},
     }},
 }
 

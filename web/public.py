@@ -4,20 +4,18 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from babel import Locale, UnknownLocaleError
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
-from sqlalchemy import bindparam, select
 
 from archive import browse as catalog_browse
 from archive import queries
 from archive.context import Archive
 from archive.formatting import vtt_timestamp
 from archive.handlers.bundle import current_bundle
-from archive.models import Webinar
 from archive.pipeline import LABELS as JOB_LABELS
+from archive.states import AssetStatus
 
-from .browse import filters_from_args, page_arg, pages_of
+from .browse import filters_from_args, language_name, page_arg, pages_of
 
 
 bp = Blueprint("public", __name__)
@@ -91,13 +89,13 @@ def player_for(w) -> dict | None:
     """What the player needs: app URLs only (each one checks visibility and redirects to
     a fresh presigned link), so the page signs nothing and an expired link is re-asked."""
     rec = w.recording
-    if rec is not None and rec.info.get("direct_play") and rec.status in ("queued", "processing"):
+    if rec is not None and rec.info.get("direct_play") and rec.status in (AssetStatus.QUEUED, AssetStatus.PROCESSING):
         # Watchable at once: a browser-playable upload plays as it is until the fast path is done.
         video = rec.info.get("kind") == "video"
         mime = "video/mp4" if video else ("audio/mpeg" if rec.original_ext == "mp3" else "audio/mp4")
         return {"kind": "video" if video else "audio", "poster": None, "hls": None, "storyboard": None,
                 "src": _archive().store.presigned_get(rec.original_key, content_type=mime), "type": mime}
-    if rec is None or rec.status != "ready":
+    if rec is None or rec.status != AssetStatus.READY:
         return None
     video = rec.info.get("kind", "video") == "video"
     return {
@@ -113,21 +111,12 @@ def player_for(w) -> dict | None:
     }
 
 
-def language_name(code: str) -> str:
-    """"Deutsch" for de on an English page is "German"; an unknown code stays as it is."""
-    try:
-        name = Locale.parse(code.replace("-", "_")).get_display_name(get_locale())
-    except (ValueError, TypeError, UnknownLocaleError):
-        return code
-    return (name[:1].upper() + name[1:]) if name else code
-
-
 def captions_for(w) -> list[dict]:
     """Each ready caption track, named by its label or else its language, in the visitor's language."""
     return [{"id": c.id, "lang": c.info["language"],
              "label": c.info.get("label") or language_name(c.info["language"]),
              "src": url_for("media.captions", webinar_id=w.id, asset_id=c.id)}
-            for c in w.captions if c.status == "ready"]
+            for c in w.captions if c.status == AssetStatus.READY]
 
 
 def _decks(w) -> list[dict]:
@@ -141,7 +130,7 @@ def _decks(w) -> list[dict]:
     for deck in w.decks:
         pages = (deck.outputs.get("pages") or {})
         count = min(len(pages.get("large", [])), len(pages.get("thumb", [])))
-        if deck.status == "ready" and count:
+        if deck.status == AssetStatus.READY and count:
             base = url_for("media.slide_page", webinar_id=w.id, asset_id=deck.id, size="large", page=1)
             talk = talks.get(deck.id)
             times: list[float | None] = [None] * count
@@ -190,8 +179,6 @@ def chapters(webinar_id: str):
 # (one indexed column), so a webinar made private stops being served at once.
 PAGE_CACHE_SECONDS = 2.0
 PAGE_CACHE_SIZE = 500
-# Built once: an ORM query per request costs more than the rest of a cached page.
-_VISIBILITY = select(Webinar.visibility, Webinar.publish_at).where(Webinar.id == bindparam("id"))
 
 
 def _page_cache() -> OrderedDict:
@@ -200,9 +187,7 @@ def _page_cache() -> OrderedDict:
 
 @bp.get("/webinars/<webinar_id>")
 def webinar(webinar_id: str):
-    with _archive().catalog.engine.connect() as c:
-        row = c.execute(_VISIBILITY, {"id": webinar_id}).first()
-    if row is None or not queries.is_viewable(Webinar(visibility=row.visibility, publish_at=row.publish_at)):
+    if not queries.viewable_now(_archive().catalog.engine, webinar_id):
         abort(404)
     count(webinar_id, "view")
     cache, now = _page_cache(), time.monotonic()
@@ -230,13 +215,13 @@ def _render_webinar(webinar_id: str) -> tuple[str, bool]:
     # message and the retry command are for staff (`webinar-archive status` and `jobs`).
     served = {a.id for a in w.served_assets}  # a replacement's jobs are for staff
     active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES and j.asset_id in served]
-    problems = [(a.title, gettext(queries.public_problem(a))) for a in w.served_assets if a.status == "failed"]
+    problems = [(a.title, gettext(queries.public_problem(a))) for a in w.served_assets if a.status == AssetStatus.FAILED]
     labels = {kind: gettext(label) for kind, label in JOB_LABELS.items()}
     html = render_template("webinar.html", webinar=w, recording=rec, player=player_for(w),
                            captions=captions, decks=_decks(w), bundle=current_bundle(w.decks),
                            chapters=url_for("public.chapters", webinar_id=w.id) if chapters_vtt(w) else None,
                            active_jobs=active, problems=problems, job_labels=labels)
-    return html, not active and w.status != "processing"
+    return html, not active and w.status != AssetStatus.PROCESSING
 
 
 def _download(key: str, name: str, content_type: str):
@@ -319,9 +304,7 @@ def download_all_slides(webinar_id: str):
 def played(webinar_id: str):
     """The player's beacon on the first play of a page view: counted, nothing stored about
     who played. No session and no form: exempt from CSRF, and it changes nothing but a count."""
-    with _archive().catalog.engine.connect() as c:
-        row = c.execute(_VISIBILITY, {"id": webinar_id}).first()
-    if row is None or not queries.is_viewable(Webinar(visibility=row.visibility, publish_at=row.publish_at)):
+    if not queries.viewable_now(_archive().catalog.engine, webinar_id):
         abort(404)
     count(webinar_id, "play")
     return "", 204

@@ -4,9 +4,11 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from archive import search
+
+from .urls import public_base
 
 bp = Blueprint("search", __name__)
 
@@ -28,14 +30,21 @@ def _run(per_page: int) -> tuple[str, int, search.Results]:
         return q, page, search.search(s, q, limit=per_page, offset=(page - 1) * per_page)
 
 
-def hit_url(webinar_id: str, hit: search.Hit, external: bool = False) -> str:
-    """Where a hit opens: a caption at its moment, a slide at its page (and moment, when known)."""
+def marked_html(marked: search.Marked) -> Markup:
+    """Marked text as HTML: every segment escaped, the matches in <mark>."""
+    return Markup("").join(Markup("<mark>%s</mark>") % text if matched else escape(text)
+                           for text, matched in marked.segments)
+
+
+def hit_url(webinar_id: str, hit: search.Hit, base_url: str = "") -> str:
+    """Where a hit opens: a caption at its moment, a slide at its page (and moment, when
+    known); absolute under `base_url` (the configured public URL) when given."""
     params = {}
     if hit.kind == "slide" and hit.asset_id and hit.page:
         params["slide"] = f"{hit.asset_id}:{hit.page}"
     if hit.at is not None:
         params["t"] = f"{hit.at:g}" if hit.at != int(hit.at) else str(int(hit.at))
-    base = url_for("public.webinar", webinar_id=webinar_id, _external=external)
+    base = base_url + url_for("public.webinar", webinar_id=webinar_id)
     return f"{base}?{urlencode(params, safe=':')}" if params else base
 
 
@@ -43,14 +52,15 @@ def hit_url(webinar_id: str, hit: search.Hit, external: bool = False) -> str:
 def page():
     q, number, results = _run(PER_PAGE)
     return render_template("search.html", q=q, page=number, results=results, hit_url=hit_url,
-                           marked=lambda s: Markup(search.marked_html(s)))
+                           marked=marked_html)
 
 
 @bp.get("/api/v1/search")
 def api():
     """Search publicly listed webinars.
 
-    `GET /api/v1/search?q=<query>&page=<n>&per_page=<1..50>`. The query is words and
+    `GET /api/v1/search?q=<query>&page=<n>&per_page=<1..50>` (described in the OpenAPI
+    document, `web/openapi.py`). The query is words and
     "quoted phrases" that must all be present, and -words that must not be. Answer:
 
         {"query": "...", "page": 1, "per_page": 10, "has_more": false,
@@ -69,14 +79,15 @@ def api():
     except ValueError:
         per_page = PER_PAGE
     q, number, results = _run(per_page)
+    base_url = public_base()
     return jsonify({
         "query": q, "page": number, "per_page": per_page, "has_more": results.has_more,
         "results": [{
             "id": r.webinar_id,
-            "title": search.plain(r.title),
+            "title": r.title.plain,
             "held_on": r.held_on.isoformat() if r.held_on else None,
-            "url": url_for("public.webinar", webinar_id=r.webinar_id, _external=True),
-            "hits": [{"kind": h.kind, "page": h.page, "at": h.at, "url": hit_url(r.webinar_id, h, True),
-                      "snippet": search.marked_html(h.snippet)} for h in r.hits],
+            "url": base_url + url_for("public.webinar", webinar_id=r.webinar_id),
+            "hits": [{"kind": h.kind, "page": h.page, "at": h.at, "url": hit_url(r.webinar_id, h, base_url),
+                      "snippet": str(marked_html(h.snippet))} for h in r.hits],
         } for r in results.results],
     })

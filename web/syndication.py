@@ -9,17 +9,19 @@ import functools
 import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from markupsafe import escape
 
 from archive import browse, queries
 from archive.context import Archive
 from archive.formatting import hms
 from archive.models import Webinar
+from archive.states import AssetStatus
 from archive.storage import StorageError
 
 from .public import captions_for, player_for
 from .security import embeddable
+from .urls import absolute_url as _abs
 
 bp = Blueprint("syndication", __name__)
 
@@ -36,10 +38,6 @@ def _archive() -> Archive:
 
 def site_name() -> str:
     return current_app.config.get("SITE_NAME", "Webinar archive")
-
-
-def _abs(endpoint: str, **values) -> str:
-    return _archive().settings.public_url + url_for(endpoint, **values)
 
 
 def _when(w: Webinar) -> dt.datetime:
@@ -65,7 +63,7 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs) -> ET.E
 
 def _listed(limit: int = FEED_SIZE) -> list[Webinar]:
     with _archive().catalog.session() as s:
-        return queries.listed(s, limit=limit)
+        return browse.webinars(s, limit=limit)[1]
 
 
 def _atom(items: list[Webinar], title: str, home: str, self_url: str) -> Response:
@@ -101,7 +99,7 @@ def _series(slug: str):
         found = browse.series(s, slug)
         if found is None:
             abort(404)
-        _, items = browse.webinars(s, browse.Filters(series_id=found.id), limit=FEED_SIZE, full=True)
+        _, items = browse.webinars(s, browse.Filters(series_id=found.id), limit=FEED_SIZE)
     return found, items
 
 
@@ -143,7 +141,7 @@ def _podcast(items: list[Webinar], title: str, home: str, self_url: str) -> Resp
     _sub(channel, f"{{{ITUNES}}}summary", f"Recordings of the webinars of {title}.")
     for w in items:
         rec = w.recording
-        key = rec.outputs.get("audio_mp3") if rec is not None and rec.status == "ready" else None
+        key = rec.outputs.get("audio_mp3") if rec is not None and rec.status == AssetStatus.READY else None
         size = _object_size(key) if key else None
         if not size:
             continue

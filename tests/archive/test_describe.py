@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from archive import describe, queries, webinars
+from archive import browse, describe, queries, webinars
 from archive.catalog import Catalog
 from archive.context import Archive
 from archive.importer import ImportRejected, import_webinar
@@ -60,7 +60,7 @@ def test_migration_0002_keeps_existing_webinars(tmp_path):
         w = queries.get(s, "old1")
         assert (w.held_on, w.starts_at, w.series, w.speakers, w.presentations) == (dt.date(2020, 1, 2), None,
                                                                                    None, [], [])
-        assert w.is_published()
+        assert w.is_viewable()
     catalog.dispose()
 
 
@@ -290,11 +290,11 @@ def test_publish_at_hides_a_webinar_until_then(archive, inputs, tmp_path):
     later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).isoformat()
     w = import_webinar(archive, describe.load(write(tmp_path, realistic(tmp_path, inputs, publish_at=later))))
     w = _reload(archive, w.id)
-    assert not w.is_published() and not queries.is_viewable(w)
-    assert w.is_published(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2))
+    assert not w.is_viewable() and not w.is_listed()
+    assert w.is_viewable(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2))
     with archive.catalog.session() as s:
-        assert queries.listed(s) == []
-        assert [x.id for x in queries.listed(s, now=w.publish_at)] == [w.id]
+        assert browse.webinars(s) == (0, [])
+        assert [x.id for x in browse.webinars(s, now=w.publish_at)[1]] == [w.id]
 
 
 def test_markdown_is_rendered_safe():

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select, text
 
 from archive import pipeline, queries, search
+from archive.search import reading, sqlite
 from archive.importer import ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar, new_id, utcnow
 from archive.pdfgen import write_deck
-from archive.search import CLOSE, OPEN, SearchDocument
+from archive.search import CLOSE, OPEN, Marked, SearchDocument
 
 HOSTILE = [
     "", " ", '"', '""', "'", "*", "**", "-", "--", "- -", "(", ")", "((a", "a))", "NEAR(a b)", "a NEAR b",
@@ -74,9 +75,9 @@ def test_title_and_description_are_found_through_the_importer(archive, small_dec
     w = import_webinar(archive, ImportRequest(
         title="Zebrafish genomics", description="Notes on the axolotl's regeneration.", slides=[small_deck]))
     [result] = find(archive, "zebrafish").results
-    assert result.webinar_id == w.id and result.title == f"{OPEN}Zebrafish{CLOSE} genomics"
+    assert result.webinar_id == w.id and result.title.segments == (("Zebrafish", True), (" genomics", False))
     [hit] = find(archive, "AXOLOTL").results[0].hits
-    assert hit.kind == "webinar" and OPEN + "axolotl" in hit.snippet
+    assert hit.kind == "webinar" and hit.snippet.matches[0].startswith("axolotl")
     assert find(archive, "genomics regeneration").results[0].webinar_id == w.id
     assert find(archive, "zebrafish -axolotl").results == []
 
@@ -90,7 +91,7 @@ def test_a_word_on_page_37_of_160_opens_page_37_and_reprocessing_keeps_one_copy(
     [result] = find(archive, "xylophonic").results
     [hit] = result.hits
     assert (hit.kind, hit.asset_id, hit.page, hit.at) == ("slide", deck.id, 37, None)
-    assert f"{OPEN}xylophonic{CLOSE} remark" in hit.snippet
+    assert ("xylophonic", True) in hit.snippet.segments and "xylophonic remark" in hit.snippet.plain
     assert len(documents(archive, asset_id=deck.id)) == 160
 
     # Staff run the deck's job again: its text is replaced, never added to.
@@ -115,8 +116,7 @@ def test_a_caption_phrase_across_two_cues_opens_the_recording_at_its_cue(archive
     assert result.webinar_id == w.id
     [hit] = result.hits
     assert hit.kind == "caption" and hit.at == 150.0
-    assert f"{OPEN}quantum{CLOSE}" in hit.snippet and f"{OPEN}entanglement{CLOSE}" in hit.snippet \
-        or f"{OPEN}quantum entanglement{CLOSE}" in hit.snippet
+    assert hit.snippet.matches in (["quantum", "entanglement"], ["quantum entanglement"])
     [hit] = find(archive, "entanglement").results[0].hits
     assert hit.at == 155.0
     # 60 cues of 5 s make 10 windows of about 30 s, not 60 rows.
@@ -145,9 +145,9 @@ def test_only_public_webinars_are_ever_found(archive):
 @pytest.mark.parametrize("phrase", [False, "rare", "common"])
 def test_pages_of_results_in_rank_order(archive, monkeypatch, phrase):
     if phrase == "common":  # too common to list its documents: checked on the ranked candidates,
-        monkeypatch.setattr(search, "PHRASE_PROBE_DOCUMENTS", 0)  # in batches smaller than the catalog here
-        monkeypatch.setattr(search, "VERIFY_FIRST_BATCH", 3)
-        monkeypatch.setattr(search, "VERIFY_ALL_AT", 1000)
+        monkeypatch.setattr(sqlite, "PHRASE_PROBE_DOCUMENTS", 0)  # in batches smaller than the catalog here
+        monkeypatch.setattr(reading, "VERIFY_FIRST_BATCH", 3)
+        monkeypatch.setattr(reading, "VERIFY_ALL_AT", 1000)
     query = '"widget filler"' if phrase else "widget"
     ids = [add_webinar(archive, f"Talk {i}", "widget " * (1 + i % 5) + f"filler text {i}") for i in range(23)]
     add_webinar(archive, "Hidden widget", "widget widget", "private")
@@ -173,12 +173,18 @@ def test_hostile_queries_never_fail(archive):
     assert find(archive, "日本語").results
 
 
-def test_indexed_text_cannot_forge_marks_or_markup(archive):
+def test_indexed_text_cannot_forge_marks(archive):
     add_webinar(archive, "Safe", f"<script>alert(1)</script> {OPEN}fake{CLOSE} tricky & stuff")
     [hit] = find(archive, "tricky").results[0].hits
-    html = search.marked_html(hit.snippet)
-    assert "<script>" not in html and "&lt;script&gt;" in html
-    assert html.count("<mark>") == 1 and "<mark>tricky</mark>" in html
+    assert hit.snippet.matches == ["tricky"]
+    assert hit.snippet.plain == "<script>alert(1)</script> fake tricky & stuff"  # plain text: web/ escapes it
+
+
+def test_marked_text_is_plain_segments():
+    marked = Marked.parse(f"a {OPEN}b{CLOSE}{OPEN}c{CLOSE} <d> {OPEN}e")
+    assert marked.segments == (("a ", False), ("bc", True), (" <d> ", False), ("e", True))
+    assert marked.plain == str(marked) == "a bc <d> e" and marked.matches == ["bc", "e"]
+    assert not Marked.parse("") and Marked.parse("x")
 
 
 def test_editing_and_deleting_keep_the_index_in_step(archive, worker, long_deck):
@@ -206,27 +212,27 @@ def test_caption_windows():
     assert [d.at for d in docs] == [0.0, 30.0, 60.0]
     assert docs[1].text.startswith("cue 15 cue 16") and docs[1].times[:2] == [[0, 30.0], [7, 32.0]]
     assert search.snippet("one two three") == "one two three"
-    assert search._cue_time(f"cue {OPEN}15{CLOSE} cue 16", docs[1].times) == 30.0
-    assert search._cue_time(f"cue 15 {OPEN}cue{CLOSE} 16", docs[1].times) == 32.0
+    assert search.marks.cue_time(f"cue {OPEN}15{CLOSE} cue 16", docs[1].times) == 30.0
+    assert search.marks.cue_time(f"cue 15 {OPEN}cue{CLOSE} 16", docs[1].times) == 32.0
 
 
 def test_query_parsing():
     q = search.Query.parse('budget "open data" -draft (x) NEAR "unbalanced')
     assert q.terms == ("budget", "open data", "(x)", "NEAR", "unbalanced") and q.excluded == ("draft",)
-    assert q.fts5() == '("budget" "open data" "(x)" "NEAR" "unbalanced") NOT "draft"'
+    assert sqlite.match(q) == '("budget" "open data" "(x)" "NEAR" "unbalanced") NOT "draft"'
     assert not search.Query.parse('-only "" * ()')
 
 
-@pytest.mark.parametrize("probe", [search.PHRASE_PROBE_DOCUMENTS, 0])
+@pytest.mark.parametrize("probe", [sqlite.PHRASE_PROBE_DOCUMENTS, 0])
 def test_phrases_are_checked_on_the_documents_and_a_word_counts_once_per_webinar(archive, monkeypatch, probe):
     """Summaries know a webinar's words, not their order: a phrase is found only where it
     is said, an excluded phrase removes only the webinars that say it, and a word said a
     thousand times weighs little more than a word said once. Both ways of finding a
     phrase: from its documents (a rare phrase), or by checking ranked candidates (0: every
     phrase counts as common)."""
-    monkeypatch.setattr(search, "PHRASE_PROBE_DOCUMENTS", probe)
-    monkeypatch.setattr(search, "VERIFY_FIRST_BATCH", 1)  # several batches, then the whole index
-    monkeypatch.setattr(search, "VERIFY_ALL_AT", 4)
+    monkeypatch.setattr(sqlite, "PHRASE_PROBE_DOCUMENTS", probe)
+    monkeypatch.setattr(reading, "VERIFY_FIRST_BATCH", 1)  # several batches, then the whole index
+    monkeypatch.setattr(reading, "VERIFY_ALL_AT", 4)
     said = add_webinar(archive, "Alpha", "the open data portal")
     apart = add_webinar(archive, "Beta", "data that is open to all")
     others = [add_webinar(archive, f"Other {i}", "open and data, but data open") for i in range(6)]
@@ -242,13 +248,13 @@ def test_phrases_are_checked_on_the_documents_and_a_word_counts_once_per_webinar
     assert find(archive, '"open data" "data that"').results == []
     with archive.catalog.session() as s:
         if s.get_bind().dialect.name == "sqlite":  # which of the two ways was taken
-            found = search._Sqlite(search.Query.parse('"open data"')).held_phrases(s)
+            found = sqlite.Sqlite(search.Query.parse('"open data"')).held_phrases(s)
             assert found is None if probe == 0 else [w for w, _ in found] == [said, chatty]
     assert {r.webinar_id for r in find(archive, 'open data -"open data"', limit=20).results} == {apart, *others}
     assert {r.webinar_id for r in find(archive, 'data -"data portal" -that', limit=20).results} == set(others)
     hit = find(archive, '"data portal"', limit=20).results
     caption = next(h for r in hit if r.webinar_id == chatty for h in r.hits)
-    assert caption.kind == "caption" and caption.at == 60.0 and OPEN + "data" in caption.snippet
+    assert caption.kind == "caption" and caption.at == 60.0 and caption.snippet.matches[0].startswith("data")
     with archive.catalog.session() as s:
         words = s.scalar(text("SELECT words FROM search_webinars WHERE webinar_id = :w"), {"w": chatty})
     assert words.split().count("budget") == 1 and "portal" in words.split()

@@ -443,6 +443,16 @@ def test_pages_have_no_inline_script():
         assert not any(k.startswith("on") for _, attrs in page.tags for k in attrs), template.name
 
 
+def test_views_hold_no_sql():
+    """Views call archive/ for every read and every visibility check: no module of web/
+    imports SQLAlchemy."""
+    web_dir = Path(__file__).parents[2] / "web"
+    holding = [str(p.relative_to(web_dir)) for p in sorted(web_dir.rglob("*.py"))
+               if any(line.lstrip().startswith(("import sqlalchemy", "from sqlalchemy"))
+                      for line in p.read_text().splitlines())]
+    assert holding == []
+
+
 def test_an_embeddable_view_may_be_framed(archive):
     from web.security import embeddable
 

@@ -93,9 +93,9 @@ def test_api_shape(site):
     body = r.get_json()
     assert body == {"query": "glockenspiel", "page": 1, "per_page": 10, "has_more": False, "results": [{
         "id": ids["main"], "title": "Marimba workshop", "held_on": "2022-03-01",
-        "url": f"http://localhost/webinars/{ids['main']}",
+        "url": f"http://archive.test/webinars/{ids['main']}",
         "hits": [{"kind": "caption", "page": None, "at": 150.5,
-                  "url": f"http://localhost/webinars/{ids['main']}?t=150.5",
+                  "url": f"http://archive.test/webinars/{ids['main']}?t=150.5",
                   "snippet": "the <mark>glockenspiel</mark> ends"}]}]}
 
 

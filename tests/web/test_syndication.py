@@ -135,6 +135,28 @@ def test_the_openapi_document_is_valid_and_describes_the_real_responses(site):
     bad = client.get("/api/v1/webinars", query_string={"per_page": "lots"})
     assert bad.status_code == 400
     _validator("Error").validate(bad.get_json())
+    assert "/search" in served["paths"]
+    found = client.get("/api/v1/search", query_string={"q": "talk about", "per_page": 50}).get_json()
+    _validator("SearchResults").validate(found)
+    [result] = found["results"]
+    assert result["id"] == made["public"].id and result["hits"][0]["snippet"].count("<mark>") == 2
+    assert "&amp; more" in result["hits"][0]["snippet"]
+
+
+def test_absolute_urls_use_the_configured_public_url_whatever_the_host_header(site):
+    """A client that forges Host never gets its host back in a URL others will follow."""
+    _, client, made = site
+    w = made["public"].id
+    paths = ["/api/v1/webinars", f"/api/v1/webinars/{w}", "/api/v1/search?q=talk", "/api/v1/series",
+             "/api/v1/series/the-public-series", "/api/v1/speakers", "/api/v1/speakers/speaker-public",
+             "/api/v1/openapi.json", f"/api/webinars/{w}", "/feed.atom", "/podcast.rss",
+             "/series/the-public-series/feed.atom", "/series/the-public-series/podcast.rss", "/sitemap.xml",
+             f"/oembed?url=http://archive.test/webinars/{w}"]
+    for path in paths:
+        r = client.get(path, headers={"Host": "forged.example", "X-Forwarded-Host": "forged.example"})
+        body = r.get_data(as_text=True)
+        assert r.status_code == 200, path
+        assert "forged.example" not in body and "http://archive.test/" in body, path
 
 
 def test_the_openapi_document_describes_series_and_speakers(site):

@@ -36,7 +36,7 @@ def _page(webinar_id: str | None, failed: str | None = None, error: editing.Edit
     return render_template("staff/webinar_form.html", webinar=w, details=details, series=series, zones=ZONES,
                            failed=failed, error=error, sent=request.form if failed else {},
                            timestamps=_timestamps(w) if w is not None else "",
-                           viewable=w is not None and queries.is_viewable(w), photo_urls=photo_urls(w),
+                           viewable=w is not None and w.is_viewable(), photo_urls=photo_urls(w),
                            photo_max_bytes=photos.PHOTO_MAX_BYTES, photo_types=photos.ACCEPT,
                            fmt_start=lambda v: "" if v is None else hms(v))
 

@@ -1,0 +1,92 @@
+"""What both SQL engines (sqlite.py: FTS5; postgres.py: tsvector) answer for `reading.search`.
+
+Which webinars may be found is the catalog's rule, `Webinar.is_listed` (archive/models.py),
+joined into the engines' statements: the engines know how to match text, not who may see it.
+"""
+from __future__ import annotations
+
+import abc
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
+
+from .query import Query
+from .tables import KINDS
+
+# The columns of a document a hit is made from.
+DOC_COLUMNS = "d.webinar_id, d.asset_id, d.kind, d.page, d.at_seconds, d.times"
+KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
+
+
+@dataclass
+class Candidate:
+    """A document that may be shown as a hit."""
+
+    id: int
+    score: float  # higher is better
+    webinar_id: str
+    asset_id: str | None
+    kind: str
+    page: int | None
+    at: float | None
+    times: Any
+
+    @classmethod
+    def of(cls, row: Any, score: float) -> "Candidate":
+        """From a row of DOC_COLUMNS and the document's id."""
+        times = json.loads(row.times) if isinstance(row.times, str) else row.times
+        return cls(row.id, score, row.webinar_id, row.asset_id, row.kind, row.page, row.at_seconds, times)
+
+
+class Engine(abc.ABC):
+    hits_sql: str
+
+    def __init__(self, q: Query):
+        self.q = q
+        self.params: dict = {}
+
+    @abc.abstractmethod
+    def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
+        """(webinar id, score) of the listed webinars whose summaries match, best first."""
+
+    def holding_phrases(self, session: Session, webinar_ids: list[str], whole_index: bool = False,
+                        only_excluded: bool = False) -> set[str]:
+        """Those of `webinar_ids` with every phrase of the query in one of their documents
+        and none of its excluded phrases (`only_excluded`: the latter check alone);
+        `whole_index`: one pass over all documents rather than a lookup restricted to
+        these webinars (for long lists)."""
+        found = set(webinar_ids)
+        wanted = [] if only_excluded else [(p, True) for p in self.q.phrases]
+        for phrase, keep in wanted + [(p, False) for p in self.q.excluded_phrases]:
+            if not found:
+                break
+            have = self._with_phrase(session, phrase, None if whole_index else sorted(found))
+            found = found & have if keep else found - have
+        return found
+
+    def held_phrases(self, session: Session) -> list[tuple[str, float]] | None:
+        """Every listed webinar that matches, ranked, found from the documents that hold the
+        query's phrases; None when a phrase is in too many documents for that to be quick
+        (then `reading` checks the best-ranked candidates instead)."""
+        return None
+
+    @abc.abstractmethod
+    def _with_phrase(self, session: Session, phrase: str, webinar_ids: list[str] | None) -> set[str]:
+        """Those of `webinar_ids` (None: any webinar) with `phrase` in one of their documents."""
+
+    def hits(self, session: Session, webinar_ids: list[str], per_webinar: int) -> list[Candidate]:
+        """The documents of these webinars where any of the terms appears, best first
+        (at least the first `per_webinar` of each webinar)."""
+        if not webinar_ids:
+            return []
+        rows = session.execute(text(self.hits_sql).bindparams(bindparam("ids", expanding=True)),
+                               {**self.params, "ids": webinar_ids})
+        return [Candidate.of(r, float(r.score)) for r in rows]
+
+    @abc.abstractmethod
+    def highlight(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
+        """Each document's (marked title, marked text), the query's words between
+        marks.OPEN and marks.CLOSE."""
