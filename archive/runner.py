@@ -141,13 +141,14 @@ def bwrap_args(view: View, network: bool, cwd: Path | str | None = None, bwrap: 
     of this machine: system folders read-only, its own /proc, /dev and /tmp."""
     args = [bwrap, *_BWRAP_FLAGS, *(["--share-net"] if network else []), *_system_view()]
     # Parents before children, and a read-only path after a writable one that holds it,
-    # so an input inside a writable scratch folder stays read-only.
+    # so an input inside a writable scratch folder stays read-only. A path that does not
+    # exist is left out: the tool then says itself that it cannot find it.
     binds = [(Path(p).absolute(), True) for p in view.write]
     if cwd is not None:
         binds.append((Path(cwd).absolute(), True))
     binds += [(Path(p).absolute(), False) for p in view.read]
     for path, writable in sorted(set(binds), key=lambda b: (len(b[0].parts), not b[1])):
-        args += ["--bind" if writable else "--ro-bind", str(path), str(path)]
+        args += ["--bind-try" if writable else "--ro-bind-try", str(path), str(path)]
     if cwd is not None:
         args += ["--chdir", str(Path(cwd).absolute())]
     return [*args, "--"]
