@@ -26,13 +26,14 @@ from .analytics import DailyCount
 from .context import Archive
 from .models import Asset, Job, Presentation, Webinar
 from .queries import get as get_webinar
+from .states import JobState, UploadState
 from .storage import StorageError
 from .uploads import Upload
 
 log = logging.getLogger(__name__)
 
-LIVE_UPLOADS = ("uploading", "completing")  # a multipart upload still open in S3
-UNFINISHED_UPLOADS = (*LIVE_UPLOADS, "checking")  # sent, its content not yet checked
+LIVE_UPLOADS = (UploadState.UPLOADING, UploadState.COMPLETING)  # a multipart upload still open in S3
+UNFINISHED_UPLOADS = (*LIVE_UPLOADS, UploadState.CHECKING)  # sent, its content not yet checked
 
 
 @dataclass
@@ -72,8 +73,8 @@ def summary(archive: Archive, webinar_id: str) -> Summary | None:
                                                         Upload.state.in_(UNFINISHED_UPLOADS))).all())
         prefix = w.prefix
     sizes = archive.store.list_sizes(prefix)
-    return Summary(webinar_id, title, files, len(sizes), sum(sizes.values()), states.count("running"),
-                   states.count("queued"), uploads)
+    return Summary(webinar_id, title, files, len(sizes), sum(sizes.values()), states.count(JobState.RUNNING),
+                   states.count(JobState.QUEUED), uploads)
 
 
 def _lock_and_drop_jobs(s: Session, asset_ids: list[str]) -> None:

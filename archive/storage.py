@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import mimetypes
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -34,6 +35,17 @@ def _transfer_config(threads: int) -> TransferConfig:
 
 class StorageError(Exception):
     """Any failure of the object store, with the S3 error chained."""
+
+
+class DeleteIncomplete(StorageError):
+    """S3 accepted a DeleteObjects request but refused some of its keys: `failed` maps
+    each key left in the bucket to S3's "Code: Message" for it."""
+
+    def __init__(self, failed: dict[str, str]):
+        named = "; ".join(f"{key} ({why})" for key, why in list(failed.items())[:3])
+        more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+        super().__init__(f"delete left {len(failed)} object(s): {named}{more}")
+        self.failed = failed
 
 
 def _read_full(stream: BinaryIO, size: int) -> bytes:
@@ -239,14 +251,38 @@ class S3Store:
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"listing {prefix} failed: {e}") from e
 
+    # Per-key errors of DeleteObjects worth sending again; any other (AccessDenied, a
+    # WORM-protected object, ...) would fail the same way.
+    DELETE_RETRY_CODES = frozenset({"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout",
+                                    "OperationAborted"})
+    DELETE_ATTEMPTS = 3
+
     def delete_keys(self, keys: list[str]) -> None:
+        """Delete every key, or raise: DeleteObjects answers 200 even when it refuses some
+        keys, listing them under `Errors` (DeleteIncomplete names them). Keys refused for a
+        passing reason are sent again, up to DELETE_ATTEMPTS times in all."""
+        pending = list(dict.fromkeys(keys))
+        for attempt in range(1, self.DELETE_ATTEMPTS + 1):
+            failed: dict[str, tuple[str, str]] = {}
+            for start in range(0, len(pending), 1000):
+                failed.update(self._delete_batch(pending[start : start + 1000]))
+            if not failed:
+                return
+            pending = [k for k, (code, _) in failed.items() if code in self.DELETE_RETRY_CODES]
+            if len(pending) < len(failed) or attempt == self.DELETE_ATTEMPTS:
+                break
+            time.sleep(0.2 * 2**attempt)  # back off before sending the keys again
+        raise DeleteIncomplete({key: f"{code}: {message}" for key, (code, message) in failed.items()})
+
+    def _delete_batch(self, keys: list[str]) -> dict[str, tuple[str, str]]:
+        """One DeleteObjects request (at most 1000 keys); the keys it refused, with S3's
+        code and message for each."""
         try:
-            for start in range(0, len(keys), 1000):
-                batch = [{"Key": k} for k in keys[start : start + 1000]]
-                if batch:
-                    self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            answer = self._client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"delete failed: {e}") from e
+        return {e.get("Key", "?"): (e.get("Code", "unknown"), e.get("Message", "")) for e in answer.get("Errors", [])}
 
     def delete_prefix(self, prefix: str) -> None:
         self.delete_keys(list(self.list_keys(prefix)))

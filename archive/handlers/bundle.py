@@ -16,6 +16,7 @@ from sqlalchemy import select
 from ..context import Archive
 from ..jobs import Heartbeat
 from ..models import Asset
+from ..states import AssetStatus
 from .common import Outcome, fetch_original
 
 BUNDLES = "slides/bundles/"
@@ -24,7 +25,7 @@ BUNDLES = "slides/bundles/"
 def ready_decks(archive: Archive, webinar_id: str) -> list[Asset]:
     with archive.catalog.session() as s:
         return list(s.scalars(select(Asset).where(
-            Asset.webinar_id == webinar_id, Asset.kind == "slides", Asset.status == "ready")
+            Asset.webinar_id == webinar_id, Asset.kind == "slides", Asset.status == AssetStatus.READY)
             .order_by(Asset.position, Asset.id)))
 
 
@@ -69,7 +70,7 @@ def slides_bundle(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
 
 def current_bundle(decks: list[Asset]) -> dict | None:
     """The bundle that holds exactly these (ready) decks, if one was made."""
-    ids = [d.id for d in decks if d.status == "ready"]
+    ids = [d.id for d in decks if d.status == AssetStatus.READY]
     for d in decks:
         b = d.outputs.get("bundle") if d.outputs else None
         if b and b.get("decks") == ids:

@@ -1,9 +1,13 @@
+import dataclasses
+import secrets
 import urllib.request
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from archive.storage import S3Store, StorageError, content_disposition
+from archive.storage import DeleteIncomplete, S3Store, StorageError, content_disposition
+
+from ..services import MINIO_PASSWORD, MINIO_USER
 
 
 def test_bucket_is_created_once(settings):
@@ -122,3 +126,38 @@ def test_an_upload_from_a_pipe_goes_part_by_part_and_only_a_finished_writer_leav
     assert _piped(store, "piped/failed.m4s", data, False, part) is None
     assert store.head("piped/failed.m4s") is None
     assert [u for u in store.list_multipart_uploads("piped/")] == []
+
+
+def _user_who_may_not_delete(minio, settings, prefix: str) -> S3Store:
+    """The bucket as seen by a second MinIO user whose policy refuses s3:DeleteObject under
+    `prefix`. MinIO checks that key by key inside DeleteObjects: the request succeeds and
+    the refused keys come back under `Errors` (AccessDenied)."""
+    from minio import MinioAdmin
+    from minio.credentials import StaticProvider
+
+    b = settings.bucket
+    user, secret = f"nodelete-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
+    admin = MinioAdmin(endpoint=urlsplit(minio.endpoint).netloc, secure=False,
+                       credentials=StaticProvider(MINIO_USER, MINIO_PASSWORD))
+    admin.policy_add(user, policy={"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:*"], "Resource": [f"arn:aws:s3:::{b}", f"arn:aws:s3:::{b}/*"]},
+        {"Effect": "Deny", "Action": ["s3:DeleteObject"], "Resource": [f"arn:aws:s3:::{b}/{prefix}*"]},
+    ]})
+    admin.user_add(user, secret)
+    admin.attach_policy([user], user=user)
+    return S3Store(dataclasses.replace(settings, s3_access_key=user, s3_secret_key=secret))
+
+
+def test_a_key_the_store_refuses_to_delete_is_an_error(minio, settings):
+    store = S3Store(settings)
+    store.ensure_bucket()
+    keys = [f"gone/{n}.txt" for n in range(3)] + ["kept/held.txt", "kept/too.txt"]
+    for key in keys:
+        store.put_bytes(key, b"x", "text/plain")
+    limited = _user_who_may_not_delete(minio, settings, "kept/")
+    with pytest.raises(DeleteIncomplete, match=r"^delete left 2 object\(s\): kept/held\.txt \(AccessDenied: ") as e:
+        limited.delete_keys(keys)
+    assert sorted(e.value.failed) == ["kept/held.txt", "kept/too.txt"]
+    assert isinstance(e.value, StorageError)  # what every caller already catches
+    assert sorted(store.list_keys("")) == ["kept/held.txt", "kept/too.txt"]  # the others went
+    limited.delete_keys([f"gone/{n}.txt" for n in range(3)])  # keys already gone are no error

@@ -12,6 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from archive import editing, photos, queries
 from archive.formatting import hms
+from archive.states import Visibility
 
 from . import archive, bp, staff_required
 from .photos import photo_urls
@@ -32,7 +33,7 @@ def _page(webinar_id: str | None, failed: str | None = None, error: editing.Edit
         if webinar_id and w is None:
             abort(404)
         series = [("", "(no series)")] + [(row.id, row.title) for row in editing.series_choices(s)]
-    details = editing.Details.of(w) if w is not None else editing.Details(title="", visibility="draft")
+    details = editing.Details.of(w) if w is not None else editing.Details(title="", visibility=Visibility.DRAFT)
     return render_template("staff/webinar_form.html", webinar=w, details=details, series=series, zones=ZONES,
                            failed=failed, error=error, sent=request.form if failed else {},
                            timestamps=_timestamps(w) if w is not None else "",
@@ -105,14 +106,14 @@ def save_webinar(webinar_id: str):
 def publish(webinar_id: str):
     return _change(webinar_id, "publish", "publish", "Published: anyone can find and watch it now"
                    " (from its publish time, if one is set).",
-                   lambda: editing.set_visibility(archive(), webinar_id, "public"))
+                   lambda: editing.set_visibility(archive(), webinar_id, Visibility.PUBLIC))
 
 
 @bp.post("/webinars/<webinar_id>/unpublish")
 @staff_required()
 def unpublish(webinar_id: str):
     return _change(webinar_id, "publish", "publish", "Unpublished: it is a draft again, seen by staff only.",
-                   lambda: editing.set_visibility(archive(), webinar_id, "draft"))
+                   lambda: editing.set_visibility(archive(), webinar_id, Visibility.DRAFT))
 
 
 # -- speakers ----------------------------------------------------------------------------------
