@@ -71,6 +71,16 @@ class Audience:
         return and_(webinar.visibility.in_(sorted(self.visibilities)),
                     or_(webinar.publish_at.is_(None), webinar.publish_at <= _naive_utc(now)))
 
+    def rule(self) -> hybrid_method:
+        """Both as one method of the model: `admits` on a row, `clause` on the class."""
+        def on_row(row: _Scheduled, now: dt.datetime | None = None) -> bool:
+            return self.admits(row, now)
+
+        def in_sql(cls: Any, now: dt.datetime | None = None) -> ColumnElement[bool]:
+            return self.clause(cls, now)
+
+        return hybrid_method(on_row, in_sql)
+
 
 # Anyone with the link may open it (page, media, embed, status API).
 VIEWABLE = Audience(frozenset({Visibility.PUBLIC, Visibility.UNLISTED}))
@@ -221,24 +231,10 @@ class Webinar(Base):
         utc = self.starts_at.replace(tzinfo=dt.timezone.utc)
         return utc.astimezone(ZoneInfo(self.timezone)) if self.timezone else utc
 
-    # Visibility: `w.is_viewable()` on a row, `Webinar.is_viewable()` in a query's WHERE.
-    @hybrid_method
-    def is_viewable(self, now: dt.datetime | None = None) -> bool:
-        """Whether anyone with the link may see it now. `now` is naive UTC or aware."""
-        return VIEWABLE.admits(self, now)
-
-    @is_viewable.expression
-    def is_viewable(cls, now: dt.datetime | None = None) -> ColumnElement[bool]:
-        return VIEWABLE.clause(cls, now)
-
-    @hybrid_method
-    def is_listed(self, now: dt.datetime | None = None) -> bool:
-        """Whether it appears in lists, feeds, the sitemap, search and the API now."""
-        return LISTED.admits(self, now)
-
-    @is_listed.expression
-    def is_listed(cls, now: dt.datetime | None = None) -> ColumnElement[bool]:
-        return LISTED.clause(cls, now)
+    # Visibility: `w.is_viewable(now=None)` on a row, `Webinar.is_viewable(now=None)` in a
+    # query's WHERE; `now` is naive UTC or aware.
+    is_viewable = VIEWABLE.rule()
+    is_listed = LISTED.rule()
 
     @property
     def prefix(self) -> str:
