@@ -363,8 +363,10 @@ WATCH_PLAYBACK = """m => {
 }"""
 
 
-@pytest.mark.parametrize("engine, rate", [("hlsjs", 1), ("mp4", 1.5)])
-def test_playback_renews_its_links_and_plays_past_several_expiries(watch, page, engine, rate):
+# hls.js renews each link before it fetches with it: no stall at all. The MP4's src is
+# swapped for a fresh one, which reloads it: a short wait each time, no error.
+@pytest.mark.parametrize("engine, rate, longest_wait_ms, share", [("hlsjs", 1, 1500, 0.9), ("mp4", 1.5, 3000, 0.75)])
+def test_playback_renews_its_links_and_plays_past_several_expiries(watch, page, engine, rate, longest_wait_ms, share):
     lifetime = 20
     with _links_living(watch, lifetime) as url:
         _start(page, f"{url}/webinars/{watch.video.id}?engine={engine}")
@@ -379,8 +381,8 @@ def test_playback_renews_its_links_and_plays_past_several_expiries(watch, page, 
             advanced: document.querySelector('#player').currentTime - window.seen.startedAt})""")
         data = media.evaluate("m => ({...m.dataset})")
     assert seen["errors"] == []
-    assert max(seen["waits"] + [seen["waiting"]]) < 1500, seen["waits"]
-    assert seen["advanced"] >= 0.9 * rate * (3 * lifetime + 2)  # it kept playing at its rate
+    assert max(seen["waits"] + [seen["waiting"]]) < longest_wait_ms, seen["waits"]
+    assert seen["advanced"] >= share * rate * (3 * lifetime + 2), seen  # it kept playing at its rate
     assert data["engine"] == ("hls.js" if engine == "hlsjs" else "mp4")
     assert "recoveries" not in data  # renewed before they expired: nothing had to be recovered
     assert int(data.get("renewals", "0")) >= 3
@@ -397,7 +399,7 @@ def test_playback_resumes_after_the_links_expired(watch, short_links, page):
     page.wait_for_timeout(4500)  # the viewer pauses longer than the links live
     video.evaluate("v => { v.currentTime = 100; v.play().catch(() => {}); }")  # a reload may interrupt play()
     _wait_time(page, 102.0, timeout=40_000)
-    assert int(video.evaluate("v => v.dataset.recoveries || '0'")) >= 1
+    assert int(video.evaluate("v => v.dataset.renewals || '0'")) >= 2  # the playlist fetched afresh
     assert video.evaluate("v => v.dataset.engine") == "hls.js"
     assert not video.evaluate("v => v.paused")
 

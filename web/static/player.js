@@ -132,11 +132,14 @@
     return linkMs > 0 && src && new URL(src, window.location.href).origin === window.location.origin;
   }
   function loadSrc(url, at, playing) {
-    var rate = media.playbackRate;
-    media.src = fresh(url);  // the query defeats the cached redirect
+    // The query defeats the cached redirect; #t= starts the new load where the old one was.
+    media.defaultPlaybackRate = media.playbackRate;  // a load resets the rate to this one
+    media.src = fresh(url) + (at > 0 ? "#t=" + at.toFixed(3) : "");
     srcUntil = performance.now() + linkMs / 2 - margin(linkMs / 2);
-    seekWhenReady(at, playing);
-    media.addEventListener("loadedmetadata", function () { media.playbackRate = rate; }, { once: true });
+    media.addEventListener("loadedmetadata", function () {
+      if (Math.abs(media.currentTime - at) > 0.5) media.currentTime = at;
+    }, { once: true });
+    if (playing) media.play().catch(function () {});
   }
   function renewSrc() {
     if (!srcRenews() || performance.now() < srcUntil) return;
