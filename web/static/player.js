@@ -76,7 +76,8 @@
           text.split("\n").forEach(function (line) {
             var quoted = /URI="([^"]+)"/.exec(line);
             var uri = line && line.charAt(0) !== "#" ? line.trim() : quoted ? quoted[1] : "";
-            if (uri) urls[withoutQuery(new URL(uri, url).href)] = new URL(uri, url).href;
+            var link = uri && new URL(uri, url).href;
+            if (link) urls[withoutQuery(link)] = link;
           });
           entry.urls = urls;
           entry.validMs = isNaN(valid) ? Infinity : valid * 1000;  // none: links that do not expire
