@@ -92,7 +92,7 @@ class Settings:
     public_url: str  # base URL of the web app, for links printed by the CLI
     secret_key: str
     work_dir: Path  # local scratch space for processing
-    presign_seconds: int = 6 * 3600
+    presign_seconds: int = 600  # playback links: how long an unpublished webinar stays reachable
     download_link_seconds: int = 3600  # a download's redirect: long enough to start it, no longer
     job_lease_seconds: int = 60
     job_max_attempts: int = 3
@@ -147,7 +147,7 @@ class Settings:
             public_url=_env(env, "WEBINAR_ARCHIVE_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
             secret_key=_env(env, "WEBINAR_ARCHIVE_SECRET_KEY", "dev-only-not-secret"),
             work_dir=Path(_env(env, "WEBINAR_ARCHIVE_WORK_DIR", str(data_dir / "work"))),
-            presign_seconds=_env_number(env, "WEBINAR_ARCHIVE_PRESIGN_SECONDS", 6 * 3600),
+            presign_seconds=_env_number(env, "WEBINAR_ARCHIVE_PRESIGN_SECONDS", 600),
             download_link_seconds=_env_number(env, "WEBINAR_ARCHIVE_DOWNLOAD_LINK_SECONDS", 3600),
             job_lease_seconds=_env_number(env, "WEBINAR_ARCHIVE_JOB_LEASE_SECONDS", 60),
             job_max_attempts=_env_number(env, "WEBINAR_ARCHIVE_JOB_MAX_ATTEMPTS", 3),

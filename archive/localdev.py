@@ -1,6 +1,7 @@
 """A local MinIO made ready for the archive (scripts/run and the tests): the bucket, and
-a user whose policy reaches that bucket alone. Only this set-up holds the root
-credentials; the app is given the user's. Needs the `local` extra (MinIO's admin client).
+a user allowed only the object, multipart and listing actions the app uses, on that bucket
+alone. Only this set-up holds the root credentials; the app is given the user's. Needs the
+`local` extra (MinIO's admin client).
 
     python -m archive.localdev BUCKET USER      (root credentials in MINIO_ROOT_USER and
                                                  MINIO_ROOT_PASSWORD, the user's secret in
@@ -18,15 +19,29 @@ from .config import Settings
 from .storage import S3Store
 
 
+# What the app does with its bucket, and nothing more: objects (HeadObject and CopyObject's
+# source need GetObject; DeleteObjects needs DeleteObject per key), multipart uploads
+# (CreateMultipartUpload, UploadPart and CompleteMultipartUpload are PutObject) and
+# listings (ListObjectsV2, and HeadBucket at start-up, are ListBucket). Not the bucket's
+# policy, versioning, lifecycle, tags or deletion, nor ListAllMyBuckets.
+OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                  "s3:ListMultipartUploadParts")
+# MinIO answers ListBuckets to a user without ListAllMyBuckets with every bucket it may
+# list "with delimiter /" (cmd/bucket-handlers.go). The app never lists with a delimiter,
+# so ListBucket is allowed only without that one, and ListBuckets is refused.
+NOT_A_BUCKET_LISTING = {"StringNotEquals": {"s3:delimiter": ["/"]}}
+
+
 def bucket_policy(bucket: str) -> dict:
-    """Everything S3 on one bucket and its objects (multipart uploads included), nothing else."""
+    """The app's user: the object, multipart and listing actions it uses on one bucket."""
     return {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Action": ["s3:*"],
-            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-        }],
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"],
+             "Condition": NOT_A_BUCKET_LISTING},
+            {"Effect": "Allow", "Action": ["s3:ListBucketMultipartUploads"], "Resource": [f"arn:aws:s3:::{bucket}"]},
+            {"Effect": "Allow", "Action": list(OBJECT_ACTIONS), "Resource": [f"arn:aws:s3:::{bucket}/*"]},
+        ],
     }
 
 

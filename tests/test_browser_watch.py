@@ -9,7 +9,9 @@ import dataclasses
 import datetime as dt
 import subprocess
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from playwright.sync_api import expect
@@ -324,16 +326,66 @@ def test_a_slide_page_with_a_known_time_seeks_there(watch, page):
     assert viewer.locator(".strip button[data-page='6']").get_attribute("aria-label") == "Slide 6"
 
 
-@pytest.fixture
-def short_links(watch):
-    """The same archive served with presigned links that live three seconds."""
-    settings = dataclasses.replace(watch.archive.settings, presign_seconds=3)
+@contextmanager
+def _links_living(watch, seconds: int) -> Iterator[str]:
+    """The same archive served with presigned playback links that live `seconds`."""
+    settings = dataclasses.replace(watch.archive.settings, presign_seconds=seconds)
     archive = Archive.from_settings(settings)
     server, thread, url = _serve(create_app(archive, {"TESTING": True}))
     yield url
     server.shutdown()
     thread.join(timeout=10)
     archive.close()
+
+
+@pytest.fixture
+def short_links(watch):
+    """The same archive served with presigned links that live three seconds."""
+    with _links_living(watch, 3) as url:
+        yield url
+
+
+# Records, in the page, what a viewer would notice: errors, and each time the player
+# waited for data after it had started playing (how long, in ms).
+WATCH_PLAYBACK = """m => {
+    window.seen = {errors: [], waits: [], since: null, started: null, startedAt: 0};
+    const seen = window.seen;
+    m.addEventListener("error", () => seen.errors.push("media error " + (m.error && m.error.code)));
+    if (window.webinarHls) window.webinarHls.on("hlsError", (_e, d) => {
+        if (d.type === "networkError" || d.fatal) seen.errors.push(d.details);
+    });
+    m.addEventListener("waiting", () => { if (seen.started !== null) seen.since = performance.now(); });
+    m.addEventListener("playing", () => {
+        if (seen.started === null) { seen.started = performance.now(); seen.startedAt = m.currentTime; }
+        if (seen.since !== null) seen.waits.push(performance.now() - seen.since);
+        seen.since = null;
+    });
+}"""
+
+
+# hls.js renews each link before it fetches with it: no stall at all. The MP4's src is
+# swapped for a fresh one, which reloads it: a short wait each time, no error.
+@pytest.mark.parametrize("engine, rate, longest_wait_ms, share", [("hlsjs", 1, 1500, 0.9), ("mp4", 1.5, 3000, 0.75)])
+def test_playback_renews_its_links_and_plays_past_several_expiries(watch, page, engine, rate, longest_wait_ms, share):
+    lifetime = 20
+    with _links_living(watch, lifetime) as url:
+        _start(page, f"{url}/webinars/{watch.video.id}?engine={engine}")
+        media = page.locator("#player")
+        media.evaluate(WATCH_PLAYBACK)
+        media.evaluate(f"m => {{ m.playbackRate = {rate}; m.play(); }}")
+        # Three lifetimes and a bit of wall time after playback started.
+        page.wait_for_function(f"""() => window.seen.started !== null
+            && performance.now() - window.seen.started > {3 * lifetime + 2} * 1000""", timeout=120_000)
+        seen = page.evaluate("""() => ({errors: window.seen.errors, waits: window.seen.waits,
+            waiting: window.seen.since === null ? 0 : performance.now() - window.seen.since,
+            advanced: document.querySelector('#player').currentTime - window.seen.startedAt})""")
+        data = media.evaluate("m => ({...m.dataset})")
+    assert seen["errors"] == []
+    assert max(seen["waits"] + [seen["waiting"]]) < longest_wait_ms, seen["waits"]
+    assert seen["advanced"] >= share * rate * (3 * lifetime + 2), seen  # it kept playing at its rate
+    assert data["engine"] == ("hls.js" if engine == "hlsjs" else "mp4")
+    assert "recoveries" not in data  # renewed before they expired: nothing had to be recovered
+    assert int(data.get("renewals", "0")) >= 3
 
 
 def test_playback_resumes_after_the_links_expired(watch, short_links, page):
@@ -347,7 +399,7 @@ def test_playback_resumes_after_the_links_expired(watch, short_links, page):
     page.wait_for_timeout(4500)  # the viewer pauses longer than the links live
     video.evaluate("v => { v.currentTime = 100; v.play().catch(() => {}); }")  # a reload may interrupt play()
     _wait_time(page, 102.0, timeout=40_000)
-    assert int(video.evaluate("v => v.dataset.recoveries || '0'")) >= 1
+    assert int(video.evaluate("v => v.dataset.renewals || '0'")) >= 2  # the playlist fetched afresh
     assert video.evaluate("v => v.dataset.engine") == "hls.js"
     assert not video.evaluate("v => v.paused")
 

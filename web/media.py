@@ -7,6 +7,11 @@ straight from S3 to the browser. Private buckets stay private this way.
 Presigning is CPU work (an HMAC chain per link), so links are signed once per key and
 time window and reused (`SignedLinks`): pages carry app URLs only, and each media route
 still checks the webinar's visibility on every request.
+
+Playback links live minutes (WEBINAR_ARCHIVE_PRESIGN_SECONDS): a presigned link cannot be
+revoked, so its lifetime is how long an unpublished webinar stays reachable. The player
+renews them as it plays: each playlist says how long its links stay valid
+(`X-Links-Valid-For`), and the page tells the player the lifetime (`link_seconds`).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from archive.storage import StorageError
 bp = Blueprint("media", __name__)
 
 HLS_TYPE = hls.PLAYLIST_TYPE
+LINKS_VALID_FOR = "X-Links-Valid-For"  # whole seconds the presigned links in a response stay valid
 
 
 def _archive() -> Archive:
@@ -70,6 +76,12 @@ def links() -> SignedLinks:
     return ext["signed_links"]
 
 
+@bp.app_context_processor
+def _link_lifetime() -> dict:
+    """The playback links' lifetime, for the player (it renews them before they expire)."""
+    return {"link_seconds": links().lifetime}
+
+
 def cache_seconds(valid_for: float) -> int:
     """How long a browser may keep something that carries a link valid for `valid_for`
     seconds: half of it, at most five minutes, so a cached copy never hands out dead links."""
@@ -101,10 +113,14 @@ def _text(key: str) -> str:
         abort(404)
 
 
-def _respond(body: str, mimetype: str) -> Response:
+def _respond(body: str, mimetype: str, valid_for: list[float] | None = None) -> Response:
+    """`valid_for`: how long each link in `body` stays valid; the least goes in a header
+    (the player fetches the playlist afresh and renews its links before then)."""
     r = Response(body, mimetype=mimetype)
     # Shorter than the presigned links inside, so a cached copy never hands out dead ones.
     r.headers["Cache-Control"] = f"private, max-age={cache_seconds(links().lifetime / 2)}"
+    if valid_for:
+        r.headers[LINKS_VALID_FOR] = str(int(min(valid_for)))
     return r
 
 
@@ -123,14 +139,16 @@ def hls_media(webinar_id: str, asset_id: str, rendition: str):
     if rendition not in (a.outputs.get("renditions") or {}):
         abort(404)
     base = a.derived_key(f"hls/{rendition}/")
-    signed = links()
+    signed, valid_for = links(), []
 
     def sign(uri: str) -> str:
         if "/" in uri or uri.startswith("."):
             abort(500)  # our playlists name files beside them, nothing else
-        return signed.url(base + uri)  # byte-range segments share one file: one signature
+        url, left = signed.get(base + uri)  # byte-range segments share one file: one signature
+        valid_for.append(left)
+        return url
 
-    return _respond(hls.rewrite_playlist(_text(base + "index.m3u8"), sign), HLS_TYPE)
+    return _respond(hls.rewrite_playlist(_text(base + "index.m3u8"), sign), HLS_TYPE, valid_for)
 
 
 @bp.get("/webinars/<webinar_id>/recording/<asset_id>/storyboard.vtt")
@@ -139,14 +157,16 @@ def storyboard(webinar_id: str, asset_id: str):
     if "storyboard" not in a.outputs:
         abort(404)
     base = a.derived_key("storyboard/")
-    signed = links()
+    signed, valid_for = links(), []
 
     def sign(m: re.Match) -> str:
-        return signed.url(base + m.group(1)) + m.group(2)
+        url, left = signed.get(base + m.group(1))
+        valid_for.append(left)
+        return url + m.group(2)
 
     body = re.sub(r"^(storyboard-\d+\.jpg)(#xywh=\d+,\d+,\d+,\d+)$", sign, _text(a.outputs["storyboard"]),
                   flags=re.M)
-    return _respond(body, "text/vtt")
+    return _respond(body, "text/vtt", valid_for)
 
 
 @bp.get("/webinars/<webinar_id>/captions/<asset_id>.vtt")

@@ -1,9 +1,36 @@
 import re
+import time
+import urllib.error
 import urllib.request
+from urllib.parse import parse_qs, urlsplit
 
 from archive import queries
+from archive.context import Archive
+from archive.editing import set_visibility
 from archive.importer import ImportRequest, import_webinar
 from archive.hls import rewrite_playlist
+from archive.states import Visibility
+from archive.worker import Worker
+from web import create_app
+
+from ..conftest import make_settings
+
+LINKS_VALID_FOR = "X-Links-Valid-For"  # the player reads it: a header, not a name in the code
+
+
+def _media_playlist(archive, client, webinar_id: str):
+    """The first rendition's media playlist as the app serves it, and its links."""
+    with archive.catalog.session() as s:
+        rec = queries.get(s, webinar_id).recording
+    base = f"/webinars/{webinar_id}/recording/{rec.id}"
+    master = client.get(f"{base}/hls/master.m3u8")
+    assert master.status_code == 200 and master.mimetype == "application/vnd.apple.mpegurl"
+    variant = [ln for ln in master.get_data(as_text=True).splitlines() if ln and not ln.startswith("#")][0]
+    r = client.get(f"{base}/hls/{variant}")
+    text = r.get_data(as_text=True)
+    links = [re.search(r'URI="([^"]+)"', text).group(1)] + [ln for ln in text.splitlines()
+                                                            if ln and not ln.startswith("#")]
+    return f"{base}/hls/{variant}", r, links
 
 
 def test_rewrite_playlist_signs_segments_and_init():
@@ -20,16 +47,15 @@ def test_hls_and_storyboard_are_served_with_presigned_media(archive, worker, inp
     with archive.catalog.session() as s:
         rec = queries.get(s, w.id).recording
     base = f"/webinars/{w.id}/recording/{rec.id}"
-    master = client.get(f"{base}/hls/master.m3u8")
-    assert master.status_code == 200 and master.mimetype == "application/vnd.apple.mpegurl"
-    variant = [ln for ln in master.get_data(as_text=True).splitlines() if ln and not ln.startswith("#")][0]
-    media = client.get(f"{base}/hls/{variant}").get_data(as_text=True)
-    init = re.search(r'URI="([^"]+)"', media).group(1)
-    segments = [ln for ln in media.splitlines() if ln and not ln.startswith("#")]
+    _, media, links = _media_playlist(archive, client, w.id)
+    init = links[0]
     assert init.startswith(archive.settings.s3_public_endpoint) and "X-Amz-Signature" in init
-    for url in [init, *segments]:
+    for url in links:
         with urllib.request.urlopen(url) as r:
             assert r.status == 200 and len(r.read()) > 100
+    # Playback links live minutes by default, and the playlist says how long (for the player).
+    assert {parse_qs(urlsplit(u).query)["X-Amz-Expires"][0] for u in links} == {"600"}
+    assert 300 <= int(media.headers[LINKS_VALID_FOR]) <= 600
     assert client.get(f"{base}/hls/../index.m3u8").status_code == 404
     assert client.get(f"{base}/hls/nope/index.m3u8").status_code == 404
     vtt = client.get(f"{base}/storyboard.vtt").get_data(as_text=True)
@@ -57,3 +83,34 @@ def test_audio_and_pdf_downloads(archive, worker, inputs, client):
     r = client.get(f"/webinars/{w.id}/slides/{deck.id}/pdf")
     with urllib.request.urlopen(r.location) as got:
         assert got.read() == inputs["deck.pdf"].read_bytes()
+
+
+def test_a_link_handed_out_before_unpublishing_stops_working_within_its_lifetime(minio, inputs, tmp_path):
+    lifetime = 3
+    archive = Archive.from_settings(make_settings(minio, tmp_path, WEBINAR_ARCHIVE_PRESIGN_SECONDS=str(lifetime)))
+    archive.setup()
+    try:
+        w = import_webinar(archive, ImportRequest(title="Soon a draft", recording=inputs["h264_aac.mp4"]))
+        Worker(archive, name="test-worker").run_until_idle()
+        client = create_app(archive, {"TESTING": True}).test_client()
+        handed_out = time.monotonic()
+        path, media, links = _media_playlist(archive, client, w.id)
+        assert 0 < int(media.headers[LINKS_VALID_FOR]) <= lifetime
+        with urllib.request.urlopen(links[1]) as r:
+            assert r.status == 200
+
+        set_visibility(archive, w.id, Visibility.DRAFT)
+        assert client.get(path).status_code == 404  # no new links
+        # The link handed out before stops working by the end of its lifetime.
+        while True:
+            try:
+                with urllib.request.urlopen(links[1]) as r:
+                    r.read()
+            except urllib.error.HTTPError as e:
+                assert e.code == 403
+                break
+            assert time.monotonic() - handed_out < lifetime + 5, "the link still works"
+            time.sleep(0.1)  # polling: an expiry has no event to wait on
+        assert time.monotonic() - handed_out <= lifetime + 1  # S3 counts whole seconds
+    finally:
+        archive.close()

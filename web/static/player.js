@@ -4,8 +4,9 @@
 //
 // ?engine=hlsjs|native|mp4 picks the engine (tests force hls.js: Debian's chromium also
 // plays HLS natively). ?t=90, ?t=1m30s, ?t=1:30 and #t=90 start at that time.
-// Presigned links expire: the page and the playlists carry app URLs that sign afresh, so
-// on a network error the player asks again and carries on where it was.
+// Presigned links live minutes (data-link-seconds), so that an unpublished webinar soon
+// stops playing: the player renews them while it plays (see "links that renew" below), and
+// should one fail all the same, it asks the app again and carries on where it was.
 (function () {
   "use strict";
   var media = document.getElementById("player");
@@ -46,22 +47,131 @@
     else media.addEventListener("loadedmetadata", go, { once: true });
   }
 
+  // -- links that renew ------------------------------------------------------------------
+  // A link is renewed before its last `margin` ms: enough for clocks that differ a little.
+  var linkMs = (parseFloat(media.dataset.linkSeconds) || 0) * 1000;
+  var renewals = 0;
+  function margin(validMs) { return Math.min(validMs / 2, Math.max(2000, validMs / 5)); }
+  function renewed() {
+    renewals += 1;
+    media.dataset.renewals = String(renewals);
+  }
+  function fresh(url) { return url + (url.indexOf("?") < 0 ? "?" : "&") + "fresh=" + Date.now(); }
+  function withoutQuery(url) { return url.split("?")[0]; }
+
+  // hls.js: each media playlist (an app URL) says how long its links stay valid
+  // (X-Links-Valid-For). Before a segment is fetched with a link near its end, the playlist
+  // is fetched afresh and the segment with its new link: no error, no stall. Links are
+  // matched by object (the URL without its signature).
+  var playlists = {};  // playlist URL -> {until, validMs, urls: {object URL: signed URL}, pending}
+  function renewPlaylist(url) {
+    var entry = playlists[url] || (playlists[url] = { until: 0, validMs: 0, urls: {}, pending: null });
+    if (!entry.pending) {
+      var asked = performance.now();
+      entry.pending = fetch(url, { cache: "no-store", credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) throw new Error("playlist " + r.status);
+        var valid = parseFloat(r.headers.get("X-Links-Valid-For"));
+        return r.text().then(function (text) {
+          var urls = {};
+          text.split("\n").forEach(function (line) {
+            var quoted = /URI="([^"]+)"/.exec(line);
+            var uri = line && line.charAt(0) !== "#" ? line.trim() : quoted ? quoted[1] : "";
+            var link = uri && new URL(uri, url).href;
+            if (link) urls[withoutQuery(link)] = link;
+          });
+          entry.urls = urls;
+          entry.validMs = isNaN(valid) ? Infinity : valid * 1000;  // none: links that do not expire
+          entry.until = asked + entry.validMs;
+          renewed();
+        });
+      }).finally(function () { entry.pending = null; });
+    }
+    return entry.pending;
+  }
+  function freshLink(playlist, url) {
+    var entry = playlists[playlist];
+    var good = entry && entry.until - performance.now() > (isFinite(entry.validMs) ? margin(entry.validMs) : 0);
+    return (good ? Promise.resolve() : renewPlaylist(playlist)).then(function () {
+      return playlists[playlist].urls[withoutQuery(url)] || url;
+    }, function () { return url; });  // the app cannot be asked: hls.js reports what fails next
+  }
+  // hls.js's fragment loader, fetching with the freshest link of the fragment's playlist.
+  function renewingLoader(Base) {
+    return class extends Base {
+      load(context, config, callbacks) {
+        var frag = context.frag;
+        var waiting = this.waiting = { context: context, callbacks: callbacks };
+        var start = (url) => {
+          if (this.waiting !== waiting) return;  // aborted meanwhile
+          this.waiting = null;
+          context.url = url;
+          super.load(context, config, callbacks);
+        };
+        if (frag && frag.baseurl && linkMs) freshLink(frag.baseurl, context.url).then(start);
+        else start(context.url);
+      }
+      abort() {
+        var waiting = this.waiting;
+        this.waiting = null;
+        super.abort();
+        if (waiting && waiting.callbacks.onAbort) waiting.callbacks.onAbort(this.stats, waiting.context, null);
+      }
+      destroy() {
+        this.waiting = null;
+        super.destroy();
+      }
+    };
+  }
+
+  // The MP4 (and the browser's own HLS): its src, an app route, redirects to a link valid
+  // at least half the lifetime (a redirect the browser cached: a quarter). While it plays
+  // the src is swapped for a fresh one before then, keeping the time, rate and play state.
+  var srcUntil = 0, srcWatched = false;
+  function srcRenews() {
+    var src = media.dataset.engine === "native-hls" ? hlsUrl : mp4Url;
+    // A link presigned into the page (an upload still being processed) cannot be renewed.
+    return linkMs > 0 && src && new URL(src, window.location.href).origin === window.location.origin;
+  }
+  function loadSrc(url, at, playing) {
+    // The query defeats the cached redirect; #t= starts the new load where the old one was.
+    media.defaultPlaybackRate = media.playbackRate;  // a load resets the rate to this one
+    media.src = fresh(url) + (at > 0 ? "#t=" + at.toFixed(3) : "");
+    srcUntil = performance.now() + linkMs / 2 - margin(linkMs / 2);
+    media.addEventListener("loadedmetadata", function () {
+      if (Math.abs(media.currentTime - at) > 0.5) media.currentTime = at;
+    }, { once: true });
+    if (playing) media.play().catch(function () {});
+  }
+  function renewSrc() {
+    if (!srcRenews() || performance.now() < srcUntil) return;
+    renewed();
+    loadSrc(media.dataset.engine === "native-hls" ? hlsUrl : mp4Url, media.currentTime,
+            !media.paused || media.dataset.wantsPlay === "1");
+  }
+  function watchSrc() {
+    if (srcWatched) return;
+    srcWatched = true;
+    srcUntil = Math.max(srcUntil, performance.now() + linkMs / 4 - margin(linkMs / 4));
+    setInterval(function () { if (!media.paused) renewSrc(); }, 1000);
+    media.addEventListener("play", renewSrc);
+    media.addEventListener("seeking", renewSrc);
+  }
+
   // -- MP4 / M4A, and recovery from an expired link ------------------------------------
   var mp4Reloads = 0;
   function reloadMp4(reason) {
-    // The app route answers with a fresh presigned link; the query defeats the cached redirect.
-    var at = media.currentTime || startAt;
-    var playing = !media.paused || media.dataset.wantsPlay === "1";
+    // The app route answers with a fresh presigned link.
     mp4Reloads += 1;
     media.dataset.engine = "mp4";
     media.dataset.recoveries = String(mp4Reloads);
     media.dataset.lastError = reason || "";
-    media.src = mp4Url + (mp4Url.indexOf("?") < 0 ? "?" : "&") + "fresh=" + Date.now();
-    seekWhenReady(at, playing);
+    loadSrc(mp4Url, media.currentTime || startAt, !media.paused || media.dataset.wantsPlay === "1");
+    watchSrc();
   }
   function useMp4() {
     media.dataset.engine = "mp4";
     if (startAt) seekWhenReady(startAt, false);
+    watchSrc();
     // A <source> that fails reports on itself, a src on the element: listen to both.
     media.addEventListener("error", function () {
       if (media.dataset.engine === "mp4" && mp4Reloads < 5) reloadMp4("media error");
@@ -107,6 +217,7 @@
       startPosition: at > 0 ? at : -1,
       maxBufferLength: 30,
       maxMaxBufferLength: 60,     // a viewer who leaves has not fetched the whole talk
+      fLoader: renewingLoader(window.Hls.DefaultConfig.loader),
     });
     h.on(window.Hls.Events.ERROR, function (_event, data) {
       if (!data.fatal) return;
@@ -129,7 +240,7 @@
       if (level) media.dataset.rendition = level.height + "p";
       media.dataset.level = String(data.level);
     });
-    h.loadSource(hlsUrl + (recoveries ? (hlsUrl.indexOf("?") < 0 ? "?" : "&") + "fresh=" + Date.now() : ""));
+    h.loadSource(recoveries ? fresh(hlsUrl) : hlsUrl);
     h.attachMedia(media);
     return h;
   }
@@ -175,6 +286,7 @@
     media.dataset.engine = "native-hls";
     media.src = hlsUrl;
     if (startAt) seekWhenReady(startAt, false);
+    watchSrc();
     media.addEventListener("error", function () { reloadMp4("native HLS error"); });
   } else {
     useMp4();
