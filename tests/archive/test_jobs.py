@@ -8,7 +8,6 @@ import logging
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -231,10 +230,21 @@ def test_a_new_job_wakes_an_idle_worker(archive, backend, env, inputs, tmp_path)
         wait_for(lambda: any(c["cmd"] == "blpop" for c in redis.client_list()), 30, "the worker to block on Redis")
     else:  # the embedded queue wakes a worker in the same process
         in_process = Worker(Archive(Settings.from_env(env), archive.catalog, archive.store), name="idle")
+        # Every lane past its first look at the (empty) table, blocked on the queue: idle now.
+        queue, waiting, all_idle = archive.catalog.queue, set(), threading.Event()
+        real_wait = queue.wait
+
+        def wait(timeout: float) -> bool:
+            waiting.add(threading.current_thread().name)
+            if len(waiting) == len(in_process.lanes):
+                all_idle.set()
+            return real_wait(timeout)
+
+        queue.wait = wait
         thread = threading.Thread(target=in_process.run_forever)
         thread.start()
         stop = lambda: (in_process.stopping.set(), thread.join(30))  # noqa: E731
-        time.sleep(1)  # past its first look at the (empty) table: idle now
+        assert all_idle.wait(30), "the worker's lanes never went idle"
     try:
         w = _import(archive, inputs["h264_aac.mp4"])
         wait_for(lambda: _webinar(archive, w.id).status == "ready", 60, "the webinar to be ready")
