@@ -53,8 +53,7 @@ class JobKind:
 
 GRAPH: dict[str, JobKind] = {k.name: k for k in (
     # Its job belongs to the upload; its end adds the asset and queues FIRST_KIND.
-    JobKind(uploads.CHECK_KIND, uploads.check_upload, "Checking the uploaded file", outputs=(), quick=True,
-            permanent=(*PERMANENT_ERRORS, *uploads.REFUSALS)),
+    JobKind(uploads.CHECK_KIND, uploads.check_upload, "Checking the uploaded file", outputs=(), quick=True),
     JobKind("process_recording", process_recording, "Making the recording watchable",
             outputs=("web", "poster", "renditions"), then=("recording_renditions",), makes_watchable=True,
             quick=True),

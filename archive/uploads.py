@@ -18,7 +18,7 @@ from urllib.parse import quote
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from . import importer, jobs
+from . import jobs
 from .context import Archive
 from .handlers.common import Original, Outcome
 from .jobs import Heartbeat, PermanentError
@@ -50,6 +50,11 @@ class UploadRefused(Exception):
 
 class UploadNotFound(UploadRefused):
     """No such upload for this user (another user's upload looks the same)."""
+
+
+class CheckRefused(PermanentError):
+    """The file failed its check (known-bad: a job fails at once); the message is the sentence
+    the user sees."""
 
 
 def object_key(webinar_id: str, asset_id: str, ext: str) -> str:
@@ -210,13 +215,13 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
         head = store.head(record.key)
         if head is None or head["size"] != record.size:
             got = "nothing" if head is None else f"{head['size']} bytes"
-            raise importer.ImportRejected(f"{record.filename}: announced {record.size} bytes, S3 holds {got}")
+            raise CheckRefused(f"{record.filename}: announced {record.size} bytes, S3 holds {got}")
         with archive.catalog.transaction() as s:
             moved = s.execute(update(Upload).where(Upload.id == record.id, Upload.state == UploadState.COMPLETING)
                               .values(state=UploadState.CHECKING, error=None, updated_at=utcnow()))
             if moved.rowcount == 1:  # its check is a job like any other (workers hear of it at the commit)
                 jobs.enqueue(s, None, CHECK_KIND, archive.settings.job_max_attempts, upload_id=record.id)
-    except importer.ImportRejected as e:
+    except CheckRefused as e:
         _refuse(archive, record, str(e))
         raise UploadRefused(str(e)) from e
     except BaseException:
@@ -237,7 +242,7 @@ def _refuse(archive: Archive, record: Upload, reason: str) -> None:
 # --- The check: a job of the upload (kind CHECK_KIND in archive/pipeline.py's graph) ---
 
 CHECK_KIND = "check_upload"
-REFUSALS = (importer.ImportRejected,)  # a known-bad file: the check fails at once, not retried
+
 
 
 def check_upload(archive: Archive, upload: Upload, hb: Heartbeat) -> Outcome:
@@ -251,14 +256,21 @@ def check_upload(archive: Archive, upload: Upload, hb: Heartbeat) -> Outcome:
     head = store.head(upload.key)
     if head is None or head["size"] != upload.size:
         got = "nothing" if head is None else f"{head['size']} bytes"
-        raise importer.ImportRejected(f"{upload.filename}: announced {upload.size} bytes, S3 holds {got}")
+        raise CheckRefused(f"{upload.filename}: announced {upload.size} bytes, S3 holds {got}")
     local = archive.settings.work_dir / f"original.{upload.ext}"
     digest = store.download_hashed(upload.key, local)
-    checked = importer.check_file(upload.kind, local, archive.settings, name=upload.filename,
-                                  language=upload.language)
+    # Imported here: the import (importer.py) queues jobs through the pipeline, whose graph
+    # holds this check; at module level the three would import one another round a circle.
+    from . import importer
+
+    try:
+        checked = importer.check_file(upload.kind, local, archive.settings, name=upload.filename,
+                                      language=upload.language)
+    except importer.ImportRejected as e:
+        raise CheckRefused(str(e)) from e
     if upload.kind == "slides" and checked.ext != upload.ext:
-        raise importer.ImportRejected(f"{upload.filename}: the file is {checked.ext.upper()}, "
-                                      f"not .{upload.ext}; rename it and upload it again")
+        raise CheckRefused(f"{upload.filename}: the file is {checked.ext.upper()}, "
+                           f"not .{upload.ext}; rename it and upload it again")
     info = dict(checked.info)
     if upload.kind == "recording" and direct_play(info):
         info["direct_play"] = True
@@ -357,6 +369,6 @@ def sweep(archive: Archive, older_than: dt.timedelta | None = None,
     return aborted
 
 
-__all__ = ["Upload", "UploadRefused", "UploadNotFound", "create", "get", "sign_part", "list_parts",
+__all__ = ["Upload", "UploadRefused", "UploadNotFound", "CheckRefused", "create", "get", "sign_part", "list_parts",
            "complete", "check_upload", "record_check", "CHECK_KIND", "abort", "sweep", "direct_play", "object_key",
            "EXTENSIONS", "KINDS"]

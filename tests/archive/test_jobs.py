@@ -167,6 +167,17 @@ def test_a_job_failing_every_attempt_ends_failed_and_the_cli_retries_it(archive,
     assert _work_dir_entries(archive) == []
 
 
+def test_quick_kinds_are_claimed_before_older_slow_ones(archive):
+    [slow] = _make_jobs(archive, 1, kind="recording_renditions")
+    [quick] = _make_jobs(archive, 1, kind="process_slides")
+    lanes = Worker(archive, "w").lanes
+    assert lanes["quick"] >= {"check_upload", "process_recording", "process_slides", "process_captions",
+                              "slides_bundle"} and "recording_renditions" not in lanes["quick"]
+    assert jobs.claim(archive.catalog, "w", 60, first=lanes["quick"]).id == quick  # the older slow one waits
+    assert jobs.claim(archive.catalog, "w", 60, kinds=lanes["quick"]) is None  # the quick lane leaves it
+    assert jobs.claim(archive.catalog, "w", 60, kinds=lanes["any"]).id == slow
+
+
 def test_only_a_finished_job_can_be_retried(archive, env):
     [job_id] = _make_jobs(archive, 1)
     with pytest.raises(jobs.JobStateError, match="queued"):
