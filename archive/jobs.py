@@ -14,17 +14,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
-from sqlalchemy import and_, event, func, inspect, or_, select, update
+from sqlalchemy import and_, case, event, func, inspect, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from .catalog import Catalog
 from .models import Job, utcnow
+from .states import JobState
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = ("failed", "done")
+RETRYABLE = (JobState.FAILED, JobState.DONE)
 _TO_PUSH = "jobs_to_push"
 
 
@@ -42,9 +43,10 @@ class LeaseLost(Exception):
 
 
 # Called inside the claiming / finishing transaction (archive/pipeline.py provides them):
-# (session, job) and (session, job, new state, outcome or None, error or None).
+# (session, job) and (session, job, new state, outcome or None, error or None, whether
+# the error is permanent: known-bad input rather than attempts run out).
 OnClaimed = Callable[[Session, Job], None]
-OnFinished = Callable[[Session, Job, str, Any, "str | None"], None]
+OnFinished = Callable[[Session, Job, str, Any, "str | None", bool], None]
 
 
 def _push_after_commit(session: Session, job: Job) -> None:
@@ -70,9 +72,11 @@ def _on_rollback(session: Session) -> None:
     session.info.pop(_TO_PUSH, None)
 
 
-def enqueue(session: Session, asset_id: str, kind: str, max_attempts: int = 3) -> Job:
-    """Add a job to the session; workers hear of it when the session commits."""
-    job = Job(asset_id=asset_id, kind=kind, max_attempts=max_attempts, state="queued")
+def enqueue(session: Session, asset_id: str | None, kind: str, max_attempts: int = 3,
+            upload_id: str | None = None) -> Job:
+    """Add a job of an asset (or, given `upload_id` instead, of an upload) to the session;
+    workers hear of it when the session commits."""
+    job = Job(asset_id=asset_id, upload_id=upload_id, kind=kind, max_attempts=max_attempts, state=JobState.QUEUED)
     session.add(job)
     _push_after_commit(session, job)
     return job
@@ -81,7 +85,7 @@ def enqueue(session: Session, asset_id: str, kind: str, max_attempts: int = 3) -
 def _claimable(now: dt.datetime):
     return and_(
         Job.run_after <= now,
-        or_(Job.state == "queued", and_(Job.state == "running", Job.lease_expires_at < now)),
+        or_(Job.state == JobState.QUEUED, and_(Job.state == JobState.RUNNING, Job.lease_expires_at < now)),
     )
 
 
@@ -89,7 +93,7 @@ def fail_exhausted(catalog: Catalog, on_finished: OnFinished | None = None) -> l
     """Jobs whose worker died on their last attempt: fail them with the reason (and
     their asset, through `on_finished`, in the same transaction)."""
     now = utcnow()
-    stale = and_(Job.state == "running", Job.lease_expires_at < now, Job.attempts >= Job.max_attempts)
+    stale = and_(Job.state == JobState.RUNNING, Job.lease_expires_at < now, Job.attempts >= Job.max_attempts)
     failed = []
     with catalog.transaction() as s:
         for job_id, attempts, earlier in s.execute(select(Job.id, Job.attempts, Job.error).where(stale)).all():
@@ -99,38 +103,46 @@ def fail_exhausted(catalog: Catalog, on_finished: OnFinished | None = None) -> l
                 reason += f"; the attempt before failed with: {earlier}"
             # Conditional: a worker that was only slow may have finished the job meanwhile.
             result = s.execute(update(Job).where(Job.id == job_id, stale)
-                               .values(state="failed", finished_at=now, lease_owner=None, error=reason)
+                               .values(state=JobState.FAILED, finished_at=now, lease_owner=None, error=reason)
                                .execution_options(synchronize_session=False))
             if result.rowcount == 1:
                 failed.append(job_id)
                 if on_finished is not None:
-                    on_finished(s, s.get(Job, job_id, populate_existing=True), "failed", None, reason)
+                    on_finished(s, s.get(Job, job_id, populate_existing=True), JobState.FAILED, None, reason, False)
     return failed
 
 
+def _of_kinds(kinds: Collection[str] | None):
+    return Job.kind.in_(list(kinds)) if kinds is not None else true()
+
+
 def claim(catalog: Catalog, owner: str, lease_seconds: int, on_claimed: OnClaimed | None = None,
-          on_finished: OnFinished | None = None) -> Job | None:
-    """Take the oldest claimable job, or None. Exactly one worker wins each row;
-    `on_claimed` runs in the claiming transaction."""
+          on_finished: OnFinished | None = None, kinds: Collection[str] | None = None,
+          first: Collection[str] = (), job_id: int | None = None) -> Job | None:
+    """Take the oldest claimable job, or None: only of `kinds` when given, jobs of the kinds
+    in `first` before the others, only job `job_id` when given. Exactly one worker wins
+    each row; `on_claimed` runs in the claiming transaction."""
     fail_exhausted(catalog, on_finished)
     now = utcnow()
+    query = select(Job.id).where(_claimable(now), Job.attempts < Job.max_attempts, _of_kinds(kinds))
+    if job_id is not None:
+        query = query.where(Job.id == job_id)
+    if first:
+        query = query.order_by(case((Job.kind.in_(list(first)), 0), else_=1))
     with catalog.session() as s:
-        candidates = s.scalars(
-            select(Job.id).where(_claimable(now), Job.attempts < Job.max_attempts)
-            .order_by(Job.created_at, Job.id).limit(5)
-        ).all()
-        for job_id in candidates:
+        candidates = s.scalars(query.order_by(Job.created_at, Job.id).limit(5)).all()
+        for candidate in candidates:
             result = s.execute(
                 update(Job)
-                .where(Job.id == job_id, _claimable(now), Job.attempts < Job.max_attempts)
-                .values(state="running", lease_owner=owner, attempts=Job.attempts + 1,
+                .where(Job.id == candidate, _claimable(now), Job.attempts < Job.max_attempts)
+                .values(state=JobState.RUNNING, lease_owner=owner, attempts=Job.attempts + 1,
                         lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
                         started_at=now, progress=0)
             )
             if result.rowcount != 1:
                 s.rollback()
                 continue
-            job = s.get(Job, job_id, populate_existing=True)
+            job = s.get(Job, candidate, populate_existing=True)
             if on_claimed is not None:
                 on_claimed(s, job)
             s.commit()
@@ -146,7 +158,7 @@ def heartbeat(catalog: Catalog, job_id: int, owner: str, lease_seconds: int,
     if progress is not None:
         values["progress"] = progress
     with catalog.transaction() as s:
-        where = [Job.id == job_id, Job.lease_owner == owner, Job.state == "running",
+        where = [Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING,
                  Job.lease_expires_at >= utcnow()]
         if attempt is not None:
             where.append(Job.attempts == attempt)
@@ -161,7 +173,7 @@ def finish(catalog: Catalog, job_id: int, owner: str, attempt: int, error: str |
     applies it to the asset in the same transaction. A worker that lost its lease (it
     stalled past it and another worker took the job) changes nothing."""
     now = utcnow()
-    mine = and_(Job.id == job_id, Job.lease_owner == owner, Job.state == "running", Job.attempts == attempt)
+    mine = and_(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING, Job.attempts == attempt)
     with catalog.transaction() as s:
         # A write first: it checks the lease and takes the write lock (SQLite) or the row
         # lock (PostgreSQL), so everything read below is the latest committed state.
@@ -172,18 +184,18 @@ def finish(catalog: Catalog, job_id: int, owner: str, attempt: int, error: str |
         job = s.get(Job, job_id, populate_existing=True)
         values: dict = {"log_tail": log_tail, "lease_owner": None, "lease_expires_at": None}
         if error is None:
-            values.update(state="done", progress=100, error=None, finished_at=now)
+            values.update(state=JobState.DONE, progress=100, error=None, finished_at=now)
         elif permanent or job.attempts >= job.max_attempts:
-            values.update(state="failed", error=error, finished_at=now)
+            values.update(state=JobState.FAILED, error=error, finished_at=now)
         else:
-            values.update(state="queued", error=error,
+            values.update(state=JobState.QUEUED, error=error,
                           run_after=now + dt.timedelta(seconds=retry_delay * job.attempts))
         for key, value in values.items():
             setattr(job, key, value)
-        if values["state"] == "queued":
+        if values["state"] == JobState.QUEUED:
             _push_after_commit(s, job)
         if on_finished is not None:
-            on_finished(s, job, values["state"], outcome, error)
+            on_finished(s, job, values["state"], outcome, error, permanent and error is not None)
         return values["state"]
 
 
@@ -198,7 +210,7 @@ def retry(catalog: Catalog, job_id: int, on_retried: OnClaimed | None = None) ->
             raise JobStateError(f"job {job_id} is {job.state}; only a failed or done job can be retried")
         result = s.execute(
             update(Job).where(Job.id == job_id, Job.state == job.state)
-            .values(state="queued", attempts=0, error=None, log_tail=None, progress=0,
+            .values(state=JobState.QUEUED, attempts=0, error=None, log_tail=None, progress=0,
                     run_after=utcnow(), started_at=None, finished_at=None)
             .execution_options(synchronize_session=False))
         if result.rowcount != 1:
@@ -210,15 +222,16 @@ def retry(catalog: Catalog, job_id: int, on_retried: OnClaimed | None = None) ->
     return job
 
 
-def next_due(catalog: Catalog, leases: bool = True) -> float | None:
-    """Seconds until a waiting job can be claimed (a delayed retry; with `leases`, a
-    running job whose lease runs out), or None when no job is waiting."""
+def next_due(catalog: Catalog, leases: bool = True, kinds: Collection[str] | None = None) -> float | None:
+    """Seconds until a waiting job (of `kinds`, when given) can be claimed (a delayed retry;
+    with `leases`, a running job whose lease runs out), or None when no job is waiting."""
     now = utcnow()
     with catalog.session() as s:
         times = [s.scalar(select(func.min(Job.run_after)).where(
-            Job.state == "queued", Job.attempts < Job.max_attempts))]
+            Job.state == JobState.QUEUED, Job.attempts < Job.max_attempts, _of_kinds(kinds)))]
         if leases:
-            times.append(s.scalar(select(func.min(Job.lease_expires_at)).where(Job.state == "running")))
+            times.append(s.scalar(select(func.min(Job.lease_expires_at)).where(
+                Job.state == JobState.RUNNING, _of_kinds(kinds))))
     times = [t for t in times if t is not None]
     return max(0.0, (min(times) - now).total_seconds()) if times else None
 
@@ -227,7 +240,7 @@ def held(catalog: Catalog, job_ids) -> dict[int, int]:
     """Which of these jobs a worker holds now (running, lease not run out): id -> attempt."""
     with catalog.session() as s:
         return dict(s.execute(select(Job.id, Job.attempts).where(
-            Job.id.in_(list(job_ids)), Job.state == "running", Job.lease_expires_at >= utcnow())).all())
+            Job.id.in_(list(job_ids)), Job.state == JobState.RUNNING, Job.lease_expires_at >= utcnow())).all())
 
 
 class LeaseKeeper:

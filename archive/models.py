@@ -10,12 +10,12 @@ import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (JSON, BigInteger, Column, ColumnElement, Date, DateTime, Float, ForeignKey, Integer,
-                        String, Table, Text, and_, or_)
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, Column, ColumnElement, Date, DateTime, Float,
+                        ForeignKey, Integer, String, Table, Text, and_, or_)
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from .states import Visibility
+from .states import JobState, UploadState, Visibility
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
@@ -330,15 +330,49 @@ class Asset(Base):
 JOB_STATES = ("queued", "running", "done", "failed")
 
 
+class Upload(Base):
+    """One file on its way from a browser to S3 (archive/uploads.py). Its id becomes the
+    asset's id. While `checking`, a job of the upload (kind `check_upload`) checks it."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    webinar_id: Mapped[str] = mapped_column(ForeignKey("webinars.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(500))
+    ext: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(16))  # captions only
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(300))
+    s3_upload_id: Mapped[str] = mapped_column(String(1024), index=True)
+    state: Mapped[str] = mapped_column(String(16), default=UploadState.UPLOADING, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    def as_dict(self) -> dict:
+        d = {"id": self.id, "webinar": self.webinar_id, "kind": self.kind, "filename": self.filename,
+             "size": self.size, "state": self.state, "key": self.key}
+        if self.error:
+            d["error"] = self.error
+        return d
+
+
 class Job(Base):
-    """A unit of work. The table is the queue: workers claim rows with a lease."""
+    """A unit of work. The table is the queue: workers claim rows with a lease. A job
+    belongs to an asset (its processing) or to an upload (the check of its content,
+    before there is an asset): exactly one of the two."""
 
     __tablename__ = "jobs"
+    __table_args__ = (CheckConstraint("(asset_id IS NULL) <> (upload_id IS NULL)", name="ck_jobs_one_subject"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    asset_id: Mapped[str | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    upload_id: Mapped[str | None] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
-    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
@@ -351,4 +385,4 @@ class Job(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
-    asset: Mapped[Asset] = relationship(back_populates="jobs")
+    asset: Mapped[Asset | None] = relationship(back_populates="jobs")

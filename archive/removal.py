@@ -24,11 +24,10 @@ from sqlalchemy.orm import Session
 from . import search, webinars
 from .analytics import DailyCount
 from .context import Archive
-from .models import Asset, Job, Presentation, Webinar
+from .models import Asset, Job, Presentation, Upload, Webinar
 from .queries import get as get_webinar
 from .states import JobState, UploadState
 from .storage import StorageError
-from .uploads import Upload
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +106,10 @@ def delete_webinar(archive: Archive, webinar_id: str) -> Removed | None:
     there is no such webinar. Jobs running meanwhile publish nothing (see the module)."""
     with archive.catalog.transaction() as s:
         asset_ids = list(s.scalars(select(Asset.id).where(Asset.webinar_id == webinar_id)))
+        # The checks of its uploads first, as their jobs (a check's finish locks its job, then
+        # its upload, then adds an asset to the webinar): no deadlock on PostgreSQL.
+        s.execute(delete(Job).where(Job.upload_id.in_(select(Upload.id).where(Upload.webinar_id == webinar_id)))
+                  .execution_options(synchronize_session=False))
         _lock_and_drop_jobs(s, asset_ids)
         w = s.scalars(select(Webinar).where(Webinar.id == webinar_id).with_for_update()).first()
         if w is None:

@@ -2,27 +2,29 @@
 
 The browser sends the bytes to S3 itself; the server decides the key, signs the parts of
 the uploads it issued to that user only, and confirms completion with HEAD (the size).
-The upload is then `checking`: a worker claims the check (a lease on the upload's row,
-as jobs have, so that a worker killed mid-check is replaced), runs the checks `import`
-runs, and only then records the asset and queues its processing, or refuses the file:
-its object is deleted and the reason kept on the upload. A web request never reads the
-file. Unfinished uploads are aborted by `sweep` (MinIO has no lifecycle rule for them).
+The upload is then `checking` and its check is queued: a job of the upload (kind
+`check_upload` in archive/pipeline.py's graph, leased, retried and finished as every job
+is) runs the checks `import` runs, and its finish records the asset and queues its
+processing, or refuses the file: its object is deleted and the reason kept on the
+upload. A web request never reads the file. Unfinished uploads are aborted by `sweep`
+(MinIO has no lifecycle rule for them).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 from urllib.parse import quote
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, and_, func, or_, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
-from . import importer, pipeline, queries, webinars
+from . import jobs
 from .context import Archive
 from .formatting import file_size
-from .jobs import LeaseKeeper
-from .models import Asset, Base, Webinar, new_id, utcnow
+from .handlers.common import Original, Outcome
+from .jobs import Heartbeat, PermanentError
+from .models import Asset, Job, Upload, Webinar, new_id, utcnow
+from .states import AssetStatus, JobState, UploadState
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -51,38 +53,9 @@ class UploadNotFound(UploadRefused):
     """No such upload for this user (another user's upload looks the same)."""
 
 
-class Upload(Base):
-    """One file on its way from a browser to S3. Its id becomes the asset's id."""
-
-    __tablename__ = "uploads"
-
-    id: Mapped[str] = mapped_column(String(16), primary_key=True, default=new_id)
-    owner: Mapped[str] = mapped_column(String(100), index=True)
-    webinar_id: Mapped[str] = mapped_column(ForeignKey("webinars.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    filename: Mapped[str] = mapped_column(String(500))
-    ext: Mapped[str] = mapped_column(String(16))
-    language: Mapped[str | None] = mapped_column(String(16))  # captions only
-    size: Mapped[int] = mapped_column(BigInteger)
-    content_type: Mapped[str] = mapped_column(String(100))
-    key: Mapped[str] = mapped_column(String(300))
-    s3_upload_id: Mapped[str] = mapped_column(String(1024), index=True)
-    state: Mapped[str] = mapped_column(String(16), default="uploading", index=True)
-    error: Mapped[str | None] = mapped_column(Text)
-    # The check's lease while `checking` (see claim_check): who holds it, until when (or,
-    # with no holder, when the next attempt may start) and how many attempts began.
-    check_owner: Mapped[str | None] = mapped_column(String(200))
-    check_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
-    check_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
-
-    def as_dict(self) -> dict:
-        d = {"id": self.id, "webinar": self.webinar_id, "kind": self.kind, "filename": self.filename,
-             "size": self.size, "state": self.state, "key": self.key}
-        if self.error:
-            d["error"] = self.error
-        return d
+class CheckRefused(PermanentError):
+    """The file failed its check (known-bad: a job fails at once); the message is the sentence
+    the user sees."""
 
 
 def object_key(webinar_id: str, asset_id: str, ext: str) -> str:
@@ -215,7 +188,7 @@ def direct_play(info: dict) -> bool:
 
 def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
     """Join the parts and confirm the size with HEAD, then leave the content's check to a
-    worker (the upload becomes `checking`; see check_next). A size that is not the one
+    worker (the upload becomes `checking` with its check job queued; see check_upload). A size that is not the one
     announced is refused here: the object is deleted and UploadRefused says why. Asked
     again, the answer is the upload's state (`checking`, `done`), or the refusal."""
     record = get(archive, upload_id, owner)
@@ -239,20 +212,19 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
         head = store.head(record.key)
         if head is None or head["size"] != record.size:
             got = "nothing" if head is None else f"{head['size']} bytes"
-            raise importer.ImportRejected(f"{record.filename}: announced {record.size} bytes, S3 holds {got}")
+            raise CheckRefused(f"{record.filename}: announced {record.size} bytes, S3 holds {got}")
         with archive.catalog.transaction() as s:
-            s.execute(update(Upload).where(Upload.id == record.id, Upload.state == "completing")
-                      .values(state="checking", error=None, check_owner=None, check_expires_at=None,
-                              check_attempts=0, updated_at=utcnow()))
-    except importer.ImportRejected as e:
+            moved = s.execute(update(Upload).where(Upload.id == record.id, Upload.state == UploadState.COMPLETING)
+                              .values(state=UploadState.CHECKING, error=None, updated_at=utcnow()))
+            if moved.rowcount == 1:  # its check is a job like any other (workers hear of it at the commit)
+                jobs.enqueue(s, None, CHECK_KIND, archive.settings.job_max_attempts, upload_id=record.id)
+    except CheckRefused as e:
         _refuse(archive, record, str(e))
         raise UploadRefused(str(e)) from e
     except BaseException:
         # Not the file's fault (storage, database): the object goes, the user may try again.
         _refuse(archive, record, f"{record.filename}: the upload could not be recorded; try again")
         raise
-    # Wakes an idle worker at once (the value is only a wake-up); the table is the truth.
-    archive.catalog.queue.push([record.id])
     return get(archive, upload_id, owner)
 
 
@@ -264,191 +236,81 @@ def _refuse(archive: Archive, record: Upload, reason: str) -> None:
         _set_state(archive, record.id, "refused", expect=("completing",), error=reason)
 
 
-# --- The check, in a worker -------------------------------------------------------------
+# --- The check: a job of the upload (kind CHECK_KIND in archive/pipeline.py's graph) ---
 
-def _checkable(now: dt.datetime):
-    """Waiting for its check: never claimed, its lease ran out (the worker died), or its
-    retry is due."""
-    return and_(Upload.state == "checking",
-                or_(Upload.check_expires_at.is_(None), Upload.check_expires_at < now))
+CHECK_KIND = "check_upload"
 
 
-def _held(upload_id: str, owner: str, attempt: int):
-    return and_(Upload.id == upload_id, Upload.state == "checking", Upload.check_owner == owner,
-                Upload.check_attempts == attempt)
 
-
-def claim_check(archive: Archive, owner: str) -> Upload | None:
-    """Take the oldest upload waiting for its check, or None. One conditional UPDATE per
-    candidate, as jobs.claim does: exactly one worker wins each upload, on SQLite and
-    PostgreSQL alike. The lease lasts `job_lease_seconds` and is renewed while the check
-    runs; a worker that dies leaves it to run out, and another worker takes the upload."""
-    settings = archive.settings
-    _refuse_exhausted(archive)
-    now = utcnow()
-    with archive.catalog.session() as s:
-        candidates = s.scalars(select(Upload.id).where(_checkable(now),
-                                                       Upload.check_attempts < settings.job_max_attempts)
-                               .order_by(Upload.created_at, Upload.id).limit(5)).all()
-        for upload_id in candidates:
-            result = s.execute(
-                update(Upload)
-                .where(Upload.id == upload_id, _checkable(now), Upload.check_attempts < settings.job_max_attempts)
-                .values(check_owner=owner, check_attempts=Upload.check_attempts + 1,
-                        check_expires_at=now + dt.timedelta(seconds=settings.job_lease_seconds)))
-            if result.rowcount != 1:
-                s.rollback()
-                continue
-            record = s.get(Upload, upload_id, populate_existing=True)
-            s.commit()
-            return record
-    return None
-
-
-def _refuse_exhausted(archive: Archive) -> None:
-    """Uploads whose worker died during the last attempt of their check: refused."""
-    now = utcnow()
-    stale = and_(Upload.state == "checking", Upload.check_owner.is_not(None), Upload.check_expires_at < now,
-                 Upload.check_attempts >= archive.settings.job_max_attempts)
-    with archive.catalog.session() as s:
-        found = list(s.scalars(select(Upload).where(stale)))
-    for record in found:
-        reason = (f"{record.filename}: the check stopped during its last attempt (the worker was killed, "
-                  "ran out of memory or over a time limit); upload it again")
-        with archive.catalog.transaction() as s:
-            r = s.execute(update(Upload).where(Upload.id == record.id, stale)
-                          .values(state="refused", error=reason, check_owner=None, updated_at=utcnow()))
-            if r.rowcount == 1:  # deleted inside the transaction: a failed delete leaves it checking
-                archive.store.delete_keys([record.key])
-                log.warning("upload %s refused: %s", record.id, reason)
-
-
-class _Lease(LeaseKeeper):
-    """Renews the check's lease in the background while the file is fetched and checked."""
-
-    def __init__(self, archive: Archive, record: Upload, owner: str):
-        super().__init__(archive.settings.job_lease_seconds, f"check-{record.id}")
-        self.archive, self.where = archive, _held(record.id, owner, record.check_attempts)
-        self.what = f"lease of the check of upload {record.id}"
-
-    def renew(self) -> bool:
-        with self.archive.catalog.transaction() as s:
-            r = s.execute(update(Upload).where(self.where, Upload.check_expires_at >= utcnow())
-                          .values(check_expires_at=utcnow() + dt.timedelta(seconds=self.lease_seconds)))
-            return r.rowcount == 1
-
-
-def run_check(archive: Archive, record: Upload, owner: str) -> str:
-    """Check a claimed upload as `import` checks a file, then record the asset and queue its
-    first job in one transaction, or refuse the file (its object is deleted). Returns the
-    upload's new state: done, refused, checking (another attempt is due) or `lost` (another
-    worker holds the check now: this one changed nothing)."""
-    attempt = record.check_attempts
-    work = archive.settings.work_dir
-    scratch = work / f"upload-{record.id}-{attempt}"
+def check_upload(archive: Archive, upload: Upload, hb: Heartbeat) -> Outcome:
+    """The job that checks a completed upload as `import` checks a file. One read of the
+    object, hashed as it arrives; the local copy is handed on to the asset's first job
+    (see Outcome.original). Writes nothing: `record_check` applies the result (the asset
+    and its first job, or the refusal) in the transaction that finishes the job."""
+    if upload.state != UploadState.CHECKING:
+        raise PermanentError(f"{upload.filename}: the upload is {upload.state}, not waiting for its check")
     store = archive.store
+    head = store.head(upload.key)
+    if head is None or head["size"] != upload.size:
+        got = "nothing" if head is None else f"{head['size']} bytes"
+        raise CheckRefused(f"{upload.filename}: announced {upload.size} bytes, S3 holds {got}")
+    local = archive.settings.work_dir / f"original.{upload.ext}"
+    digest = store.download_hashed(upload.key, local)
+    # Imported here: the import (importer.py) queues jobs through the pipeline, whose graph
+    # holds this check; at module level the three would import one another round a circle.
+    from . import importer
+
     try:
-        with _Lease(archive, record, owner):
-            for earlier in work.glob(f"upload-{record.id}-*"):  # what a killed attempt left
-                shutil.rmtree(earlier, ignore_errors=True)
-            head = store.head(record.key)
-            if head is None or head["size"] != record.size:
-                got = "nothing" if head is None else f"{head['size']} bytes"
-                raise importer.ImportRejected(f"{record.filename}: announced {record.size} bytes, S3 holds {got}")
-            scratch.mkdir(parents=True)
-            local = scratch / f"original.{record.ext}"
-            store.download_file(record.key, local)
-            checked = importer.check_file(record.kind, local, archive.settings, name=record.filename,
-                                           language=record.language)
-            if record.kind == "slides" and checked.ext != record.ext:
-                raise importer.ImportRejected(f"{record.filename}: the file is {checked.ext.upper()}, "
-                                              f"not .{record.ext}; rename it and upload it again")
-            info = dict(checked.info)
-            if record.kind == "recording" and direct_play(info):
-                info["direct_play"] = True
-            if head["metadata"].get("replaces"):
-                info["replaces"] = head["metadata"]["replaces"]
-            state = "done" if _record_asset(archive, record, owner, checked, info) else "lost"
+        checked = importer.check_file(upload.kind, local, archive.settings, name=upload.filename,
+                                      language=upload.language)
     except importer.ImportRejected as e:
-        state = _refuse_checked(archive, record, owner, str(e))
-    except Exception as e:  # not the file's fault (storage, database): tried again
-        log.exception("checking upload %s failed", record.id)
-        state = _retry_or_refuse(archive, record, owner, f"{type(e).__name__}: {e}")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    log.info("upload %s (%s): %s", record.id, record.filename, state)
-    return state
+        raise CheckRefused(str(e)) from e
+    if upload.kind == "slides" and checked.ext != upload.ext:
+        raise CheckRefused(f"{upload.filename}: the file is {checked.ext.upper()}, "
+                           f"not .{upload.ext}; rename it and upload it again")
+    info = dict(checked.info)
+    if upload.kind == "recording" and direct_play(info):
+        info["direct_play"] = True
+    if head["metadata"].get("replaces"):
+        info["replaces"] = head["metadata"]["replaces"]
+    return Outcome(info=info, original=Original(local, digest, checked.content_type))
 
 
-def check_next(archive: Archive, owner: str) -> bool:
-    """Claim one upload waiting for its check and run it; False when none was waiting."""
-    record = claim_check(archive, owner)
-    if record is None:
-        return False
-    run_check(archive, record, owner)
-    return True
-
-
-def _record_asset(archive: Archive, record: Upload, owner: str, checked: importer.Checked, info: dict) -> bool:
-    """The asset and its first job, and the upload `done`, in one transaction; False (and
-    nothing written) when this worker no longer holds the check."""
-    with archive.catalog.transaction() as s:
-        # A write first: it checks the lease and takes the write lock (SQLite) or the row
-        # lock (PostgreSQL), so a worker that lost the check adds no second asset.
-        held = s.execute(update(Upload).where(_held(record.id, owner, record.check_attempts))
-                         .values(state="done", error=None, check_owner=None, updated_at=utcnow())
-                         .execution_options(synchronize_session=False))
-        if held.rowcount != 1:
-            return False
-        if info.get("replaces") and _replaceable(s, record.webinar_id, record.kind, info["replaces"]) is None:
-            info = {k: v for k, v in info.items() if k != "replaces"}  # removed meanwhile: simply added
-        position = s.scalar(select(func.coalesce(func.max(Asset.position), -1))
-                            .where(Asset.webinar_id == record.webinar_id)) + 1
-        asset = Asset(id=record.id, webinar_id=record.webinar_id, kind=record.kind, position=position,
-                      original_filename=record.filename, original_ext=record.ext,
-                      content_type=checked.content_type, size=record.size, sha256=checked.sha256,
-                      status="queued", info=info, outputs={})
-        s.add(asset)
-        s.flush()
-        pipeline.start(s, asset, archive.settings.job_max_attempts)
-    with archive.catalog.session() as s:
-        webinar = queries.get(s, record.webinar_id)
-    if webinar is not None:
-        try:
-            webinars.write_manifest(archive, webinar)
-        except StorageError as e:  # the worker rewrites it after each job
-            log.warning("manifest of %s not written: %s", record.webinar_id, e)
-    return True
-
-
-def _refuse_checked(archive: Archive, record: Upload, owner: str, reason: str) -> str:
-    """The file failed its check: refused with the reason, its object deleted (inside the
-    transaction: a failed delete leaves the upload to be checked again)."""
-    with archive.catalog.transaction() as s:
-        r = s.execute(update(Upload).where(_held(record.id, owner, record.check_attempts))
-                      .values(state="refused", error=reason, check_owner=None, updated_at=utcnow()))
-        if r.rowcount != 1:
-            return "lost"
-        archive.store.delete_keys([record.key])
-    log.info("upload %s refused: %s", record.id, reason)
-    return "refused"
-
-
-def _retry_or_refuse(archive: Archive, record: Upload, owner: str, error: str) -> str:
-    """Another attempt after a delay, as a failed job gets; after the last one, refused."""
-    settings = archive.settings
-    if record.check_attempts >= settings.job_max_attempts:
-        try:
-            return _refuse_checked(archive, record, owner,
-                                   f"{record.filename}: the file could not be checked; upload it again")
-        except Exception:
-            log.exception("refusing upload %s failed", record.id)  # its lease runs out: refused then
-            return "checking"
-    delay = dt.timedelta(seconds=settings.job_retry_delay_seconds * record.check_attempts)
-    with archive.catalog.transaction() as s:
-        r = s.execute(update(Upload).where(_held(record.id, owner, record.check_attempts))
-                      .values(check_owner=None, check_expires_at=utcnow() + delay))
-        return "checking" if r.rowcount == 1 else "lost"
+def record_check(session: Session, store, job: Job, state: str, outcome: Outcome | None,
+                 error: str | None, permanent: bool) -> Asset | None:
+    """Apply the end of a check job to its upload, in the job's finishing transaction:
+    done, the asset is added (returned: the caller queues its first job) and the upload
+    is `done`; failed, the upload is refused with a sentence and its object deleted
+    (inside the transaction: a failed delete leaves the upload to be checked again)."""
+    upload = session.scalars(select(Upload).where(Upload.id == job.upload_id).with_for_update()
+                             .execution_options(populate_existing=True)).first()
+    if upload is None or upload.state != UploadState.CHECKING:
+        return None
+    upload.updated_at = utcnow()
+    if state == JobState.DONE and outcome is not None and outcome.original is not None:
+        info = dict(outcome.info)
+        if info.get("replaces") and _replaceable(session, upload.webinar_id, upload.kind, info["replaces"]) is None:
+            del info["replaces"]  # removed meanwhile: simply added
+        position = session.scalar(select(func.coalesce(func.max(Asset.position), -1))
+                                  .where(Asset.webinar_id == upload.webinar_id)) + 1
+        asset = Asset(id=upload.id, webinar_id=upload.webinar_id, kind=upload.kind, position=position,
+                      original_filename=upload.filename, original_ext=upload.ext,
+                      content_type=outcome.original.content_type, size=upload.size,
+                      sha256=outcome.original.sha256, status=AssetStatus.QUEUED, info=info, outputs={})
+        session.add(asset)
+        session.flush()
+        upload.state, upload.error = UploadState.DONE, None
+        log.info("upload %s (%s): done", upload.id, upload.filename)
+        return asset
+    if state == JobState.FAILED:
+        # A known-bad file says why; anything else is the check's fault, not the file's.
+        reason = error if permanent and error else (
+            f"{upload.filename}: the check failed or stopped on each of its {job.attempts} attempt(s) (the worker "
+            "was killed, ran out of memory or time, or could not reach storage); upload it again")
+        upload.state, upload.error = UploadState.REFUSED, reason
+        store.delete_keys([upload.key])
+        log.info("upload %s refused: %s", upload.id, reason)
+    return None
 
 
 def abort(archive: Archive, upload_id: str, owner: str) -> Upload:
@@ -504,5 +366,6 @@ def sweep(archive: Archive, older_than: dt.timedelta | None = None,
     return aborted
 
 
-__all__ = ["Upload", "UploadRefused", "UploadNotFound", "create", "get", "sign_part", "list_parts",
-           "complete", "claim_check", "run_check", "check_next", "abort", "sweep", "direct_play", "object_key", "EXTENSIONS", "KINDS"]
+__all__ = ["Upload", "UploadRefused", "UploadNotFound", "CheckRefused", "create", "get", "sign_part", "list_parts",
+           "complete", "check_upload", "record_check", "CHECK_KIND", "abort", "sweep", "direct_play", "object_key",
+           "EXTENSIONS", "KINDS"]

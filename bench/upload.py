@@ -50,6 +50,7 @@ from archive import uploads  # noqa: E402
 from archive.config import Settings  # noqa: E402
 from archive.context import Archive  # noqa: E402
 from archive.models import Webinar, new_id  # noqa: E402
+from archive.worker import Worker  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.services import MINIO_PASSWORD, MINIO_USER, MinioServer, free_port, stop_process, wait_http  # noqa: E402
 
@@ -231,10 +232,11 @@ def main() -> int:
                                    stdout=subprocess.DEVNULL, stderr=open(tmp / "web.log", "wb"))
             wait_http(f"http://127.0.0.1:{port}/")
             checking = threading.Event()
+            checks = Worker(archive, "bench-checker")
 
             def checker():  # a worker's first duty, outside the web process
                 while not checking.is_set():
-                    if not uploads.check_next(archive, "bench-checker"):
+                    if not checks.run_once(kinds={uploads.CHECK_KIND}):
                         checking.wait(0.2)
 
             check_thread = threading.Thread(target=checker, daemon=True)

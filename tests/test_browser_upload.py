@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 
 from archive import uploads
 from archive.models import Asset, Job, Webinar, new_id
+from archive.worker import Worker
 
 from .staff import sign_in_page, staff_app
 from .browser import browser_context
@@ -71,10 +72,11 @@ def checker(archive):
     """What a worker does first: check each completed upload (and record it, or refuse it).
     Only that: no job runs, so the recording's processing stays queued."""
     stop = threading.Event()
+    checks = Worker(archive, "upload-checker")
 
     def run():
         while not stop.is_set():
-            if not uploads.check_next(archive, "upload-checker"):
+            if not checks.run_once(kinds={uploads.CHECK_KIND}):
                 stop.wait(0.2)
 
     thread = threading.Thread(target=run, daemon=True, name="upload-checker")

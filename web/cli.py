@@ -319,22 +319,17 @@ def cmd_demo(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from archive import uploads
+    from archive import sweep
 
     archive = _archive(args)
     older = dt.timedelta(hours=args.older_than_hours) if args.older_than_hours is not None else None
-    aborted = uploads.sweep(archive, older)
-    print(f"aborted {len(aborted)} unfinished upload(s)")
-    for key in aborted:
+    swept = sweep.periodic(archive, older)
+    print(f"aborted {len(swept.uploads)} unfinished upload(s)")
+    for key in swept.uploads:
         print(f"  {key}")
-    from archive import removal
-
-    replaced = removal.purge_replaced(archive)  # files a replacement took over before a crash
-    print(f"removed {len(replaced)} replaced file(s)")
-    from archive import photos
-
-    photos_left = photos.sweep_incoming(archive)  # speakers' photos sent but never finished
-    print(f"removed {len(photos_left)} abandoned speaker photo upload(s)")
+    print(f"removed {len(swept.replaced)} replaced file(s)")
+    print(f"removed {len(swept.photos)} abandoned speaker photo upload(s)")
+    print(f"removed {len(sweep.scratch(archive))} scratch folder(s) no job holds")
     return 0
 
 
@@ -539,7 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("sweep", help="abort abandoned browser uploads (unfinished S3 multipart uploads), "
-                                     "remove replaced files")
+                                     "remove replaced files, unfinished speaker photos and the scratch "
+                                     "folders of jobs no worker holds")
     s.add_argument("--older-than-hours", type=float, metavar="H",
                    help="abort unfinished uploads older than this too (default WEBINAR_ARCHIVE_UPLOAD_ABANDON_HOURS, 48)")
     s.set_defaults(func=cmd_sweep)

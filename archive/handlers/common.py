@@ -11,6 +11,16 @@ from ..models import Asset
 
 
 @dataclass
+class Original:
+    """An original on this worker's disk, hashed as it was downloaded: what the check of an
+    upload hands on to the asset's first job, so the file is read from S3 once."""
+
+    path: Path
+    sha256: str
+    content_type: str
+
+
+@dataclass
 class Outcome:
     """What a job made. `outputs` and `info` are merged into the asset's (nested dicts
     key by key), so jobs that each add a part never erase each other's; `warnings` are
@@ -22,11 +32,25 @@ class Outcome:
     info: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     texts: list[dict] | None = None
+    original: Original | None = None  # the check of an upload: the checked file (see handed_path)
+
+
+def handed_path(job_dir: Path, asset_id: str) -> Path:
+    """Where the worker puts an asset's original that the check of its upload handed on."""
+    return job_dir / f"handed-{asset_id}"
 
 
 def fetch_original(archive: Archive, asset: Asset, workdir: Path) -> Path:
-    """The original, downloaded and checked against its checksum in the same pass."""
+    """The original, downloaded and checked against its checksum in the same pass; or the
+    copy the check handed on (its checksum, taken as the check downloaded it, is the one
+    recorded: no second read)."""
     local = workdir / f"original.{asset.original_ext}"
+    handed = handed_path(archive.settings.work_dir, asset.id)
+    try:
+        handed.replace(local)
+        return local
+    except FileNotFoundError:
+        pass
     digest = archive.store.download_hashed(asset.original_key, local)
     if digest != asset.sha256:
         raise PermanentError(f"the stored original does not match its checksum "

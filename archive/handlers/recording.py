@@ -135,7 +135,8 @@ def _copied(archive: Archive, asset: Asset, src: Path, hls_dir: Path, info: prob
 def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
     """The fast path: what makes the webinar watchable, by stream copy when possible.
 
-    One download of the original, its checksum taken as it arrives; the decode check runs
+    One download of the original, its checksum taken as it arrives (none at all when the
+    check of a browser upload handed its checked copy on: see fetch_original); the decode check runs
     while it is remuxed and must pass before the job ends (its outputs are recorded only
     then: objects sent before a check fails are deleted). For H.264/AAC one ffmpeg run
     writes the HLS rendition, uploaded while it is written, and the poster is taken
@@ -145,7 +146,7 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
     with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="rec-") as tmp, \
             ThreadPoolExecutor(max_workers=4) as pool:
         work = Path(tmp)
-        src = steps.run("download + checksum", fetch_original, archive, asset, work)
+        src = steps.run("download + checksum (or the check's copy)", fetch_original, archive, asset, work)
         info = steps.run("probe", probe.probe, src, limits)
         # The decode check only gates the job's end: it runs while the renditions are made.
         decodes = pool.submit(steps.run, "decode check", probe.check_decodes, src, info, limits)

@@ -8,7 +8,6 @@ import logging
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -168,6 +167,17 @@ def test_a_job_failing_every_attempt_ends_failed_and_the_cli_retries_it(archive,
     assert _work_dir_entries(archive) == []
 
 
+def test_quick_kinds_are_claimed_before_older_slow_ones(archive):
+    [slow] = _make_jobs(archive, 1, kind="recording_renditions")
+    [quick] = _make_jobs(archive, 1, kind="process_slides")
+    lanes = Worker(archive, "w").lanes
+    assert lanes["quick"] >= {"check_upload", "process_recording", "process_slides", "process_captions",
+                              "slides_bundle"} and "recording_renditions" not in lanes["quick"]
+    assert jobs.claim(archive.catalog, "w", 60, first=lanes["quick"]).id == quick  # the older slow one waits
+    assert jobs.claim(archive.catalog, "w", 60, kinds=lanes["quick"]) is None  # the quick lane leaves it
+    assert jobs.claim(archive.catalog, "w", 60, kinds=lanes["any"]).id == slow
+
+
 def test_only_a_finished_job_can_be_retried(archive, env):
     [job_id] = _make_jobs(archive, 1)
     with pytest.raises(jobs.JobStateError, match="queued"):
@@ -231,10 +241,21 @@ def test_a_new_job_wakes_an_idle_worker(archive, backend, env, inputs, tmp_path)
         wait_for(lambda: any(c["cmd"] == "blpop" for c in redis.client_list()), 30, "the worker to block on Redis")
     else:  # the embedded queue wakes a worker in the same process
         in_process = Worker(Archive(Settings.from_env(env), archive.catalog, archive.store), name="idle")
+        # Every lane past its first look at the (empty) table, blocked on the queue: idle now.
+        queue, waiting, all_idle = archive.catalog.queue, set(), threading.Event()
+        real_wait = queue.wait
+
+        def wait(timeout: float) -> bool:
+            waiting.add(threading.current_thread().name)
+            if len(waiting) == len(in_process.lanes):
+                all_idle.set()
+            return real_wait(timeout)
+
+        queue.wait = wait
         thread = threading.Thread(target=in_process.run_forever)
         thread.start()
         stop = lambda: (in_process.stopping.set(), thread.join(30))  # noqa: E731
-        time.sleep(1)  # past its first look at the (empty) table: idle now
+        assert all_idle.wait(30), "the worker's lanes never went idle"
     try:
         w = _import(archive, inputs["h264_aac.mp4"])
         wait_for(lambda: _webinar(archive, w.id).status == "ready", 60, "the webinar to be ready")

@@ -14,7 +14,7 @@ import threading
 import pytest
 from sqlalchemy import select, update
 
-from archive import hls, pipeline
+from archive import hls, pipeline, uploads
 from archive.importer import ImportRequest, import_webinar
 from archive.models import Asset, Job, utcnow
 from archive.worker import Worker
@@ -22,6 +22,8 @@ from web import create_app
 
 from ..helpers import reload, work_dir_entries
 from ..media_inputs import ffmpeg
+from .conftest import wait_for
+from .test_uploads import send
 
 WAIT = 120  # seconds a gate or a thread may take before the test fails (never slept)
 
@@ -212,3 +214,31 @@ def test_two_jobs_of_one_asset_finishing_together_both_keep_their_outputs(archiv
     assert set(rec.outputs["renditions"]) == {"source", "360p", "540p"}
     assert rec.status == "ready"
     _page_ok(client, w.id)
+
+
+def test_a_deck_is_processed_while_renditions_run_on_the_only_worker(archive, clip, inputs):
+    """Quick work never waits behind slow work: the only worker runs the renditions, held
+    for as long as the test likes, and a deck uploaded meanwhile is checked and made
+    ready by the worker's quick lane."""
+    w = import_webinar(archive, ImportRequest(title="Busy", recording=clip))
+    gate = Gate()
+    worker = Worker(archive, "only", graph=gated("recording_renditions", gate, before=True))
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
+    try:
+        gate.wait_reached()  # the fast path is done; the renditions run (and hold)
+        data = inputs["deck.pdf"].read_bytes()
+        up = uploads.create(archive, "staff-1", w.id, "slides", "deck.pdf", len(data))
+        assert uploads.complete(archive, up.id, "staff-1", send(archive, up, data)).state == "checking"
+        deck = wait_for(lambda: next((a for a in reload(archive, w.id).assets
+                                      if a.id == up.id and a.status == "ready"), None),
+                        WAIT, "the deck to be ready")
+        assert deck.info["page_count"] == 3
+        assert _job(archive, "recording_renditions").state == "running"  # still held
+        assert wait_for(lambda: _job(archive, "slides_bundle").state == "done", WAIT, "the slides' ZIP")
+    finally:
+        gate.opened.set()
+        worker.stopping.set()
+        thread.join(WAIT)
+    assert not thread.is_alive()
+    assert _job(archive, "recording_renditions").state == "done"

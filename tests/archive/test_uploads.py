@@ -2,6 +2,7 @@
 presigned URLs with urllib exactly as a browser would."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import shutil
@@ -9,10 +10,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
-from archive import uploads
+from archive import jobs, pipeline, uploads
 from archive.models import Asset, Job, new_id, utcnow
 from archive.uploads import Upload, UploadNotFound, UploadRefused
+from archive.worker import Worker
+
+from ..helpers import work_dir_entries
 
 PART = 5 * 1024 * 1024  # S3's smallest part but the last
 
@@ -33,6 +38,17 @@ def send(archive, up: Upload, data: bytes, owner: str = "staff-1", skip: set[int
     return parts
 
 
+def check(archive, owner: str = "checker") -> bool:
+    """What a worker's lane does with an upload's check job, and only that (the asset's
+    first job stays queued); False when no check was waiting."""
+    return Worker(archive, owner).run_once(kinds={uploads.CHECK_KIND})
+
+
+def _check_job(archive, upload_id: str) -> Job:
+    with archive.catalog.session() as s:
+        return s.query(Job).filter_by(upload_id=upload_id).one()
+
+
 def test_a_recording_goes_up_in_parts_and_becomes_an_asset_with_its_job(archive, webinar_id, inputs):
     data = Path(inputs["h264_aac.mp4"]).read_bytes()
     up = uploads.create(archive, "staff-1", webinar_id, "recording", "Talk – Ana.mp4", len(data))
@@ -49,9 +65,12 @@ def test_a_recording_goes_up_in_parts_and_becomes_an_asset_with_its_job(archive,
     with archive.catalog.session() as s:
         assert s.get(Asset, up.id) is None and s.query(Job).filter_by(asset_id=up.id).count() == 0
     assert uploads.complete(archive, up.id, "staff-1", parts).state == "checking"  # asked again
+    # Its check is a job of the upload, queued once.
+    assert (_check_job(archive, up.id).kind, _check_job(archive, up.id).state) == ("check_upload", "queued")
 
-    assert uploads.check_next(archive, "checker") is True
-    assert uploads.check_next(archive, "checker") is False  # nothing else waits
+    assert check(archive) is True
+    assert check(archive) is False  # nothing else waits
+    assert _check_job(archive, up.id).state == "done"
     assert uploads.get(archive, up.id, "staff-1").state == "done"
     with archive.catalog.session() as s:
         asset = s.get(Asset, up.id)
@@ -76,7 +95,7 @@ def test_a_large_upload_resumes_with_list_parts(archive, webinar_id, inputs, tmp
     assert [p["PartNumber"] for p in uploads.list_parts(archive, up.id, "staff-1")] == [1, 2, 3]
     # Zeros are not a recording: refused by the check with the CLI's sentence, the object gone.
     assert uploads.complete(archive, up.id, "staff-1", first + rest).state == "checking"
-    assert uploads.check_next(archive, "checker") is True
+    assert check(archive) is True
     assert archive.store.head(up.key) is None
     refused = uploads.get(archive, up.id, "staff-1")
     assert refused.state == "refused" and refused.error == "recording big.mp4: not a readable recording: the file is not media"
@@ -121,7 +140,7 @@ def test_a_deck_is_checked_like_the_cli_does(archive, webinar_id, inputs):
     up = uploads.create(archive, "staff-1", webinar_id, "slides", "Präsentation.pdf", len(data))
     parts = send(archive, up, data)
     uploads.complete(archive, up.id, "staff-1", parts)
-    assert uploads.check_next(archive, "checker")
+    assert check(archive)
     with archive.catalog.session() as s:
         deck = s.get(Asset, up.id)
         assert deck.info["page_count"] == 3
@@ -197,7 +216,7 @@ def test_a_size_other_than_announced_is_refused_by_the_request(archive, webinar_
         uploads.complete(archive, up.id, "staff-1", parts)
     assert archive.store.head(up.key) is None
     assert uploads.get(archive, up.id, "staff-1").state == "refused"
-    assert uploads.check_next(archive, "checker") is False  # nothing for a worker
+    assert check(archive) is False  # nothing for a worker
 
 
 def _completed(archive, webinar_id, inputs, name="h264_aac.mp4") -> Upload:
@@ -207,68 +226,126 @@ def _completed(archive, webinar_id, inputs, name="h264_aac.mp4") -> Upload:
     return up
 
 
-def _expire(archive, upload_id: str) -> None:
-    """The lease of a worker that died mid-check runs out."""
+def _expire(archive, job_id: int) -> None:
+    """The lease of a worker that died mid-check runs out (or a retry's delay passes)."""
+    past = utcnow() - dt.timedelta(seconds=1)
     with archive.catalog.transaction() as s:
-        s.get(Upload, upload_id).check_expires_at = utcnow() - dt.timedelta(seconds=1)
+        s.execute(update(Job).where(Job.id == job_id).values(lease_expires_at=past, run_after=past))
+
+
+def _claim_check(archive, owner: str) -> Job | None:
+    return jobs.claim(archive.catalog, owner, archive.settings.job_lease_seconds, kinds={uploads.CHECK_KIND})
 
 
 def test_a_check_whose_worker_died_is_taken_over_once(archive, webinar_id, inputs):
     up = _completed(archive, webinar_id, inputs)
-    dead = uploads.claim_check(archive, "dead-worker")  # claimed, then the worker is killed
-    assert dead.id == up.id and dead.check_attempts == 1
-    assert uploads.check_next(archive, "other-worker") is False  # its lease still holds
-    _expire(archive, up.id)
+    dead = _claim_check(archive, "dead-worker")  # claimed, then the worker is killed
+    assert dead.upload_id == up.id and dead.attempts == 1
+    assert check(archive, "other-worker") is False  # its lease still holds
+    _expire(archive, dead.id)
 
-    assert uploads.check_next(archive, "other-worker") is True
+    assert check(archive, "other-worker") is True
     assert uploads.get(archive, up.id, "staff-1").state == "done"
-    # The first worker was only stalled and carries on: it publishes nothing.
-    assert uploads.run_check(archive, dead, "dead-worker") == "lost"
+    # The first worker was only stalled and carries on: its finish changes nothing.
+    state = jobs.finish(archive.catalog, dead.id, "dead-worker", dead.attempts,
+                        error="recording: refused by a stalled worker", permanent=True,
+                        on_finished=lambda *a: pipeline.on_finished(*a, store=archive.store))
+    assert state == "done"  # the taker's result stands
     with archive.catalog.session() as s:
         assert s.query(Asset).filter_by(webinar_id=webinar_id).count() == 1
         assert [(j.kind, j.state) for j in s.query(Job).filter_by(asset_id=up.id)] == [
             ("process_recording", "queued")]
         assert s.get(Asset, up.id).info["direct_play"] is True
+    assert uploads.get(archive, up.id, "staff-1").state == "done"
     assert archive.store.head(up.key)["size"] == up.size
-    assert not list(archive.settings.work_dir.glob(f"upload-{up.id}-*"))  # no scratch left
+    assert work_dir_entries(archive) == []  # no scratch left
 
 
-def test_a_check_that_dies_on_every_attempt_is_refused(archive, webinar_id, inputs):
+def test_a_check_that_dies_on_every_attempt_is_refused_and_its_scratch_swept(archive, webinar_id, inputs):
     up = _completed(archive, webinar_id, inputs)
+    work = archive.settings.work_dir
     for attempt in range(1, archive.settings.job_max_attempts + 1):
-        assert uploads.claim_check(archive, f"doomed-{attempt}").check_attempts == attempt
-        _expire(archive, up.id)
-    assert uploads.check_next(archive, "last") is False  # none left to try: refused instead
+        claimed = _claim_check(archive, f"doomed-{attempt}")
+        assert claimed.attempts == attempt
+        (work / f"job-{claimed.id}-{attempt}").mkdir(parents=True)  # what each killed worker left
+        _expire(archive, claimed.id)
+    (work / f"upload-{up.id}-1").mkdir()  # what a check killed before the check was a job left
+    assert check(archive, "last") is False  # none left to try: refused instead
     refused = uploads.get(archive, up.id, "staff-1")
-    assert refused.state == "refused" and "the check stopped during its last attempt" in refused.error
+    assert refused.state == "refused"
+    assert refused.error.startswith(f"{up.filename}: the check failed or stopped on each of its 3 attempt(s)")
     assert archive.store.head(up.key) is None
     with archive.catalog.session() as s:
         assert s.get(Asset, up.id) is None
+    assert _check_job(archive, up.id).state == "failed" and "worker stopped" in _check_job(archive, up.id).error
+    assert work_dir_entries(archive) == []  # the idle worker swept every one of them
 
 
 def test_a_check_that_fails_not_for_the_file_is_tried_again(archive, webinar_id, inputs):
     up = _completed(archive, webinar_id, inputs)
-    record = uploads.claim_check(archive, "w1")
     work = archive.settings.work_dir
     shutil.rmtree(work)
     work.write_text("not a folder")  # the scratch space is unusable for now
     try:
-        assert uploads.run_check(archive, record, "w1") == "checking"  # another attempt is due
+        assert check(archive, "w1") is True  # ran, failed, another attempt is due
     finally:
         work.unlink()
         work.mkdir()
+    job = _check_job(archive, up.id)
+    assert (job.state, job.attempts) == ("queued", 1) and job.error.startswith("NotADirectoryError")
     again = uploads.get(archive, up.id, "staff-1")
-    assert again.check_owner is None and again.check_attempts == 1 and again.error is None
+    assert again.state == "checking" and again.error is None
     assert archive.store.head(up.key) is not None
-    assert uploads.check_next(archive, "w2") is False  # not before the retry delay
-    _expire(archive, up.id)  # the delay has passed
-    assert uploads.check_next(archive, "w2") is True
+    assert check(archive, "w2") is False  # not before the retry delay
+    _expire(archive, job.id)  # the delay has passed
+    assert check(archive, "w2") is True
     assert uploads.get(archive, up.id, "staff-1").state == "done"
 
 
-def test_the_worker_checks_uploads_before_jobs(archive, worker, webinar_id, inputs):
+def test_a_staff_retry_of_a_check_is_refused(archive, webinar_id, inputs):
     up = _completed(archive, webinar_id, inputs)
-    assert worker.run_once() is True
+    assert check(archive)
+    with pytest.raises(jobs.JobStateError, match="upload the file again"):
+        pipeline.retry(archive.catalog, _check_job(archive, up.id).id)
+    assert _check_job(archive, up.id).state == "done"
+
+
+def _deleting_after_check(archive) -> dict[str, pipeline.JobKind]:
+    """The real graph, except that the check deletes the uploaded object once it has read
+    it: whatever runs after it can only use the check's copy."""
+    real = pipeline.GRAPH[uploads.CHECK_KIND]
+
+    def handler(scoped, upload, hb):
+        outcome = real.handler(scoped, upload, hb)
+        archive.store.delete_keys([upload.key])
+        return outcome
+
+    return {**pipeline.GRAPH, real.name: dataclasses.replace(real, handler=handler)}
+
+
+def test_the_check_hands_its_copy_to_the_fast_path_read_once(archive, webinar_id, inputs):
+    up = _completed(archive, webinar_id, inputs)
+    assert Worker(archive, "w", graph=_deleting_after_check(archive)).run_once() is True
     assert uploads.get(archive, up.id, "staff-1").state == "done"
     with archive.catalog.session() as s:
-        assert s.query(Job).filter_by(asset_id=up.id).one().state == "queued"  # the check only
+        asset = s.get(Asset, up.id)
+        fast = s.query(Job).filter_by(asset_id=up.id, kind="process_recording").one()
+    # One claim ran the check and then the fast path, on the check's copy (S3 no longer
+    # has the object), checksum taken once as the check downloaded it.
+    assert (fast.state, fast.attempts, fast.lease_owner) == ("done", 1, None)
+    assert asset.status == "ready" and archive.store.head(asset.outputs["web"]) is not None
+    assert asset.sha256 == hashlib.sha256(Path(inputs["h264_aac.mp4"]).read_bytes()).hexdigest()
+    assert work_dir_entries(archive) == []
+
+
+def test_a_follow_up_another_worker_took_downloads_the_file(archive, webinar_id, inputs):
+    up = _completed(archive, webinar_id, inputs)
+    # A lane that does not run the fast path (as if another worker had claimed it first).
+    assert Worker(archive, "checker").run_once(kinds={uploads.CHECK_KIND, "process_slides"}) is True
+    with archive.catalog.session() as s:
+        assert s.query(Job).filter_by(asset_id=up.id).one().state == "queued"
+    assert work_dir_entries(archive) == []  # the copy went with the check's scratch
+    assert Worker(archive, "other").run_once() is True
+    assert uploads.get(archive, up.id, "staff-1").state == "done"
+    with archive.catalog.session() as s:
+        assert s.get(Asset, up.id).status == "ready"

@@ -9,6 +9,7 @@ import pytest
 
 from archive import uploads
 from archive.models import Asset
+from archive.worker import Worker
 
 from ..staff import OTHER_EMAIL, signed_in, staff_app
 
@@ -67,7 +68,7 @@ def test_create_sign_list_complete(app, client, archive, webinar_id, inputs):
         assert s.get(Asset, upload_id) is None
     assert other.get(f"/staff/uploads/{upload_id}").status_code == 404
 
-    assert uploads.check_next(archive, "checker")
+    assert Worker(archive, "checker").run_once(kinds={uploads.CHECK_KIND})
     assert client.get(f"/staff/uploads/{upload_id}").json["state"] == "done"
     with archive.catalog.session() as s:
         assert s.get(Asset, upload_id).original_filename == "Folien ü.pdf"
@@ -93,7 +94,7 @@ def test_refusals_are_sentences(client, archive, webinar_id):
     r = client.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
     assert r.status_code == 202 and r.json["state"] == "checking"
     assert archive.store.head(key) is not None
-    assert uploads.check_next(archive, "checker")
+    assert Worker(archive, "checker").run_once(kinds={uploads.CHECK_KIND})
     assert archive.store.head(key) is None
     status = client.get(f"/staff/uploads/{upload_id}").json
     assert status["state"] == "refused" and status["error"] == "slides deck.pdf: not a PDF, PPTX or ODP file"
