@@ -76,19 +76,30 @@ def test_a_missing_program_is_unavailable():
         runner.run(["no-such-tool"], runner.Limits(5))
 
 
+def _sleeping(marker: str) -> list[int]:
+    """The `sleep <marker>` processes alone (the worker's own command line names the marker too)."""
+    found = []
+    for pid in _alive(marker):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes() == f"sleep\0{marker}\0".encode():
+                found.append(pid)
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
 @pytest.mark.parametrize("network", [True, False])
 def test_children_die_with_a_killed_worker(tmp_path, network):
-    """SIGKILL leaves the worker no chance to clean up: PR_SET_PDEATHSIG takes its child;
-    without network, the PID namespace takes everything the child forked too."""
+    """SIGKILL leaves the worker no chance to clean up: PR_SET_PDEATHSIG takes its child
+    (bwrap), and the sandbox's PID namespace takes everything the child forked too."""
     marker = "302.%d" % (os.getpid() % 1000 + (0 if network else 1))
-    # with the network only the direct child is ours to take: a plain sleep
-    command = ["sleep", marker] if network else ["sh", "-c", f"sleep {marker} & sleep {marker} & wait"]
+    command = ["sh", "-c", f"sleep {marker} & sleep {marker} & wait"]
     script = ("import sys; from archive import runner; "
               f"runner.run({command!r}, runner.Limits(60, network={network}))")
     worker = subprocess.Popen([PY, "-c", script], cwd=Path(runner.__file__).parent.parent)
     try:
-        deadline = time.monotonic() + 10
-        while len(_alive(marker)) < (1 if network else 2):
+        deadline = time.monotonic() + 30
+        while len(_sleeping(marker)) < 2:  # both grandchildren started: the sandbox is up
             assert time.monotonic() < deadline, "the child did not start"
             time.sleep(0.05)
         worker.send_signal(signal.SIGKILL)
