@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import get_locale, gettext
 from sqlalchemy import bindparam, select
 
+from archive import analytics
 from archive import browse as catalog_browse
 from archive import queries
 from archive.context import Archive
@@ -320,11 +321,18 @@ def download_all_slides(webinar_id: str):
 
 @bp.post("/webinars/<webinar_id>/played")
 def played(webinar_id: str):
-    """The player's beacon on the first play of a page view: counted, nothing stored about
-    who played. No session and no form: exempt from CSRF, and it changes nothing but a count."""
+    """The player's beacon on the first play of a page view: counted once per viewer
+    (address and browser) and day, rate-limited per address; only an HMAC of who played is
+    kept, until the day ends. No session and no form: exempt from CSRF, and it changes
+    nothing but a count."""
+    counters = current_app.extensions["counters"]
+    client = request.remote_addr or ""
+    if not analytics.beacon_allowed(counters, client, _archive().settings.play_beacons_per_minute):
+        return "", 429
     with _archive().catalog.engine.connect() as c:
         row = c.execute(_VISIBILITY, {"id": webinar_id}).first()
     if row is None or not queries.is_viewable(Webinar(visibility=row.visibility, publish_at=row.publish_at)):
         abort(404)
-    count(webinar_id, "play")
+    if analytics.first_play(counters, webinar_id, client, request.headers.get("User-Agent", "")):
+        count(webinar_id, "play")
     return "", 204
