@@ -16,6 +16,7 @@ import pytest
 from flask import url_for
 
 from archive import accounts
+from archive.config import DEVELOPMENT_SESSION_KEY, ConfigError
 from archive.context import Archive
 from archive.importer import ImportRequest, import_webinar
 from archive.models import Job
@@ -60,6 +61,20 @@ def test_the_real_configuration_protects_sessions_and_forms(archive):
     assert app.config["WTF_CSRF_ENABLED"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.config["SESSION_COOKIE_SECURE"] is False  # served over http here
+
+
+def test_the_app_refuses_the_published_development_key_once_reachable_from_elsewhere(archive, minio, tmp_path):
+    published = archive.settings.with_(secret_key=DEVELOPMENT_SESSION_KEY)
+    with pytest.raises(ConfigError, match="WEBINAR_ARCHIVE_SECRET_KEY is a development secret .*"
+                                          "the public URL, http://archive.test"):
+        create_app(Archive(settings=published, catalog=archive.catalog, store=archive.store))
+    on_loopback = published.with_(public_url="http://127.0.0.1:8000")  # a developer's own machine
+    create_app(Archive(settings=on_loopback, catalog=archive.catalog, store=archive.store))
+    env = {**archive_env(minio, tmp_path), "WEBINAR_ARCHIVE_DATABASE_URL": archive.settings.database_url,
+           "WEBINAR_ARCHIVE_SECRET_KEY": DEVELOPMENT_SESSION_KEY, "WEBINAR_ARCHIVE_PUBLIC_URL": "http://127.0.0.1:8000"}
+    r = subprocess.run([str(CLI), "serve", "--host", "0.0.0.0", "--port", str(free_port())], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "the address served on, '0.0.0.0'" in r.stderr
 
 
 def test_every_staff_route_is_in_the_table(app):
