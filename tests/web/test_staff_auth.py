@@ -402,3 +402,17 @@ def test_the_first_admin_comes_from_the_command_line(client, archive, minio, tmp
     assert login(other, "ed@example.org").status_code == 401
     r = subprocess.run([str(CLI), "--help"], env=env, capture_output=True, text=True, timeout=60)
     assert re.search(r"^\s+user\s+\w", r.stdout, re.M)
+
+
+def test_an_upload_stays_its_owners_across_sessions(archive, webinar_id):
+    from ..staff import signed_in, staff_app
+
+    app = staff_app(archive)
+    client = signed_in(app)
+    r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "slides", "filename": "deck.pdf",
+                                            "size": 1000})
+    assert r.status_code == 201, r.json
+    upload_id = r.json["uploadId"]
+    assert post(client, "/staff/logout").status_code == 302  # the session token changes
+    again = signed_in(app)
+    assert again.get(f"/staff/uploads/{upload_id}/parts").status_code == 200  # the account owns it, still
