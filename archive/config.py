@@ -116,7 +116,7 @@ class Settings:
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed
     login_window_seconds: int = 600
     login_client_failures: int = 10  # failed sign-ins per client address and window
-    login_account_failures: int = 20  # per account, from all clients (more than one client may make)
+    login_account_failures: int = 20  # per account from all clients: above one client's, so it cannot lock one out
     play_beacons_per_minute: int = 30  # per client address
 
     @classmethod
@@ -183,14 +183,15 @@ class Settings:
                               f"your own (the S3 endpoint, {self.s3_endpoint or 'AWS'}, is not on this machine)")
         if self.secret_key not in DEVELOPMENT_SECRETS:
             return
-        reached = [f"the S3 endpoint, {self.s3_endpoint or 'AWS'}," if not _on_loopback(self.s3_endpoint) else "",
-                   f"the public URL, {self.public_url}," if not _on_loopback(self.public_url) else "",
-                   f"the address served on, {serve_host!r}," if serve_host is not None
-                   and not _loopback_host(serve_host) else ""]
-        reached = [r for r in reached if r]
+        reached = [what for what, local in (
+            (f"the S3 endpoint ({self.s3_endpoint or 'AWS'})", _on_loopback(self.s3_endpoint)),
+            (f"the public URL ({self.public_url})", _on_loopback(self.public_url)),
+            (f"the address served on ({serve_host!r})", serve_host is None or _loopback_host(serve_host)),
+        ) if not local]
         if reached:
             raise ConfigError(f"WEBINAR_ARCHIVE_SECRET_KEY is a development secret published with the code; "
-                              f"set your own, long and random ({' and '.join(reached)} not on this machine)")
+                              f"set your own, long and random: {' and '.join(reached)} "
+                              f"{'is' if len(reached) == 1 else 'are'} not on this machine")
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
