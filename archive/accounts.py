@@ -5,11 +5,17 @@ hashed with Argon2id (argon2-cffi); a hash made with older parameters is replace
 next successful sign-in. E-mail addresses are kept in lower case, so they compare without
 regard to case. This module knows nothing of Flask: the web layer adapts a `User` to
 Flask-Login through the attributes it looks for (`is_active`, `get_id`, ...).
+
+A session names its user by id and the user's session token (`get_id`, checked by
+`from_session_id` on every request). Signing out, a new password, a new role and
+deactivation replace the token, so every session made before ends at its next request.
 """
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hmac
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,6 +34,10 @@ class AccountError(Exception):
     """A request the accounts cannot honour (bad address, taken, last admin, ...)."""
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -38,6 +48,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
 
     # What Flask-Login asks of a user object.
     is_authenticated = True
@@ -48,7 +59,8 @@ class User(Base):
         return self.active
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What a session stores: replacing the token ends every session of this user."""
+        return f"{self.id}:{self.session_token}"
 
     @property
     def is_admin(self) -> bool:
@@ -82,6 +94,22 @@ def get(session: Session, user_id: int | str) -> User | None:
         return session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
+
+
+def from_session_id(session: Session, session_id: str) -> User | None:
+    """The active user a session names (see `User.get_id`), or None when the session
+    was ended (a new token) or the account deactivated."""
+    user_id, _, token = (session_id or "").partition(":")
+    user = get(session, user_id) if token else None
+    if user is None or not user.active or not hmac.compare_digest(user.session_token.encode(), token.encode()):
+        return None
+    return user
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Every existing session of `user` ends at its next request."""
+    user.session_token = new_session_token()
+    session.flush()
 
 
 def by_email(session: Session, email: str) -> User | None:
@@ -143,7 +171,7 @@ def authenticate(session: Session, email: str, password: str, hasher: PasswordHa
 def set_password(session: Session, user: User, password: str, hasher: PasswordHasher = HASHER) -> None:
     _check_password(password)
     user.password_hash = hasher.hash(password)
-    session.flush()
+    end_sessions(session, user)
 
 
 def _active_admins(session: Session) -> int:
@@ -154,8 +182,9 @@ def set_role(session: Session, user: User, role: str) -> None:
     _check_role(role)
     if user.role == "admin" and role != "admin" and user.active and _active_admins(session) <= 1:
         raise AccountError("the last active admin cannot stop being one")
-    user.role = role
-    session.flush()
+    if user.role != role:
+        user.role = role
+        end_sessions(session, user)
 
 
 def deactivate(session: Session, user: User) -> None:
@@ -163,7 +192,7 @@ def deactivate(session: Session, user: User) -> None:
     if user.role == "admin" and user.active and _active_admins(session) <= 1:
         raise AccountError("the last active admin cannot be deactivated")
     user.active = False
-    session.flush()
+    end_sessions(session, user)
 
 
 def activate(session: Session, user: User) -> None:

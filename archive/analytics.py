@@ -4,6 +4,9 @@ Nothing personal is kept: no address, no cookie, no user agent; a count is a day
 webinar, a file (or none, for the webinar's page) and what happened. The web process
 adds up events in memory and writes the sums at intervals, so a page view costs a
 dictionary update and not a database write; several processes each add their own sums.
+
+A play is counted once per viewer (client address and browser) per webinar and UTC day:
+the shared counters (`throttle`) remember an HMAC of the three for the rest of that day.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .catalog import Catalog
 from .models import Base, Webinar
+from .throttle import Counters
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,19 @@ class DailyCount(Base):
 
 def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
+
+
+DAY = 24 * 3600
+
+
+def first_play(counters: Counters, webinar_id: str, client: str, user_agent: str) -> bool:
+    """True the first time this viewer plays this webinar today (UTC): its play counts."""
+    return counters.hit(f"play|{webinar_id}|{client}|{user_agent}", DAY) == 1
+
+
+def beacon_allowed(counters: Counters, client: str, per_minute: int) -> bool:
+    """The play beacon's rate limit per client address."""
+    return counters.hit(f"play beacon|{client}", 60) <= per_minute
 
 
 def add_counts(session: Session, counts: dict[tuple[dt.date, str, str, str], int]) -> None:

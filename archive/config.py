@@ -44,18 +44,22 @@ def _isolation(environ: dict[str, str]) -> Isolation:
 
 LOCAL_SERVICES_FILE = "services.env"
 # Secrets anyone can read in this repository: scripts/run's MinIO password and the Flask
-# key's default. Fine for a MinIO on this machine, refused anywhere else.
-DEVELOPMENT_SECRETS = frozenset({"webinar-archive-secret", "dev-only-not-secret"})
+# key's default. Fine on this machine alone, refused anywhere else.
+DEVELOPMENT_SESSION_KEY = "dev-only-not-secret"
+DEVELOPMENT_SECRETS = frozenset({"webinar-archive-secret", DEVELOPMENT_SESSION_KEY})
 
 
-def _on_loopback(url: str | None) -> bool:
-    host = urlsplit(url).hostname if url else None  # None: AWS
+def _loopback_host(host: str | None) -> bool:
     if host == "localhost":
         return True
     try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
+        return host is not None and ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _on_loopback(url: str | None) -> bool:
+    return _loopback_host(urlsplit(url).hostname if url else None)  # None: AWS
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -122,6 +126,12 @@ class Settings:
     # How tool children are fenced in: bubblewrap (namespaces, their own filesystem view),
     # or `none` where the worker is isolated otherwise (compose: a network reaching MinIO only).
     tool_isolation: Isolation = Isolation.BWRAP
+    # Security review (issue 13): client addresses, sign-in limits, the play beacon.
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed
+    login_window_seconds: int = 600
+    login_client_failures: int = 10  # failed sign-ins per client address and window
+    login_account_failures: int = 20  # per account from all clients: above one client's, so it cannot lock one out
+    play_beacons_per_minute: int = 30  # per client address
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -145,7 +155,7 @@ class Settings:
             s3_access_key=_env(env, "AWS_ACCESS_KEY_ID"),
             s3_secret_key=_env(env, "AWS_SECRET_ACCESS_KEY"),
             public_url=_env(env, "WEBINAR_ARCHIVE_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
-            secret_key=_env(env, "WEBINAR_ARCHIVE_SECRET_KEY", "dev-only-not-secret"),
+            secret_key=_env(env, "WEBINAR_ARCHIVE_SECRET_KEY", DEVELOPMENT_SESSION_KEY),
             work_dir=Path(_env(env, "WEBINAR_ARCHIVE_WORK_DIR", str(data_dir / "work"))),
             presign_seconds=_env_number(env, "WEBINAR_ARCHIVE_PRESIGN_SECONDS", 600),
             download_link_seconds=_env_number(env, "WEBINAR_ARCHIVE_DOWNLOAD_LINK_SECONDS", 3600),
@@ -171,15 +181,32 @@ class Settings:
             upload_max_captions_mb=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_MAX_CAPTIONS_MB", 20),
             upload_abandon_hours=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_ABANDON_HOURS", 48.0, float),
             tool_isolation=_isolation(env),
+            trusted_proxies=max(0, _env_number(env, "WEBINAR_ARCHIVE_TRUSTED_PROXIES", 0)),
+            login_window_seconds=max(1, _env_number(env, "WEBINAR_ARCHIVE_LOGIN_WINDOW_SECONDS", 600)),
+            login_client_failures=max(1, _env_number(env, "WEBINAR_ARCHIVE_LOGIN_CLIENT_FAILURES", 10)),
+            login_account_failures=max(1, _env_number(env, "WEBINAR_ARCHIVE_LOGIN_ACCOUNT_FAILURES", 20)),
+            play_beacons_per_minute=max(1, _env_number(env, "WEBINAR_ARCHIVE_PLAY_BEACONS_PER_MINUTE", 30)),
         )
 
-    def refuse_development_secrets(self) -> None:
-        """A published secret is fine beside a MinIO on this machine, nowhere else."""
-        for name, value in (("AWS_SECRET_ACCESS_KEY", self.s3_secret_key),
-                            ("WEBINAR_ARCHIVE_SECRET_KEY", self.secret_key)):
-            if value in DEVELOPMENT_SECRETS and not _on_loopback(self.s3_endpoint):
-                raise ConfigError(f"{name} is a development secret published with the code; set your "
-                                  f"own (the S3 endpoint, {self.s3_endpoint or 'AWS'}, is not on this machine)")
+    def refuse_development_secrets(self, serve_host: str | None = None) -> None:
+        """A published secret is fine on this machine alone, nowhere else: the S3 secret
+        beside a local MinIO; the session key (anyone holding it signs an admin's session)
+        only while the S3 endpoint, the public URL and the address served on (`serve_host`,
+        when serving) are all loopback."""
+        if self.s3_secret_key in DEVELOPMENT_SECRETS and not _on_loopback(self.s3_endpoint):
+            raise ConfigError(f"AWS_SECRET_ACCESS_KEY is a development secret published with the code; set "
+                              f"your own (the S3 endpoint, {self.s3_endpoint or 'AWS'}, is not on this machine)")
+        if self.secret_key not in DEVELOPMENT_SECRETS:
+            return
+        reached = [what for what, local in (
+            (f"the S3 endpoint ({self.s3_endpoint or 'AWS'})", _on_loopback(self.s3_endpoint)),
+            (f"the public URL ({self.public_url})", _on_loopback(self.public_url)),
+            (f"the address served on ({serve_host!r})", serve_host is None or _loopback_host(serve_host)),
+        ) if not local]
+        if reached:
+            raise ConfigError(f"WEBINAR_ARCHIVE_SECRET_KEY is a development secret published with the code; "
+                              f"set your own, long and random: {' and '.join(reached)} "
+                              f"{'is' if len(reached) == 1 else 'are'} not on this machine")
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

@@ -85,6 +85,35 @@ ensure_minio() {
   [ -x "$MINIO_BIN" ] || die "MinIO build produced no binary at $MINIO_BIN"
 }
 
+# The web app's session key for a data folder: the one its services.env keeps, else a new
+# random one. Made once per data folder, so sessions survive a restart, and never the
+# development key published with the code (anyone holding it could sign an admin's session).
+session_key() {  # data dir
+  local file="$1/services.env" key=""
+  [ -r "$file" ] && key="$(sed -n 's/^WEBINAR_ARCHIVE_SECRET_KEY=//p' "$file" | tail -n 1)"
+  [ -n "$key" ] || key="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  printf '%s\n' "$key"
+}
+
+# services.env in the data folder: the local services' settings, which commands run from
+# another shell (webinar-archive import ...) read. It holds the app's S3 secret and the
+# session key: readable by this user only.
+write_services_env() {  # data dir
+  (umask 077; cat > "$1/services.env.new" <<ENV
+# Written by scripts/run: the local services. The environment overrides each line.
+AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL_S3
+AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
+AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+AWS_DEFAULT_REGION=$AWS_DEFAULT_REGION
+WEBINAR_ARCHIVE_BUCKET=$WEBINAR_ARCHIVE_BUCKET
+WEBINAR_ARCHIVE_PUBLIC_URL=$WEBINAR_ARCHIVE_PUBLIC_URL
+WEBINAR_ARCHIVE_PORT=$WEBINAR_ARCHIVE_PORT
+WEBINAR_ARCHIVE_SECRET_KEY=$WEBINAR_ARCHIVE_SECRET_KEY
+ENV
+  )
+  mv "$1/services.env.new" "$1/services.env"
+}
+
 port_free() {
   ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from archive import localdev
+from archive.config import LOCAL_SERVICES_FILE, read_env_file
 
 ROOT = Path(__file__).resolve().parent.parent
 # MinIO's root account: only the set-up (localdev.provision) and tests of it use it.
@@ -195,19 +196,35 @@ def bucket_user(minio: MinioServer, bucket: str) -> tuple[str, str]:
     return user, secret
 
 
+def session_key(data_dir: Path) -> str:
+    """The data folder's session key, as scripts/run makes it: random, made once and kept
+    in its services.env (mode 600), so the same folder gets the same key."""
+    services = data_dir / LOCAL_SERVICES_FILE
+    key = read_env_file(services).get("WEBINAR_ARCHIVE_SECRET_KEY")
+    if not key:
+        key = secrets.token_urlsafe(32)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with open(os.open(services, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as f:
+            f.write(f"WEBINAR_ARCHIVE_SECRET_KEY={key}\n")
+    return key
+
+
 def archive_env(minio: MinioServer, tmp: Path, **overrides: str) -> dict[str, str]:
     """A test archive's environment: for Settings.from_env and for `webinar-archive`
     subprocesses alike. Each call gets its own bucket, a user limited to that bucket,
-    and its own data folder. Given credentials (another archive's), no user is made."""
+    and its own data folder (with its own session key). Given credentials (another
+    archive's), no user is made."""
     bucket = overrides.get("WEBINAR_ARCHIVE_BUCKET") or f"test-{secrets.token_hex(6)}"
     if "AWS_ACCESS_KEY_ID" in overrides:
         user, secret = overrides["AWS_ACCESS_KEY_ID"], overrides["AWS_SECRET_ACCESS_KEY"]
     else:
         user, secret = bucket_user(minio, bucket)
+    data = Path(overrides.get("WEBINAR_ARCHIVE_DATA") or tmp / "data")
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(tmp)),
-        "WEBINAR_ARCHIVE_DATA": str(tmp / "data"),
+        "WEBINAR_ARCHIVE_DATA": str(data),
+        "WEBINAR_ARCHIVE_SECRET_KEY": session_key(data),
         "WEBINAR_ARCHIVE_BUCKET": bucket,
         "AWS_ENDPOINT_URL_S3": minio.endpoint,
         "AWS_ACCESS_KEY_ID": user,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from archive.config import Settings
 from archive.context import Archive
@@ -10,10 +11,14 @@ from archive.formatting import hms
 
 def create_app(archive: Archive | None = None, test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    settings = Settings.from_env() if archive is None else archive.settings
+    settings.refuse_development_secrets()  # whoever builds the app: no session signed with a published key
     if archive is None:
-        settings = Settings.from_env()
-        settings.refuse_development_secrets()
         archive = Archive.from_settings(settings)
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For, through this many proxies only: a
+        # client cannot name itself past the proxies we run.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     https = archive.settings.public_url.startswith("https://")
     app.config.from_mapping(
         SECRET_KEY=archive.settings.secret_key,
@@ -28,6 +33,12 @@ def create_app(archive: Archive | None = None, test_config: dict | None = None) 
     if test_config:
         app.config.update(test_config)
     app.extensions["archive"] = archive
+    from archive import throttle
+
+    # Limits and "seen already" counted by every process together (the catalog or Redis).
+    counters = throttle.counters_from_settings(settings, archive.catalog)
+    app.extensions["counters"] = counters
+    app.extensions["sign_in_limits"] = throttle.SignInLimits.from_settings(settings, counters)
     from archive.analytics import Tally
 
     # Views, plays and downloads: added up in memory, written every few seconds.

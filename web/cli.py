@@ -53,6 +53,7 @@ def _captions(text: str) -> tuple[str, Path]:
 def cmd_serve(args) -> int:
     from . import create_app
 
+    Settings.from_env().refuse_development_secrets(serve_host=args.host)  # before any setup
     archive = _archive(args)  # the schema and the bucket, once, before any worker starts
     url = f"http://{args.host}:{args.port}/"
     if args.debug:

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
+from archive import analytics
 from archive import browse as catalog_browse
 from archive import queries
 from archive.context import Archive
@@ -302,9 +303,16 @@ def download_all_slides(webinar_id: str):
 
 @bp.post("/webinars/<webinar_id>/played")
 def played(webinar_id: str):
-    """The player's beacon on the first play of a page view: counted, nothing stored about
-    who played. No session and no form: exempt from CSRF, and it changes nothing but a count."""
+    """The player's beacon on the first play of a page view: counted once per viewer
+    (address and browser) and day, rate-limited per address; only an HMAC of who played is
+    kept, until the day ends. No session and no form: exempt from CSRF, and it changes
+    nothing but a count."""
+    counters = current_app.extensions["counters"]
+    client = request.remote_addr or ""
+    if not analytics.beacon_allowed(counters, client, _archive().settings.play_beacons_per_minute):
+        return "", 429
     if not queries.viewable_now(_archive().catalog.engine, webinar_id):
         abort(404)
-    count(webinar_id, "play")
+    if analytics.first_play(counters, webinar_id, client, request.headers.get("User-Agent", "")):
+        count(webinar_id, "play")
     return "", 204

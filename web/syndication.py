@@ -212,6 +212,24 @@ def _webinar_id_from_url(url: str) -> str | None:
     return parts[1] if len(parts) == 2 and parts[0] in ("webinars", "embed") else None
 
 
+def _max_size(name: str) -> int:
+    """oEmbed's maxwidth/maxheight: a positive whole number of pixels (absent: no limit);
+    anything else is a bad request (400), never a server error."""
+    no_limit = 10**9  # beyond any screen: our own size applies
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return no_limit
+    if not (raw.isascii() and raw.isdigit()) or not raw.strip("0"):
+        abort(400, description=f"{name} must be a positive whole number of pixels")
+    return int(raw) if len(raw) <= 9 else no_limit
+
+
+def _embed_size(max_width: int, max_height: int) -> tuple[int, int]:
+    """The largest 16:9 player within our size and the consumer's maxima, at least 1x1."""
+    width = max(1, min(EMBED_WIDTH, max_width, max_height * 16 // 9))
+    return width, max(1, min(width * 9 // 16, max_height))
+
+
 @bp.get("/oembed")
 def oembed():
     """oEmbed (https://oembed.com) for a webinar's page: an iframe of the embed page."""
@@ -224,8 +242,7 @@ def oembed():
         w = queries.viewable(s, webinar_id)
     if w is None:
         abort(404)
-    width = min(int(request.args.get("maxwidth", EMBED_WIDTH) or EMBED_WIDTH), EMBED_WIDTH)
-    height = min(int(request.args.get("maxheight", EMBED_HEIGHT) or EMBED_HEIGHT), width * 9 // 16)
+    width, height = _embed_size(_max_size("maxwidth"), _max_size("maxheight"))
     src = _abs("syndication.embed", webinar_id=w.id)
     body = {
         "version": "1.0", "type": "video", "provider_name": site_name(),

@@ -28,7 +28,8 @@ def _archive() -> Archive:
 
 
 def _owner() -> str:
-    return current_user.get_id() or ""
+    # The account's id, not the session's (get_id also holds the session token, which changes).
+    return str(current_user.id) if current_user.is_authenticated else ""
 
 
 def _error(message: str, status: int):

@@ -98,3 +98,67 @@ def test_the_last_active_admin_stays_one(catalog):
     with catalog.session() as s:
         assert [(u.email, u.role) for u in accounts.list_users(s)] == [
             ("admin@example.org", "editor"), ("ed@example.org", "admin")]
+
+
+def _session_id(catalog, email: str) -> str:
+    with catalog.session() as s:
+        return accounts.find(s, email).get_id()
+
+
+def _opens(catalog, session_id: str) -> bool:
+    with catalog.session() as s:
+        return accounts.from_session_id(s, session_id) is not None
+
+
+def test_a_new_password_a_new_role_and_deactivation_end_the_users_sessions(catalog):
+    _add(catalog, "admin@example.org", "admin")
+    _add(catalog, "ed@example.org")
+    ended = []
+    for change in (lambda s, u: accounts.set_password(s, u, PASSWORD + " again"),
+                   lambda s, u: accounts.set_role(s, u, "admin"),
+                   accounts.end_sessions,  # signing out
+                   accounts.deactivate):
+        before, admin = _session_id(catalog, "ed@example.org"), _session_id(catalog, "admin@example.org")
+        assert _opens(catalog, before)
+        with catalog.transaction() as s:
+            change(s, accounts.find(s, "ed@example.org"))
+        ended.append(not _opens(catalog, before))
+        assert _opens(catalog, admin)  # another user's sessions go on
+    assert ended == [True, True, True, True]
+    with catalog.transaction() as s:
+        accounts.activate(s, accounts.find(s, "ed@example.org"))
+    user_id = _session_id(catalog, "ed@example.org").partition(":")[0]
+    assert _opens(catalog, _session_id(catalog, "ed@example.org"))
+    for forged in (user_id, f"{user_id}:", f"{user_id}:guess", f"{user_id}:ü", "", "x:y"):
+        assert not _opens(catalog, forged)  # a bare id (a session from before 0010) included
+
+
+def test_the_session_token_migration_gives_existing_users_a_token_each(backend, tmp_path):
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect, text
+
+    from archive.catalog import MIGRATIONS
+
+    c = Catalog(backend.get("WEBINAR_ARCHIVE_DATABASE_URL", f"sqlite:///{tmp_path / 'catalog.sqlite3'}"))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    before = ScriptDirectory.from_config(cfg).get_revision("0010").down_revision
+    try:
+        with c.engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, before)
+            for email in ("a@example.org", "b@example.org"):
+                connection.execute(text("INSERT INTO users (email, password_hash, role, active, created_at) "
+                                        "VALUES (:e, 'x', 'editor', true, CURRENT_TIMESTAMP)"), {"e": email})
+        c.migrate()
+        with c.session() as s:
+            tokens = [u.session_token for u in accounts.list_users(s)]
+        assert len(tokens) == 2 and len(set(tokens)) == 2 and all(len(t) >= 40 for t in tokens)
+        with c.engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, before)
+            assert "session_token" not in {col["name"] for col in inspect(connection).get_columns("users")}
+    finally:
+        c.dispose()

@@ -64,3 +64,16 @@ def test_counts_of_a_deleted_webinar_are_dropped(archive):
 def test_unknown_events_are_refused(archive):
     with pytest.raises(ValueError):
         analytics.Tally(archive.catalog, 0).add("x", "like")
+
+
+def test_a_viewer_is_counted_once_per_webinar_and_day_by_every_process(archive):
+    from archive import throttle
+
+    a, b = _webinar(archive, "Alpha"), _webinar(archive, "Beta")
+    first, second = (throttle.counters_from_settings(archive.settings, archive.catalog) for _ in range(2))
+    seen = [analytics.first_play(counters, a, "192.0.2.1", "Firefox/140") for counters in (first, second, first)]
+    assert seen == [True, False, False]
+    assert analytics.first_play(second, b, "192.0.2.1", "Firefox/140")  # another webinar
+    assert analytics.first_play(first, a, "192.0.2.1", "Chromium/142")  # another browser
+    assert analytics.first_play(second, a, "192.0.2.2", "Firefox/140")  # another address
+    assert [analytics.beacon_allowed(c, "192.0.2.9", 3) for c in (first, second) * 3] == [True] * 3 + [False] * 3

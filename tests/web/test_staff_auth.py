@@ -2,22 +2,27 @@
 anonymous visitors, editors and admins, with the real configuration (CSRF on)."""
 from __future__ import annotations
 
+import http.cookiejar
 import re
 import secrets
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
 from flask import url_for
 
 from archive import accounts
+from archive.config import DEVELOPMENT_SESSION_KEY, ConfigError
 from archive.context import Archive
 from archive.importer import ImportRequest, import_webinar
 from archive.models import Job
 from web import create_app
 
-from ..services import archive_env
+from ..services import archive_env, free_port, stop_process, wait_http
 from .staff_client import PASSWORD, add_user, csrf_token, login, post
 
 CLI = Path(sys.executable).parent / "webinar-archive"  # the console script pip installed
@@ -56,6 +61,20 @@ def test_the_real_configuration_protects_sessions_and_forms(archive):
     assert app.config["WTF_CSRF_ENABLED"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.config["SESSION_COOKIE_SECURE"] is False  # served over http here
+
+
+def test_the_app_refuses_the_published_development_key_once_reachable_from_elsewhere(archive, minio, tmp_path):
+    published = archive.settings.with_(secret_key=DEVELOPMENT_SESSION_KEY)
+    with pytest.raises(ConfigError, match="WEBINAR_ARCHIVE_SECRET_KEY is a development secret .*"
+                                          "the public URL \\(http://archive.test\\) is not on this machine"):
+        create_app(Archive(settings=published, catalog=archive.catalog, store=archive.store))
+    on_loopback = published.with_(public_url="http://127.0.0.1:8000")  # a developer's own machine
+    create_app(Archive(settings=on_loopback, catalog=archive.catalog, store=archive.store))
+    env = {**archive_env(minio, tmp_path), "WEBINAR_ARCHIVE_DATABASE_URL": archive.settings.database_url,
+           "WEBINAR_ARCHIVE_SECRET_KEY": DEVELOPMENT_SESSION_KEY, "WEBINAR_ARCHIVE_PUBLIC_URL": "http://127.0.0.1:8000"}
+    r = subprocess.run([str(CLI), "serve", "--host", "0.0.0.0", "--port", str(free_port())], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "the address served on ('0.0.0.0') is not" in r.stderr
 
 
 def test_every_staff_route_is_in_the_table(app):
@@ -158,15 +177,86 @@ def test_a_wrong_password_is_refused(client, people):
     assert client.get("/staff/").status_code == 302
 
 
-def test_failed_logins_are_rate_limited_per_address(client, people):
-    for _ in range(5):
-        assert login(client, "editor@example.org", "wrong password, again").status_code == 401
-    r = login(client, "editor@example.org")  # even the right password waits now
-    assert r.status_code == 429
-    assert "Too many sign-in attempts" in r.get_data(as_text=True)
-    assert client.get("/staff/").status_code == 302
-    # Another account from the same address is not locked out by it.
-    assert login(client, "admin@example.org").status_code == 302
+def _app_with(archive: Archive, **settings):
+    """Another app (another web process) on the same catalog, with these settings."""
+    return create_app(Archive(settings=archive.settings.with_(**settings), catalog=archive.catalog,
+                              store=archive.store))
+
+
+def _from(app, address: str, **headers):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    client.environ_base.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
+    return client
+
+
+def test_failed_sign_ins_are_limited_per_client_and_per_account_in_all_processes(archive, people):
+    # Two web processes (apps with their own counters) count together, in the catalog.
+    first, second = (_app_with(archive, login_client_failures=3, login_account_failures=5) for _ in range(2))
+    attacker = [_from(first, "192.0.2.1"), _from(second, "192.0.2.1")]
+    answers = [login(attacker[i % 2], "editor@example.org", "wrong password, again").status_code
+               for i in range(16)]
+    assert answers == [401] * 3 + [429] * 13
+    r = login(attacker[0], "editor@example.org")  # a throttled client waits, right password included
+    assert r.status_code == 429 and "Too many sign-in attempts" in r.get_data(as_text=True)
+    assert login(attacker[1], "admin@example.org").status_code == 429  # whatever the account
+    # The account's owner, from another client, is not refused because that one is throttled.
+    owner = _from(second, "198.51.100.7")
+    assert login(owner, "editor@example.org").status_code == 302
+    assert owner.get("/staff/").status_code == 200
+    # Failures from several clients add up per account: then the account waits a while.
+    for address in ("192.0.2.2", "192.0.2.3"):
+        assert login(_from(first, address), "editor@example.org", "wrong password").status_code == 401
+    assert login(_from(second, "203.0.113.9"), "editor@example.org").status_code == 429
+    assert login(_from(first, "203.0.113.9"), "admin@example.org").status_code == 302
+
+
+def _sign_in_over_http(base: str, email: str, password: str) -> int:
+    """One sign-in through the form over a new connection, as a browser would: the status."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
+    page = opener.open(f"{base}/staff/login", timeout=30).read().decode()
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
+    form = urllib.parse.urlencode({"email": email, "password": password, "csrf_token": token}).encode()
+    try:
+        return opener.open(f"{base}/staff/login", data=form, timeout=30).status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_the_workers_of_one_gunicorn_share_the_count(archive, people, minio, tmp_path):
+    port = free_port()
+    env = {**archive_env(minio, tmp_path), "WEBINAR_ARCHIVE_DATABASE_URL": archive.settings.database_url,
+           "WEBINAR_ARCHIVE_LOGIN_CLIENT_FAILURES": "3", "WEBINAR_ARCHIVE_LOGIN_ACCOUNT_FAILURES": "100"}
+    with open(tmp_path / "serve.log", "wb") as log:
+        server = subprocess.Popen([str(CLI), "serve", "--port", str(port), "--workers", "2", "--threads", "1"],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_http(f"{base}/api/health")
+            answers = [_sign_in_over_http(base, "editor@example.org", "wrong password") for _ in range(16)]
+            right = _sign_in_over_http(base, "editor@example.org", PASSWORD)
+        finally:
+            stop_process(server)
+    assert answers == [401] * 3 + [429] * 13, (tmp_path / "serve.log").read_text()[-2000:]
+    assert right == 429
+
+
+@pytest.mark.parametrize("trusted", [0, 1])
+def test_x_forwarded_for_is_believed_only_through_trusted_proxies(archive, people, trusted):
+    app = _app_with(archive, trusted_proxies=trusted, login_client_failures=2, login_account_failures=50)
+    for n in range(2):  # a client that names itself anew each time
+        client = _from(app, "127.0.0.1", x_forwarded_for=f"192.0.2.{n + 10}")
+        assert login(client, "editor@example.org", "wrong password").status_code == 401
+    r = login(_from(app, "127.0.0.1", x_forwarded_for="192.0.2.99"), "editor@example.org")
+    # Without a trusted proxy the header is the client's word: all were one client (the socket's
+    # address), now throttled. Behind one proxy it is the proxy's word: another client.
+    assert r.status_code == (429 if trusted == 0 else 302)
 
 
 def test_state_changes_without_the_csrf_token_are_refused(client, archive, people, queued_job):
@@ -201,6 +291,60 @@ def test_a_deactivated_account_is_signed_out_at_its_next_request(client, archive
         accounts.deactivate(s, accounts.find(s, "editor@example.org"))
     assert client.get("/staff/").status_code == 302
     assert login(client, "editor@example.org").status_code == 401
+
+
+def _saved_cookie(client) -> str:
+    return client.get_cookie("session").value
+
+
+def _replay(app, cookie: str):
+    """A new client presenting a session cookie saved earlier (as a thief would)."""
+    client = app.test_client()
+    client.set_cookie("session", cookie)
+    return client
+
+
+def test_sign_out_a_new_password_or_role_and_deactivation_end_the_saved_sessions(app, archive, people):
+    admin = app.test_client()
+    assert login(admin, "admin@example.org").status_code == 302
+
+    def change_password(user_id):
+        with archive.catalog.transaction() as s:
+            accounts.set_password(s, accounts.get(s, user_id), PASSWORD)  # even the same one
+
+    ends = {
+        "sign-out": lambda client, _: post(client, "/staff/logout"),
+        "password": lambda _, user_id: change_password(user_id),
+        "role": lambda _, user_id: post(admin, f"/staff/users/{user_id}/role", {"role": "admin"}),
+        "deactivation": lambda _, user_id: post(admin, f"/staff/users/{user_id}/deactivate"),
+    }
+    for what, end in ends.items():
+        email = f"{what}@example.org"
+        user_id = add_user(archive, email)
+        client, elsewhere = app.test_client(), app.test_client()
+        assert login(client, email).status_code == 302 and login(elsewhere, email).status_code == 302
+        saved = _saved_cookie(client)
+        assert _replay(app, saved).get("/staff/").status_code == 200
+        end(client, user_id)
+        assert _replay(app, saved).get("/staff/").status_code == 302, what
+        assert elsewhere.get("/staff/").status_code == 302, what  # every session of the user
+        assert admin.get("/staff/users").status_code == 200  # not another user's
+    assert login(app.test_client(), "sign-out@example.org").status_code == 302  # signing in again works
+
+
+def test_a_session_forged_with_the_published_development_key_opens_nothing(app, archive, people):
+    from flask.sessions import SecureCookieSessionInterface
+
+    from archive.config import DEVELOPMENT_SESSION_KEY
+
+    assert app.config["SECRET_KEY"] != DEVELOPMENT_SESSION_KEY  # the tests make a key, as scripts/run does
+    with archive.catalog.session() as s:
+        session_id = accounts.get(s, people["admin"]).get_id()  # even knowing the user's token
+    forger = create_app(archive, {"SECRET_KEY": DEVELOPMENT_SESSION_KEY})
+    cookie = SecureCookieSessionInterface().get_signing_serializer(forger).dumps(
+        {"_user_id": session_id, "_fresh": True})
+    assert _replay(app, cookie).get("/staff/users").status_code == 302
+    assert _replay(forger, cookie).get("/staff/users").status_code == 200  # the forgery itself is sound
 
 
 def test_admins_manage_accounts_from_the_accounts_page(client, archive, people):
@@ -258,3 +402,17 @@ def test_the_first_admin_comes_from_the_command_line(client, archive, minio, tmp
     assert login(other, "ed@example.org").status_code == 401
     r = subprocess.run([str(CLI), "--help"], env=env, capture_output=True, text=True, timeout=60)
     assert re.search(r"^\s+user\s+\w", r.stdout, re.M)
+
+
+def test_an_upload_stays_its_owners_across_sessions(archive, webinar_id):
+    from ..staff import signed_in, staff_app
+
+    app = staff_app(archive)
+    client = signed_in(app)
+    r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "slides", "filename": "deck.pdf",
+                                            "size": 1000})
+    assert r.status_code == 201, r.json
+    upload_id = r.json["uploadId"]
+    assert post(client, "/staff/logout").status_code == 302  # the session token changes
+    again = signed_in(app)
+    assert again.get(f"/staff/uploads/{upload_id}/parts").status_code == 200  # the account owns it, still

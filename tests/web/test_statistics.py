@@ -28,3 +28,35 @@ def test_views_plays_and_downloads_reach_the_statistics_page(archive, worker, in
     assert "3 page views" in html and "1 plays" in html and "1 downloads" in html
     assert "Counted talk" in html and "<polyline" in html
     assert visitor.get("/staff/statistics").status_code == 302  # staff only
+
+
+def test_a_viewer_counts_one_play_a_day_and_the_beacon_is_rate_limited(archive):
+    from sqlalchemy import select
+
+    from archive import analytics
+    from archive.models import Webinar, new_id
+    from archive.states import Visibility
+    from archive.throttle import RateCount
+
+    wid = new_id()
+    with archive.catalog.transaction() as s:
+        s.add(Webinar(id=wid, title="Played talk", visibility=Visibility.PUBLIC))
+    first, second = staff_app(archive), staff_app(archive)  # two web processes
+    url = f"/webinars/{wid}/played"
+
+    def beacon(app, address: str, browser: str = "Firefox/140") -> int:
+        client = app.test_client()
+        client.environ_base.update(REMOTE_ADDR=address, HTTP_USER_AGENT=browser)
+        return client.post(url).status_code
+
+    answers = [beacon((first, second)[n % 2], "192.0.2.1") for n in range(200)]
+    per_minute = archive.settings.play_beacons_per_minute
+    assert answers == [204] * per_minute + [429] * (200 - per_minute)  # one limit for both processes
+    assert beacon(first, "192.0.2.2") == 204 and beacon(second, "192.0.2.2") == 204  # another viewer, twice
+    assert beacon(second, "192.0.2.2", "Chromium/142") == 204  # another browser behind the same address
+    for app in (first, second):
+        app.extensions["tally"].flush()
+    with archive.catalog.session() as s:
+        assert analytics.per_file(s, wid) == {"": {"play": 3}}
+        kept = list(s.scalars(select(RateCount.key)))
+    assert kept and not any("192.0.2" in k or "Firefox" in k or wid in k for k in kept)  # digests only

@@ -107,6 +107,24 @@ def test_oembed_and_the_embeddable_player(site):
     assert client.get("/oembed", query_string={"url": f"http://elsewhere.test/webinars/{w.id}"}).status_code == 404
 
 
+@pytest.mark.parametrize("args, answer", [
+    ({"maxwidth": "abc"}, 400), ({"maxheight": "1e9"}, 400), ({"maxwidth": "-5"}, 400),
+    ({"maxwidth": "0"}, 400), ({"maxheight": "12.5"}, 400), ({"maxwidth": "\u0663\u0662\u0660"}, 400),
+    ({"maxwidth": ""}, (640, 360)), ({"maxwidth": "320"}, (320, 180)), ({"maxheight": "90"}, (160, 90)),
+    ({"maxwidth": "320", "maxheight": "90"}, (160, 90)), ({"maxwidth": "1"}, (1, 1)),
+    ({"maxwidth": "9" * 5000, "maxheight": "1000000000"}, (640, 360)),
+])
+def test_oembed_sizes_are_positive_whole_numbers_within_the_consumers_maxima(site, args, answer):
+    _, client, made = site
+    r = client.get("/oembed", query_string={"url": f"http://archive.test/webinars/{made['public'].id}", **args})
+    if answer == 400:
+        assert r.status_code == 400 and "positive whole number" in r.get_data(as_text=True)
+        return
+    data = r.get_json()
+    assert r.status_code == 200 and (data["width"], data["height"]) == answer
+    assert f'width="{answer[0]}" height="{answer[1]}"' in data["html"]
+
+
 def _validator(schema_name: str) -> Draft202012Validator:
     doc = document("http://archive.test")
     registry = Registry().with_resource("urn:api", Resource.from_contents(doc, default_specification=DRAFT202012))

@@ -1,15 +1,12 @@
 """The staff area under /staff: sign-in (Flask-Login), CSRF on every state change
-(Flask-WTF), a rate-limited login (Flask-Limiter), the job dashboard and the accounts.
+(Flask-WTF), a rate-limited login (archive.throttle), the job dashboard and the accounts.
 
 `init_app(app)` is all the application factory calls."""
 from __future__ import annotations
 
 import functools
-import os
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -20,8 +17,6 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# No default limits: only the login form is limited (see auth.py).
-limiter = Limiter(key_func=get_remote_address)
 
 
 def archive() -> Archive:
@@ -51,11 +46,10 @@ def staff_required(role: str | None = None):
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
+def load_user(session_id: str):
+    # An ended session (sign-out, new password or role) or a deactivated account: signed out here.
     with archive().catalog.session() as s:
-        user = accounts.get(s, user_id)
-    # A deactivated account's open sessions end here, at their next request.
-    return user if user is not None and user.active else None
+        return accounts.from_session_id(s, session_id)
 
 
 @login_manager.unauthorized_handler
@@ -66,15 +60,9 @@ def unauthorized():
 
 
 def init_app(app: Flask) -> None:
-    for key, value in {
-        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
-        # In-memory counts are per process: point this at Redis (redis://...) for several.
-        "RATELIMIT_STORAGE_URI": os.environ.get("WEBINAR_ARCHIVE_RATELIMIT_STORAGE", "memory://"),
-    }.items():
-        app.config.setdefault(key, value)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     login_manager.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
 
     from . import auth, dashboard, photos, removal, statistics, users, webinars  # noqa: F401  (their routes are on bp)
 

@@ -1,21 +1,17 @@
-"""Sign-in and sign-out. The login form is rate-limited per address and e-mail."""
+"""Sign-in and sign-out. Failed sign-ins are limited per client address and per account
+(archive.throttle.SignInLimits, counted by all processes together); signing out ends every
+session of the user."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import make_response, redirect, render_template, request, session, url_for
-from flask_limiter.util import get_remote_address
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from archive import accounts
+from archive.throttle import SignInLimits
 
-from . import archive, bp, limiter
-
-LOGIN_LIMIT = "5/minute"  # failed attempts per client address and e-mail
-
-
-def _attempt_key() -> str:
-    return f"{get_remote_address()}|{request.form.get('email', '').strip().lower()}"
+from . import archive, bp
 
 
 def safe_next(target: str | None) -> str | None:
@@ -41,16 +37,17 @@ def login():
 
 
 @bp.post("/login")
-@limiter.limit(LOGIN_LIMIT, key_func=_attempt_key,
-               deduct_when=lambda response: response.status_code != 302,  # failed attempts only
-               on_breach=lambda _limit: make_response(*_login_page(
-                   "Too many sign-in attempts. Wait a minute and try again.", 429, request.form.get("email", ""))))
 def login_post():
     email = request.form.get("email", "")
+    limits: SignInLimits = current_app.extensions["sign_in_limits"]
+    client = request.remote_addr or ""  # the proxy's, unless WEBINAR_ARCHIVE_TRUSTED_PROXIES says otherwise
+    if not limits.begin(client, email):
+        return _login_page("Too many sign-in attempts. Wait a few minutes and try again.", 429, email)
     with archive().catalog.transaction() as s:
         user = accounts.authenticate(s, email, request.form.get("password", ""))
     if user is None:
         return _login_page("Wrong e-mail address or password.", 401, email)
+    limits.succeeded(client, email)
     session.clear()  # nothing from before the sign-in carries over (old CSRF token included)
     login_user(user)
     return redirect(safe_next(request.form.get("next")) or url_for("staff.home"))
@@ -58,6 +55,11 @@ def login_post():
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:  # every session of this user ends, not only this cookie
+        with archive().catalog.transaction() as s:
+            user = accounts.get(s, current_user.id)
+            if user is not None:
+                accounts.end_sessions(s, user)
     logout_user()
     session.clear()
     return redirect(url_for("staff.login"))
