@@ -13,6 +13,7 @@ _CONTENT_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "m4a": "audio/mp
                   "webm": "video/webm", "avi": "video/x-msvideo", "mp3": "audio/mpeg", "wav": "audio/wav",
                   "ogg": "audio/ogg", "flac": "audio/flac", "aac": "audio/aac"}
 
+
 @dataclass(frozen=True)
 class MediaInfo:
     demuxer: str

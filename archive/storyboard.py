@@ -27,6 +27,7 @@ def storyboard_vtt(info: MediaInfo, interval: float, sheet_names: list[str]) -> 
         start, end = n * interval, min((n + 1) * interval, info.duration)
         cell = n % per_sheet
         x, y = (cell % presets.STORYBOARD_COLUMNS) * tw, (cell // presets.STORYBOARD_COLUMNS) * th
-        lines += [f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}", f"{sheet_names[n // per_sheet]}#xywh={x},{y},{tw},{th}", ""]
+        lines += [f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}",
+                  f"{sheet_names[n // per_sheet]}#xywh={x},{y},{tw},{th}", ""]
         n += 1
     return "\n".join(lines)
