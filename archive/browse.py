@@ -2,10 +2,11 @@
 filtered by series, tag, language and date: `webinars` is the one listing of webinars,
 used by the pages, the feeds and the public API alike.
 
-Only listed webinars count (`Webinar.is_listed`, archive/models.py): a series, tag or speaker none of
-whose webinars is listed has no page and is in no index. Every function runs a fixed
-number of queries whatever the size of the archive (aggregates in SQL, related rows
-loaded with selectin), so a page costs the same with ten webinars or ten thousand.
+Only listed webinars count (`Webinar.is_listed`, archive/models.py): a series, tag or
+speaker none of whose webinars is listed has no page and is in no index. Every function
+runs a fixed number of queries whatever the size of the archive (aggregates in SQL,
+related rows loaded with selectin), so a page costs the same with ten webinars or ten
+thousand.
 """
 from __future__ import annotations
 

@@ -66,17 +66,20 @@ class Audience:
         """For a loaded webinar, or any row with its `visibility` and `publish_at`."""
         return row.visibility in self.visibilities and (row.publish_at is None or row.publish_at <= _naive_utc(now))
 
-    def clause(self, webinar: Any, now: dt.datetime | None = None) -> ColumnElement[bool]:
-        """The same test in SQL over `webinar` (the Webinar class or an alias of it)."""
+    def clause(self, webinar: Any, now: dt.datetime | ColumnElement[dt.datetime] | None = None
+               ) -> ColumnElement[bool]:
+        """The same test in SQL over `webinar` (the Webinar class or an alias of it). `now`
+        may be a bind parameter, for a statement built once and run many times."""
+        at = now if isinstance(now, ColumnElement) else _naive_utc(now)
         return and_(webinar.visibility.in_(sorted(self.visibilities)),
-                    or_(webinar.publish_at.is_(None), webinar.publish_at <= _naive_utc(now)))
+                    or_(webinar.publish_at.is_(None), webinar.publish_at <= at))
 
     def rule(self) -> hybrid_method:
         """Both as one method of the model: `admits` on a row, `clause` on the class."""
         def on_row(row: _Scheduled, now: dt.datetime | None = None) -> bool:
             return self.admits(row, now)
 
-        def in_sql(cls: Any, now: dt.datetime | None = None) -> ColumnElement[bool]:
+        def in_sql(cls: Any, now: dt.datetime | ColumnElement[dt.datetime] | None = None) -> ColumnElement[bool]:
             return self.clause(cls, now)
 
         return hybrid_method(on_row, in_sql)

@@ -216,7 +216,8 @@ def _render_webinar(webinar_id: str) -> tuple[str, bool]:
     # message and the retry command are for staff (`webinar-archive status` and `jobs`).
     served = {a.id for a in w.served_assets}  # a replacement's jobs are for staff
     active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES and j.asset_id in served]
-    problems = [(a.title, gettext(queries.public_problem(a))) for a in w.served_assets if a.status == AssetStatus.FAILED]
+    problems = [(a.title, gettext(queries.public_problem(a))) for a in w.served_assets
+                if a.status == AssetStatus.FAILED]
     labels = {kind: gettext(label) for kind, label in JOB_LABELS.items()}
     html = render_template("webinar.html", webinar=w, recording=rec, player=player_for(w),
                            captions=captions, decks=_decks(w), bundle=current_bundle(w.decks),

@@ -4,10 +4,10 @@ come in several languages); summaries ranked by bm25 (headings 10, own text 2,
 vocabulary 1)."""
 from __future__ import annotations
 
-from sqlalchemy import Float, Integer, bindparam, select, text
+from sqlalchemy import DateTime, Float, Integer, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from ..models import Webinar
+from ..models import Webinar, utcnow
 from .engine import DOC_COLUMNS, KIND_ORDER, Candidate, Engine
 from .marks import CLOSE, OPEN
 from .query import Query
@@ -52,9 +52,18 @@ def _ids(webinar_ids: list[str]) -> str:
 
 # bm25 is "lower is better": scores are negated so that higher is better everywhere.
 # Ranked inside the engine first (bm25 over the summaries alone, no join per match), then
-# the best few are checked against the catalog's rule: listed webinars only.
+# the best few are checked against the catalog's rule: listed webinars only. Statements
+# are built once (building one costs more than running it); each run binds :now.
+_NOW = bindparam("now", type_=DateTime)
 _RANKED = (text("SELECT rowid, rank FROM search_webinar_fts WHERE search_webinar_fts MATCH :q "
                 "ORDER BY rank, rowid LIMIT :k").columns(rowid=Integer, rank=Float).subquery("r"))
+_WEBINARS = (select(SearchWebinar.webinar_id, (-_RANKED.c.rank).label("score"),
+                    Webinar.is_listed(_NOW).label("listed"))
+             .select_from(_RANKED).join(SearchWebinar, SearchWebinar.id == _RANKED.c.rowid)
+             .join(Webinar, Webinar.id == SearchWebinar.webinar_id)
+             .order_by(_RANKED.c.rank, _RANKED.c.rowid))
+_LISTED_DAYS = (select(Webinar.id, Webinar.held_on, Webinar.created_at)
+                .where(Webinar.id.in_(bindparam("ids", expanding=True)), Webinar.is_listed(_NOW)))
 
 
 class Sqlite(Engine):
@@ -72,15 +81,11 @@ class Sqlite(Engine):
     def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
         # Most matches are listed: the best (offset + n) * 2 usually hold the page; when
         # not, and the engine had more than those, it is asked for all of them.
-        stmt = (select(SearchWebinar.webinar_id, (-_RANKED.c.rank).label("score"),
-                       Webinar.is_listed().label("listed"))
-                .select_from(_RANKED).join(SearchWebinar, SearchWebinar.id == _RANKED.c.rowid)
-                .join(Webinar, Webinar.id == SearchWebinar.webinar_id)
-                .order_by(_RANKED.c.rank, _RANKED.c.rowid))
+        params = {**self.params, "now": utcnow()}
         k = 2 * (offset + n) + 16
-        rows = session.execute(stmt, {**self.params, "k": k}).all()
+        rows = session.execute(_WEBINARS, {**params, "k": k}).all()
         if len(rows) == k and sum(1 for r in rows if r.listed) < offset + n:
-            rows = session.execute(stmt, {**self.params, "k": -1}).all()
+            rows = session.execute(_WEBINARS, {**params, "k": -1}).all()
         return [(r.webinar_id, float(r.score)) for r in rows if r.listed][offset:offset + n]
 
     def held_phrases(self, session: Session) -> list[tuple[str, float]] | None:
@@ -105,8 +110,7 @@ class Sqlite(Engine):
         if others or self.q.excluded_words:
             ids = [w for w in ids if w in self._summaries_match(session, ids)]
         ids = sorted(self.holding_phrases(session, ids, only_excluded=True)) if self.q.excluded_phrases else ids
-        rows = session.execute(select(Webinar.id, Webinar.held_on, Webinar.created_at)
-                               .where(Webinar.id.in_(ids), Webinar.is_listed())).all() if ids else []
+        rows = session.execute(_LISTED_DAYS, {"ids": ids, "now": utcnow()}).all() if ids else []
         rows.sort(key=lambda r: (str(r.held_on or ""), str(r.created_at or ""), r.id), reverse=True)
         rows.sort(key=lambda r: scores[r.id], reverse=True)  # stable: newest first among equals
         return [(r.id, scores[r.id]) for r in rows]
