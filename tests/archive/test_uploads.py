@@ -10,9 +10,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import text, update
+from sqlalchemy.exc import IntegrityError
 
 from archive import jobs, pipeline, uploads
+from archive.catalog import MIGRATIONS, Catalog
 from archive.models import Asset, Job, new_id, utcnow
 from archive.uploads import Upload, UploadNotFound, UploadRefused
 from archive.worker import Worker
@@ -349,3 +353,41 @@ def test_a_follow_up_another_worker_took_downloads_the_file(archive, webinar_id,
     assert uploads.get(archive, up.id, "staff-1").state == "done"
     with archive.catalog.session() as s:
         assert s.get(Asset, up.id).status == "ready"
+
+
+def _alembic(catalog: Catalog, step, revision: str) -> None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with catalog.engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        step(cfg, revision)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_migration_0009_gives_an_upload_waiting_for_its_check_a_job(tmp_path, request, engine):
+    url = (f"sqlite:///{tmp_path / 'c.sqlite3'}" if engine == "sqlite"
+           else request.getfixturevalue("postgres").create_database())
+    catalog = Catalog(url)
+    try:
+        _alembic(catalog, command.upgrade, "0008")
+        with catalog.engine.begin() as c:
+            c.execute(text("INSERT INTO webinars (id, title, description, visibility, created_at, updated_at) "
+                           "VALUES ('w1', 't', '', 'draft', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            for upload_id, state in (("u1", "checking"), ("u2", "done")):
+                c.execute(text("INSERT INTO uploads (id, owner, webinar_id, kind, filename, ext, size, content_type, "
+                               "key, s3_upload_id, state, created_at, updated_at, check_attempts) VALUES "
+                               f"('{upload_id}', 'o', 'w1', 'slides', 'd.pdf', 'pdf', 1, 'application/pdf', 'k', "
+                               f"'s', '{state}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"))
+        _alembic(catalog, command.upgrade, "head")
+        with catalog.session() as s:
+            assert [(j.upload_id, j.asset_id, j.kind, j.state) for j in s.query(Job)] == [
+                ("u1", None, "check_upload", "queued")]
+        with pytest.raises(IntegrityError), catalog.transaction() as s:  # a job of nothing
+            s.add(Job(kind="check_upload", state="queued"))
+        _alembic(catalog, command.downgrade, "0008")
+        with catalog.engine.begin() as c:
+            assert c.execute(text("SELECT count(*) FROM jobs")).scalar() == 0
+            assert c.execute(text("SELECT state FROM uploads WHERE id = 'u1'")).scalar() == "checking"
+        _alembic(catalog, command.upgrade, "head")
+    finally:
+        catalog.dispose()

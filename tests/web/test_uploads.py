@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from archive import uploads
+from archive.config import Settings
 from archive.models import Asset
 from archive.worker import Worker
 
@@ -127,8 +128,15 @@ def test_sweep_command_aborts_abandoned_uploads(client, archive, webinar_id, min
                       AWS_SECRET_ACCESS_KEY=archive.settings.s3_secret_key)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # What killed workers left: a job's scratch (no worker holds job 999) and an upload
+    # check's from before the check was a job.
+    work = Settings.from_env(env).work_dir
+    for leftover in ("job-999-1", "upload-0a1b2c3d4e5f-1"):
+        (work / leftover / "rec-x").mkdir(parents=True)
     assert main(["sweep"]) == 0  # young and alive: kept
-    assert "aborted 0 unfinished upload(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "aborted 0 unfinished upload(s)" in out and "removed 2 scratch folder(s)" in out
+    assert not (work / "job-999-1").exists() and not (work / "upload-0a1b2c3d4e5f-1").exists()
     assert main(["sweep", "--older-than-hours", "0"]) == 0
     assert key in capsys.readouterr().out
     assert archive.store.list_multipart_uploads() == []
