@@ -108,6 +108,8 @@ class Settings:
     upload_max_slides_mb: int = 500
     upload_max_captions_mb: int = 20
     upload_abandon_hours: float = 48.0
+    # Staff login limit's counters (Flask-Limiter storage URI): memory:// is per process.
+    ratelimit_storage: str = "memory://"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -156,6 +158,7 @@ class Settings:
             upload_max_slides_mb=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_MAX_SLIDES_MB", 500),
             upload_max_captions_mb=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_MAX_CAPTIONS_MB", 20),
             upload_abandon_hours=_env_number(env, "WEBINAR_ARCHIVE_UPLOAD_ABANDON_HOURS", 48.0, float),
+            ratelimit_storage=_env(env, "WEBINAR_ARCHIVE_RATELIMIT_STORAGE", "memory://"),
         )
 
     def refuse_development_secrets(self) -> None:

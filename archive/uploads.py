@@ -18,7 +18,7 @@ from urllib.parse import quote
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, and_, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import importer, pipeline, queries, webinars
+from . import importer, intake, pipeline, queries, webinars
 from .context import Archive
 from .jobs import LeaseKeeper
 from .models import Asset, Base, Webinar, new_id, utcnow
@@ -361,7 +361,7 @@ def run_check(archive: Archive, record: Upload, owner: str) -> str:
             scratch.mkdir(parents=True)
             local = scratch / f"original.{record.ext}"
             store.download_file(record.key, local)
-            checked = importer.check_file(record.kind, local, archive.settings, name=record.filename,
+            checked = intake.check_file(record.kind, local, archive.settings, name=record.filename,
                                            language=record.language)
             if record.kind == "slides" and checked.ext != record.ext:
                 raise importer.ImportRejected(f"{record.filename}: the file is {checked.ext.upper()}, "

@@ -13,6 +13,7 @@ from archive import ffmpeg_commands as cmd, hls, media, presets, probe, queries
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar
 
+from ..cut_short import DECLARED, cut_short
 from ..media_inputs import ffmpeg
 from ..services import Listener
 
@@ -261,6 +262,35 @@ def test_a_damaged_bitstream_fails_with_a_reason(archive, worker, clips):
         assert s.query(Job).one().attempts == 1  # known-bad input is not retried
     keys = list(archive.store.list_keys(w.prefix))
     assert not [k for k in keys if "/media/" in k]
+
+
+def test_a_recording_cut_short_keeps_the_duration_that_plays(archive, worker, tmp_path):
+    """A faststart MP4 whose data stops part of the way in (an interrupted copy) plays what
+    it holds: it is taken with that duration, not the declared one, and staff are told
+    where the data stops, from the import on and after the fast path (which finds the same)."""
+    w = import_webinar(archive, ImportRequest(title="Cut short", recording=cut_short(tmp_path / "cut.mp4")))
+    info = w.recording.info
+    assert 2.0 < info["duration"] < 3.5 and info["declared_duration"] == pytest.approx(DECLARED)
+    [warning] = info["warnings"]["process_recording"]
+    assert re.match(r"the data stops at 0:0[23]\.\d of 0:06\.0 declared", warning), warning
+    worker.run_until_idle()
+    with archive.catalog.session() as s:
+        w = queries.get(s, w.id)
+    assert w.status == "ready", w.errors
+    rec = w.recording
+    assert rec.info["duration"] == pytest.approx(info["duration"], abs=0.01)
+    assert rec.info["warnings"]["process_recording"] == [warning]
+    playlist = _playlist_lines(archive, rec.derived_key(f"hls/{rec.outputs['renditions']['source']['playlist']}"))
+    played = sum(float(line[len("#EXTINF:"):].rstrip(",")) for line in playlist if line.startswith("#EXTINF:"))
+    assert played == pytest.approx(info["duration"], abs=0.5)
+
+
+def test_a_recording_whose_data_stops_before_its_first_frame_is_refused(archive, tmp_path):
+    with pytest.raises(ImportRejected, match=r"^recording nothing\.mp4: the recording holds no playable data"):
+        import_webinar(archive, ImportRequest(title="Nothing", recording=cut_short(tmp_path / "nothing.mp4", 0)))
+    with archive.catalog.session() as s:
+        assert s.query(Webinar).count() == s.query(Asset).count() == 0
+    assert list(archive.store.list_keys("")) == []
 
 
 @pytest.mark.parametrize("body", [

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import functools
-import os
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
 from flask_limiter import Limiter
@@ -69,7 +68,7 @@ def init_app(app: Flask) -> None:
     for key, value in {
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         # In-memory counts are per process: point this at Redis (redis://...) for several.
-        "RATELIMIT_STORAGE_URI": os.environ.get("WEBINAR_ARCHIVE_RATELIMIT_STORAGE", "memory://"),
+        "RATELIMIT_STORAGE_URI": app.extensions["archive"].settings.ratelimit_storage,
     }.items():
         app.config.setdefault(key, value)
     login_manager.init_app(app)
