@@ -72,10 +72,10 @@ def _starts_like_mp4(path: Path) -> bool:
     return head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
 
 
-def probe(path: Path, limits: ToolLimits | None = None) -> MediaInfo:
-    """Identify a local file; raise MediaRejected with a readable reason if it is not media."""
+def probe(path: Path, limits: ToolLimits) -> MediaInfo:
+    """Identify a local file within `limits` (ToolLimits.from_settings); raise
+    MediaRejected with a readable reason if it is not media."""
     path = Path(path)
-    limits = limits or ToolLimits.defaults()
     size = path.stat().st_size
     if size == 0:
         raise MediaRejected("the file is empty (0 bytes)")

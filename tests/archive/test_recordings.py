@@ -106,6 +106,10 @@ def _run(archive, worker, path, **kw):
         return queries.get(s, w.id)
 
 
+def _limits(archive) -> media.ToolLimits:
+    return media.ToolLimits.from_settings(archive.settings)
+
+
 def _playlist_lines(archive, key):
     return archive.store.get_bytes(key).decode().splitlines()
 
@@ -151,10 +155,10 @@ def test_fast_path_then_full_renditions(archive, worker, clips, tmp_path):
     # audio downloads
     m4a = tmp_path / "a.m4a"
     archive.store.download_file(rec.outputs["audio_m4a"], m4a)
-    assert not probe.probe(m4a).has_video
+    assert not probe.probe(m4a, _limits(archive)).has_video
     mp3 = tmp_path / "a.mp3"
     archive.store.download_file(rec.outputs["audio_mp3"], mp3)
-    assert probe.probe(mp3).audio_codec == "mp3"
+    assert probe.probe(mp3, _limits(archive)).audio_codec == "mp3"
     # storyboard: a WebVTT index into sprite sheets that exist
     vtt = archive.store.get_bytes(rec.outputs["storyboard"]).decode()
     assert vtt.startswith("WEBVTT")
@@ -194,7 +198,7 @@ def test_inputs_we_accept(archive, worker, clips, tmp_path, name, plan, kind):
     assert not rec.info.get("failures")
     web = tmp_path / "web"
     archive.store.download_file(rec.outputs["web"], web)
-    out = probe.probe(web)
+    out = probe.probe(web, _limits(archive))
     if kind == "video":
         assert out.video_codec == "h264" and out.pix_fmt == "yuv420p"
         assert out.width % 2 == 0 and out.height % 2 == 0 or plan["video"] == "copy"
@@ -306,7 +310,7 @@ def test_playlists_disguised_as_mp4_open_nothing(archive, clips, tmp_path, body)
             import_webinar(archive, ImportRequest(title="Sneaky", recording=fake))
         # the worker path probes the same way
         with pytest.raises(media.MediaRejected):
-            probe.probe(fake)
+            probe.probe(fake, _limits(archive))
     finally:
         listener.close()
     assert listener.hits == []

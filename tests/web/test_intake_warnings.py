@@ -6,11 +6,8 @@ from __future__ import annotations
 import html
 import re
 
-import pytest
-
 from archive.importer import ImportRequest, import_webinar
 
-from ..conftest import make_settings
 from ..cut_short import cut_short
 from ..helpers import reload
 from .staff_client import add_user, login
@@ -22,19 +19,10 @@ def text(response) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
 
 
-@pytest.fixture
-def settings(minio, tmp_path):
-    return make_settings(minio, tmp_path, WEBINAR_ARCHIVE_JOB_RETRY_DELAY="0")
-
-
-@pytest.fixture
-def staff(client, archive):
+def test_staff_see_where_a_cut_recording_stops(client, archive, worker, tmp_path):
     add_user(archive, "editor@example.org", "editor")
     assert login(client, "editor@example.org").status_code == 302
-    return client
-
-
-def test_staff_see_where_a_cut_recording_stops(staff, archive, worker, tmp_path):
+    staff = client
     w = import_webinar(archive, ImportRequest(title="Cut short", recording=cut_short(tmp_path / "cut.mp4")))
     page = text(staff.get(f"/staff/webinars/{w.id}"))
     assert re.search(rf"Warning \(Making the recording watchable\): {WARNING}", page), page
