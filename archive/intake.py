@@ -146,7 +146,7 @@ def inside(folder: Path, value: str | Path, where: str) -> Path:
     path = folder / text
     try:
         resolved, home = path.resolve(strict=True), folder.resolve(strict=True)
-    except (FileNotFoundError, RuntimeError):  # missing, or a symlink loop
+    except (OSError, RuntimeError, ValueError):  # missing, a symlink loop, a NUL in the name
         raise ImportRejected(f"{where}: no such file {text!r} (paths are relative to the folder)") from None
     if not resolved.is_relative_to(home):
         raise ImportRejected(f"{where}: {text!r} is a link that leads out of the folder; "
