@@ -8,7 +8,7 @@ from typing import Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,6 +57,15 @@ class Catalog:
                 connection.execute(text("SELECT pg_advisory_xact_lock(727274)"))
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
+
+    def has_schema(self) -> bool:
+        """True when the schema has been made (by `migrate`); creates nothing, not even
+        an empty SQLite file."""
+        if self.engine.dialect.name == "sqlite":
+            database = self.engine.url.database
+            if database not in (None, "", ":memory:") and not Path(database).is_file():
+                return False
+        return inspect(self.engine).has_table("alembic_version")
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:

@@ -1,7 +1,8 @@
 """A webinar described in a file (TOML or JSON), read into an ImportRequest.
 
-The same description serves scripts, tests and the demo. Relative paths are read
-from the file's folder. Every problem is one ImportRejected sentence that names the
+The same description serves scripts, tests and the demo. Paths are relative to the
+file's folder, and only files in that folder (or below) are read: an absolute path, a
+`..` or a symlink leading out is refused. Every problem is one ImportRejected sentence that names the
 field (presentations and speakers are numbered from 1, as they appear in the file).
 
     title = "Open data in practice"
@@ -29,21 +30,20 @@ import difflib
 import json
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from .formatting import file_size
-from .importer import ImportRejected, ImportRequest, PresentationInput, SpeakerInput
+from .importer import ImportRequest, PresentationInput, SpeakerInput
+from .intake import ImportRejected, inside, parse_start, time_zone
 
 WEBINAR_KEYS = ("title", "date", "time", "timezone", "language", "series", "tags", "visibility",
                 "publish_at", "description", "recording", "slides", "captions", "speakers", "presentations")
 SPEAKER_KEYS = ("name", "organisation", "bio", "photo")
 PRESENTATION_KEYS = ("title", "speakers", "slides", "start", "slide_times")
 MAX_BYTES = 1024 * 1024
-
-_CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d{2}(?:\.\d+)?)$")
-
 
 def load(path: Path) -> ImportRequest:
     """Read a .toml or .json description; raises ImportRejected."""
@@ -68,13 +68,26 @@ def load(path: Path) -> ImportRequest:
     return parse(doc, path.parent)
 
 
+def load_with(path: Path, conflicting: Sequence[str] = (), visibility: str | None = None) -> ImportRequest:
+    """A description and what a command adds to it: only a visibility (e.g. a draft to
+    review first), which wins. `conflicting` names the options given that say what the
+    file says: they are refused rather than silently dropped or mixed in."""
+    if conflicting:
+        raise ImportRejected(f"{', '.join(conflicting)} cannot be combined with --describe "
+                             f"({Path(path).name}): put it in the file")
+    req = load(path)
+    if visibility is not None:
+        req.visibility = visibility
+    return req
+
+
 def parse(doc: Any, base: Path) -> ImportRequest:
     """A parsed description (dict) into an ImportRequest; paths relative to `base`."""
     if not isinstance(doc, dict):
         raise ImportRejected("a description is a table (a JSON object) of fields")
     _no_unknown(doc, WEBINAR_KEYS, "")
     timezone = _opt(doc, "timezone", str, "timezone")
-    zone = _zone(timezone) if timezone is not None else None
+    zone = time_zone(timezone) if timezone is not None else None
     day = _date(doc.get("date"))
     clock = _time(doc.get("time"))
     starts_at = None
@@ -105,26 +118,6 @@ def parse(doc: Any, base: Path) -> ImportRequest:
         speakers=speakers,
         presentations=[_presentation(p, i, base) for i, p in enumerate(_list_of_tables(doc, "presentations"), 1)],
     )
-
-
-def parse_start(value: Any, where: str = "start") -> float:
-    """Seconds into the recording from 1:02:03, 62:03 or a number of seconds."""
-    if isinstance(value, bool):
-        raise ImportRejected(f"{where}: {value!r} is not a time")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str) and _CLOCK.match(value.strip()):
-        h, m, s = _CLOCK.match(value.strip()).groups()
-        if float(s) >= 60 or (h is not None and int(m) >= 60):
-            raise ImportRejected(f"{where}: {value!r} is not a time (use \"1:02:03\", \"62:03\" or seconds)")
-        seconds = int(h or 0) * 3600 + int(m) * 60 + float(s)
-    elif isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
-        seconds = float(value)
-    else:
-        raise ImportRejected(f"{where}: {value!r} is not a time (use \"1:02:03\", \"62:03\" or seconds)")
-    if seconds < 0 or seconds != seconds or seconds == float("inf"):
-        raise ImportRejected(f"{where}: {value!r} is not a time in the recording")
-    return seconds
 
 
 def _no_unknown(table: dict, allowed: tuple[str, ...], where: str) -> None:
@@ -172,17 +165,7 @@ def _file(value: Any, base: Path, where: str) -> Path | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise ImportRejected(f"{where}: expected a file name, got {value!r}")
-    path = base / value
-    if not path.is_file():
-        raise ImportRejected(f"{where}: no such file {value!r} (paths are relative to the description file)")
-    return path
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ImportRejected(f"timezone: {name!r} is not an IANA time zone (like Europe/Berlin)") from e
+    return inside(base, value, where)
 
 
 def _date(value: Any) -> dt.date | None:

@@ -19,17 +19,16 @@ import re
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import captions, queries, search, webinars
+from . import intake, queries, search, webinars
 from .context import Archive
-from .describe import parse_start
 from .formatting import hms
-from .importer import ImportRejected
+from .intake import ImportRejected
 from .models import (VIEWABLE, VISIBILITIES, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar,
                      WebinarSpeaker, new_id, slugify)
 from .storage import StorageError
@@ -116,10 +115,9 @@ def _text(value: str | None, name: str, label: str, limit: int = MAX_TITLE) -> s
 
 def _zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise EditRejected("timezone", f"Time zone: {name!r} is not an IANA time zone "
-                                       "(like Europe/Berlin or America/New_York).") from e
+        return intake.time_zone(name, "Time zone")
+    except ImportRejected as e:
+        raise EditRejected("timezone", f"{e}.") from e
 
 
 def check_details(d: Details) -> _CheckedDetails:
@@ -142,9 +140,9 @@ def check_details(d: Details) -> _CheckedDetails:
     language = (d.language or "").strip() or None
     if language is not None:
         try:
-            captions.check_language(language)
-        except captions.CaptionsRejected as e:
-            raise EditRejected("language", f"Language: {e}.") from e
+            intake.check_language(language, "Language")
+        except ImportRejected as e:
+            raise EditRejected("language", f"{e}.") from e
     zone_name = (d.timezone or "").strip() or None
     zone = _zone(zone_name) if zone_name else None
     held_on = None
@@ -417,7 +415,7 @@ def _start(value: str, name: str = "start", label: str = "Start") -> float | Non
     if not value:
         return None
     try:
-        return parse_start(value, label)
+        return intake.parse_start(value, label)
     except ImportRejected as e:
         raise EditRejected(name, f"{e}.") from e
 

@@ -28,6 +28,14 @@ def probe_args(path: Path) -> list[str]:
             "-show_format", "-show_streams", "-of", "json", "file:" + str(path)]
 
 
+def packet_args(path: Path, start: float | None = None) -> list[str]:
+    """Each packet's pts and duration, one CSV line each, demuxed but not decoded; from
+    `start` seconds to the end, or from the beginning."""
+    interval = ["-read_intervals", f"{start:.3f}%"] if start else []
+    return ["ffprobe", "-v", "error", *convert_kwargs_to_cmd_line_args(_SAFE_INPUT), *interval,
+            "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", "file:" + str(path)]
+
+
 def _input(src: Path, info: MediaInfo):
     return ffmpeg.input("file:" + str(src), f=info.demuxer, **_SAFE_INPUT)
 

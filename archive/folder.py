@@ -8,13 +8,25 @@ start time; of several videos the shared-screen-with-speaker view wins, then the
 speaker, then gallery view; the M4A is used only when there is no video; the transcript
 VTT becomes the captions (its speaker names become voices); the chat is not published,
 since it holds participants' names and messages.
+
+Only files in the folder itself are read: a symlink that leads out of it is refused
+with the field it would fill, as a description file's paths are (archive/intake.py).
+`folder_request` makes the ImportRequest: a description (webinar.toml in the folder, or
+one given) says what the webinar is, the folder gives what it leaves out.
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from . import describe
+from .importer import ImportRequest
+from .intake import ImportRejected, inside
+from .states import Visibility
 
 VIDEO = {".mp4", ".mov", ".mkv", ".webm", ".avi"}
 AUDIO = {".m4a", ".mp3", ".wav", ".ogg", ".opus", ".flac", ".aac"}
@@ -30,7 +42,7 @@ _LANGUAGE_SUFFIX = re.compile(r"\.([a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)$")
 _LOCAL_ZOOM_TITLE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}\.\d{2}\.\d{2} (.+?)(?: \d{9,11})?$")
 
 
-class FolderRejected(Exception):
+class FolderRejected(ImportRejected):
     """The folder cannot be read as one webinar; the message says why."""
 
 
@@ -79,12 +91,28 @@ def _title(folder: Path) -> str:
     return (m.group(1) if m else name) or "Untitled webinar"
 
 
+def _role(path: Path) -> str | None:
+    """The field a file of the folder would fill, or None when it is never read."""
+    suffix = path.suffix.lower()
+    if suffix in VIDEO | AUDIO:
+        return "recording"
+    if suffix in DECKS:
+        return "slides"
+    if suffix in CAPTIONS:
+        return f"captions.{_caption_language(path)}"
+    return "description" if path.name.lower() in DESCRIPTIONS else None
+
+
 def read_folder(folder: Path) -> FolderContents:
     """What the folder holds, as one webinar. Nothing is read beyond names and sizes."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FolderRejected(f"{folder}: not a folder")
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    for p in files:
+        role = _role(p)
+        if role is not None:
+            inside(folder, p.name, role)  # a link out of the folder is refused, not followed
     out = FolderContents(title=_title(folder))
     videos = [p for p in files if p.suffix.lower() in VIDEO]
     audios = [p for p in files if p.suffix.lower() in AUDIO]
@@ -118,3 +146,35 @@ def read_folder(folder: Path) -> FolderContents:
     if out.recording is None and not out.slides:
         raise FolderRejected(f"{folder}: no recording and no slides in it")
     return out
+
+
+def folder_request(folder: Path, *, describe_file: Path | None = None, conflicting: Sequence[str] = (),
+                   title: str | None = None, held_on: dt.date | None = None, description: str = "",
+                   visibility: str | None = None, recording: Path | None = None,
+                   slides: Sequence[Path] = (), captions: Sequence[tuple[str, Path]] = ()
+                   ) -> tuple[ImportRequest, list[str]]:
+    """The folder as one ImportRequest, and notes for the operator (files left out, and why).
+    A description (`describe_file`, or webinar.toml / webinar.json in the folder) says what
+    the webinar is (`conflicting` names options given that it would say twice: refused); the
+    folder gives what it leaves out: the recording, decks, captions, start time. Without
+    one, the folder's name is the title and the files given add to or replace its own."""
+    found = read_folder(folder)
+    described = describe_file or found.description
+    if described is not None:
+        req = describe.load_with(described, conflicting, visibility)
+    else:
+        req = ImportRequest(title=title or found.title, held_on=held_on, description=description,
+                            visibility=visibility or Visibility.PUBLIC, recording=recording,
+                            slides=list(slides), captions=list(captions))
+    if req.recording is None:
+        req.recording = found.recording  # Zoom's M4A only when there is no video (read_folder)
+    if not req.slides and not any(p.slides for p in req.presentations):
+        req.slides = list(found.slides)
+    given = {lang for lang, _ in req.captions}
+    req.captions += [(lang, path) for lang, path in found.captions if lang not in given]
+    if req.starts_at is None and found.starts_at is not None:
+        start = found.starts_at.replace(tzinfo=dt.timezone.utc)  # Zoom's names are in GMT
+        day = start.astimezone(ZoneInfo(req.timezone)).date() if req.timezone else start.date()
+        if req.held_on is None or req.held_on == day:
+            req.starts_at = start
+    return req, list(found.skipped)

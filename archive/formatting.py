@@ -6,9 +6,13 @@ from __future__ import annotations
 SIZE_UNITS = ("B", "KB", "MB", "GB")
 
 
-def hms(seconds: float, *, hours: bool = False) -> str:
+def hms(seconds: float, *, hours: bool = False, tenths: bool = False) -> str:
     """'1:02:03' from an hour on, '2:03' below, to the nearest second; with `hours`, always
-    H:MM:SS ('0:02:03', as podcast feeds give durations). Both read back as start times."""
+    H:MM:SS ('0:02:03', as podcast feeds give durations). Both read back as start times.
+    With `tenths`, to the tenth of a second ('0:02.7'): enough to tell a cut from a rounding."""
+    if tenths:
+        t = max(0, int(round(seconds * 10)))
+        return f"{hms(t // 10, hours=hours)}.{t % 10}"
     s = max(0, int(round(seconds)))
     h, m = divmod(s // 60, 60)
     return f"{h}:{m:02d}:{s % 60:02d}" if h or hours else f"{m}:{s % 60:02d}"

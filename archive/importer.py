@@ -1,6 +1,7 @@
 """Adding a webinar from local files (the CLI's `import`, the demo, a description file).
 
-Every input is checked before anything is written, so bad input leaves no trace;
+Every input is checked before anything is written (each file by archive/intake.py, the
+checks every way in shares), so bad input leaves no trace;
 originals (and speakers' photos) are uploaded under server-made keys, then the catalog
 rows (webinar, series, tags, speakers, presentations) and jobs are written in one
 transaction. If anything fails after the first upload, the uploaded objects are
@@ -19,25 +20,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import captions, decks, pipeline, probe, search, slides, webinars
+from . import pipeline, search, webinars
 from .config import Settings
 from .context import Archive
-from .formatting import file_size
-from .hashing import sha256_file
+from .intake import (Checked, ImportRejected, check_captions, check_deck, check_language, check_photo,
+                     check_recording, time_zone)
 from .models import (VISIBILITIES, Asset, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar,
                      WebinarSpeaker, new_id, slugify, webinar_tags)
+from .states import AssetStatus, Visibility
 
 log = logging.getLogger(__name__)
-
-
-class ImportRejected(Exception):
-    """The input cannot be imported; the message tells the user why."""
 
 
 @dataclass
@@ -66,7 +62,7 @@ class ImportRequest:
     slides: list[Path] = field(default_factory=list)  # decks that belong to no presentation
     captions: list[tuple[str, Path]] = field(default_factory=list)  # (language, file)
     description: str = ""  # Markdown
-    visibility: str = "public"
+    visibility: str = Visibility.PUBLIC
     # An aware datetime; held_on then defaults to its day in `timezone`.
     starts_at: dt.datetime | None = None
     timezone: str | None = None  # IANA name
@@ -76,106 +72,6 @@ class ImportRequest:
     speakers: list[SpeakerInput] = field(default_factory=list)
     presentations: list[PresentationInput] = field(default_factory=list)
     publish_at: dt.datetime | None = None  # aware; not listed or viewable before
-
-
-PHOTO_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
-PHOTO_MAX_BYTES = 10 * 1024 * 1024
-PHOTO_MAX_SIDE = 6000  # pixels; also keeps Pillow below its decompression-bomb limit
-
-
-@dataclass
-class Checked:
-    path: Path
-    kind: str
-    ext: str
-    content_type: str
-    sha256: str
-    info: dict
-
-
-def check_recording(path: Path, name: str | None = None) -> Checked:
-    """`name` is the file name the user knows (messages); the path's by default."""
-    name = name or path.name
-    if not path.is_file():
-        raise ImportRejected(f"recording {path}: no such file")
-    try:
-        info = probe.probe(path)
-    except probe.MediaRejected as e:
-        raise ImportRejected(f"recording {name}: {e}") from e
-    return Checked(path, "recording", info.extension, info.content_type, sha256_file(path),
-                    info.summary())
-
-
-def check_deck(path: Path, settings: Settings, name: str | None = None) -> Checked:
-    """A PDF is opened and counted (in the PDF child, within the render limits); a PPTX/ODP
-    gets only cheap checks (the worker converts it)."""
-    name = name or path.name
-    if not path.is_file():
-        raise ImportRejected(f"slides {path}: no such file")
-    try:
-        if slides.deck_kind(path) == "pdf":
-            deck = slides.inspect_pdf(path, slides.render_limits(settings), settings.deck_max_pages,
-                                      work=settings.work_dir)
-            info = {"page_count": deck.page_count}
-            if deck.title:
-                info["title"] = deck.title
-            return Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
-        fmt = decks.inspect_package(path)
-    except slides.SlidesRejected as e:
-        raise ImportRejected(f"slides {name}: {e}") from e
-    return Checked(path, "slides", fmt.ext, fmt.content_type, sha256_file(path), {})
-
-
-def check_captions(language: str, path: Path, name: str | None = None) -> Checked:
-    name = name or path.name
-    if not path.is_file():
-        raise ImportRejected(f"captions {path}: no such file")
-    try:
-        captions.check_language(language)
-        cues = captions.parse(path.read_bytes())
-    except captions.CaptionsRejected as e:
-        raise ImportRejected(f"captions {name}: {e}") from e
-    ext = "srt" if path.suffix.lower() == ".srt" else "vtt"
-    return Checked(path, "captions", ext, "text/vtt" if ext == "vtt" else "application/x-subrip",
-                    sha256_file(path), {"language": language, "cues": len(cues)})
-
-
-def check_file(kind: str, path: Path, settings: Settings, name: str | None = None,
-               language: str | None = None) -> Checked:
-    """The checks `import` runs on one local file, for any way in (CLI import, browser upload)."""
-    if kind == "recording":
-        return check_recording(path, name)
-    if kind == "slides":
-        return check_deck(path, settings, name)
-    if kind == "captions":
-        return check_captions(language or "", path, name)
-    raise ImportRejected(f"unknown kind of file {kind!r}")
-
-
-def _check_photo(name: str, path: Path) -> Checked:
-    """A speaker's photo: a JPEG, PNG or WebP that Pillow decodes, within size limits."""
-    where = f"speaker {name!r} photo {path.name}"
-    if not path.is_file():
-        raise ImportRejected(f"speaker {name!r} photo {path}: no such file")
-    size = path.stat().st_size
-    if size == 0:
-        raise ImportRejected(f"{where}: the file is empty")
-    if size > PHOTO_MAX_BYTES:
-        raise ImportRejected(f"{where}: larger than {file_size(PHOTO_MAX_BYTES)}")
-    try:
-        with Image.open(path) as im:
-            if im.format not in PHOTO_FORMATS:
-                raise ImportRejected(f"{where}: a {im.format} image; use JPEG, PNG or WebP")
-            width, height = im.size
-            if max(width, height) > PHOTO_MAX_SIDE:
-                raise ImportRejected(f"{where}: {width}x{height} pixels, more than {PHOTO_MAX_SIDE} on a side")
-            im.load()  # decodes every pixel: a truncated file fails here
-            ext, content_type = PHOTO_FORMATS[im.format]
-    except ImportRejected:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ImportRejected(f"{where}: not a readable image ({e})") from e
-    return Checked(path, "photo", ext, content_type, sha256_file(path), {"width": width, "height": height})
 
 
 def _aware(value: dt.datetime, what: str) -> dt.datetime:
@@ -208,17 +104,8 @@ def _check(req: ImportRequest, settings: Settings) -> _Plan:
     if req.recording is None and not req.slides and not any(p.slides for p in req.presentations):
         raise ImportRejected("give a recording, slides, or both")
     if req.language is not None:
-        try:
-            captions.check_language(req.language)
-        except captions.CaptionsRejected as e:
-            raise ImportRejected(f"language: {e}") from e
-    zone = None
-    if req.timezone is not None:
-        try:
-            zone = ZoneInfo(req.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ImportRejected(f"timezone: {req.timezone!r} is not an IANA time zone "
-                                 "(like Europe/Berlin or America/New_York)") from e
+        check_language(req.language)
+    zone = time_zone(req.timezone) if req.timezone is not None else None
     held_on, starts_at = req.held_on, None
     if req.starts_at is not None:
         _aware(req.starts_at, "the start time")
@@ -275,7 +162,7 @@ def _check(req: ImportRequest, settings: Settings) -> _Plan:
 
     checked: list[Checked] = []
     if req.recording is not None:
-        checked.append(check_recording(Path(req.recording)))
+        checked.append(check_recording(Path(req.recording), settings))
         duration = checked[0].info.get("duration")
         for i, p in enumerate(req.presentations, 1):
             if p.start is not None and duration and p.start > duration:
@@ -291,7 +178,7 @@ def _check(req: ImportRequest, settings: Settings) -> _Plan:
     if len(set(languages)) != len(languages):
         raise ImportRejected("one caption file per language")
     checked += [check_captions(lang, Path(p)) for lang, p in req.captions]
-    photos = {slug: _check_photo(sp.name, Path(sp.photo)) for slug, sp in listed.items() if sp.photo}
+    photos = {slug: check_photo(sp.name, Path(sp.photo)) for slug, sp in listed.items() if sp.photo}
     return _Plan(checked, deck_of, photos, held_on, starts_at, publish_at)
 
 
@@ -341,7 +228,9 @@ def import_webinar(archive: Archive, req: ImportRequest, progress: Progress | No
         webinar.assets.append(Asset(
             id=new_id(), webinar_id=webinar.id, kind=c.kind, position=position,
             original_filename=c.path.name, original_ext=c.ext, content_type=c.content_type,
-            size=c.path.stat().st_size, sha256=c.sha256, status="queued", info=c.info, outputs={},
+            size=c.path.stat().st_size, sha256=c.sha256, status=AssetStatus.QUEUED, outputs={},
+            # Shown to staff at once; the first job, which notices the same, restates it.
+            info={**c.info, "warnings": {pipeline.FIRST_KIND[c.kind]: c.warnings}} if c.warnings else c.info,
         ))
     new_photo_keys: list[str] = []  # only these are ours to remove on failure
     created: list[tuple[type, str]] = []  # (model, id) of shared rows this import added

@@ -47,15 +47,6 @@ class ToolLimits:
                    memory_mb=settings.ffmpeg_memory_mb,
                    network=settings.ffmpeg_network, isolation=settings.tool_isolation)
 
-    @classmethod
-    def defaults(cls) -> "ToolLimits":
-        """Settings' own defaults, for callers that were given no Settings (the importer)."""
-        f = Settings.__dataclass_fields__
-        return cls(ffmpeg_seconds=f["ffmpeg_timeout_seconds"].default,
-                   probe_seconds=f["ffprobe_timeout_seconds"].default,
-                   memory_mb=f["ffmpeg_memory_mb"].default, network=f["ffmpeg_network"].default,
-                   isolation=f["tool_isolation"].default)
-
     def ffmpeg(self, seconds: float | None = None) -> runner.Limits:
         return runner.Limits(min(seconds, self.ffmpeg_seconds) if seconds else self.ffmpeg_seconds,
                              self.memory_mb, self.network, self.isolation)

@@ -29,6 +29,8 @@ class MediaInfo:
     audio_channels: int | None = None
     audio_streams: int = 0
     bit_rate: int | None = None
+    # The container's duration when the data stops before it (`duration` is where it stops).
+    declared_duration: float | None = None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property

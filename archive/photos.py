@@ -2,9 +2,9 @@
 
 `start` issues an incoming key under the speaker's prefix and a form whose policy holds
 S3 to that key, an image type and PHOTO_MAX_BYTES. `finish` takes only a key it could
-have issued for that speaker, checks the file as the CLI import does (importer's photo
-check), copies it on the server to its final key (its checksum in the name, so stored
-objects never change), records it in one transaction and rewrites the manifests of every
+have issued for that speaker, checks the file as the CLI import does (intake.check_photo),
+copies it on the server to its final key (its checksum in the name, so stored objects
+never change), records it in one transaction and rewrites the manifests of every
 webinar that lists the speaker. The incoming object is deleted whatever the outcome.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy import select
 from . import queries, webinars
 from .context import Archive
 from .formatting import file_size
-from .importer import PHOTO_FORMATS, PHOTO_MAX_BYTES, ImportRejected, _check_photo
+from .intake import PHOTO_FORMATS, PHOTO_MAX_BYTES, ImportRejected, check_photo
 from .models import Speaker, WebinarSpeaker
 from .storage import StorageError
 
@@ -100,7 +100,7 @@ def _check_and_copy(archive: Archive, sp: Speaker, key: str):
         path = Path(tmp) / "upload"
         archive.store.download_hashed(key, path)
         try:
-            checked = _check_photo(sp.name, path)
+            checked = check_photo(sp.name, path)
         except ImportRejected as e:
             raise PhotoRefused(_sentence(str(e), sp.name, path)) from e
     final = sp.photo_key_for(checked.sha256, checked.ext)

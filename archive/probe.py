@@ -3,6 +3,7 @@ rendition, and the decode check. Refusals are `MediaRejected` with a sentence, w
 the file's headers say."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -20,10 +21,10 @@ def _starts_like_mp4(path: Path) -> bool:
     return head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
 
 
-def probe(path: Path, limits: ToolLimits | None = None) -> MediaInfo:
-    """Identify a local file; raise MediaRejected with a readable reason if it is not media."""
+def probe(path: Path, limits: ToolLimits) -> MediaInfo:
+    """Identify a local file within `limits` (ToolLimits.from_settings); raise
+    MediaRejected with a readable reason if it is not media."""
     path = Path(path)
-    limits = limits or ToolLimits.defaults()
     size = path.stat().st_size
     if size == 0:
         raise MediaRejected("the file is empty (0 bytes)")
@@ -42,7 +43,50 @@ def probe(path: Path, limits: ToolLimits | None = None) -> MediaInfo:
         data = json.loads(out.decode("utf-8", "replace") or "{}")
     except ValueError as e:
         raise MediaRejected("not a readable recording: ffprobe's description of it is not readable") from e
-    return media_info_from_probe(data, size)
+    info = media_info_from_probe(data, size)
+    start = _number(_dict(data.get("format")).get("start_time")) or 0.0
+    end = data_end(path, info.duration + start, limits)
+    if end is None or end <= start:
+        raise MediaRejected("the recording holds no playable data (the file stops before its first frame)")
+    if end - start < info.duration - TRUNCATION_TOLERANCE:
+        info = dataclasses.replace(info, duration=end - start, declared_duration=info.duration)
+    return info
+
+
+# Containers round durations and pad streams: a shortfall below this is no truncation.
+TRUNCATION_TOLERANCE = 1.0  # seconds
+_TAIL = 10.0  # seconds of packets read before the declared end
+
+
+def _packets_end(path: Path, start: float | None, limits: ToolLimits) -> float | None:
+    _rc, out, _err = run_ffprobe(cmd.packet_args(path, start), limits.probe())
+    end = None
+    for line in out.decode("ascii", "replace").splitlines():
+        pts, _, duration = line.partition(",")
+        at = _number(pts)
+        if at is not None:
+            at += _number(duration.strip().rstrip(",")) or 0.0
+            end = at if end is None else max(end, at)
+    return end
+
+
+def truncation_warning(info: MediaInfo) -> str | None:
+    """For staff, when the data stops before the declared duration (the recording is kept
+    with the duration that plays)."""
+    if info.declared_duration is None:
+        return None
+    return (f"the data stops at {hms(info.duration, tenths=True)} of {hms(info.declared_duration, tenths=True)} declared: "
+            "the file was cut short (an interrupted copy or recording?); what plays is kept")
+
+
+def data_end(path: Path, declared_end: float, limits: ToolLimits) -> float | None:
+    """Where the data really ends (the last packet's pts + duration), in the file's own
+    timestamps; None when it holds no packet. Reads the packets of the last seconds before
+    the declared end; only when there are none there (a file cut short: its index names
+    data that is not there) are all packets read, which reads the file once, undecoded."""
+    start = declared_end - _TAIL
+    end = _packets_end(path, start, limits) if start > 0 else None
+    return end if end is not None else _packets_end(path, None, limits)
 
 
 def _fraction(text) -> float | None:
@@ -209,7 +253,7 @@ def check_decodes(src: Path, info: MediaInfo, limits: ToolLimits) -> list[str]:
     come back as warnings for the asset. Errors after a seek are not damage (the first
     frames after a sync sample that is not an IDR frame lack their references)."""
     span = min(2.0, info.duration / 3)
-    warnings = []
+    warnings = [w for w in (truncation_warning(info),) if w]
     for at in (0.0, info.duration / 2 - span / 2, max(0.0, info.duration - span - 0.5)):
         at = max(0.0, at)
         try:

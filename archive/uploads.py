@@ -18,7 +18,7 @@ from urllib.parse import quote
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from . import jobs
+from . import intake, jobs
 from .context import Archive
 from .formatting import file_size
 from .handlers.common import Original, Outcome
@@ -256,14 +256,10 @@ def check_upload(archive: Archive, upload: Upload, hb: Heartbeat) -> Outcome:
         raise CheckRefused(f"{upload.filename}: announced {upload.size} bytes, S3 holds {got}")
     local = archive.settings.work_dir / f"original.{upload.ext}"
     digest = store.download_hashed(upload.key, local)
-    # Imported here: the import (importer.py) queues jobs through the pipeline, whose graph
-    # holds this check; at module level the three would import one another round a circle.
-    from . import importer
-
     try:
-        checked = importer.check_file(upload.kind, local, archive.settings, name=upload.filename,
-                                      language=upload.language)
-    except importer.ImportRejected as e:
+        checked = intake.check_file(upload.kind, local, archive.settings, name=upload.filename,
+                                    language=upload.language)
+    except intake.ImportRejected as e:
         raise CheckRefused(str(e)) from e
     if upload.kind == "slides" and checked.ext != upload.ext:
         raise CheckRefused(f"{upload.filename}: the file is {checked.ext.upper()}, "

@@ -145,7 +145,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     src = recording(args.minutes)
-    info = probe.probe(src)
+    info = probe.probe(src, media.ToolLimits.from_settings(Settings.from_env()))
     with tempfile.TemporaryDirectory(prefix="wa-bench-") as tmp:
         tmp = Path(tmp)
         minio = MinioServer(tmp / "minio")

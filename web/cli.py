@@ -10,16 +10,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from gunicorn.app.base import BaseApplication
 
-from archive import accounts, demo, describe, folder, jobs, pipeline, queries
+from archive import accounts, demo, describe, folder, jobs, pipeline, queries, staff_queries
 from archive.config import ConfigError, Settings
 from archive.context import Archive
 from archive.formatting import file_size
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Webinar
+from archive.states import AssetStatus, JobState, Visibility
 from archive.storage import StorageError
 from archive.worker import Worker
 
@@ -29,10 +29,24 @@ EXIT_TIMEOUT = 3
 
 
 def _archive(args) -> Archive:
+    """For the commands that write to the bucket: the schema and the bucket made if missing."""
     settings = Settings.from_env()
     settings.refuse_development_secrets()
     archive = Archive.from_settings(settings)
     archive.setup()
+    return archive
+
+
+def _catalog_archive() -> Archive:
+    """For the commands that only read or change catalog rows (status, jobs, user): the
+    catalog as it is, neither migrated nor created, and the bucket never contacted, so
+    they work while S3 is away and change nothing an operator did not ask for."""
+    settings = Settings.from_env()
+    archive = Archive.from_settings(settings)
+    if not archive.catalog.has_schema():
+        archive.close()
+        raise ConfigError("the catalog has no tables yet: run `webinar-archive migrate` "
+                          "(scripts/run does) first")
     return archive
 
 
@@ -120,7 +134,7 @@ def _wait(archive: Archive, webinar_id: str, timeout: float) -> Webinar:
             w = queries.get(s, webinar_id)
             unclaimed, active = queries.pending_jobs(s, webinar_id)
         # Ended: failed, or ready with every later rendition done too.
-        if w.status == "failed" or (w.status == "ready" and not active):
+        if w.status == AssetStatus.FAILED or (w.status == AssetStatus.READY and not active):
             return w
         if not hinted and unclaimed and time.monotonic() - started > 15:
             print("webinar-archive: still waiting for a worker; is `webinar-archive worker` "
@@ -131,66 +145,27 @@ def _wait(archive: Archive, webinar_id: str, timeout: float) -> Webinar:
         time.sleep(0.5)
 
 
-# With --describe the file says what the webinar is; these flags would say it twice.
 _DESCRIBED_BY_FILE = ("title", "date", "recording", "slides", "captions", "description")
 
 
 def _import_request(args) -> tuple[ImportRequest, list[str]]:
     """What to import, and notes for the operator (files of a folder left out, and why)."""
+    # With a description, the file says what the webinar is; these flags would say it twice.
+    conflicting = [f"--{name}" for name in _DESCRIBED_BY_FILE if getattr(args, name)]
     if args.folder is not None:
-        return _folder_request(args)
-    if args.describe is None:
-        if not args.title:
-            raise ImportRejected("give --title (or --describe FILE)")
-        return ImportRequest(
-            title=args.title, held_on=args.date, recording=args.recording, slides=args.slides or [],
-            captions=args.captions or [],
-            description=args.description or "", visibility=args.visibility or "public",
-        ), []
-    return _described(args, args.describe), []
-
-
-def _described(args, path: Path) -> ImportRequest:
-    given = [f"--{name}" for name in _DESCRIBED_BY_FILE if getattr(args, name)]
-    if given:
-        raise ImportRejected(f"{', '.join(given)} cannot be combined with --describe: put it in the file")
-    req = describe.load(path)
-    if args.visibility is not None:  # e.g. import as a draft to review first
-        req.visibility = args.visibility
-    return req
-
-
-def _folder_request(args) -> tuple[ImportRequest, list[str]]:
-    """A folder (any, or a Zoom cloud-recording download) as one webinar. A description
-    (--describe FILE, or webinar.toml / webinar.json in the folder) says what the webinar
-    is; the folder gives what it leaves out: the recording, decks, captions, start time.
-    Without one, the folder's name is the title and the flags add to or replace its files."""
-    try:
-        found = folder.read_folder(args.folder)
-    except folder.FolderRejected as e:
-        raise ImportRejected(str(e)) from e
-    description = args.describe or found.description
-    if description is not None:
-        req = _described(args, description)
-    else:
-        req = ImportRequest(title=args.title or found.title, held_on=args.date,
-                            description=args.description or "", visibility=args.visibility or "public")
-        if args.recording:
-            req.recording = args.recording
-        req.slides = list(args.slides or [])
-        req.captions = list(args.captions or [])
-    if req.recording is None:
-        req.recording = found.recording  # Zoom's M4A only when there is no video (read_folder)
-    if not req.slides and not any(p.slides for p in req.presentations):
-        req.slides = list(found.slides)
-    given = {lang for lang, _ in req.captions}
-    req.captions += [(lang, path) for lang, path in found.captions if lang not in given]
-    if req.starts_at is None and found.starts_at is not None:
-        start = found.starts_at.replace(tzinfo=dt.timezone.utc)  # Zoom's names are in GMT
-        day = start.astimezone(ZoneInfo(req.timezone)).date() if req.timezone else start.date()
-        if req.held_on is None or req.held_on == day:
-            req.starts_at = start
-    return req, list(found.skipped)
+        return folder.folder_request(
+            args.folder, describe_file=args.describe, conflicting=conflicting, title=args.title,
+            held_on=args.date, description=args.description or "", visibility=args.visibility,
+            recording=args.recording, slides=args.slides or [], captions=args.captions or [])
+    if args.describe is not None:
+        return describe.load_with(args.describe, conflicting, args.visibility), []
+    if not args.title:
+        raise ImportRejected("give --title (or --describe FILE)")
+    return ImportRequest(
+        title=args.title, held_on=args.date, recording=args.recording, slides=args.slides or [],
+        captions=args.captions or [], description=args.description or "",
+        visibility=args.visibility or Visibility.PUBLIC,
+    ), []
 
 
 class _UploadProgress:
@@ -260,10 +235,15 @@ def cmd_import(args) -> int:
             print(f"webinar-archive import: still processing after {args.timeout:.0f} s", file=sys.stderr)
             code = EXIT_TIMEOUT
         else:
-            code = EXIT_FAILED if w.status == "failed" else 0
+            code = EXIT_FAILED if w.status == AssetStatus.FAILED else 0
     # Staff-side: the real errors, ffmpeg's message and the retry command.
     with archive.catalog.session() as s:
-        result = queries.staff_status(s, queries.get(s, w.id), archive.settings.public_url)
+        w = queries.get(s, w.id)
+        result = queries.staff_status(s, w, archive.settings.public_url)
+        # What staff see on the webinar's page, e.g. a recording whose data stops early.
+        warnings = [f"{a.original_filename}: {n.text}" for a in w.assets for n in staff_queries.warnings(a)]
+    for warning in warnings:
+        print(f"webinar-archive import: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -277,7 +257,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_status(args) -> int:
-    archive = _archive(args)
+    archive = _catalog_archive()
     with archive.catalog.session() as s:
         w = queries.get(s, args.webinar_id)
         result = w and queries.staff_status(s, w, archive.settings.public_url)
@@ -285,11 +265,11 @@ def cmd_status(args) -> int:
         print(f"webinar-archive: no webinar {args.webinar_id}", file=sys.stderr)
         return EXIT_REJECTED
     print(json.dumps(result, ensure_ascii=False, indent=2))
-    return EXIT_FAILED if w.status == "failed" else 0
+    return EXIT_FAILED if w.status == AssetStatus.FAILED else 0
 
 
 def cmd_jobs(args) -> int:
-    archive = _archive(args)
+    archive = _catalog_archive()
     if args.retry is not None:
         try:
             pipeline.retry(archive.catalog, args.retry)  # re-queues its failed asset too
@@ -301,7 +281,7 @@ def cmd_jobs(args) -> int:
     with archive.catalog.session() as s:
         for j in queries.recent_jobs(s, args.state, args.limit):
             err = f"  {j.error}" if j.error else ""
-            if j.state == "failed":
+            if j.state == JobState.FAILED:
                 err += f"  (retry: {queries.retry_command(j)})"
             print(f"{j.id:6d} {j.state:8s} {j.kind:18s} asset {j.asset_id} attempts {j.attempts}/"
                   f"{j.max_attempts} {j.progress:3d}%{err}")
@@ -391,16 +371,9 @@ def _read_password() -> str:
     return first
 
 
-def _accounts_archive() -> Archive:
-    """Accounts need the catalog only, not the object store."""
-    archive = Archive.from_settings(Settings.from_env())
-    archive.catalog.migrate()
-    return archive
-
-
 def _user_change(args, change) -> int:
     try:
-        with _accounts_archive().catalog.transaction() as s:
+        with _catalog_archive().catalog.transaction() as s:
             change(s, accounts.find(s, args.email))
     except accounts.AccountError as e:
         print(f"webinar-archive user: {e}", file=sys.stderr)
@@ -409,7 +382,7 @@ def _user_change(args, change) -> int:
 
 
 def cmd_user_add(args) -> int:
-    archive = _accounts_archive()
+    archive = _catalog_archive()
     try:
         password = _read_password()
         with archive.catalog.transaction() as s:
@@ -423,7 +396,7 @@ def cmd_user_add(args) -> int:
 
 
 def cmd_user_list(args) -> int:
-    with _accounts_archive().catalog.session() as s:
+    with _catalog_archive().catalog.session() as s:
         for u in accounts.list_users(s):
             last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
             print(f"{u.email:40s} {u.role:6s} {'active' if u.active else 'deactivated':11s} last login {last}")
@@ -513,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--captions", type=_captions, action="append", metavar="LANG:FILE",
                    help="captions or a transcript (WebVTT or SRT) in a language, e.g. en:talk.vtt; repeat")
     s.add_argument("--description", help="text shown on the webinar's page")
-    s.add_argument("--visibility", choices=["draft", "public", "unlisted", "private"],
+    s.add_argument("--visibility", choices=[v.value for v in Visibility],
                    help="default public, or the file's; overrides the file's with --describe")
     s.add_argument("--wait", action="store_true", help="return when processing has ended (every rendition)")
     s.add_argument("--timeout", type=float, default=3600, help="seconds --wait waits (default 3600)")
@@ -525,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_status)
 
     s = sub.add_parser("jobs", help="list jobs, or retry a failed one")
-    s.add_argument("--state", choices=["queued", "running", "done", "failed"])
+    s.add_argument("--state", choices=[j.value for j in JobState])
     s.add_argument("--limit", type=int, default=50)
     s.add_argument("--retry", type=int, metavar="JOB_ID", help="queue a failed job again")
     s.set_defaults(func=cmd_jobs)

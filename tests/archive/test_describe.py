@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
+import shutil
 
 import pytest
 from sqlalchemy import select
 
-from archive import browse, describe, queries, webinars
+from archive import browse, describe, intake, queries, webinars
 from archive.catalog import Catalog
 from archive.context import Archive
 from archive.importer import ImportRejected, import_webinar
@@ -76,13 +78,13 @@ def catalog_migrations():
     ("1:00.5", 60.5),
 ])
 def test_start_times(text, seconds):
-    assert describe.parse_start(text) == seconds
+    assert intake.parse_start(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["1:75", "1:60:00", "-5", -1, "soon", True, "1::2", [1]])
 def test_bad_start_times(text):
     with pytest.raises(ImportRejected, match=r"^presentations\[1\]\.start: "):
-        describe.parse_start(text, "presentations[1].start")
+        intake.parse_start(text, "presentations[1].start")
 
 
 def _parse(tmp_path, inputs, **overrides):
@@ -107,6 +109,45 @@ def _parse(tmp_path, inputs, **overrides):
 def test_description_errors_name_the_field(tmp_path, inputs, overrides, message):
     with pytest.raises(ImportRejected, match=message):
         _parse(tmp_path, inputs, **overrides)
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink"])
+@pytest.mark.parametrize("field", ["captions.en", "recording", "speakers[1].photo", "presentations[2].slides"])
+def test_a_description_reads_only_files_in_its_folder(tmp_path, inputs, field, how):
+    """A description may come from elsewhere: a path in it that leads out of its folder (an
+    absolute one, through `..`, or a symlink) is refused with the field's name; before,
+    /tmp/secret/outside.vtt named in a webinar.toml was published as captions."""
+    folder, secret = tmp_path / "described", tmp_path / "secret"
+    doc = realistic(folder, inputs)
+    secret.mkdir()
+    outside = secret / {"captions.en": "outside.vtt", "recording": "outside.mp4", "speakers[1].photo": "outside.jpg",
+                        "presentations[2].slides": "outside.pdf"}[field]
+    shutil.copyfile(folder / {"captions.en": "talk.vtt", "recording": "talk.mp4", "speakers[1].photo": "ada.jpg",
+                              "presentations[2].slides": "grace.pdf"}[field], outside)
+    named = {"absolute": str(outside), "dotdot": f"../secret/{outside.name}", "symlink": f"link-{outside.name}"}[how]
+    if how == "symlink":
+        (folder / named).symlink_to(outside)
+    if field == "captions.en":
+        doc["captions"] = {"en": named}
+    elif field == "recording":
+        doc["recording"] = named
+    elif field == "speakers[1].photo":
+        doc["speakers"][0]["photo"] = named
+    else:
+        doc["presentations"][1]["slides"] = named
+    reason = {"absolute": "is an absolute path", "dotdot": "leads out of the folder",
+              "symlink": "is a link that leads out of the folder"}[how]
+    with pytest.raises(ImportRejected, match=rf"^{re.escape(field)}: {re.escape(repr(named))} {reason}"):
+        describe.load(write(folder, doc))
+
+
+def test_a_link_to_a_file_in_the_folder_is_followed(tmp_path, inputs):
+    folder = tmp_path / "described"
+    doc = realistic(folder, inputs, captions={"en": "subtitles/talk.vtt"})
+    (folder / "subtitles").mkdir()
+    (folder / "subtitles" / "talk.vtt").symlink_to(folder / "talk.vtt")
+    req = describe.load(write(folder, doc))
+    assert req.captions == [("en", folder / "subtitles" / "talk.vtt")]
 
 
 def test_errors_inside_speakers_and_presentations(tmp_path, inputs):

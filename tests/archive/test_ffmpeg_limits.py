@@ -5,9 +5,14 @@ import time
 
 import pytest
 
-from archive import media, probe
+from archive import intake, media, probe
 from archive.config import Settings
+from archive.context import Archive
+from archive.importer import ImportRejected, ImportRequest, import_webinar
+from archive.models import Webinar
 from archive.runner import Limits
+
+from ..conftest import make_settings
 
 
 def _x264(dst, size: str, seconds: float) -> list[str]:
@@ -60,8 +65,33 @@ def test_the_media_settings(monkeypatch):
     limits = media.ToolLimits.from_settings(s)
     assert limits.probe() == Limits(5, 4096, True)
     assert limits.ffmpeg(300) == Limits(300, 4096, True)
-    # The importer, given no Settings, uses Settings' own defaults.
-    assert media.ToolLimits.defaults() == media.ToolLimits.from_settings(default)
+
+
+def test_the_import_check_probes_within_the_settings_limits(minio, tmp_path):
+    """The check every way in runs (CLI and folder import, browser upload) probes with the
+    limits of the Settings it is given, not with the defaults: a memory limit too small
+    for ffprobe to load, or a time limit too short to answer, refuses the file, and the
+    import writes nothing."""
+    clip = tmp_path / "clip.mp4"
+    media.run_ffmpeg(_x264(clip, "320x240", 1), Limits(120))
+    settings = make_settings(minio, tmp_path)
+    assert intake.check_file("recording", clip, settings).info["duration"] == pytest.approx(1, abs=0.1)
+    starved = make_settings(minio, tmp_path, WEBINAR_ARCHIVE_FFMPEG_MEMORY_MB="8")
+    with pytest.raises(ImportRejected, match=r"^recording clip\.mp4: not a readable recording"):
+        intake.check_file("recording", clip, starved)
+    hurried = settings.with_(ffprobe_timeout_seconds=0.001)
+    with pytest.raises(ImportRejected, match=r"^recording clip\.mp4: ffprobe gave no answer within 0\.001 s"):
+        intake.check_recording(clip, hurried)
+    archive = Archive.from_settings(starved)
+    archive.setup()
+    try:
+        with pytest.raises(ImportRejected, match="not a readable recording"):
+            import_webinar(archive, ImportRequest(title="Limits", recording=clip))
+        with archive.catalog.session() as s:
+            assert s.query(Webinar).count() == 0
+        assert list(archive.store.list_keys("webinars/")) == []
+    finally:
+        archive.close()
 
 
 def test_ffmpeg_gets_no_secrets_and_no_network(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import probe, queries
+from archive import media, probe, queries
 from archive.hashing import sha256_file
 from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar
@@ -15,6 +15,10 @@ from ..services import Listener
 def _download(archive, key, dst: Path) -> Path:
     archive.store.download_file(key, dst)
     return dst
+
+
+def _limits(archive) -> media.ToolLimits:
+    return media.ToolLimits.from_settings(archive.settings)
 
 
 def _count(archive, model) -> int:
@@ -42,7 +46,7 @@ def test_h264_aac_takes_the_fast_path(archive, worker, inputs, tmp_path):
     rec = w.recording
     assert rec.info["web_plan"] == {"video": "copy", "audio": "copy"}
     web = _download(archive, rec.outputs["web"], tmp_path / "web.mp4")
-    info = probe.probe(web)
+    info = probe.probe(web, _limits(archive))
     assert (info.video_codec, info.audio_codec) == ("h264", "aac")
     assert info.duration == pytest.approx(4, abs=0.2)
     data = web.read_bytes()
@@ -58,7 +62,7 @@ def test_vp9_opus_webm_is_transcoded(archive, worker, inputs, tmp_path):
     rec = _reload(archive, w.id).recording
     assert rec.status == "ready", rec.error
     assert rec.info["web_plan"] == {"video": "encode", "audio": "encode"}
-    info = probe.probe(_download(archive, rec.outputs["web"], tmp_path / "web.mp4"))
+    info = probe.probe(_download(archive, rec.outputs["web"], tmp_path / "web.mp4"), _limits(archive))
     assert (info.video_codec, info.audio_codec, info.pix_fmt) == ("h264", "aac", "yuv420p")
     assert (info.width, info.height) == (320, 240)
 
@@ -70,7 +74,7 @@ def test_audio_only_recording(archive, worker, inputs, tmp_path):
     assert rec.status == "ready", rec.error
     assert rec.info["kind"] == "audio"
     assert rec.outputs["web"].endswith("/audio.m4a")
-    info = probe.probe(_download(archive, rec.outputs["web"], tmp_path / "audio.m4a"))
+    info = probe.probe(_download(archive, rec.outputs["web"], tmp_path / "audio.m4a"), _limits(archive))
     assert not info.has_video and info.audio_codec == "aac"
     assert _download(archive, rec.outputs["poster"], tmp_path / "p.jpg").stat().st_size > 1000
 

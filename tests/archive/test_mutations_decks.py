@@ -18,7 +18,8 @@ from pptx.util import Inches
 
 from archive import decks, queries, slides
 from archive.context import Archive
-from archive.importer import ImportRejected, ImportRequest, check_deck, import_webinar
+from archive.importer import ImportRejected, ImportRequest, import_webinar
+from archive.intake import check_deck
 from archive.models import Job
 from archive.pdfgen import write_deck
 from archive.worker import Worker

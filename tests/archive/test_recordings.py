@@ -14,6 +14,7 @@ from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.mediatypes import MediaInfo
 from archive.models import Asset, Job, Webinar
 
+from ..cut_short import DECLARED, cut_short
 from ..media_inputs import ffmpeg
 from ..services import Listener
 
@@ -106,6 +107,10 @@ def _run(archive, worker, path, **kw):
         return queries.get(s, w.id)
 
 
+def _limits(archive) -> media.ToolLimits:
+    return media.ToolLimits.from_settings(archive.settings)
+
+
 def _playlist_lines(archive, key):
     return archive.store.get_bytes(key).decode().splitlines()
 
@@ -151,10 +156,10 @@ def test_fast_path_then_full_renditions(archive, worker, clips, tmp_path):
     # audio downloads
     m4a = tmp_path / "a.m4a"
     archive.store.download_file(rec.outputs["audio_m4a"], m4a)
-    assert not probe.probe(m4a).has_video
+    assert not probe.probe(m4a, _limits(archive)).has_video
     mp3 = tmp_path / "a.mp3"
     archive.store.download_file(rec.outputs["audio_mp3"], mp3)
-    assert probe.probe(mp3).audio_codec == "mp3"
+    assert probe.probe(mp3, _limits(archive)).audio_codec == "mp3"
     # storyboard: a WebVTT index into sprite sheets that exist
     vtt = archive.store.get_bytes(rec.outputs["storyboard"]).decode()
     assert vtt.startswith("WEBVTT")
@@ -194,7 +199,7 @@ def test_inputs_we_accept(archive, worker, clips, tmp_path, name, plan, kind):
     assert not rec.info.get("failures")
     web = tmp_path / "web"
     archive.store.download_file(rec.outputs["web"], web)
-    out = probe.probe(web)
+    out = probe.probe(web, _limits(archive))
     if kind == "video":
         assert out.video_codec == "h264" and out.pix_fmt == "yuv420p"
         assert out.width % 2 == 0 and out.height % 2 == 0 or plan["video"] == "copy"
@@ -264,6 +269,35 @@ def test_a_damaged_bitstream_fails_with_a_reason(archive, worker, clips):
     assert not [k for k in keys if "/media/" in k]
 
 
+def test_a_recording_cut_short_keeps_the_duration_that_plays(archive, worker, tmp_path):
+    """A faststart MP4 whose data stops part of the way in (an interrupted copy) plays what
+    it holds: it is taken with that duration, not the declared one, and staff are told
+    where the data stops, from the import on and after the fast path (which finds the same)."""
+    w = import_webinar(archive, ImportRequest(title="Cut short", recording=cut_short(tmp_path / "cut.mp4")))
+    info = w.recording.info
+    assert 2.0 < info["duration"] < 3.5 and info["declared_duration"] == pytest.approx(DECLARED)
+    [warning] = info["warnings"]["process_recording"]
+    assert re.match(r"the data stops at 0:0[23]\.\d of 0:06\.0 declared", warning), warning
+    worker.run_until_idle()
+    with archive.catalog.session() as s:
+        w = queries.get(s, w.id)
+    assert w.status == "ready", w.errors
+    rec = w.recording
+    assert rec.info["duration"] == pytest.approx(info["duration"], abs=0.01)
+    assert rec.info["warnings"]["process_recording"] == [warning]
+    playlist = _playlist_lines(archive, rec.derived_key(f"hls/{rec.outputs['renditions']['source']['playlist']}"))
+    played = sum(float(line[len("#EXTINF:"):].rstrip(",")) for line in playlist if line.startswith("#EXTINF:"))
+    assert played == pytest.approx(info["duration"], abs=0.5)
+
+
+def test_a_recording_whose_data_stops_before_its_first_frame_is_refused(archive, tmp_path):
+    with pytest.raises(ImportRejected, match=r"^recording nothing\.mp4: the recording holds no playable data"):
+        import_webinar(archive, ImportRequest(title="Nothing", recording=cut_short(tmp_path / "nothing.mp4", 0)))
+    with archive.catalog.session() as s:
+        assert s.query(Webinar).count() == s.query(Asset).count() == 0
+    assert list(archive.store.list_keys("")) == []
+
+
 @pytest.mark.parametrize("body", [
     "ffconcat version 1.0\nfile {local}\nfile http://127.0.0.1:{port}/x.mp4\n",
     "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\nhttp://127.0.0.1:{port}/a.ts\n#EXTINF:4,\n{local}\n#EXT-X-ENDLIST\n",
@@ -277,7 +311,7 @@ def test_playlists_disguised_as_mp4_open_nothing(archive, clips, tmp_path, body)
             import_webinar(archive, ImportRequest(title="Sneaky", recording=fake))
         # the worker path probes the same way
         with pytest.raises(media.MediaRejected):
-            probe.probe(fake)
+            probe.probe(fake, _limits(archive))
     finally:
         listener.close()
     assert listener.hits == []

@@ -22,7 +22,8 @@ from archive.context import Archive
 from archive.formatting import file_size
 from archive.models import Asset, Job, Webinar
 
-from ..services import MinioServer, archive_env
+from ..cut_short import cut_short
+from ..services import MinioServer, archive_env, free_port
 
 CLI = Path(sys.executable).parent / "webinar-archive"  # the console script pip installed
 RECORDING_NAME = "Vortrag – Müller.mp4"
@@ -401,3 +402,38 @@ def test_a_development_secret_is_refused_away_from_a_local_minio(cli):
         r = cli.run(command, timeout=30)
         assert r.returncode == 1 and "Traceback" not in r.stderr
         assert "AWS_SECRET_ACCESS_KEY is a development secret" in r.stderr
+
+
+def test_catalog_commands_need_no_bucket_and_create_nothing(cli, inputs):
+    """status, jobs and user read or change catalog rows only: they neither migrate the
+    catalog nor contact the bucket, so they work while S3 is away, and on a data folder
+    without a catalog they say so instead of making one."""
+    catalog = Path(cli.env["WEBINAR_ARCHIVE_DATA"]) / "catalog.sqlite3"
+    for args in (("user", "list"), ("jobs",), ("status", "nothing")):
+        r = cli.run(*args)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert "the catalog has no tables yet: run `webinar-archive migrate`" in r.stderr
+    assert not catalog.exists()
+    r = cli.run("import", "--title", "While S3 is away", "--recording", inputs["h264_aac.mp4"], "--json")
+    assert r.returncode == 0, r.stderr
+    webinar_id = _one_json_object(r.stdout)["id"]
+    cli.env["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    r = cli.run("status", webinar_id)
+    assert r.returncode == 0 and json.loads(r.stdout)["id"] == webinar_id, r.stderr
+    r = cli.run("jobs")
+    assert r.returncode == 0 and "process_recording" in r.stdout, r.stderr
+    r = cli.run("user", "list")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    r = cli.run("import", "--title", "Needs the bucket", "--recording", inputs["h264_aac.mp4"])
+    assert r.returncode == 1 and "Traceback" not in r.stderr  # the one that needs S3 says so
+
+
+def test_a_recording_cut_short_is_imported_with_a_warning_on_stderr(cli, tmp_path):
+    r = cli.run("import", "--title", "Cut short", "--recording", cut_short(tmp_path / "cut.mp4"), "--json")
+    assert r.returncode == 0, r.stderr
+    result = _one_json_object(r.stdout)
+    assert re.search(r"^webinar-archive import: warning: cut\.mp4: the data stops at 0:0[23]\.\d of 0:06\.0 "
+                     "declared", r.stderr, re.M), r.stderr
+    with cli.archive.catalog.session() as s:
+        w = queries.get(s, result["id"])
+    assert 2.0 < w.recording.info["duration"] < 3.5

@@ -16,7 +16,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from archive import editing, photos, queries, webinars
-from archive.importer import PHOTO_MAX_BYTES
+from archive.intake import PHOTO_MAX_BYTES
 from archive.models import Speaker, Webinar
 
 from ..staff import sign_in_page, signed_in, staff_app
