@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 import subprocess
 import threading
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -348,13 +349,14 @@ def short_links(watch):
 # Records, in the page, what a viewer would notice: errors, and each time the player
 # waited for data after it had started playing (how long, in ms).
 WATCH_PLAYBACK = """m => {
-    window.seen = {errors: [], waits: [], since: null, started: null, startedAt: 0};
+    window.seen = {errors: [], waits: [], since: null, started: null, startedAt: 0, furthest: 0};
     const seen = window.seen;
     m.addEventListener("error", () => seen.errors.push("media error " + (m.error && m.error.code)));
     if (window.webinarHls) window.webinarHls.on("hlsError", (_e, d) => {
         if (d.type === "networkError" || d.fatal) seen.errors.push(d.details);
     });
     m.addEventListener("waiting", () => { if (seen.started !== null) seen.since = performance.now(); });
+    m.addEventListener("timeupdate", () => { seen.furthest = Math.max(seen.furthest, m.currentTime); });
     m.addEventListener("playing", () => {
         if (seen.started === null) { seen.started = performance.now(); seen.startedAt = m.currentTime; }
         if (seen.since !== null) seen.waits.push(performance.now() - seen.since);
@@ -378,8 +380,12 @@ def test_playback_renews_its_links_and_plays_past_several_expiries(watch, page, 
             && performance.now() - window.seen.started > {3 * lifetime + 2} * 1000""", timeout=120_000)
         seen = page.evaluate("""() => ({errors: window.seen.errors, waits: window.seen.waits,
             waiting: window.seen.since === null ? 0 : performance.now() - window.seen.since,
-            advanced: document.querySelector('#player').currentTime - window.seen.startedAt})""")
+            advanced: window.seen.furthest - window.seen.startedAt})""")
         data = media.evaluate("m => ({...m.dataset})")
+        # the timeline's thumbnails were renewed too: their first sheet still loads
+        sheet = media.evaluate("""m => [...m.textTracks].find(t => t.label === "thumbnails").cues[0].text""")
+        with urllib.request.urlopen(sheet.split("#")[0]) as r:
+            assert r.status == 200
     assert seen["errors"] == []
     assert max(seen["waits"] + [seen["waiting"]]) < longest_wait_ms, seen["waits"]
     assert seen["advanced"] >= share * rate * (3 * lifetime + 2), seen  # it kept playing at its rate

@@ -52,6 +52,9 @@
   var linkMs = (parseFloat(media.dataset.linkSeconds) || 0) * 1000;
   var renewals = 0;
   function margin(validMs) { return Math.min(validMs / 2, Math.max(2000, validMs / 5)); }
+  // When to replace a whole source whose links stay valid `validMs`: never more often than
+  // every 5 s, as a reload takes a moment (links shorter than that are recovered on error).
+  function renewIn(validMs) { return Math.max(5000, validMs - margin(validMs)); }
   function renewed() {
     renewals += 1;
     media.dataset.renewals = String(renewals);
@@ -136,7 +139,7 @@
     // The query defeats the cached redirect; #t= starts the new load where the old one was.
     media.defaultPlaybackRate = media.playbackRate;  // a load resets the rate to this one
     media.src = fresh(url) + (at > 0 ? "#t=" + at.toFixed(3) : "");
-    srcUntil = performance.now() + linkMs / 2 - margin(linkMs / 2);
+    srcUntil = performance.now() + renewIn(linkMs / 2);
     media.addEventListener("loadedmetadata", function () {
       if (Math.abs(media.currentTime - at) > 0.5) media.currentTime = at;
     }, { once: true });
@@ -151,10 +154,19 @@
   function watchSrc() {
     if (srcWatched) return;
     srcWatched = true;
-    srcUntil = Math.max(srcUntil, performance.now() + linkMs / 4 - margin(linkMs / 4));
+    srcUntil = Math.max(srcUntil, performance.now() + renewIn(linkMs / 4));
     setInterval(function () { if (!media.paused) renewSrc(); }, 1000);
     media.addEventListener("play", renewSrc);
     media.addEventListener("seeking", renewSrc);
+  }
+
+  // The timeline's thumbnails: a track whose cues hold presigned links. Setting its src
+  // again reloads its cues (same TextTrack, so media-chrome keeps it) before they end; the
+  // first copy may be a cached one, so a quarter of the lifetime.
+  var thumbnails = media.querySelector("track[label='thumbnails']");
+  if (thumbnails && linkMs > 0) {
+    var thumbnailsUrl = thumbnails.getAttribute("src");
+    setInterval(function () { thumbnails.src = fresh(thumbnailsUrl); }, renewIn(linkMs / 4));
   }
 
   // -- MP4 / M4A, and recovery from an expired link ------------------------------------
