@@ -133,8 +133,9 @@ def bare_puts(page, store, src: Path, part_bytes: int, lanes: int) -> float:
     uploader page, whose Content-Security-Policy lets it reach the store)."""
     key = f"bench/bare-{new_id()}.mp4"
     upload_id = store.create_multipart(key, "video/mp4")
-    n = -(-src.stat().st_size // part_bytes)
-    urls = [store.presign_upload_part(key, upload_id, i + 1) for i in range(n)]
+    size = src.stat().st_size
+    urls = [store.presign_upload_part(key, upload_id, i + 1, min(part_bytes, size - i * part_bytes))
+            for i in range(-(-size // part_bytes))]
     page.evaluate("() => { if (document.getElementById('bench-file')) return;"
                   " const i = document.createElement('input'); i.type = 'file'; i.id = 'bench-file';"
                   " document.body.appendChild(i); }")

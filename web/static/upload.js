@@ -4,6 +4,8 @@
 // ListParts, sending only the missing parts. The server issues the keys and signs the
 // parts; once complete, a worker checks the file and the page asks how it went (every
 // second) until it is received or refused. Answers are JSON ({"error": sentence} on refusal).
+// The server decides each file's part size when its upload is created and signs only the
+// parts of that size its announced size needs; the page cuts the file exactly so.
 (function () {
   "use strict";
   var root = document.getElementById("uploader");
@@ -13,13 +15,13 @@
   var base = root.dataset.uploadsUrl;
   var extensions = JSON.parse(root.dataset.extensions);
   var limits = JSON.parse(root.dataset.limits);
-  var partBytes = parseInt(root.dataset.partBytes, 10);
   var parallel = parseInt(root.dataset.parallel, 10);
   var resumeMax = parseInt(root.dataset.resumeMaxBytes, 10);
   var results = document.getElementById("upload-results");
   // ?replace=<asset id>: one file of that kind, which replaces it once processed.
   var replaces = root.dataset.replaces || "";
   var replaceKind = root.dataset.replaceKind || "";
+  var PROGRESS_MS = 250;  // progress is drawn at most this often
   var POLL_MS = 1000;  // how often the page asks whether a completed file passed its check
   var GIVE_UP_MS = 60 * 60 * 1000;  // then it stops asking (the check goes on)
   var stillChecking = {};  // file id -> true: the page stopped asking before an answer
@@ -127,6 +129,25 @@
     },
   });
 
+  // Each progress event re-renders the Dashboard: drawn on every event of every part in
+  // flight, the display cost a tenth of the upload's speed (bench/upload.py). Only the
+  // latest progress of each file goes on, every PROGRESS_MS; the end of an upload is not
+  // delayed (upload-success sets its progress to 100% itself).
+  var emit = uppy.emit.bind(uppy);
+  var latestProgress = {};  // file id -> [file, progress] not yet drawn
+  var progressTimer = null;
+  function drawProgress() {
+    var pending = latestProgress;
+    latestProgress = {};
+    progressTimer = null;
+    Object.keys(pending).forEach(function (id) { emit("upload-progress", pending[id][0], pending[id][1]); });
+  }
+  uppy.emit = function (event, file, progress) {
+    if (event !== "upload-progress" || !file) return emit.apply(null, arguments);
+    latestProgress[file.id] = [file, progress];
+    if (progressTimer === null) progressTimer = setTimeout(drawProgress, PROGRESS_MS);
+  };
+
   uppy.use(U.Dashboard, {
     target: root,
     inline: true,
@@ -145,15 +166,17 @@
   uppy.use(U.AwsS3, {
     shouldUseMultipart: true,  // every file, so that every upload can resume
     limit: parallel,  // parts in flight at once
-    getChunkSize: function () { return partBytes; },
+    // The part size the server gave when it created the upload (kept in the file's meta,
+    // so a resumed upload is cut as before); Uppy is handed the file's bytes only.
+    getChunkSize: function (data) {
+      var file = uppy.getFiles().filter(function (f) { return f.data === data; })[0];
+      return (file && file.meta.partBytes) || 0;
+    },
     retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
     createMultipartUpload: function (file) {
-      var kind = kindOf(file.name);
-      return call("POST", base, {
-        webinar: webinar, kind: kind, filename: file.name, size: file.size,
-        language: kind === "captions" ? (file.meta.language || "en") : undefined,
-        replaces: replaces || undefined,
-      });
+      var answer = created[file.id];
+      delete created[file.id];
+      return answer || createUpload(file);
     },
     signPart: function (file, opts) {
       return call("POST", uploadUrl(opts.uploadId, "/parts/" + opts.partNumber), {}, opts.signal);
@@ -173,6 +196,29 @@
     abortMultipartUpload: function (file, opts) {
       return call("DELETE", uploadUrl(opts.uploadId));
     },
+  });
+
+  // Uppy cuts a file in parts before it creates the upload: the upload is created first,
+  // here, and createMultipartUpload hands on the server's answer (a refusal included).
+  var created = {};  // file id -> the server's answer to "create" (a promise)
+  function createUpload(file) {
+    var kind = kindOf(file.name);
+    return call("POST", base, {
+      webinar: webinar, kind: kind, filename: file.name, size: file.size,
+      language: kind === "captions" ? (file.meta.language || "en") : undefined,
+      replaces: replaces || undefined,
+    }).then(function (data) {
+      uppy.setFileMeta(file.id, { partBytes: data.partBytes });
+      return data;
+    });
+  }
+  uppy.addPreProcessor(function (fileIDs) {
+    return Promise.all(fileIDs.map(function (id) {
+      var file = uppy.getFile(id);
+      if (!file || (file.s3Multipart && file.s3Multipart.uploadId)) return null;  // resumed: cut as before
+      created[id] = createUpload(file);
+      return created[id].catch(function () { return null; });  // told through createMultipartUpload
+    }));
   });
 
   // Files up to `resumeMax` are kept in IndexedDB so that a reload resumes on its own;
