@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import shutil
 import subprocess
 import threading
@@ -98,10 +99,12 @@ class PartLog:
     def __init__(self, page, s3_endpoint: str):
         self.sent: Counter = Counter()
         self.done: Counter = Counter()
+        self.failed: Counter = Counter()  # PUTs that got no answer (the network went away)
         self.etag_visible = True
         self.list_calls = 0
         page.on("request", self._request)
         page.on("response", self._response)
+        page.on("requestfailed", self._failed)
         self.s3 = s3_endpoint
 
     def _part(self, url: str):
@@ -122,6 +125,11 @@ class PartLog:
         part = self._part(response.url)
         if response.request.method == "PUT" and part and response.status == 200:
             self.done[part] += 1
+
+    def _failed(self, request):
+        part = self._part(request.url)
+        if request.method == "PUT" and part:
+            self.failed[part] += 1
 
     def done_for(self, key_fragment: str) -> Counter:
         return Counter({n: c for (path, n), c in self.done.items() if key_fragment in path})
@@ -246,14 +254,23 @@ def test_staff_put_a_webinar_online_from_the_browser(live_server, archive, minio
         _wait_for_parts(page, archive, log, 8)
         browser.set_offline(True)  # the connection drops mid-upload...
         finished_before_cut = set(log.done)
-        page.wait_for_timeout(2500)
+        status = page.locator(".uppy-StatusBar-status")
+        expect(status).to_contain_text("Waiting for the network")  # and no time left, which nobody knows
+        expect(status).not_to_contain_text(re.compile(r"\ds left"))
+        page.wait_for_function("() => !navigator.onLine")
+        _wait_moving(page, archive, log, lambda: sum(log.failed.values()) > 0, "no part cut off")
         assert sum(log.done.values()) < 41, "the upload ended before the cut"
         browser.set_offline(False)  # ...and comes back
+        expect(status).to_contain_text("Uploading")
 
         results = _wait_for_results(page, archive, log, [big_recording.name, *[d.name for d in decks], fake.name])
         assert "received" in results[big_recording.name]
         assert all("received" in results[d.name] for d in decks)
         assert results[fake.name] == "Not a deck.pdf: slides Not a deck.pdf: not a PDF, PPTX or ODP file"
+        # A refusal is final: the Dashboard offers no Retry for it (nor for anything else).
+        expect(page.locator(".uppy-Dashboard-Item", has_text="Not a deck.pdf")).to_have_count(0)
+        expect(page.locator(".uppy-StatusBar-actionBtn--retry, .uppy-Dashboard-Item-progressIcon--retry")) \
+            .to_have_count(0)
 
         rec = _the_upload(archive, big_recording.name)
         parts = math.ceil(big_recording.stat().st_size / PART)

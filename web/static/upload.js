@@ -53,6 +53,7 @@
         if (!response.ok) {
           var error = new Error(data.error || "the server answered " + response.status);
           error.status = response.status;
+          error.refused = response.status === 404 || response.status === 422;  // trying again cannot help
           throw error;
         }
         return data;
@@ -83,7 +84,11 @@
     var started = Date.now();
     function next(data) {
       if (data.state === "done") return data;
-      if (data.state === "refused") throw new Error(data.error || "the file was refused");
+      if (data.state === "refused") {
+        var refusal = new Error(data.error || "the file was refused");
+        refusal.refused = true;
+        throw refusal;
+      }
       if (Date.now() - started > GIVE_UP_MS) {
         stillChecking[file.id] = true;
         return data;
@@ -178,8 +183,20 @@
       delete created[file.id];
       return answer || createUpload(file);
     },
+    // A part's URL is asked for while the part before it in its lane still goes, so that a
+    // lane does not wait for the server between two parts.
     signPart: function (file, opts) {
-      return call("POST", uploadUrl(opts.uploadId, "/parts/" + opts.partNumber), {}, opts.signal);
+      var key = opts.uploadId + "/" + opts.partNumber;
+      var early = signed[key];
+      delete signed[key];
+      var ahead = opts.partNumber + parallel;
+      if (file.meta.partBytes && ahead <= Math.ceil(file.size / file.meta.partBytes) &&
+          !signed[opts.uploadId + "/" + ahead]) {
+        signed[opts.uploadId + "/" + ahead] = signPartNow(opts.uploadId, ahead).catch(function () { return null; });
+      }
+      return Promise.resolve(early).then(function (answer) {
+        return answer || signPartNow(opts.uploadId, opts.partNumber, opts.signal);
+      });
     },
     listParts: function (file, opts) {
       return call("GET", uploadUrl(opts.uploadId, "/parts"), undefined, opts.signal);
@@ -197,6 +214,11 @@
       return call("DELETE", uploadUrl(opts.uploadId));
     },
   });
+
+  var signed = {};  // "upload id/part number" -> the URL asked for ahead (a promise)
+  function signPartNow(uploadId, partNumber, signal) {
+    return call("POST", uploadUrl(uploadId, "/parts/" + partNumber), {}, signal);
+  }
 
   // Uppy cuts a file in parts before it creates the upload: the upload is created first,
   // here, and createMultipartUpload hands on the server's answer (a refusal included).
@@ -246,6 +268,31 @@
   });
   uppy.on("upload-error", function (file, error) {
     report(file, (error && error.message) || "the upload failed", "refused");
+    // A refusal is final: the file leaves the Dashboard, which would offer a Retry that
+    // cannot succeed; the reason stays in the list below it.
+    if (error && error.refused && uppy.getFile(file.id)) uppy.removeFile(file.id);
+  });
+
+  // Offline, the upload waits and goes on by itself when the network is back: the status
+  // says so, without a time left. After a reload no time left is shown until a part has
+  // gone since the resume (until then Uppy's estimate counts from the first start).
+  var dashboard = uppy.getPlugin("Dashboard");
+  var online = navigator.onLine !== false;
+  var timeKnown = true;
+  function showStatus() {
+    dashboard.setOptions({ locale: { strings: {
+      uploading: online ? "Uploading" : "Waiting for the network",
+      xTimeLeft: online && timeKnown ? "%{time} left" : "time left unknown",
+    } } });
+  }
+  uppy.on("is-offline", function () { online = false; showStatus(); });
+  uppy.on("is-online", function () { online = true; showStatus(); });
+  uppy.on("restored", function () { timeKnown = false; showStatus(); });
+  uppy.on("s3-multipart:part-uploaded", function () {
+    if (!timeKnown) {
+      timeKnown = true;
+      showStatus();
+    }
   });
 
   window.webinarUploader = uppy;  // for the browser tests and the curious
