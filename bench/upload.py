@@ -25,8 +25,19 @@ cached in ~/.cache/webinar-archive/bench), then measures in one run:
 and prints the throughput ratios: the uploader to the bare script (target >= 0.9) and,
 with `--link-mbit`, the uploader to the link's rate (target >= 0.95).
 
-Runs of 2026-12-02 (2 cores shared with other engineers' test runs, so absolute figures
-are noisy; the ratios are of one run): see the note of issue 13.
+Runs of 2026-12-02, progress drawn every 250 ms, each part's URL asked for ahead (2 cores
+shared with other engineers' test runs, load average 12-20: absolute figures are noise,
+the ratios are of one run):
+  --gb 2:  the uploader 44.4 MB/s, the bare script 95.3 (4 lanes) / 85.7 (6): 0.47 / 0.52
+           (before the URLs were asked for ahead); E: to received 21.8 s, to watchable
+           61.6 s, one GET 4.5 s, ratio 13.6
+  --gb 2:  42.5 MB/s against 65.8 / 72.8: 0.65 / 0.58; E: received 17.5 s, watchable
+           69.8 s, one GET 6.1 s, ratio 11.4
+  --gb 2 --watch-gb 0:  93.6 MB/s against 100.3 / 104.3: 0.93 / 0.90
+  --gb 0.5 --link-mbit 100 --watch-gb 0:  the uploader 12.1 MB/s, 0.969 of the link
+           (target >= 0.95), 0.99 of the bare script (0.983 of the link)
+The time to watchable (E) is today's code: the upload is read from S3 for the check, then
+again by the fast path, which also stores the faststart MP4 and the HLS.
 Run of 2026-11-28 (2 shared cores, idle): the uploader reached 0.80-0.82 of the bare script;
 removing Uppy's Dashboard and Golden Retriever gained ~25%: the progress display, drawn on
 every progress event of every part, was most of the cost. It is now drawn every 250 ms.
