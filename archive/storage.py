@@ -320,12 +320,15 @@ class S3Store:
             raise StorageError(f"cannot start an upload to {key}: {e}") from e
         return r["UploadId"]
 
-    def presign_upload_part(self, key: str, upload_id: str, part_number: int, expires: int = 3600) -> str:
-        """A URL the browser PUTs one part to (signed for the browser-facing endpoint)."""
+    def presign_upload_part(self, key: str, upload_id: str, part_number: int, length: int,
+                            expires: int = 3600) -> str:
+        """A URL the browser PUTs one part of exactly `length` bytes to (signed for the
+        browser-facing endpoint): the length is signed in, and S3 refuses any other."""
         try:
             return self._presigner.generate_presigned_url(
                 "upload_part", ExpiresIn=expires,
-                Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number})
+                Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number,
+                        "ContentLength": length})
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"cannot sign part {part_number} of {key}: {e}") from e
 

@@ -42,6 +42,11 @@ EXTENSIONS: dict[str, dict[str, str]] = {
     "captions": {"vtt": "text/vtt", "srt": "application/x-subrip"},
 }
 MAX_PARTS = 10_000  # S3's limit
+MIN_PART_BYTES = 5 * 1024 * 1024  # S3's smallest part, but for the last
+MIB = 1024 * 1024
+# The part size the browser is asked to use unless a file needs larger parts: a failed part
+# costs at most this much to send again.
+PART_BYTES = 16 * MIB
 STATES = ("uploading", "completing", "checking", "done", "refused", "aborted")
 
 
@@ -67,6 +72,18 @@ def size_limit(settings, kind: str) -> int:
     mb = {"recording": settings.upload_max_recording_mb, "slides": settings.upload_max_slides_mb,
           "captions": settings.upload_max_captions_mb}[kind]
     return mb * 1_000_000
+
+
+def part_size(size: int, preferred: int = PART_BYTES) -> int:
+    """The size of every part but the last of an upload of `size` bytes: `preferred`, at
+    least S3's smallest, and in whole MiB large enough for at most MAX_PARTS parts. The
+    server decides it and signs each part's length, so the browser cannot send more."""
+    needed = -(-size // MAX_PARTS)
+    return max(preferred, MIN_PART_BYTES, -(-needed // MIB) * MIB)
+
+
+def part_count(size: int, part: int) -> int:
+    return max(1, -(-size // part))
 
 
 def _replaceable(s, webinar_id: str, kind: str, asset_id: str) -> Asset | None:
@@ -140,12 +157,21 @@ def _uploading(archive: Archive, upload_id: str, owner: str) -> Upload:
     return record
 
 
-def sign_part(archive: Archive, upload_id: str, owner: str, part_number: int) -> str:
-    """A presigned PUT for one part of one of this user's unfinished uploads."""
+def sign_part(archive: Archive, upload_id: str, owner: str, part_number: int,
+              preferred: int = PART_BYTES) -> str:
+    """A presigned PUT for one part of one of this user's unfinished uploads: only the parts
+    its announced size needs, each with its length signed in (S3 refuses any other), so
+    nothing beyond the announced size can be stored. `preferred` is the one given to
+    part_size when the upload was created."""
     if not isinstance(part_number, int) or isinstance(part_number, bool) or not 1 <= part_number <= MAX_PARTS:
         raise UploadRefused(f"a part number is 1 to {MAX_PARTS}")
     record = _uploading(archive, upload_id, owner)
-    return archive.store.presign_upload_part(record.key, record.s3_upload_id, part_number)
+    part = part_size(record.size, preferred)
+    count = part_count(record.size, part)
+    if part_number > count:
+        raise UploadRefused(f"{record.filename}: {record.size} bytes make {count} part(s), not {part_number}")
+    length = min(part, record.size - (part_number - 1) * part)
+    return archive.store.presign_upload_part(record.key, record.s3_upload_id, part_number, length)
 
 
 def list_parts(archive: Archive, upload_id: str, owner: str) -> list[dict]:

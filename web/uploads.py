@@ -15,7 +15,6 @@ from .staff import staff_required
 
 bp = Blueprint("uploads", __name__)
 
-PART_BYTES = 16 * 1024 * 1024  # a failed part costs at most this much to send again
 PARALLEL_PARTS = 4
 # Files up to this size are kept in the browser (IndexedDB) so that a reload resumes by
 # itself; a larger one is chosen again after a reload and then resumes likewise. Copying a
@@ -30,6 +29,11 @@ def _archive() -> Archive:
 def _owner() -> str:
     # The account's id, not the session's (get_id also holds the session token, which changes).
     return str(current_user.id) if current_user.is_authenticated else ""
+
+
+def _part_bytes() -> int:
+    """The part size preferred (uploads.part_size may choose larger for a large file)."""
+    return current_app.config.get("UPLOAD_PART_BYTES", uploads.PART_BYTES)
 
 
 def _error(message: str, status: int):
@@ -76,7 +80,6 @@ def page(webinar_id: str):
         "upload.html", webinar=w, replacing=replacing,
         limits={kind: uploads.size_limit(settings, kind) for kind in uploads.KINDS},
         extensions={kind: sorted(exts) for kind, exts in uploads.EXTENSIONS.items()},
-        part_bytes=current_app.config.get("UPLOAD_PART_BYTES", PART_BYTES),
         parallel=current_app.config.get("UPLOAD_PARALLEL_PARTS", PARALLEL_PARTS),
         resume_store_bytes=current_app.config.get("UPLOAD_RESUME_STORE_BYTES", RESUME_STORE_BYTES))
 
@@ -90,8 +93,11 @@ def create():
                         str(body.get("filename", "")), size if isinstance(size, int) else -1,
                         language=(str(body["language"]) if body.get("language") else None),
                         replaces=(str(body["replaces"]) if body.get("replaces") else None))
-    # Uppy's "uploadId" is our record's id: S3's own UploadId never leaves the server.
-    return jsonify(uploadId=up.id, key=up.key), 201
+    # Uppy's "uploadId" is our record's id: S3's own UploadId never leaves the server. The
+    # browser cuts the file in parts of exactly `partBytes` (the last one shorter): only
+    # those are signed.
+    part = uploads.part_size(up.size, _part_bytes())
+    return jsonify(uploadId=up.id, key=up.key, partBytes=part, partCount=uploads.part_count(up.size, part)), 201
 
 
 @bp.get("/staff/uploads/<upload_id>")
@@ -103,7 +109,7 @@ def status(upload_id: str):
 @bp.post("/staff/uploads/<upload_id>/parts/<int:part_number>")
 @staff_required()
 def sign_part(upload_id: str, part_number: int):
-    return jsonify(url=uploads.sign_part(_archive(), upload_id, _owner(), part_number))
+    return jsonify(url=uploads.sign_part(_archive(), upload_id, _owner(), part_number, _part_bytes()))
 
 
 @bp.get("/staff/uploads/<upload_id>/parts")

@@ -1,5 +1,6 @@
 import dataclasses
 import secrets
+import urllib.error
 import urllib.request
 from urllib.parse import unquote, urlsplit
 
@@ -161,3 +162,25 @@ def test_a_key_the_store_refuses_to_delete_is_an_error(minio, settings):
     assert isinstance(e.value, StorageError)  # what every caller already catches
     assert sorted(store.list_keys("")) == ["kept/held.txt", "kept/too.txt"]  # the others went
     limited.delete_keys([f"gone/{n}.txt" for n in range(3)])  # keys already gone are no error
+
+
+def _put_status(url: str, data: bytes) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, method="PUT"), timeout=60) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_a_presigned_part_takes_only_the_length_signed_in(archive):
+    """The part's length is signed into its URL: S3 refuses a PUT of more, or of less."""
+    store = archive.store
+    upload_id = store.create_multipart("parts/x.bin", "application/octet-stream")
+    url = store.presign_upload_part("parts/x.bin", upload_id, 1, 1000)
+    assert "content-length" in url.lower()  # among the signed headers
+    assert _put_status(url, b"x" * 1001) == 403
+    assert _put_status(url, b"x" * 999) == 403
+    assert store.list_parts("parts/x.bin", upload_id) == []
+    assert _put_status(url, b"x" * 1000) == 200  # the positive control
+    assert [p["Size"] for p in store.list_parts("parts/x.bin", upload_id)] == [1000]
+    store.abort_multipart("parts/x.bin", upload_id)

@@ -4,6 +4,8 @@
 // ListParts, sending only the missing parts. The server issues the keys and signs the
 // parts; once complete, a worker checks the file and the page asks how it went (every
 // second) until it is received or refused. Answers are JSON ({"error": sentence} on refusal).
+// The server decides each file's part size when its upload is created and signs only the
+// parts of that size its announced size needs; the page cuts the file exactly so.
 (function () {
   "use strict";
   var root = document.getElementById("uploader");
@@ -13,13 +15,13 @@
   var base = root.dataset.uploadsUrl;
   var extensions = JSON.parse(root.dataset.extensions);
   var limits = JSON.parse(root.dataset.limits);
-  var partBytes = parseInt(root.dataset.partBytes, 10);
   var parallel = parseInt(root.dataset.parallel, 10);
   var resumeMax = parseInt(root.dataset.resumeMaxBytes, 10);
   var results = document.getElementById("upload-results");
   // ?replace=<asset id>: one file of that kind, which replaces it once processed.
   var replaces = root.dataset.replaces || "";
   var replaceKind = root.dataset.replaceKind || "";
+  var PROGRESS_MS = 250;  // progress is drawn at most this often
   var POLL_MS = 1000;  // how often the page asks whether a completed file passed its check
   var GIVE_UP_MS = 60 * 60 * 1000;  // then it stops asking (the check goes on)
   var stillChecking = {};  // file id -> true: the page stopped asking before an answer
@@ -51,6 +53,7 @@
         if (!response.ok) {
           var error = new Error(data.error || "the server answered " + response.status);
           error.status = response.status;
+          error.refused = response.status === 404 || response.status === 422;  // trying again cannot help
           throw error;
         }
         return data;
@@ -81,7 +84,11 @@
     var started = Date.now();
     function next(data) {
       if (data.state === "done") return data;
-      if (data.state === "refused") throw new Error(data.error || "the file was refused");
+      if (data.state === "refused") {
+        var refusal = new Error(data.error || "the file was refused");
+        refusal.refused = true;
+        throw refusal;
+      }
       if (Date.now() - started > GIVE_UP_MS) {
         stillChecking[file.id] = true;
         return data;
@@ -127,6 +134,25 @@
     },
   });
 
+  // Each progress event re-renders the Dashboard: drawn on every event of every part in
+  // flight, the display cost a tenth of the upload's speed (bench/upload.py). Only the
+  // latest progress of each file goes on, every PROGRESS_MS; the end of an upload is not
+  // delayed (upload-success sets its progress to 100% itself).
+  var emit = uppy.emit.bind(uppy);
+  var latestProgress = {};  // file id -> [file, progress] not yet drawn
+  var progressTimer = null;
+  function drawProgress() {
+    var pending = latestProgress;
+    latestProgress = {};
+    progressTimer = null;
+    Object.keys(pending).forEach(function (id) { emit("upload-progress", pending[id][0], pending[id][1]); });
+  }
+  uppy.emit = function (event, file, progress) {
+    if (event !== "upload-progress" || !file) return emit.apply(null, arguments);
+    latestProgress[file.id] = [file, progress];
+    if (progressTimer === null) progressTimer = setTimeout(drawProgress, PROGRESS_MS);
+  };
+
   uppy.use(U.Dashboard, {
     target: root,
     inline: true,
@@ -145,18 +171,32 @@
   uppy.use(U.AwsS3, {
     shouldUseMultipart: true,  // every file, so that every upload can resume
     limit: parallel,  // parts in flight at once
-    getChunkSize: function () { return partBytes; },
+    // The part size the server gave when it created the upload (kept in the file's meta,
+    // so a resumed upload is cut as before); Uppy is handed the file's bytes only.
+    getChunkSize: function (data) {
+      var file = uppy.getFiles().filter(function (f) { return f.data === data; })[0];
+      return (file && file.meta.partBytes) || 0;
+    },
     retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
     createMultipartUpload: function (file) {
-      var kind = kindOf(file.name);
-      return call("POST", base, {
-        webinar: webinar, kind: kind, filename: file.name, size: file.size,
-        language: kind === "captions" ? (file.meta.language || "en") : undefined,
-        replaces: replaces || undefined,
-      });
+      var answer = created[file.id];
+      delete created[file.id];
+      return answer || createUpload(file);
     },
+    // A part's URL is asked for while the part before it in its lane still goes, so that a
+    // lane does not wait for the server between two parts.
     signPart: function (file, opts) {
-      return call("POST", uploadUrl(opts.uploadId, "/parts/" + opts.partNumber), {}, opts.signal);
+      var key = opts.uploadId + "/" + opts.partNumber;
+      var early = signed[key];
+      delete signed[key];
+      var ahead = opts.partNumber + parallel;
+      if (file.meta.partBytes && ahead <= Math.ceil(file.size / file.meta.partBytes) &&
+          !signed[opts.uploadId + "/" + ahead]) {
+        signed[opts.uploadId + "/" + ahead] = signPartNow(opts.uploadId, ahead).catch(function () { return null; });
+      }
+      return Promise.resolve(early).then(function (answer) {
+        return answer || signPartNow(opts.uploadId, opts.partNumber, opts.signal);
+      });
     },
     listParts: function (file, opts) {
       return call("GET", uploadUrl(opts.uploadId, "/parts"), undefined, opts.signal);
@@ -173,6 +213,34 @@
     abortMultipartUpload: function (file, opts) {
       return call("DELETE", uploadUrl(opts.uploadId));
     },
+  });
+
+  var signed = {};  // "upload id/part number" -> the URL asked for ahead (a promise)
+  function signPartNow(uploadId, partNumber, signal) {
+    return call("POST", uploadUrl(uploadId, "/parts/" + partNumber), {}, signal);
+  }
+
+  // Uppy cuts a file in parts before it creates the upload: the upload is created first,
+  // here, and createMultipartUpload hands on the server's answer (a refusal included).
+  var created = {};  // file id -> the server's answer to "create" (a promise)
+  function createUpload(file) {
+    var kind = kindOf(file.name);
+    return call("POST", base, {
+      webinar: webinar, kind: kind, filename: file.name, size: file.size,
+      language: kind === "captions" ? (file.meta.language || "en") : undefined,
+      replaces: replaces || undefined,
+    }).then(function (data) {
+      uppy.setFileMeta(file.id, { partBytes: data.partBytes });
+      return data;
+    });
+  }
+  uppy.addPreProcessor(function (fileIDs) {
+    return Promise.all(fileIDs.map(function (id) {
+      var file = uppy.getFile(id);
+      if (!file || (file.s3Multipart && file.s3Multipart.uploadId)) return null;  // resumed: cut as before
+      created[id] = createUpload(file);
+      return created[id].catch(function () { return null; });  // told through createMultipartUpload
+    }));
   });
 
   // Files up to `resumeMax` are kept in IndexedDB so that a reload resumes on its own;
@@ -200,6 +268,31 @@
   });
   uppy.on("upload-error", function (file, error) {
     report(file, (error && error.message) || "the upload failed", "refused");
+    // A refusal is final: the file leaves the Dashboard, which would offer a Retry that
+    // cannot succeed; the reason stays in the list below it.
+    if (error && error.refused && uppy.getFile(file.id)) uppy.removeFile(file.id);
+  });
+
+  // Offline, the upload waits and goes on by itself when the network is back: the status
+  // says so, without a time left. After a reload no time left is shown until a part has
+  // gone since the resume (until then Uppy's estimate counts from the first start).
+  var dashboard = uppy.getPlugin("Dashboard");
+  var online = navigator.onLine !== false;
+  var timeKnown = true;
+  function showStatus() {
+    dashboard.setOptions({ locale: { strings: {
+      uploading: online ? "Uploading" : "Waiting for the network",
+      xTimeLeft: online && timeKnown ? "%{time} left" : "time left unknown",
+    } } });
+  }
+  uppy.on("is-offline", function () { online = false; showStatus(); });
+  uppy.on("is-online", function () { online = true; showStatus(); });
+  uppy.on("restored", function () { timeKnown = false; showStatus(); });
+  uppy.on("s3-multipart:part-uploaded", function () {
+    if (!timeKnown) {
+      timeKnown = true;
+      showStatus();
+    }
   });
 
   window.webinarUploader = uppy;  // for the browser tests and the curious
