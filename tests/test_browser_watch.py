@@ -1,6 +1,7 @@
 """The watch page in a viewer's browser (Debian's chromium through Playwright): HLS through
 hls.js (forced: this chromium also plays HLS natively), quality and caption choices, deep
-links, the slide viewer, the transcript, recovery after presigned links expire, and every
+links, the slide viewer, the transcript, presigned links renewed while playing (and after a
+pause longer than they live), and every
 control within a 360 px wide screen, in English, German and French. Screenshots go to
 /tmp/shots-watch/ and, for the languages, /tmp/shots-player/."""
 from __future__ import annotations
@@ -22,6 +23,7 @@ from archive import queries
 from archive.context import Archive
 from archive.importer import ImportRequest, PresentationInput, import_webinar
 from archive.pdfgen import write_deck
+from archive.states import AssetStatus
 from archive.worker import Worker
 from web import create_app
 
@@ -92,7 +94,7 @@ def watch(minio, inputs, tmp_path_factory):
     Worker(archive, name="watch-worker").run_until_idle()
     with archive.catalog.session() as s:
         video, audio = queries.get(s, video.id), queries.get(s, audio.id)
-    assert video.status == audio.status == "ready", video.errors + audio.errors
+    assert video.status == audio.status == AssetStatus.READY, video.errors + audio.errors
     assert set(video.recording.outputs["renditions"]) >= {"360p", "540p"}
     server, thread, url = _serve(create_app(archive, {"TESTING": True}))
     yield Watch(archive, url, video, audio)

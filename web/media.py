@@ -24,6 +24,7 @@ from flask import Blueprint, Response, abort, current_app, redirect
 
 from archive import hls, queries
 from archive.context import Archive
+from archive.states import AssetStatus
 from archive.storage import StorageError
 
 bp = Blueprint("media", __name__)
@@ -100,7 +101,7 @@ def _asset(webinar_id: str, asset_id: str, kind: str):
         w = queries.viewable(s, webinar_id)
         if w is None:
             abort(404)
-        a = next((a for a in w.served_assets if a.id == asset_id and a.kind == kind and a.status == "ready"), None)
+        a = next((a for a in w.served_assets if a.id == asset_id and a.kind == kind and a.status == AssetStatus.READY), None)
     if a is None:
         abort(404)
     return a

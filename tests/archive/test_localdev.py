@@ -133,6 +133,23 @@ def test_provisioning_twice_keeps_the_user_working(minio, settings):
         _s3(minio, settings.s3_access_key, settings.s3_secret_key).list_objects_v2(Bucket=settings.bucket)
 
 
+def test_provisioning_narrows_the_wider_policy_of_an_older_data_folder(minio, settings):
+    """scripts/run provisions on every start: a user made when the policy was s3:* on the
+    bucket keeps its name and loses the rest."""
+    user, bucket = settings.s3_access_key, settings.bucket
+    admin = MinioAdmin(endpoint=minio.endpoint.split("//")[1], secure=False,
+                       credentials=StaticProvider(MINIO_USER, MINIO_PASSWORD))
+    admin.policy_add(f"{user}-bucket", policy={"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["s3:*"], "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]})
+    app = _s3(minio, user, settings.s3_secret_key)
+    versioning = {"Status": "Suspended"}
+    app.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=versioning)  # the old policy allowed it
+    localdev.provision(minio.endpoint, MINIO_USER, MINIO_PASSWORD, bucket, user, settings.s3_secret_key)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        app.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=versioning)
+    app.put_object(Bucket=bucket, Key="still", Body=b"ok")
+
+
 def test_a_bucket_the_credentials_cannot_reach_is_a_clear_error(settings):
     archive = Archive.from_settings(settings.with_(bucket=f"missing-{secrets.token_hex(6)}"))
     with pytest.raises(StorageError, match="no access to bucket 'missing-"):
