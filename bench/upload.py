@@ -34,8 +34,17 @@ the ratios are of one run):
   --gb 2:  42.5 MB/s against 65.8 / 72.8: 0.65 / 0.58; E: received 17.5 s, watchable
            69.8 s, one GET 6.1 s, ratio 11.4
   --gb 2 --watch-gb 0:  93.6 MB/s against 100.3 / 104.3: 0.93 / 0.90
+  --gb 2:  125.5 MB/s against 108.7 / 112.6: 1.15 / 1.11; E: received 6.5 s, watchable
+           23.4 s, one GET 4.3 s, ratio 5.5
+  --gb 2:  76.1 MB/s against 124.6 / 102.7: 0.61 / 0.74; E: received 9.7 s, watchable
+           31.6 s, one GET 4.4 s, ratio 7.2
+  --gb 2 --watch-gb 0 --rounds 4:  rounds 0.89, 0.71, 0.71, 0.89 of the bare script, median
+           0.80 (first round: 101.7 MB/s against 114.4 / 102.9)
   --gb 0.5 --link-mbit 100 --watch-gb 0:  the uploader 12.1 MB/s, 0.969 of the link
-           (target >= 0.95), 0.99 of the bare script (0.983 of the link)
+           (target >= 0.95), 0.99 of the bare script (0.983 of the link); again: 12.2 MB/s,
+           0.973 of the link, 0.99 of the bare script (0.986)
+On this loaded machine the ratio to the bare script moves by +-0.3 from run to run: the
+target (>= 0.9) is neither shown nor refuted here; run `--rounds 4` on a quiet machine.
 The time to watchable (E) is today's code: the upload is read from S3 for the check, then
 again by the fast path, which also stores the faststart MP4 and the HLS.
 Run of 2026-11-28 (2 shared cores, idle): the uploader reached 0.80-0.82 of the bare script;
@@ -49,6 +58,7 @@ import json
 import logging
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -229,7 +239,8 @@ def one_get(archive: Archive, key: str, dst: Path) -> float:
 
 
 def browser_upload(base: str, archive: Archive, webinar_id: str, watch_webinar_id: str, src: Path,
-                   watch_src: Path | None, tmp: Path, server_pid: int, part_bytes: int, lanes: int, link_mbit: float) -> dict:
+                   watch_src: Path | None, tmp: Path, server_pid: int, part_bytes: int, lanes: int, link_mbit: float,
+                   rounds: int = 1) -> dict:
     from playwright.sync_api import sync_playwright
 
     from tests.staff import sign_in_page
@@ -260,6 +271,22 @@ def browser_upload(base: str, archive: Archive, webinar_id: str, watch_webinar_i
             page.goto(f"{base}/staff/webinars/{webinar_id}/upload")
             out["bare_seconds"] = {n: bare_puts(page, archive.store, src, part_bytes, n)
                                    for n in (sorted({lanes, 6}) if not link_mbit else [lanes])}
+            # More rounds of B then D (at the uploader's parallelism): on a shared machine the
+            # load moves between two measurements, and a ratio of one round says little.
+            out["rounds"] = [(out["parts_seconds"], out["bare_seconds"][lanes])]
+            for _ in range(rounds - 1):
+                wid = new_id()
+                with archive.catalog.transaction() as s:
+                    s.add(Webinar(id=wid, title="Upload benchmark, another round"))
+                page = context.new_page()
+                throttle(context, page, link_mbit)
+                page.goto(f"{base}/staff/webinars/{wid}/upload")
+                page.wait_for_selector(".uppy-Dashboard")
+                upload = PageUpload(page)
+                upload.run(src)
+                wait_ready(archive, wid, src.name)
+                out["rounds"].append((upload.times["last_part"] - upload.times["chosen"],
+                                      bare_puts(page, archive.store, src, part_bytes, lanes)))
             if watch_src is not None:  # E, on a page of its own, not throttled
                 page = context.new_page()
                 page.goto(f"{base}/staff/webinars/{watch_webinar_id}/upload")
@@ -287,6 +314,8 @@ def main() -> int:
                     help="do not keep the file in the browser's IndexedDB for resuming after a reload")
     ap.add_argument("--link-mbit", type=float, default=0,
                     help="throttle chromium's upload to a link of this many Mbit/s (default: not throttled)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="rounds of B then D at the uploader's parallelism, for the ratio's median (default 1)")
     ap.add_argument("--watch-gb", type=float, default=1.0,
                     help="size of the recording timed from its last part to watchable (default 1; 0: not measured)")
     args = ap.parse_args()
@@ -338,7 +367,7 @@ def main() -> int:
             try:
                 b = browser_upload(f"http://127.0.0.1:{port}", archive, wid, watch_wid, src, watch_src, tmp, web.pid,
                                    uploads.part_size(size, args.part_mb * 1024 * 1024), args.parallel,
-                                   args.link_mbit)
+                                   args.link_mbit, args.rounds)
             finally:
                 worker.stopping.set()
                 worker_thread.join(timeout=600)
@@ -366,6 +395,11 @@ def main() -> int:
               f"{seconds:.1f} s {mb / seconds:.1f} MB/s; ratio to boto3 {boto3_seconds / seconds:.2f}; "
               f"the uploader reaches {seconds / b['parts_seconds']:.2f} of it"
               f"{' (target >= 0.9)' if lanes == args.parallel else ''}")
+    if len(b["rounds"]) > 1:
+        ratios = [bare / up for up, bare in b["rounds"]]
+        print(f"   rounds of B then D ({args.parallel} at a time): the uploader reaches "
+              f"{', '.join(f'{bare / up:.2f}' for up, bare in b['rounds'])} of the bare script; "
+              f"median {statistics.median(ratios):.2f} (target >= 0.9)")
     if args.link_mbit:
         link = args.link_mbit / 8
         print(f"   the link: {link:.1f} MB/s; the uploader reaches {mb / b['parts_seconds'] / link:.3f} of it "

@@ -135,9 +135,9 @@
   });
 
   // Each progress event re-renders the Dashboard: drawn on every event of every part in
-  // flight, the display cost a tenth of the upload's speed (bench/upload.py). Only the
-  // latest progress of each file goes on, every PROGRESS_MS; the end of an upload is not
-  // delayed (upload-success sets its progress to 100% itself).
+  // flight, the display was most of what the uploader lost to a bare script
+  // (bench/upload.py). Only the latest progress of each file goes on, every PROGRESS_MS;
+  // the end of an upload is not delayed (upload-success sets its progress to 100% itself).
   var emit = uppy.emit.bind(uppy);
   var latestProgress = {};  // file id -> [file, progress] not yet drawn
   var progressTimer = null;
