@@ -192,6 +192,27 @@ def slide_page(webinar_id: str, asset_id: str, size: str, page: int):
 RECORDING_FILES = ("web", "poster")
 
 
+@bp.get("/webinars/<webinar_id>/recording/<asset_id>/direct")
+def recording_direct(webinar_id: str, asset_id: str):
+    """A browser-playable upload played as it is until the fast path is done (then the MP4
+    it made): an app URL like the others, so the player renews its link as it plays and an
+    unpublished webinar stops answering."""
+    with _archive().catalog.session() as s:
+        w = queries.viewable(s, webinar_id)
+        a = next((a for a in w.served_assets if a.id == asset_id and a.kind == "recording"), None) if w else None
+    if a is None or not a.info.get("direct_play"):
+        abort(404)
+    if a.status == AssetStatus.READY and "web" in a.outputs:
+        return _redirect(a.outputs["web"])
+    if a.status not in (AssetStatus.QUEUED, AssetStatus.PROCESSING):
+        abort(404)
+    video = a.info.get("kind") == "video"
+    mime = "video/mp4" if video else ("audio/mpeg" if a.original_ext == "mp3" else "audio/mp4")
+    r = redirect(_archive().store.presigned_get(a.original_key, content_type=mime), code=302)
+    r.headers["Cache-Control"] = "no-store"  # signed per request: few viewers, for minutes
+    return r
+
+
 @bp.get("/webinars/<webinar_id>/recording/<asset_id>/<role>")
 def recording_file(webinar_id: str, asset_id: str, role: str):
     """The faststart MP4 (or M4A) and the poster, as cached redirects to presigned links.

@@ -95,7 +95,7 @@ def player_for(w) -> dict | None:
         video = rec.info.get("kind") == "video"
         mime = "video/mp4" if video else ("audio/mpeg" if rec.original_ext == "mp3" else "audio/mp4")
         return {"kind": "video" if video else "audio", "poster": None, "hls": None, "storyboard": None,
-                "src": _archive().store.presigned_get(rec.original_key, content_type=mime), "type": mime}
+                "src": url_for("media.recording_direct", webinar_id=w.id, asset_id=rec.id), "type": mime}
     if rec is None or rec.status != AssetStatus.READY:
         return None
     video = rec.info.get("kind", "video") == "video"

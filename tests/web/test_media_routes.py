@@ -114,3 +114,26 @@ def test_a_link_handed_out_before_unpublishing_stops_working_within_its_lifetime
         assert time.monotonic() - handed_out <= lifetime + 1  # S3 counts whole seconds
     finally:
         archive.close()
+
+
+def test_a_directly_played_upload_is_an_app_route_whose_link_ends_with_the_webinar(archive, worker, inputs, client):
+    """While its fast path runs, a browser-playable upload plays as it is: through an app
+    route (renewed by the player, refused once unpublished), never a link signed into the page."""
+    w = import_webinar(archive, ImportRequest(title="Direct", recording=inputs["h264_aac.mp4"]))
+    with archive.catalog.transaction() as s:
+        rec = queries.get(s, w.id).recording
+        rec.info = {**rec.info, "direct_play": True}  # as the browser upload's check records it
+    route = f"/webinars/{w.id}/recording/{rec.id}/direct"
+    page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
+    assert route in page and "X-Amz-Signature" not in page
+    r = client.get(route)
+    assert r.status_code == 302 and r.headers["Cache-Control"] == "no-store"
+    assert parse_qs(urlsplit(r.location).query)["response-content-type"] == ["video/mp4"]
+    with urllib.request.urlopen(r.location) as got:
+        assert got.read() == inputs["h264_aac.mp4"].read_bytes()
+    worker.run_until_idle()  # the fast path's MP4 from now on, for a player that loaded before
+    with archive.catalog.session() as s:
+        web_key = queries.get(s, w.id).recording.outputs["web"]
+    assert urlsplit(client.get(route).location).path.endswith("/" + web_key)
+    set_visibility(archive, w.id, Visibility.DRAFT)
+    assert client.get(route).status_code == 404

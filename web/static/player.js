@@ -132,7 +132,6 @@
   var srcUntil = 0, srcWatched = false;
   function srcRenews() {
     var src = media.dataset.engine === "native-hls" ? hlsUrl : mp4Url;
-    // A link presigned into the page (an upload still being processed) cannot be renewed.
     return linkMs > 0 && src && new URL(src, window.location.href).origin === window.location.origin;
   }
   function loadSrc(url, at, playing) {
