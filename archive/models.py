@@ -266,7 +266,7 @@ class Webinar(Base):
         return [a for a in self.served_assets if a.kind == "captions"]
 
     @property
-    def status(self) -> str:
+    def status(self) -> AssetStatus:
         """ready when every served asset is, failed when one failed, processing otherwise."""
         states = {a.status for a in self.served_assets}
         if AssetStatus.FAILED in states:
