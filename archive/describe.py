@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 from .formatting import file_size
 from .importer import ImportRequest, PresentationInput, SpeakerInput
 from .intake import ImportRejected, inside, parse_start, time_zone
+from .states import Visibility
 
 WEBINAR_KEYS = ("title", "date", "time", "timezone", "language", "series", "tags", "visibility",
                 "publish_at", "description", "recording", "slides", "captions", "speakers", "presentations")
@@ -109,7 +110,7 @@ def parse(doc: Any, base: Path) -> ImportRequest:
         language=_opt(doc, "language", str, "language"),
         series=_opt(doc, "series", str, "series"),
         tags=_strings(doc, "tags"),
-        visibility=_opt(doc, "visibility", str, "visibility") or "public",
+        visibility=_opt(doc, "visibility", str, "visibility") or Visibility.PUBLIC,
         publish_at=_publish_at(doc.get("publish_at"), zone),
         description=_opt(doc, "description", str, "description") or "",
         recording=_file(doc.get("recording"), base, "recording"),

@@ -31,6 +31,7 @@ from .formatting import hms
 from .intake import ImportRejected
 from .models import (VIEWABLE, VISIBILITIES, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar,
                      WebinarSpeaker, new_id, slugify)
+from .states import Visibility
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class Details:
     date: str = ""  # YYYY-MM-DD
     time: str = ""  # HH:MM, local to timezone
     timezone: str = ""  # IANA name
-    visibility: str = "draft"
+    visibility: str = Visibility.DRAFT
     publish_at: str = ""  # YYYY-MM-DDTHH:MM, local to timezone (UTC without one)
 
     @classmethod

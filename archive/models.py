@@ -15,7 +15,7 @@ from sqlalchemy import (JSON, BigInteger, CheckConstraint, Column, ColumnElement
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from .states import JobState, UploadState, Visibility
+from .states import AssetStatus, JobState, UploadState, Visibility
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
@@ -266,18 +266,18 @@ class Webinar(Base):
         return [a for a in self.served_assets if a.kind == "captions"]
 
     @property
-    def status(self) -> str:
+    def status(self) -> AssetStatus:
         """ready when every served asset is, failed when one failed, processing otherwise."""
         states = {a.status for a in self.served_assets}
-        if "failed" in states:
-            return "failed"
-        if not states or states == {"ready"}:
-            return "ready"
-        return "processing"
+        if AssetStatus.FAILED in states:
+            return AssetStatus.FAILED
+        if not states or states == {AssetStatus.READY}:
+            return AssetStatus.READY
+        return AssetStatus.PROCESSING
 
     @property
     def errors(self) -> list[str]:
-        return [f"{a.original_filename}: {a.error}" for a in self.served_assets if a.status == "failed"]
+        return [f"{a.original_filename}: {a.error}" for a in self.served_assets if a.status == AssetStatus.FAILED]
 
 
 class Asset(Base):
@@ -295,7 +295,7 @@ class Asset(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     # queued|processing|ready|failed, or removing: replaced, its rows and objects about to go
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=AssetStatus.QUEUED)
     error: Mapped[str | None] = mapped_column(Text)
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # probe results, page count
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # role -> key
@@ -311,7 +311,7 @@ class Asset(Base):
 
     @property
     def served(self) -> bool:
-        return self.status != "removing" and not self.replaces
+        return self.status != AssetStatus.REMOVING and not self.replaces
 
     @property
     def original_key(self) -> str:
@@ -330,7 +330,7 @@ class Asset(Base):
         return self.info.get("title") or self.original_filename
 
 
-JOB_STATES = ("queued", "running", "done", "failed")
+JOB_STATES = tuple(JobState)
 
 
 class Upload(Base):

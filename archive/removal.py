@@ -26,7 +26,7 @@ from .analytics import DailyCount
 from .context import Archive
 from .models import Asset, Job, Presentation, Upload, Webinar
 from .queries import get as get_webinar
-from .states import JobState, UploadState
+from .states import AssetStatus, JobState, UploadState
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ def purge_replaced(archive: Archive, webinar_id: str | None = None) -> list[str]
     """Remove the files a processed replacement took over (status `removing`), of one
     webinar or of all: the worker calls it after the commit that marked them, `sweep`
     after a crash in between. Returns their ids."""
-    q = select(Asset.id).where(Asset.status == "removing")
+    q = select(Asset.id).where(Asset.status == AssetStatus.REMOVING)
     if webinar_id is not None:
         q = q.where(Asset.webinar_id == webinar_id)
     with archive.catalog.session() as s:

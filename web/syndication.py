@@ -251,7 +251,7 @@ def oembed():
                  f'title="{escape(w.title)}" frameborder="0" allow="fullscreen" allowfullscreen></iframe>'),
     }
     rec = w.recording
-    if rec is not None and rec.status == "ready" and "poster" in rec.outputs:
+    if rec is not None and rec.status == AssetStatus.READY and "poster" in rec.outputs:
         body["thumbnail_url"] = _abs("media.recording_file", webinar_id=w.id, asset_id=rec.id, role="poster")
     return body
 

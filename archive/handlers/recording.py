@@ -17,6 +17,7 @@ from .. import ffmpeg_commands as cmd, hls, media, probe, storyboard
 from ..context import Archive
 from ..jobs import Heartbeat
 from ..models import Asset
+from ..states import AssetStatus
 from ..storage import StorageError
 from .common import Outcome, fetch_original, upload_tree
 
@@ -215,7 +216,7 @@ def _discard(archive: Archive, asset: Asset, hb: Heartbeat) -> None:
     """A failed fast path leaves no object behind (what it made is recorded nowhere). An
     asset that is already watchable (a retried job) keeps its files: its outputs name them;
     and a worker that lost the job deletes nothing: the keys are the new holder's now."""
-    if asset.status == "ready":
+    if asset.status == AssetStatus.READY:
         return
     try:
         hb.check()

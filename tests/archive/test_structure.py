@@ -144,14 +144,9 @@ def test_clocks_are_formatted_in_one_module():
 
 STATE_VALUES = {v.value for enum in (AssetStatus, JobState, UploadState, Visibility) for v in enum}
 STATE_FIELDS = {"status", "state", "visibility"}
-# Modules whose owners are converting them at the same time (issue 13); the merge empties
-# this set. A module not named here that writes a state as a bare string fails the test.
-NOT_YET_ENUMS = {
-    "archive/editing.py", "archive/handlers/recording.py", "archive/importer.py", "archive/jobs.py",
-    "archive/models.py", "archive/pipeline.py", "archive/queries.py", "archive/removal.py",
-    "archive/staff_queries.py", "archive/uploads.py", "archive/worker.py", "archive/describe.py",
-    "web/api_v1.py", "web/cli.py", "web/media.py", "web/public.py", "web/syndication.py", "web/uploads.py",
-}
+# converted after the uploader and playback branches merge (they change these files now;
+# only the lower half of archive/uploads.py, the check, is written through the enums yet)
+NOT_YET_ENUMS = {"archive/uploads.py", "web/media.py", "web/uploads.py"}
 
 
 def _strings(node: ast.AST) -> list[str]:
