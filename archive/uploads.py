@@ -47,7 +47,7 @@ MIB = 1024 * 1024
 # The part size the browser is asked to use unless a file needs larger parts: a failed part
 # costs at most this much to send again.
 PART_BYTES = 16 * MIB
-STATES = ("uploading", "completing", "checking", "done", "refused", "aborted")
+STATES = tuple(UploadState)
 
 
 class UploadRefused(Exception):
@@ -131,7 +131,7 @@ def create(archive: Archive, owner: str, webinar_id: str, kind: str, filename: s
     s3_id = archive.store.create_multipart(key, allowed[ext], metadata=metadata)
     record = Upload(id=upload_id, owner=owner, webinar_id=webinar_id, kind=kind, filename=filename, ext=ext,
                     language=language if kind == "captions" else None, size=size,
-                    content_type=allowed[ext], key=key, s3_upload_id=s3_id, state="uploading")
+                    content_type=allowed[ext], key=key, s3_upload_id=s3_id, state=UploadState.UPLOADING)
     try:
         with archive.catalog.transaction() as s:
             s.add(record)
@@ -152,7 +152,7 @@ def get(archive: Archive, upload_id: str, owner: str) -> Upload:
 
 def _uploading(archive: Archive, upload_id: str, owner: str) -> Upload:
     record = get(archive, upload_id, owner)
-    if record.state != "uploading":
+    if record.state != UploadState.UPLOADING:
         raise UploadRefused(f"{record.filename}: the upload is {record.state}")
     return record
 
@@ -218,12 +218,12 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
     announced is refused here: the object is deleted and UploadRefused says why. Asked
     again, the answer is the upload's state (`checking`, `done`), or the refusal."""
     record = get(archive, upload_id, owner)
-    if record.state in ("checking", "done"):  # the browser asked twice: the answer stands
+    if record.state in (UploadState.CHECKING, UploadState.DONE):  # the browser asked twice: the answer stands
         return record
-    if record.state == "refused":
+    if record.state == UploadState.REFUSED:
         raise UploadRefused(record.error or f"{record.filename} was refused")
     parts = _check_parts(parts)
-    if not _set_state(archive, record.id, "completing", expect=("uploading",)):
+    if not _set_state(archive, record.id, UploadState.COMPLETING, expect=(UploadState.UPLOADING,)):
         raise UploadRefused(f"{record.filename}: the upload is {get(archive, upload_id, owner).state}")
     store = archive.store
     try:
@@ -231,7 +231,7 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
     except StorageError as e:
         # The parts are still there: the browser may send what is missing and try again.
         log.warning("completing upload %s failed: %s", record.id, e)
-        _set_state(archive, record.id, "uploading", expect=("completing",))
+        _set_state(archive, record.id, UploadState.UPLOADING, expect=(UploadState.COMPLETING,))
         raise UploadRefused(f"{record.filename}: the upload could not be completed; some parts are missing "
                             "or damaged") from e
     try:
@@ -259,7 +259,7 @@ def _refuse(archive: Archive, record: Upload, reason: str) -> None:
     try:
         archive.store.delete_keys([record.key])
     finally:
-        _set_state(archive, record.id, "refused", expect=("completing",), error=reason)
+        _set_state(archive, record.id, UploadState.REFUSED, expect=(UploadState.COMPLETING,), error=reason)
 
 
 # --- The check: a job of the upload (kind CHECK_KIND in archive/pipeline.py's graph) ---
@@ -338,12 +338,12 @@ def record_check(session: Session, store, job: Job, state: str, outcome: Outcome
 def abort(archive: Archive, upload_id: str, owner: str) -> Upload:
     """The user cancelled: the parts are dropped."""
     record = get(archive, upload_id, owner)
-    if record.state in ("aborted", "refused"):
+    if record.state in (UploadState.ABORTED, UploadState.REFUSED):
         return record
-    if record.state != "uploading":
+    if record.state != UploadState.UPLOADING:
         raise UploadRefused(f"{record.filename}: the upload is {record.state}")
     archive.store.abort_multipart(record.key, record.s3_upload_id)
-    _set_state(archive, record.id, "aborted", expect=("uploading",), error="cancelled")
+    _set_state(archive, record.id, UploadState.ABORTED, expect=(UploadState.UPLOADING,), error="cancelled")
     return get(archive, upload_id, owner)
 
 
@@ -366,22 +366,25 @@ def sweep(archive: Archive, older_than: dt.timedelta | None = None,
             started = started.replace(tzinfo=dt.timezone.utc)
         age = now - started
         record = records.get(u["UploadId"])
-        live = record is not None and record.key == u["Key"] and record.state in ("uploading", "completing")
+        live = (record is not None and record.key == u["Key"]
+                and record.state in (UploadState.UPLOADING, UploadState.COMPLETING))
         if (record is None and age > orphan_grace) or (record is not None and not live) or age > older_than:
             store.abort_multipart(u["Key"], u["UploadId"])
             aborted.append(u["Key"])
             if record is not None:
-                _set_state(archive, record.id, "aborted", expect=("uploading",), error="abandoned")
+                _set_state(archive, record.id, UploadState.ABORTED, expect=(UploadState.UPLOADING,), error="abandoned")
     # Records whose S3 upload is gone already (aborted elsewhere) and that are too old.
     cutoff = utcnow() - older_than
     with archive.catalog.transaction() as s:
-        s.execute(update(Upload).where(Upload.state == "uploading", Upload.created_at < cutoff)
-                  .values(state="aborted", error="abandoned", updated_at=utcnow()))
+        s.execute(update(Upload).where(Upload.state == UploadState.UPLOADING, Upload.created_at < cutoff)
+                  .values(state=UploadState.ABORTED, error="abandoned", updated_at=utcnow()))
         # A completion the web process never finished (it died): its object has no asset.
-        stuck = list(s.scalars(select(Upload).where(Upload.state == "completing", Upload.updated_at < cutoff)))
+        stuck = list(s.scalars(select(Upload).where(Upload.state == UploadState.COMPLETING,
+                                                    Upload.updated_at < cutoff)))
     for record in stuck:
         store.delete_keys([record.key])
-        if _set_state(archive, record.id, "aborted", expect=("completing",), error="completion interrupted"):
+        if _set_state(archive, record.id, UploadState.ABORTED, expect=(UploadState.COMPLETING,),
+                      error="completion interrupted"):
             aborted.append(record.key)
     if aborted:
         log.info("sweep: aborted %d unfinished upload(s)", len(aborted))

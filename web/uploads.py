@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from archive import queries, uploads
 from archive.context import Archive
+from archive.states import UploadState
 from archive.storage import StorageError
 
 from .staff import staff_required
@@ -125,7 +126,7 @@ def complete(upload_id: str):
     it does (the page then polls `status`), 200 once the file is recorded."""
     up = uploads.complete(_archive(), upload_id, _owner(), _json().get("parts"))
     return (jsonify(**up.as_dict(), page=url_for("public.webinar", webinar_id=up.webinar_id)),
-            202 if up.state == "checking" else 200)
+            202 if up.state == UploadState.CHECKING else 200)
 
 
 @bp.delete("/staff/uploads/<upload_id>")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 
@@ -38,6 +39,9 @@ def _describe(folder, name: str, doc: dict):
 def site(minio, inputs, tmp_path_factory):
     folder = tmp_path_factory.mktemp("descriptions")
     Image.new("RGB", (64, 64), (40, 90, 160)).save(folder / "ada.jpg")
+    # A description names only files in its own folder.
+    shutil.copy(inputs["h264_aac.mp4"], folder / "talk.mp4")
+    shutil.copy(inputs["deck.pdf"], folder / "deck.pdf")
     archive = Archive.from_settings(make_settings(minio, tmp_path_factory.mktemp("browse")))
     archive.setup()
     ada = {"name": "Ada Lovelace", "organisation": "Analytical Engines Ltd",
@@ -48,18 +52,18 @@ def site(minio, inputs, tmp_path_factory):
             "title": "Open data in practice", "date": "2021-06-07", "time": "14:00", "timezone": "Europe/Berlin",
             "language": "en", "series": "Open data", "tags": ["Open data", "Cities"],
             "description": "What cities learnt from opening their data.",
-            "recording": str(inputs["h264_aac.mp4"]), "speakers": [ada, grace],
+            "recording": "talk.mp4", "speakers": [ada, grace],
             "presentations": [{"title": "Why open data", "speakers": ["Ada Lovelace"], "start": "0:01"},
                               {"title": "Cities that did it", "speakers": ["Grace Hopper"], "start": 3,
-                               "slides": str(inputs["deck.pdf"])}],
+                               "slides": "deck.pdf"}],
         },
         "second": {
             "title": "Offene Daten, zweites Jahr", "date": "2022-03-01", "language": "de-CH", "series": "Open data",
-            "tags": ["Open data"], "slides": [str(inputs["deck.pdf"])], "speakers": [{"name": "Ada Lovelace"}],
+            "tags": ["Open data"], "slides": ["deck.pdf"], "speakers": [{"name": "Ada Lovelace"}],
         },
         "other": {
             "title": "Accessible maps", "date": "2022-09-15", "language": "fr", "tags": ["Maps"],
-            "slides": [str(inputs["deck.pdf"])], "speakers": [grace],
+            "slides": ["deck.pdf"], "speakers": [grace],
             "presentations": [{"title": "Maps for everyone", "speakers": ["Grace Hopper"]}],
         },
     }
@@ -70,7 +74,7 @@ def site(minio, inputs, tmp_path_factory):
         # series, tag and speaker that nothing listed has.
         docs[name] = {
             "title": f"Hidden {name} webinar", "date": "2023-01-10", "language": "en", "series": "Open data",
-            "tags": ["Open data", f"only-{name}"], "recording": str(inputs["h264_aac.mp4"]),
+            "tags": ["Open data", f"only-{name}"], "recording": "talk.mp4",
             "speakers": [{"name": "Ada Lovelace"}, {"name": f"Person {name}"}],
             "presentations": [{"title": f"Talk {name}", "speakers": ["Ada Lovelace", f"Person {name}"], "start": 1}],
             **extra,
