@@ -355,6 +355,8 @@ class Upload(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
+    webinar: Mapped[Webinar] = relationship()
+
     def as_dict(self) -> dict:
         d = {"id": self.id, "webinar": self.webinar_id, "kind": self.kind, "filename": self.filename,
              "size": self.size, "state": self.state, "key": self.key}
@@ -389,3 +391,17 @@ class Job(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     asset: Mapped[Asset | None] = relationship(back_populates="jobs")
+    upload: Mapped[Upload | None] = relationship()
+
+    @property
+    def webinar_id(self) -> str:
+        return (self.asset or self.upload).webinar_id
+
+    @property
+    def webinar(self) -> Webinar:
+        return (self.asset or self.upload).webinar
+
+    @property
+    def filename(self) -> str:
+        """The file the job works on, as staff named it."""
+        return self.asset.original_filename if self.asset is not None else self.upload.filename

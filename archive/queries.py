@@ -69,7 +69,8 @@ def pending_jobs(session: Session, webinar_id: str) -> tuple[int, int]:
 
 def recent_jobs(session: Session, state: str | None = None, limit: int = 50) -> list[Job]:
     """The newest jobs first, optionally in one state."""
-    q = select(Job).order_by(Job.id.desc()).limit(limit)
+    q = (select(Job).options(selectinload(Job.asset), selectinload(Job.upload))
+         .order_by(Job.id.desc()).limit(limit))
     if state:
         q = q.where(Job.state == state)
     return list(session.scalars(q))

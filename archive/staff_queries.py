@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Asset, Job, Webinar
+from .models import Asset, Job, Upload, Webinar
 from .pipeline import LABELS
 from .states import AssetStatus, JobState
 
@@ -44,12 +44,14 @@ def webinar(session: Session, webinar_id: str) -> Webinar | None:
 def jobs(session: Session, state: str | None = None, webinar_id: str | None = None,
          limit: int = 200) -> list[Job]:
     """Jobs, the ones that need a look first (running, queued, failed), then the newest."""
-    q = (select(Job).join(Job.asset)
-         .options(selectinload(Job.asset).selectinload(Asset.webinar)))
+    # A job belongs to an asset or, while its content is checked, to an upload.
+    q = (select(Job).outerjoin(Job.asset).outerjoin(Job.upload)
+         .options(selectinload(Job.asset).selectinload(Asset.webinar),
+                  selectinload(Job.upload).selectinload(Upload.webinar)))
     if state:
         q = q.where(Job.state == state)
     if webinar_id:
-        q = q.where(Asset.webinar_id == webinar_id)
+        q = q.where(or_(Asset.webinar_id == webinar_id, Upload.webinar_id == webinar_id))
     order = {state: i for i, state in enumerate(_NEEDS_A_LOOK)}
     rows = list(session.scalars(q.order_by(Job.id.desc()).limit(limit)))
     return sorted(rows, key=lambda j: (order.get(j.state, 9), -j.id))
@@ -74,7 +76,8 @@ def failures(asset: Asset) -> list[Note]:
 
 
 def job_warnings(job: Job) -> list[str]:
-    return list(((job.asset.info or {}).get("warnings") or {}).get(job.kind) or [])
+    info = job.asset.info if job.asset is not None else None
+    return list(((info or {}).get("warnings") or {}).get(job.kind) or [])
 
 
 def webinar_state(w: Webinar) -> str:

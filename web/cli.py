@@ -283,7 +283,8 @@ def cmd_jobs(args) -> int:
             err = f"  {j.error}" if j.error else ""
             if j.state == JobState.FAILED:
                 err += f"  (retry: {queries.retry_command(j)})"
-            print(f"{j.id:6d} {j.state:8s} {j.kind:18s} asset {j.asset_id} attempts {j.attempts}/"
+            subject = f"asset {j.asset_id}" if j.asset_id else f"upload {j.upload_id}"
+            print(f"{j.id:6d} {j.state:8s} {j.kind:18s} {subject} ({j.filename}) attempts {j.attempts}/"
                   f"{j.max_attempts} {j.progress:3d}%{err}")
     return 0
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from archive import uploads
 from archive.importer import ImportRequest, import_webinar
 from archive.models import Asset, Job
 
+from ..archive.test_uploads import send
 from ..conftest import make_settings
 from ..helpers import reload
 from .staff_client import add_user, csrf_token, login, post
@@ -125,3 +131,23 @@ def test_retry_queues_a_failed_job_again_and_the_worker_finishes_it(staff, archi
     assert _job(archive, w.id).state == "done"
     r = staff.post(f"/staff/jobs/{job.id}/retry", json={}, headers={"X-CSRFToken": csrf_token(staff)})
     assert r.status_code == 200 and r.get_json() == {"id": job.id, "state": "queued"}  # a done job may run again
+
+
+def test_a_file_waiting_for_its_check_is_listed_by_its_name(staff, archive, webinar_id, inputs):
+    """The check of a browser upload is a job of the upload (there is no asset yet): the
+    jobs page, the webinar's page, jobs.json and the CLI list it under the file's name."""
+    data = inputs["h264_aac.mp4"].read_bytes()
+    up = uploads.create(archive, "staff-1", webinar_id, "recording", "Talk – final.mp4", len(data))
+    assert uploads.complete(archive, up.id, "staff-1", send(archive, up, data)).state == "checking"
+    for url in ("/staff/jobs", f"/staff/webinars/{webinar_id}"):
+        page = text(staff.get(url))
+        assert "Talk – final.mp4" in page and "queued" in page, url
+    listed = staff.get(f"/staff/jobs.json?webinar={webinar_id}").get_json()["jobs"]
+    assert [(j["kind"], j["upload_id"], j["filename"], j["webinar_id"]) for j in listed] == [
+        ("check_upload", up.id, "Talk – final.mp4", webinar_id)]
+    env = {"PATH": os.environ["PATH"], "WEBINAR_ARCHIVE_DATA": str(archive.settings.data_dir),
+           "WEBINAR_ARCHIVE_DATABASE_URL": archive.settings.database_url}
+    out = subprocess.run([str(Path(sys.executable).parent / "webinar-archive"), "jobs"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"check_upload       upload {up.id} (Talk – final.mp4)" in out.stdout

@@ -40,7 +40,8 @@ def jobs_json():
         rows = staff_queries.jobs(s, state=request.args.get("state") or None,
                                   webinar_id=request.args.get("webinar") or None)
         return jsonify(jobs=[{
-            "id": j.id, "webinar_id": j.asset.webinar_id, "asset_id": j.asset_id, "kind": j.kind,
+            "id": j.id, "webinar_id": j.webinar_id, "asset_id": j.asset_id, "upload_id": j.upload_id,
+            "filename": j.filename, "kind": j.kind,
             "label": staff_queries.label(j.kind), "state": j.state, "progress": j.progress,
             "attempts": j.attempts, "max_attempts": j.max_attempts, "error": j.error,
             "warnings": staff_queries.job_warnings(j),
