@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,15 +32,10 @@ class Checked:
     kind: str
     ext: str
     content_type: str
+    sha256: str
     info: dict
     # Taken, but staff should know (e.g. a recording whose data stops early).
     warnings: list[str] = field(default_factory=list)
-
-    @cached_property
-    def sha256(self) -> str:
-        """Hashed when asked: the browser upload's check took it while downloading and
-        never asks, so its file is read once."""
-        return sha256_file(self.path)
 
 
 PHOTO_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
@@ -62,7 +56,7 @@ def check_recording(path: Path, settings: Settings, name: str | None = None) -> 
     except probe.MediaRejected as e:
         raise ImportRejected(f"recording {name}: {e}") from e
     warning = probe.truncation_warning(info)
-    return Checked(path, "recording", info.extension, info.content_type,
+    return Checked(path, "recording", info.extension, info.content_type, sha256_file(path),
                    info.summary(), [warning] if warning else [])
 
 
@@ -79,11 +73,11 @@ def check_deck(path: Path, settings: Settings, name: str | None = None) -> Check
             info = {"page_count": deck.page_count}
             if deck.title:
                 info["title"] = deck.title
-            return Checked(path, "slides", "pdf", "application/pdf", info)
+            return Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
         fmt = decks.inspect_package(path)
     except slides.SlidesRejected as e:
         raise ImportRejected(f"slides {name}: {e}") from e
-    return Checked(path, "slides", fmt.ext, fmt.content_type, {})
+    return Checked(path, "slides", fmt.ext, fmt.content_type, sha256_file(path), {})
 
 
 def check_captions(language: str, path: Path, name: str | None = None) -> Checked:
@@ -97,7 +91,7 @@ def check_captions(language: str, path: Path, name: str | None = None) -> Checke
         raise ImportRejected(f"captions {name}: {e}") from e
     ext = "srt" if path.suffix.lower() == ".srt" else "vtt"
     return Checked(path, "captions", ext, "text/vtt" if ext == "vtt" else "application/x-subrip",
-                   {"language": language, "cues": len(cues)})
+                   sha256_file(path), {"language": language, "cues": len(cues)})
 
 
 def check_photo(speaker: str, path: Path) -> Checked:
@@ -124,7 +118,7 @@ def check_photo(speaker: str, path: Path) -> Checked:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ImportRejected(f"{where}: not a readable image ({e})") from e
-    return Checked(path, "photo", ext, content_type, {"width": width, "height": height})
+    return Checked(path, "photo", ext, content_type, sha256_file(path), {"width": width, "height": height})
 
 
 def check_file(kind: str, path: Path, settings: Settings, name: str | None = None,
