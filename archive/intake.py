@@ -45,7 +45,7 @@ PHOTO_MAX_SIDE = 6000  # pixels; also keeps Pillow below its decompression-bomb 
 
 # -- files ---------------------------------------------------------------------------
 
-def check_recording(path: Path, settings: Settings, name: str | None = None) -> Checked:
+def check_recording(path: Path, settings: Settings, name: str | None = None, sha256: str | None = None) -> Checked:
     """Probed within the settings' ffprobe limits. `name` is the file name the user knows
     (messages); the path's by default. The duration recorded is the one that plays."""
     name = name or path.name
@@ -56,11 +56,11 @@ def check_recording(path: Path, settings: Settings, name: str | None = None) -> 
     except probe.MediaRejected as e:
         raise ImportRejected(f"recording {name}: {e}") from e
     warning = probe.truncation_warning(info)
-    return Checked(path, "recording", info.extension, info.content_type, sha256_file(path),
+    return Checked(path, "recording", info.extension, info.content_type, sha256 or sha256_file(path),
                    info.summary(), [warning] if warning else [])
 
 
-def check_deck(path: Path, settings: Settings, name: str | None = None) -> Checked:
+def check_deck(path: Path, settings: Settings, name: str | None = None, sha256: str | None = None) -> Checked:
     """A PDF is opened and counted (in the PDF child, within the render limits); a PPTX/ODP
     gets only cheap checks (the worker converts it)."""
     name = name or path.name
@@ -73,14 +73,14 @@ def check_deck(path: Path, settings: Settings, name: str | None = None) -> Check
             info = {"page_count": deck.page_count}
             if deck.title:
                 info["title"] = deck.title
-            return Checked(path, "slides", "pdf", "application/pdf", sha256_file(path), info)
+            return Checked(path, "slides", "pdf", "application/pdf", sha256 or sha256_file(path), info)
         fmt = decks.inspect_package(path)
     except slides.SlidesRejected as e:
         raise ImportRejected(f"slides {name}: {e}") from e
-    return Checked(path, "slides", fmt.ext, fmt.content_type, sha256_file(path), {})
+    return Checked(path, "slides", fmt.ext, fmt.content_type, sha256 or sha256_file(path), {})
 
 
-def check_captions(language: str, path: Path, name: str | None = None) -> Checked:
+def check_captions(language: str, path: Path, name: str | None = None, sha256: str | None = None) -> Checked:
     name = name or path.name
     if not path.is_file():
         raise ImportRejected(f"captions {path}: no such file")
@@ -91,7 +91,7 @@ def check_captions(language: str, path: Path, name: str | None = None) -> Checke
         raise ImportRejected(f"captions {name}: {e}") from e
     ext = "srt" if path.suffix.lower() == ".srt" else "vtt"
     return Checked(path, "captions", ext, "text/vtt" if ext == "vtt" else "application/x-subrip",
-                   sha256_file(path), {"language": language, "cues": len(cues)})
+                   sha256 or sha256_file(path), {"language": language, "cues": len(cues)})
 
 
 def check_photo(speaker: str, path: Path) -> Checked:
@@ -122,14 +122,16 @@ def check_photo(speaker: str, path: Path) -> Checked:
 
 
 def check_file(kind: str, path: Path, settings: Settings, name: str | None = None,
-               language: str | None = None) -> Checked:
-    """The check of one local file of an asset kind, for any way in (CLI import, browser upload)."""
+               language: str | None = None, sha256: str | None = None) -> Checked:
+    """The check of one local file of an asset kind, for any way in (CLI import, browser upload).
+    `sha256`: the file's digest when the caller took it already (while downloading), so the
+    file is not read again for it."""
     if kind == "recording":
-        return check_recording(path, settings, name)
+        return check_recording(path, settings, name, sha256)
     if kind == "slides":
-        return check_deck(path, settings, name)
+        return check_deck(path, settings, name, sha256)
     if kind == "captions":
-        return check_captions(language or "", path, name)
+        return check_captions(language or "", path, name, sha256)
     raise ImportRejected(f"unknown kind of file {kind!r}")
 
 

@@ -284,7 +284,7 @@ def check_upload(archive: Archive, upload: Upload, hb: Heartbeat) -> Outcome:
     digest = store.download_hashed(upload.key, local)
     try:
         checked = intake.check_file(upload.kind, local, archive.settings, name=upload.filename,
-                                    language=upload.language)
+                                    language=upload.language, sha256=digest)
     except intake.ImportRejected as e:
         raise CheckRefused(str(e)) from e
     if upload.kind == "slides" and checked.ext != upload.ext:

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import shutil
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def send(archive, up: Upload, data: bytes, owner: str = "staff-1", skip: set[int
     for i, start in enumerate(range(0, len(data), PART), start=1):
         if i in skip:
             continue
-        url = uploads.sign_part(archive, up.id, owner, i)
+        url = uploads.sign_part(archive, up.id, owner, i, preferred=PART)
         parts.append({"PartNumber": i, "ETag": put_part(url, data[start:start + PART])})
     return parts
 
@@ -124,7 +125,10 @@ def test_only_the_owner_signs_and_only_real_part_numbers(archive, webinar_id):
     for n in (0, 10_001, "1"):
         with pytest.raises(UploadRefused, match="part number"):
             uploads.sign_part(archive, up.id, "staff-1", n)
-    assert "uploadId=" in uploads.sign_part(archive, up.id, "staff-1", 10_000)
+    # Only the parts the announced size needs are signed (1000 bytes: one).
+    assert "uploadId=" in uploads.sign_part(archive, up.id, "staff-1", 1)
+    with pytest.raises(UploadRefused, match="1000 bytes make 1 part"):
+        uploads.sign_part(archive, up.id, "staff-1", 2)
 
 
 def test_sizes_and_names_are_checked_before_any_byte(archive, webinar_id, settings):
@@ -212,14 +216,18 @@ def test_the_idle_worker_sweeps(archive, worker, webinar_id):
     assert archive.store.list_multipart_uploads() == []
 
 
-def test_a_size_other_than_announced_is_refused_by_the_request(archive, webinar_id, inputs):
+def test_a_size_other_than_announced_is_refused_by_s3(archive, webinar_id, inputs):
+    """Each part's length is signed in: bytes other than announced never reach S3, so no
+    upload completes with another size (the completion's HEAD check stays behind it)."""
     data = Path(inputs["deck.pdf"]).read_bytes()
     up = uploads.create(archive, "staff-1", webinar_id, "slides", "deck.pdf", len(data) + 1)
-    parts = send(archive, up, data)
-    with pytest.raises(UploadRefused, match=f"deck.pdf: announced {len(data) + 1} bytes, S3 holds {len(data)} bytes"):
-        uploads.complete(archive, up.id, "staff-1", parts)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        send(archive, up, data)
+    assert refused.value.code == 403
+    assert uploads.list_parts(archive, up.id, "staff-1") == []
+    with pytest.raises(UploadRefused, match="could not be completed"):
+        uploads.complete(archive, up.id, "staff-1", [{"PartNumber": 1, "ETag": '"0"'}])
     assert archive.store.head(up.key) is None
-    assert uploads.get(archive, up.id, "staff-1").state == "refused"
     assert check(archive) is False  # nothing for a worker
 
 
