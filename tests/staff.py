@@ -2,6 +2,7 @@
 accounts, signed in through the real login form, CSRF tokens sent as the pages send them."""
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 
 from archive import accounts
@@ -31,6 +32,18 @@ def signed_in(app: Flask, email: str = EMAIL):
     assert login(client, email).status_code == 302
     client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token(client, "/staff/")
     return client
+
+
+@pytest.fixture(name="app")
+def staff_app_fixture(archive: Archive) -> Flask:
+    """`app` in a module that imports it: the app with the two editors."""
+    return staff_app(archive)
+
+
+@pytest.fixture(name="client")
+def signed_in_fixture(app: Flask):
+    """`client` in a module that imports it: signed in as EMAIL, as `signed_in` makes it."""
+    return signed_in(app)
 
 
 def sign_in_page(page, base: str, email: str = EMAIL) -> None:

@@ -16,17 +16,7 @@ from archive.models import Asset, Webinar
 from archive.worker import Worker
 
 from ..helpers import reload
-from ..staff import signed_in, staff_app
-
-
-@pytest.fixture
-def app(archive):
-    return staff_app(archive)
-
-
-@pytest.fixture
-def client(app):
-    return signed_in(app)
+from ..staff import signed_in_fixture, staff_app_fixture  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

@@ -12,17 +12,7 @@ from archive.config import Settings
 from archive.models import Asset
 from archive.worker import Worker
 
-from ..staff import OTHER_EMAIL, signed_in, staff_app
-
-
-@pytest.fixture
-def app(archive):
-    return staff_app(archive)
-
-
-@pytest.fixture
-def client(app):
-    return signed_in(app)
+from ..staff import OTHER_EMAIL, signed_in, signed_in_fixture, staff_app_fixture  # noqa: F401 (fixtures)
 
 
 def _put(url: str, data: bytes) -> str:
