@@ -142,14 +142,9 @@ def test_a_replaced_recording_is_served_until_the_new_one_is_processed(client, a
 def test_the_delete_command_asks_unless_told_yes(archive, processed, minio, tmp_path, monkeypatch, capsys):
     from web.cli import main
 
-    from ..services import archive_env
+    from ..services import use_archive_env
 
-    env = archive_env(minio, tmp_path, WEBINAR_ARCHIVE_BUCKET=archive.settings.bucket,
-                      WEBINAR_ARCHIVE_DATABASE_URL=archive.settings.database_url,
-                      AWS_ACCESS_KEY_ID=archive.settings.s3_access_key,
-                      AWS_SECRET_ACCESS_KEY=archive.settings.s3_secret_key)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    use_archive_env(monkeypatch, minio, tmp_path, archive)
     w = processed
 
     class Terminal(io.StringIO):

@@ -100,17 +100,12 @@ def test_cancel_aborts_the_multipart_upload(client, archive, webinar_id):
 def test_sweep_command_aborts_abandoned_uploads(client, archive, webinar_id, minio, tmp_path, monkeypatch, capsys):
     from web.cli import main
 
-    from ..services import archive_env
+    from ..services import use_archive_env
 
     r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "recording",
                                             "filename": "talk.mp4", "size": 10**7})
     key = r.json["key"]
-    env = archive_env(minio, tmp_path, WEBINAR_ARCHIVE_BUCKET=archive.settings.bucket,
-                      WEBINAR_ARCHIVE_DATABASE_URL=archive.settings.database_url,
-                      AWS_ACCESS_KEY_ID=archive.settings.s3_access_key,
-                      AWS_SECRET_ACCESS_KEY=archive.settings.s3_secret_key)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    env = use_archive_env(monkeypatch, minio, tmp_path, archive)
     # What killed workers left: a job's scratch (no worker holds job 999) and an upload
     # check's from before the check was a job.
     work = Settings.from_env(env).work_dir
