@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 
 from archive import accounts
 from archive.context import Archive
@@ -53,3 +54,14 @@ def sign_in_page(page, base: str, email: str = EMAIL) -> None:
     page.fill("input[name=password]", PASSWORD)
     with page.expect_navigation():
         page.click("button[type=submit]")
+
+
+def add_speakers_in_page(page, speakers: tuple[tuple[str, str], ...]) -> None:
+    """Add (name, organisation) speakers through the webinar form's "Add a speaker", each
+    one confirmed by its flash."""
+    for name, org in speakers:
+        add = page.locator("form.add", has_text="Add a speaker")
+        add.get_by_label("Name").fill(name)
+        add.get_by_label("Organisation").fill(org)
+        add.get_by_role("button", name="Add speaker").click()
+        expect(page.locator(".flash.ok")).to_have_text(f"Added {name}.")
