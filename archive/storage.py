@@ -233,23 +233,23 @@ class S3Store:
             "metadata": r.get("Metadata", {}),
         }
 
-    def list_keys(self, prefix: str) -> Iterator[str]:
+    def _objects(self, prefix: str) -> Iterator[dict]:
+        """Every object under `prefix` as ListObjectsV2 describes it (Key, Size, LastModified...),
+        page by page."""
         try:
             paginator = self._client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    yield obj["Key"]
+                yield from page.get("Contents", [])
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"listing {prefix} failed: {e}") from e
 
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        for obj in self._objects(prefix):
+            yield obj["Key"]
+
     def list_sizes(self, prefix: str) -> dict[str, int]:
         """Every key under `prefix` with its size in bytes."""
-        try:
-            paginator = self._client.get_paginator("list_objects_v2")
-            return {obj["Key"]: obj["Size"] for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-                    for obj in page.get("Contents", [])}
-        except (ClientError, BotoCoreError) as e:
-            raise StorageError(f"listing {prefix} failed: {e}") from e
+        return {obj["Key"]: obj["Size"] for obj in self._objects(prefix)}
 
     # Per-key errors of DeleteObjects worth sending again; any other (AccessDenied, a
     # WORM-protected object, ...) would fail the same way.
@@ -420,9 +420,4 @@ class S3Store:
 
     def list_modified(self, prefix: str) -> dict[str, dt.datetime]:
         """Every key under `prefix` with its last change (aware, UTC)."""
-        try:
-            paginator = self._client.get_paginator("list_objects_v2")
-            return {obj["Key"]: obj["LastModified"] for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-                    for obj in page.get("Contents", [])}
-        except (ClientError, BotoCoreError) as e:
-            raise StorageError(f"listing {prefix} failed: {e}") from e
+        return {obj["Key"]: obj["LastModified"] for obj in self._objects(prefix)}

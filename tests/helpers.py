@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import urllib.request
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,6 +13,12 @@ from archive import queries
 from archive.catalog import Catalog
 from archive.context import Archive
 from archive.models import Base, Webinar
+
+
+def put_part(url: str, data: bytes) -> str:
+    """PUT one part to a presigned URL, as a browser does; the part's ETag."""
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, method="PUT"), timeout=60) as r:
+        return r.headers["ETag"]
 
 
 def reload(archive: Archive, webinar_id: str) -> Webinar | None:

@@ -12,9 +12,13 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive import localdev
 from archive.config import LOCAL_SERVICES_FILE, read_env_file
+
+if TYPE_CHECKING:
+    from archive.context import Archive
 
 ROOT = Path(__file__).resolve().parent.parent
 # MinIO's root account: only the set-up (localdev.provision) and tests of it use it.
@@ -233,6 +237,18 @@ def archive_env(minio: MinioServer, tmp: Path, **overrides: str) -> dict[str, st
         "WEBINAR_ARCHIVE_PUBLIC_URL": "http://archive.test",
         **overrides,
     }
+
+
+def use_archive_env(monkeypatch, minio: MinioServer, tmp: Path, archive: Archive) -> dict[str, str]:
+    """Set the environment of `archive` (its bucket, database and credentials) for a
+    `webinar-archive` command run in this process; the environment set."""
+    env = archive_env(minio, tmp, WEBINAR_ARCHIVE_BUCKET=archive.settings.bucket,
+                      WEBINAR_ARCHIVE_DATABASE_URL=archive.settings.database_url,
+                      AWS_ACCESS_KEY_ID=archive.settings.s3_access_key,
+                      AWS_SECRET_ACCESS_KEY=archive.settings.s3_secret_key)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
 
 
 class Listener:

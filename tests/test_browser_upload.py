@@ -28,7 +28,7 @@ from archive import uploads
 from archive.models import Asset, Job, Webinar, new_id
 from archive.worker import Worker
 
-from .staff import sign_in_page, staff_app
+from .staff import add_speakers_in_page, sign_in_page, staff_app
 from .browser import browser_context
 
 pytestmark = pytest.mark.browser
@@ -241,12 +241,7 @@ def test_staff_put_a_webinar_online_from_the_browser(live_server, archive, minio
         page.get_by_role("button", name="Create webinar").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Edit “Uploaded from the browser”")
         webinar_id = page.url.split("/")[-2]
-        for name, org in (("Anna Schmidt", "TU Berlin"), ("Ben Okafor", "Harbour Lab")):
-            add = page.locator("form.add", has_text="Add a speaker")
-            add.get_by_label("Name").fill(name)
-            add.get_by_label("Organisation").fill(org)
-            add.get_by_role("button", name="Add speaker").click()
-            expect(page.locator(".flash.ok")).to_have_text(f"Added {name}.")
+        add_speakers_in_page(page, (("Anna Schmidt", "TU Berlin"), ("Ben Okafor", "Harbour Lab")))
 
         page.get_by_role("link", name="Upload files").click()
         expect(page).to_have_url(f"{live_server}/staff/webinars/{webinar_id}/upload")

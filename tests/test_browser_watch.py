@@ -235,19 +235,26 @@ def test_slide_viewer_pages_by_button_key_swipe_strip_and_link(watch, page):
     _shot(page, "slides-deep-link-1280")
 
 
+def _cue_seeks_and_filter_finds(page, number: int, current: str, query: str, found_at: str) -> None:
+    """A click on cue `number` seeks to its start and marks it current; the filter then keeps
+    the one cue matching `query` (shown at `found_at`), and is emptied again."""
+    start = (number - 1) * CUE_SECONDS
+    page.locator("#transcript-cues li").nth(number - 1).get_by_role("button").click()
+    page.wait_for_function("s => { const t = document.querySelector('#player').currentTime; return t >= s && t < s + 4; }",
+                           arg=start, timeout=20_000)
+    expect(page.locator("#transcript-cues li.current")).to_contain_text(current)
+    page.locator("#transcript-filter").fill(query)
+    expect(page.locator("#transcript-cues li:visible")).to_have_count(1)
+    expect(page.locator("#transcript-cues li:visible")).to_contain_text(found_at)
+    page.locator("#transcript-filter").fill("")
+
+
 def test_transcript_follows_seeks_and_filters(watch, page):
     _start(page, f"{watch.url}/webinars/{watch.video.id}?engine=hlsjs")
     cues = page.locator("#transcript-cues li")
     expect(cues).to_have_count(SECONDS // CUE_SECONDS)
     expect(cues.nth(0)).to_contain_text("0:00")
-    cues.nth(6).get_by_role("button").click()  # "Cue 7", from 1:00
-    page.wait_for_function("() => { const t = document.querySelector('#player').currentTime; return t >= 60 && t < 64; }",
-                           timeout=20_000)
-    expect(page.locator("#transcript-cues li.current")).to_contain_text("Cue 7 of the talk")
-    page.locator("#transcript-filter").fill("cue 11")
-    expect(page.locator("#transcript-cues li:visible")).to_have_count(1)
-    expect(page.locator("#transcript-cues li:visible")).to_contain_text("1:40")
-    page.locator("#transcript-filter").fill("")
+    _cue_seeks_and_filter_finds(page, 7, "Cue 7 of the talk", "cue 11", "1:40")
     expect(page.locator("#transcript-cues li:visible")).to_have_count(SECONDS // CUE_SECONDS)
     page.locator("#transcript-lang").select_option(label="German")
     expect(cues.nth(0)).to_contain_text("Satz 1 of the talk")
@@ -275,14 +282,7 @@ def test_transcript_follows_the_captions_chosen_in_the_player(watch, page):
     expect(page.locator("#transcript-cues")).to_have_attribute("data-lang", "de")
     assert page.locator("#transcript-lang option:checked").inner_text() == "German"
     # in German: it follows playback, a click seeks, the search finds German words
-    cues.nth(3).get_by_role("button").click()  # "Satz 4", from 0:30
-    page.wait_for_function("() => { const t = document.querySelector('#player').currentTime; return t >= 30 && t < 34; }",
-                           timeout=20_000)
-    expect(page.locator("#transcript-cues li.current")).to_contain_text("Satz 4 of the talk")
-    page.locator("#transcript-filter").fill("satz 9")
-    expect(page.locator("#transcript-cues li:visible")).to_have_count(1)
-    expect(page.locator("#transcript-cues li:visible")).to_contain_text("1:20")
-    page.locator("#transcript-filter").fill("")
+    _cue_seeks_and_filter_finds(page, 4, "Satz 4 of the talk", "satz 9", "1:20")
     # the panel's own list turns the player's captions too
     page.keyboard.press("Escape")
     page.locator("#transcript-lang").select_option(label="English")

@@ -198,14 +198,31 @@ _PAGING = [
 ]
 _SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
 
-PATHS: dict = {
-    "/webinars": {"get": {
-        "operationId": "listWebinars",
-        "summary": "Listed webinars, newest first",
+def _page_of(operation_id: str, summary: str, schema: str, described: str) -> dict:
+    """A paged listing: GET with page/per_page, 400 on a malformed parameter."""
+    return {"get": {
+        "operationId": operation_id,
+        "summary": summary,
         "parameters": _PAGING,
-        "responses": {"200": _json("WebinarList", "A page of webinars"),
+        "responses": {"200": _json(schema, described),
                       "400": _json("Error", "A malformed parameter")},
-    }},
+    }}
+
+
+def _by_slug(operation_id: str, summary: str, schema: str, described: str, missing: str) -> dict:
+    """One item by its slug, with a page of its listed webinars."""
+    return {"get": {
+        "operationId": operation_id,
+        "summary": summary,
+        "parameters": [_SLUG, *_PAGING],
+        "responses": {"200": _json(schema, described),
+                      "400": _json("Error", "A malformed parameter"),
+                      "404": _json("Error", missing)},
+    }}
+
+
+PATHS: dict = {
+    "/webinars": _page_of("listWebinars", "Listed webinars, newest first", "WebinarList", "A page of webinars"),
     "/webinars/{webinar_id}": {"get": {
         "operationId": "getWebinar",
         "summary": "One listed webinar with its recording, slides and captions",
@@ -213,36 +230,16 @@ PATHS: dict = {
         "responses": {"200": _json("Webinar", "The webinar"),
                       "404": _json("Error", "No listed webinar has this id")},
     }},
-    "/series": {"get": {
-        "operationId": "listSeries",
-        "summary": "Series with at least one listed webinar, the one with the newest webinar first",
-        "parameters": _PAGING,
-        "responses": {"200": _json("SeriesList", "A page of series"),
-                      "400": _json("Error", "A malformed parameter")},
-    }},
-    "/series/{slug}": {"get": {
-        "operationId": "getSeries",
-        "summary": "A series and a page of its listed webinars, newest first",
-        "parameters": [_SLUG, *_PAGING],
-        "responses": {"200": _json("Series", "The series"),
-                      "400": _json("Error", "A malformed parameter"),
-                      "404": _json("Error", "No series with a listed webinar has this slug")},
-    }},
-    "/speakers": {"get": {
-        "operationId": "listSpeakers",
-        "summary": "Speakers on at least one listed webinar, by name",
-        "parameters": _PAGING,
-        "responses": {"200": _json("SpeakerList", "A page of speakers"),
-                      "400": _json("Error", "A malformed parameter")},
-    }},
-    "/speakers/{slug}": {"get": {
-        "operationId": "getSpeaker",
-        "summary": "A speaker and a page of their listed webinars (newest first) with the talks they gave",
-        "parameters": [_SLUG, *_PAGING],
-        "responses": {"200": _json("Speaker", "The speaker"),
-                      "400": _json("Error", "A malformed parameter"),
-                      "404": _json("Error", "No speaker on a listed webinar has this slug")},
-    }},
+    "/series": _page_of("listSeries",
+                        "Series with at least one listed webinar, the one with the newest webinar first",
+                        "SeriesList", "A page of series"),
+    "/series/{slug}": _by_slug("getSeries", "A series and a page of its listed webinars, newest first",
+                               "Series", "The series", "No series with a listed webinar has this slug"),
+    "/speakers": _page_of("listSpeakers", "Speakers on at least one listed webinar, by name",
+                          "SpeakerList", "A page of speakers"),
+    "/speakers/{slug}": _by_slug(
+        "getSpeaker", "A speaker and a page of their listed webinars (newest first) with the talks they gave",
+        "Speaker", "The speaker", "No speaker on a listed webinar has this slug"),
     "/search": {"get": {
         "operationId": "search",
         "summary": "Listed webinars that match a query, best first, with their hits",

@@ -4,7 +4,7 @@ stays at 1 MB); these views only start, sign, list, complete, report and abort. 
 content of a completed upload is checked by a worker, never in a request."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 
 from archive import queries, uploads
@@ -12,7 +12,7 @@ from archive.context import Archive
 from archive.states import UploadState
 from archive.storage import StorageError
 
-from .staff import staff_required
+from .staff import found_or_404, staff_required
 
 bp = Blueprint("uploads", __name__)
 
@@ -68,14 +68,10 @@ def _json() -> dict:
 @staff_required()
 def page(webinar_id: str):
     with _archive().catalog.session() as s:
-        w = queries.get(s, webinar_id)
-    if w is None:
-        abort(404)
+        w = found_or_404(queries.get(s, webinar_id))
     replacing = None
     if request.args.get("replace"):
-        replacing = next((a for a in w.served_assets if a.id == request.args["replace"]), None)
-        if replacing is None:
-            abort(404)
+        replacing = found_or_404(next((a for a in w.served_assets if a.id == request.args["replace"]), None))
     settings = _archive().settings
     return render_template(
         "upload.html", webinar=w, replacing=replacing,

@@ -98,6 +98,19 @@ def _check_all(archive: Archive, parent: bytes, ext: str, count: int, seed: int,
     return accepted
 
 
+def _cleaned(paths: list[Path]) -> list[Path]:
+    """The packages the worker's sanitizer copies; the others must be refused with a message."""
+    cleaned = []
+    for path in paths:
+        try:
+            decks.sanitize_package(path, path.with_suffix(".clean"))
+        except slides.SlidesRejected as e:
+            assert str(e)
+        else:
+            cleaned.append(path)
+    return cleaned
+
+
 def test_pdf_and_pptx_mutants_end_accepted_or_with_a_clear_error(mutation_archive, tmp_path):
     archive = mutation_archive
     pdf = write_deck(tmp_path / "deck.pdf", "Mutated", [("One", ["alpha"]), ("Two", ["beta"])])
@@ -108,22 +121,9 @@ def test_pdf_and_pptx_mutants_end_accepted_or_with_a_clear_error(mutation_archiv
                 "pptx": _check_all(archive, pptx.read_bytes(), "pptx", PPTX_MUTANTS, 2, work)}
 
     # The worker's clean copy of every accepted package: a copy, or SlidesRejected.
-    cleaned, parts_cleaned = [], []
-    for path in _part_mutants(pptx, PART_MUTANTS, 3, work):
-        try:
-            decks.sanitize_package(path, path.with_suffix(".clean"))
-        except slides.SlidesRejected as e:
-            assert str(e)
-        else:
-            parts_cleaned.append(path)
+    parts_cleaned = _cleaned(_part_mutants(pptx, PART_MUTANTS, 3, work))
     print(f"pptx: {len(parts_cleaned)} of {PART_MUTANTS} mutants of the slide's XML cleaned")
-    for path in accepted["pptx"]:
-        try:
-            decks.sanitize_package(path, path.with_suffix(".clean"))
-        except slides.SlidesRejected as e:
-            assert str(e)
-        else:
-            cleaned.append(path)
+    cleaned = _cleaned(accepted["pptx"])
     print(f"pptx: {len(cleaned)} of {len(accepted['pptx'])} accepted mutants cleaned")
 
     # A sample through the real worker, the clean ones first (they reach LibreOffice).

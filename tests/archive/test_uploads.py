@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import shutil
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,9 @@ from archive.models import Asset, Job, new_id, utcnow
 from archive.uploads import Upload, UploadNotFound, UploadRefused
 from archive.worker import Worker
 
-from ..helpers import work_dir_entries
+from ..helpers import put_part, work_dir_entries
 
 PART = 5 * 1024 * 1024  # S3's smallest part but the last
-
-
-def put_part(url: str, data: bytes) -> str:
-    req = urllib.request.Request(url, data=data, method="PUT")
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return r.headers["ETag"]
 
 
 def send(archive, up: Upload, data: bytes, owner: str = "staff-1", skip: set[int] = frozenset()) -> list[dict]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,8 @@ from archive.importer import ImportRequest, PresentationInput, SpeakerInput, imp
 from archive.models import Asset, Webinar
 from archive.worker import Worker
 
-from ..helpers import reload
-from ..staff import signed_in, staff_app
-
-
-@pytest.fixture
-def app(archive):
-    return staff_app(archive)
-
-
-@pytest.fixture
-def client(app):
-    return signed_in(app)
+from ..helpers import put_part, reload
+from ..staff import signed_in_fixture, staff_app_fixture  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
@@ -100,18 +89,13 @@ def test_a_file_is_removed_only_with_the_box_ticked(client, archive, processed):
     assert client.post(url, data={"confirm": "yes"}).status_code == 404
 
 
-def _put(url: str, data: bytes) -> str:
-    with urllib.request.urlopen(urllib.request.Request(url, data=data, method="PUT"), timeout=60) as r:
-        return r.headers["ETag"]
-
-
 def _upload(client, webinar_id: str, path: Path, kind: str, replaces: str | None = None) -> str:
     data = path.read_bytes()
     r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": kind, "filename": path.name,
                                             "size": len(data), **({"replaces": replaces} if replaces else {})})
     assert r.status_code == 201, r.json
     upload_id = r.json["uploadId"]
-    etag = _put(client.post(f"/staff/uploads/{upload_id}/parts/1").json["url"], data)
+    etag = put_part(client.post(f"/staff/uploads/{upload_id}/parts/1").json["url"], data)
     r = client.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
     assert r.status_code == 202, r.json
     archive = client.application.extensions["archive"]
@@ -158,14 +142,9 @@ def test_a_replaced_recording_is_served_until_the_new_one_is_processed(client, a
 def test_the_delete_command_asks_unless_told_yes(archive, processed, minio, tmp_path, monkeypatch, capsys):
     from web.cli import main
 
-    from ..services import archive_env
+    from ..services import use_archive_env
 
-    env = archive_env(minio, tmp_path, WEBINAR_ARCHIVE_BUCKET=archive.settings.bucket,
-                      WEBINAR_ARCHIVE_DATABASE_URL=archive.settings.database_url,
-                      AWS_ACCESS_KEY_ID=archive.settings.s3_access_key,
-                      AWS_SECRET_ACCESS_KEY=archive.settings.s3_secret_key)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    use_archive_env(monkeypatch, minio, tmp_path, archive)
     w = processed
 
     class Terminal(io.StringIO):

@@ -19,7 +19,7 @@ from archive import editing, photos, queries, webinars
 from archive.intake import PHOTO_MAX_BYTES
 from archive.models import Speaker, Webinar
 
-from ..staff import sign_in_page, signed_in, staff_app
+from ..staff import sign_in_page, signed_in, staff_app_fixture  # noqa: F401 (fixtures)
 from .staff_client import csrf_token
 
 
@@ -45,11 +45,6 @@ def post_to_s3(issued: dict, data: bytes, content_type: str, filename: str = "ph
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
-
-
-@pytest.fixture
-def app(archive):
-    return staff_app(archive)
 
 
 @pytest.fixture

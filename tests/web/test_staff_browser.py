@@ -14,7 +14,7 @@ from archive.importer import ImportRequest, import_webinar
 from archive.models import Asset
 
 from ..browser import axe_violations, browser_context, browser_page
-from ..staff import sign_in_page
+from ..staff import add_speakers_in_page, sign_in_page
 from .staff_client import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
@@ -121,12 +121,7 @@ def test_log_in_read_the_failure_retry_and_every_page_fits_a_phone(live_server, 
     page.get_by_label("Title").fill("Harbours and tides")
     page.get_by_role("button", name="Create webinar").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Edit “Harbours and tides”")
-    for name, org in (("Anna Schmidt", "TU Berlin"), ("Bartholomew Okafor-Lindqvist", "Harbour Lab")):
-        add = page.locator("form.add", has_text="Add a speaker")
-        add.get_by_label("Name").fill(name)
-        add.get_by_label("Organisation").fill(org)
-        add.get_by_role("button", name="Add speaker").click()
-        expect(page.locator(".flash.ok")).to_have_text(f"Added {name}.")
+    add_speakers_in_page(page, (("Anna Schmidt", "TU Berlin"), ("Bartholomew Okafor-Lindqvist", "Harbour Lab")))
     page.get_by_label("Start times, one line per presentation, in order").fill(
         "00:00 Welcome\n12:30 Anna Schmidt – Results")
     page.get_by_role("button", name="Set start times").click()

@@ -9,7 +9,7 @@ import pytest
 
 from archive import uploads
 
-from ..staff import signed_in, staff_app
+from ..staff import signed_in_fixture, staff_app  # noqa: F401 (fixtures)
 
 MIB = 1024 * 1024
 PART = 5 * MIB  # S3's smallest part
@@ -18,11 +18,6 @@ PART = 5 * MIB  # S3's smallest part
 @pytest.fixture
 def app(archive):
     return staff_app(archive, UPLOAD_PART_BYTES=PART)
-
-
-@pytest.fixture
-def client(app):
-    return signed_in(app)
 
 
 REFUSED = 403

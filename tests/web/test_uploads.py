@@ -2,32 +2,15 @@
 from __future__ import annotations
 
 import re
-import urllib.request
 from pathlib import Path
-
-import pytest
 
 from archive import uploads
 from archive.config import Settings
 from archive.models import Asset
 from archive.worker import Worker
 
-from ..staff import OTHER_EMAIL, signed_in, staff_app
-
-
-@pytest.fixture
-def app(archive):
-    return staff_app(archive)
-
-
-@pytest.fixture
-def client(app):
-    return signed_in(app)
-
-
-def _put(url: str, data: bytes) -> str:
-    with urllib.request.urlopen(urllib.request.Request(url, data=data, method="PUT"), timeout=60) as r:
-        return r.headers["ETag"]
+from ..helpers import put_part
+from ..staff import OTHER_EMAIL, signed_in, signed_in_fixture, staff_app_fixture  # noqa: F401 (fixtures)
 
 
 def test_the_page_carries_its_settings_and_no_inline_script(client, webinar_id):
@@ -49,7 +32,7 @@ def test_create_sign_list_complete(app, client, archive, webinar_id, inputs):
     assert key == f"webinars/{webinar_id}/originals/{upload_id}/original.pdf"
 
     url = client.post(f"/staff/uploads/{upload_id}/parts/1").json["url"]
-    etag = _put(url, data)
+    etag = put_part(url, data)
     assert client.get(f"/staff/uploads/{upload_id}/parts").json == [
         {"PartNumber": 1, "ETag": etag, "Size": len(data)}]
 
@@ -91,7 +74,7 @@ def test_refusals_are_sentences(client, archive, webinar_id):
     r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "slides",
                                             "filename": "deck.pdf", "size": 11})
     upload_id, key = r.json["uploadId"], r.json["key"]
-    etag = _put(client.post(f"/staff/uploads/{upload_id}/parts/1").json["url"], b"hello world")
+    etag = put_part(client.post(f"/staff/uploads/{upload_id}/parts/1").json["url"], b"hello world")
     r = client.post(f"/staff/uploads/{upload_id}/complete", json={"parts": [{"PartNumber": 1, "ETag": etag}]})
     assert r.status_code == 202 and r.json["state"] == "checking"
     assert archive.store.head(key) is not None
@@ -117,17 +100,12 @@ def test_cancel_aborts_the_multipart_upload(client, archive, webinar_id):
 def test_sweep_command_aborts_abandoned_uploads(client, archive, webinar_id, minio, tmp_path, monkeypatch, capsys):
     from web.cli import main
 
-    from ..services import archive_env
+    from ..services import use_archive_env
 
     r = client.post("/staff/uploads", json={"webinar": webinar_id, "kind": "recording",
                                             "filename": "talk.mp4", "size": 10**7})
     key = r.json["key"]
-    env = archive_env(minio, tmp_path, WEBINAR_ARCHIVE_BUCKET=archive.settings.bucket,
-                      WEBINAR_ARCHIVE_DATABASE_URL=archive.settings.database_url,
-                      AWS_ACCESS_KEY_ID=archive.settings.s3_access_key,
-                      AWS_SECRET_ACCESS_KEY=archive.settings.s3_secret_key)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    env = use_archive_env(monkeypatch, minio, tmp_path, archive)
     # What killed workers left: a job's scratch (no worker holds job 999) and an upload
     # check's from before the check was a job.
     work = Settings.from_env(env).work_dir

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import functools
+from typing import TypeVar
 
-from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -21,6 +22,16 @@ csrf = CSRFProtect()
 
 def archive() -> Archive:
     return current_app.extensions["archive"]
+
+
+T = TypeVar("T")
+
+
+def found_or_404(found: T | None) -> T:
+    """What a lookup by the URL's id found; a 404 when it found nothing."""
+    if found is None:
+        abort(404)
+    return found
 
 
 def wants_json() -> bool:

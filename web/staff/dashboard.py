@@ -8,7 +8,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from archive import jobs as job_queue
 from archive import pipeline, staff_queries
 
-from . import archive, bp, staff_required, wants_json
+from . import archive, bp, found_or_404, staff_required, wants_json
 
 
 @bp.get("/")
@@ -52,9 +52,7 @@ def jobs_json():
 @staff_required()
 def webinar(webinar_id: str):
     with archive().catalog.session() as s:
-        w = staff_queries.webinar(s, webinar_id)
-        if w is None:
-            abort(404)
+        w = found_or_404(staff_queries.webinar(s, webinar_id))
         rows = staff_queries.jobs(s, webinar_id=webinar_id)
     return render_template("staff/webinar.html", webinar=w, jobs=rows, q=staff_queries)
 

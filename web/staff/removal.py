@@ -3,17 +3,15 @@ explicit confirmation in the form (the webinar's title typed again, or a ticked 
 without it nothing is deleted and the form is shown again with a message."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from archive import removal, staff_queries
 
-from . import archive, bp, staff_required
+from . import archive, bp, found_or_404, staff_required
 
 
 def _confirm_page(webinar_id: str, message: str | None = None, status: int = 200):
-    found = removal.summary(archive(), webinar_id)
-    if found is None:
-        abort(404)
+    found = found_or_404(removal.summary(archive(), webinar_id))
     return render_template("staff/delete.html", summary=found, message=message), status
 
 
@@ -27,18 +25,13 @@ def delete_webinar(webinar_id: str):
 @staff_required()
 def delete_webinar_post(webinar_id: str):
     with archive().catalog.session() as s:
-        w = staff_queries.webinar(s, webinar_id)
-        if w is None:
-            abort(404)
-        title = w.title
+        title = found_or_404(staff_queries.webinar(s, webinar_id)).title
     typed = (request.form.get("confirm_title") or "").strip()
     if typed != title.strip():
         message = ("Type the webinar's title exactly to confirm: nothing was deleted." if typed else
                    "Nothing was deleted: type the webinar's title to confirm.")
         return _confirm_page(webinar_id, message)
-    removed = removal.delete_webinar(archive(), webinar_id)
-    if removed is None:
-        abort(404)
+    removed = found_or_404(removal.delete_webinar(archive(), webinar_id))
     flash(f"“{title}” was deleted with its {len(removed.asset_ids)} file(s).", "ok")
     return redirect(url_for("staff.home"))
 
@@ -47,10 +40,8 @@ def delete_webinar_post(webinar_id: str):
 @staff_required()
 def remove_file(webinar_id: str, asset_id: str):
     with archive().catalog.session() as s:
-        w = staff_queries.webinar(s, webinar_id)
-        asset = next((a for a in w.assets if a.id == asset_id), None) if w is not None else None
-    if asset is None:
-        abort(404)
+        w = found_or_404(staff_queries.webinar(s, webinar_id))
+        asset = found_or_404(next((a for a in w.assets if a.id == asset_id), None))
     if request.form.get("confirm") != "yes":
         flash(f"{asset.original_filename} was not removed: tick the box to confirm.", "error")
     elif removal.remove_asset(archive(), asset_id) is not None:

@@ -7,6 +7,7 @@ the user typed kept in it."""
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
@@ -71,6 +72,13 @@ def _change(webinar_id: str, failed: str, anchor: str, done: str, change):
     return _back(webinar_id, anchor)
 
 
+def _item_change(webinar_id: str, noun: str, done: str, change: Callable[[str], object]):
+    """An edit of one speaker or presentation of the webinar, named by the form's `<noun>_id`:
+    its form is `<noun>-<id>`, the page comes back at the `<noun>s` section."""
+    item_id = request.form.get(f"{noun}_id", "")
+    return _change(webinar_id, f"{noun}-{item_id}", f"{noun}s", done, lambda: change(item_id))
+
+
 @bp.get("/webinars/new")
 @staff_required()
 def new_webinar():
@@ -133,25 +141,22 @@ def add_speaker(webinar_id: str):
 @bp.post("/webinars/<webinar_id>/speakers/save")
 @staff_required()
 def save_speaker(webinar_id: str):
-    sid = request.form.get("speaker_id", "")
-    return _change(webinar_id, f"speaker-{sid}", "speakers", f"Saved {request.form.get('name', '').strip()}.",
-                   lambda: editing.edit_speaker(archive(), webinar_id, sid, _speaker_form()))
+    return _item_change(webinar_id, "speaker", f"Saved {request.form.get('name', '').strip()}.",
+                        lambda sid: editing.edit_speaker(archive(), webinar_id, sid, _speaker_form()))
 
 
 @bp.post("/webinars/<webinar_id>/speakers/remove")
 @staff_required()
 def remove_speaker(webinar_id: str):
-    sid = request.form.get("speaker_id", "")
-    return _change(webinar_id, f"speaker-{sid}", "speakers", "Removed the speaker from this webinar.",
-                   lambda: editing.remove_speaker(archive(), webinar_id, sid))
+    return _item_change(webinar_id, "speaker", "Removed the speaker from this webinar.",
+                        lambda sid: editing.remove_speaker(archive(), webinar_id, sid))
 
 
 @bp.post("/webinars/<webinar_id>/speakers/move")
 @staff_required()
 def move_speaker(webinar_id: str):
-    sid = request.form.get("speaker_id", "")
-    return _change(webinar_id, f"speaker-{sid}", "speakers", "Moved the speaker.",
-                   lambda: editing.move_speaker(archive(), webinar_id, sid, request.form.get("direction", "")))
+    return _item_change(webinar_id, "speaker", "Moved the speaker.",
+                        lambda sid: editing.move_speaker(archive(), webinar_id, sid, request.form.get("direction", "")))
 
 
 # -- presentations -----------------------------------------------------------------------------
@@ -173,27 +178,23 @@ def add_presentation(webinar_id: str):
 @bp.post("/webinars/<webinar_id>/presentations/save")
 @staff_required()
 def save_presentation(webinar_id: str):
-    pid = request.form.get("presentation_id", "")
-    return _change(webinar_id, f"presentation-{pid}", "presentations",
-                   f"Saved “{request.form.get('title', '').strip()}”.",
-                   lambda: editing.edit_presentation(archive(), webinar_id, pid, _presentation_form()))
+    return _item_change(webinar_id, "presentation", f"Saved “{request.form.get('title', '').strip()}”.",
+                        lambda pid: editing.edit_presentation(archive(), webinar_id, pid, _presentation_form()))
 
 
 @bp.post("/webinars/<webinar_id>/presentations/remove")
 @staff_required()
 def remove_presentation(webinar_id: str):
-    pid = request.form.get("presentation_id", "")
-    return _change(webinar_id, f"presentation-{pid}", "presentations", "Removed the presentation.",
-                   lambda: editing.remove_presentation(archive(), webinar_id, pid))
+    return _item_change(webinar_id, "presentation", "Removed the presentation.",
+                        lambda pid: editing.remove_presentation(archive(), webinar_id, pid))
 
 
 @bp.post("/webinars/<webinar_id>/presentations/move")
 @staff_required()
 def move_presentation(webinar_id: str):
-    pid = request.form.get("presentation_id", "")
-    return _change(webinar_id, f"presentation-{pid}", "presentations", "Moved the presentation.",
-                   lambda: editing.move_presentation(archive(), webinar_id, pid,
-                                                     request.form.get("direction", "")))
+    return _item_change(webinar_id, "presentation", "Moved the presentation.",
+                        lambda pid: editing.move_presentation(archive(), webinar_id, pid,
+                                                              request.form.get("direction", "")))
 
 
 @bp.post("/webinars/<webinar_id>/timestamps")
