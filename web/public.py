@@ -31,6 +31,7 @@ def N_(text: str) -> str:
 # (archive/pipeline.py) and the sentences about a failed file (queries.public_problem).
 # A sentence changed there and not here is shown in English until the catalogs follow.
 _PUBLIC_TEXTS = (
+    N_("Checking the uploaded file"),
     N_("Making the recording watchable"),
     N_("Renditions for slow links, audio downloads, timeline thumbnails"),
     N_("Slide pages and text"),

@@ -77,7 +77,7 @@ def test_the_app_user_does_its_work_on_its_bucket_and_nothing_more(archive, tmp_
     assert store.upload_stream(BytesIO(b"piped"), "w/piped.bin", "application/octet-stream", done, keep_head=5) == b"piped"
     # a browser upload: parts PUT on presigned links, listed, completed; another aborted
     upload = store.create_multipart("w/browser.bin", "application/octet-stream")
-    put = urllib.request.Request(store.presign_upload_part("w/browser.bin", upload, 1), data=b"part", method="PUT")
+    put = urllib.request.Request(store.presign_upload_part("w/browser.bin", upload, 1, len(b"part")), data=b"part", method="PUT")
     with urllib.request.urlopen(put) as r:
         assert r.status == 200
     assert [u["UploadId"] for u in store.list_multipart_uploads("w/")] == [upload]
