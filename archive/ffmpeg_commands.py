@@ -192,3 +192,27 @@ def decode_check_args(src: Path, info: MediaInfo, at: float, seconds: float) -> 
         streams.append(inp["a:0"])
     out = ffmpeg.output(*streams, "-", f="null")
     return _global(out).global_args("-v", "error").compile()
+
+
+def frame_grabs_args(src: Path, grabs: list[tuple[float, Path]], info: MediaInfo, width: int = 240) -> list[str]:
+    """One small JPEG per (time, file), each from its own fast seek, in one ffmpeg run:
+    the frames staff compare with the slide pages the alignment matched them to."""
+    outs = []
+    for at, dst in grabs:
+        inp = ffmpeg.input("file:" + str(src), ss=f"{at:.3f}", f=info.demuxer, **_SAFE_INPUT)
+        v = inp["v:0"].filter("scale", w=width, h=-2)
+        outs.append(ffmpeg.output(v, "file:" + str(dst), vframes=1, f="image2", vcodec="mjpeg", q=5))
+    return _global(ffmpeg.merge_outputs(*outs)).compile()
+
+
+def gray_frames_args(src: Path, out_dir: Path, info: MediaInfo, fps: float, size: tuple[int, int],
+                     start: float | None = None, end: float | None = None) -> list[str]:
+    """Small grey frames, `fps` a second, from `start` to `end` (frame-%06d.png)."""
+    opts: dict = {"ss": f"{start:.3f}"} if start else {}
+    if end is not None:
+        opts["t"] = f"{max(0.1, end - (start or 0)):.3f}"
+    inp = ffmpeg.input("file:" + str(src), f=info.demuxer, **opts, **_SAFE_INPUT)
+    v = (inp["v:0"].filter("fps", fps=fps).filter("scale", w=size[0], h=size[1])
+         .filter("format", "gray"))
+    out = ffmpeg.output(v, str(out_dir / "frame-%06d.png"), f="image2", vcodec="png")
+    return _global(out).compile()

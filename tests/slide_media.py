@@ -1,0 +1,41 @@
+"""A talk whose video frames ARE the pages of its deck, shown on a known schedule: any
+reasonable alignment finds the pages and their times. Tiny (10 s, 320x180, 10 fps)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pypdfium2
+
+from archive.pdfgen import write_deck
+
+from .media_inputs import ffmpeg
+
+# (start, end, page): page 2 is shown again after page 3; page 4 runs to the end.
+SCHEDULE = [(0.0, 2.0, 1), (2.0, 4.0, 2), (4.0, 6.0, 3), (6.0, 7.5, 2), (7.5, 10.0, 4)]
+DURATION = SCHEDULE[-1][1]
+PAGE_TEXTS = [("Welcome", ["Open data in practice"]), ("Why open data", ["Cities publish budgets"]),
+              ("Marmoset results", ["Three findings", "One surprise"]), ("Thanks", ["Questions welcome"])]
+
+
+def make_synced_talk(d: Path) -> tuple[Path, Path]:
+    """(deck.pdf, talk.mp4)."""
+    d.mkdir(parents=True, exist_ok=True)
+    deck = write_deck(d / "synced deck.pdf", "Synced deck", PAGE_TEXTS)
+    pdf = pypdfium2.PdfDocument(str(deck))
+    try:
+        for n in range(len(pdf)):
+            page = pdf[n]
+            page.render(scale=320 / page.get_width()).to_pil().convert("RGB").resize((320, 180)).save(d / f"p{n + 1}.png")
+    finally:
+        pdf.close()
+    lines = []
+    for start, end, page in SCHEDULE:
+        lines += [f"file 'p{page}.png'", f"duration {end - start}"]
+    lines.append(f"file 'p{SCHEDULE[-1][2]}.png'")  # the concat demuxer drops the last duration without it
+    (d / "schedule.txt").write_text("\n".join(lines) + "\n")
+    talk = d / "synced talk.mp4"
+    ffmpeg("-f", "concat", "-safe", "0", "-i", str(d / "schedule.txt"),
+           "-f", "lavfi", "-i", f"sine=f=440:d={DURATION}",
+           "-vf", "fps=10,format=yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10",
+           "-c:a", "aac", "-t", str(DURATION), "-shortest", str(talk))
+    return deck, talk
