@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pypdfium2
 
+from archive import pipeline
 from archive.pdfgen import write_deck
+from archive.worker import Worker
 
 from .media_inputs import ffmpeg
 
@@ -17,8 +19,8 @@ PAGE_TEXTS = [("Welcome", ["Open data in practice"]), ("Why open data", ["Cities
               ("Marmoset results", ["Three findings", "One surprise"]), ("Thanks", ["Questions welcome"])]
 
 
-def make_synced_talk(d: Path) -> tuple[Path, Path]:
-    """(deck.pdf, talk.mp4)."""
+def make_synced_talk(d: Path) -> tuple[Path, Path, Path]:
+    """(deck.pdf, talk.mp4, another deck.pdf: none of its pages is in the talk)."""
     d.mkdir(parents=True, exist_ok=True)
     deck = write_deck(d / "synced deck.pdf", "Synced deck", PAGE_TEXTS)
     pdf = pypdfium2.PdfDocument(str(deck))
@@ -38,4 +40,16 @@ def make_synced_talk(d: Path) -> tuple[Path, Path]:
            "-f", "lavfi", "-i", f"sine=f=440:d={DURATION}",
            "-vf", "fps=10,format=yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10",
            "-c:a", "aac", "-t", str(DURATION), "-shortest", str(talk))
-    return deck, talk
+    other = write_deck(d / "other deck.pdf", "Other deck", [("Elsewhere", ["Not in this talk"]), ("Later", ["No"])])
+    return deck, talk, other
+
+
+# Jobs the slide tests do not need: what follows them needs neither.
+NOT_NEEDED = frozenset({"recording_renditions", "slides_bundle"})
+
+
+def process(archive, name: str = "slides-worker") -> None:
+    """Run every waiting job the alignment needs (the renditions and the ZIP are left queued)."""
+    worker = Worker(archive, name)
+    while worker.run_once(kinds=set(pipeline.GRAPH) - NOT_NEEDED):
+        pass

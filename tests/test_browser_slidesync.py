@@ -45,7 +45,7 @@ def synced(minio, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("synced-site")
     archive = Archive.from_settings(make_settings(minio, tmp))
     archive.setup()
-    deck, video = make_synced_talk(tmp / "media")
+    deck, video, _ = make_synced_talk(tmp / "media")
     made = [import_webinar(archive, ImportRequest(
         title=title, recording=video, presentations=[PresentationInput("Open data, in step", slides=deck)]))
         for title in ("Slides in step", "Slides to review")]
