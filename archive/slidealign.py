@@ -54,6 +54,8 @@ CHANGE_COST = 3.0  # the cost of a change of state
 CONFIDENT_MARGIN = 1.0  # a page's cost this far below the next best page's: fully confident
 MIN_CONFIDENCE = 0.3  # weaker segments stay unassigned
 SEARCH_EVERY = 1.0  # seconds between two searches for the slide area while nothing matches
+CELL_CHANGED = 0.25  # a cell's mean change (normalised grey) above this: it changed
+CHANGED_CELLS = 4  # this many changed cells and the frame is compared again (a cursor: fewer)
 
 cv2.setNumThreads(1)
 
@@ -93,14 +95,23 @@ def _normalise(img: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     return ((img - mean) / max(std, 4.0)).astype(np.float32)
 
 
+_CHANNELS = 256  # OpenCV takes at most 512 channels at once
+
+
 def _cells(img: np.ndarray) -> np.ndarray:
-    """Mean of each CELL x CELL square (the image's size is a multiple of CELL)."""
-    h, w = img.shape[-2:]
-    return img.reshape(*img.shape[:-2], h // CELL, CELL, w // CELL, CELL).mean(axis=(-3, -1))
+    """Mean of each CELL x CELL square of an h x w (x n) image, h and w multiples of CELL."""
+    h, w = img.shape[:2]
+    size = (w // CELL, h // CELL)
+    if img.ndim == 2 or img.shape[2] <= _CHANNELS:
+        return cv2.resize(img, size, interpolation=cv2.INTER_AREA).reshape(h // CELL, w // CELL, *img.shape[2:])
+    return np.concatenate([cv2.resize(np.ascontiguousarray(img[:, :, i:i + _CHANNELS]), size,
+                                      interpolation=cv2.INTER_AREA).reshape(h // CELL, w // CELL, -1)
+                           for i in range(0, img.shape[2], _CHANNELS)], axis=2)
 
 
 class _Deck:
-    """The pages, prepared once: small normalised images, content cells, ORB features."""
+    """The pages, prepared once: small normalised images side by side (sh x sw x N), the
+    cells where each page shows something, and ORB features of all pages in one index."""
 
     def __init__(self, pages: Sequence[np.ndarray]):
         if not pages:
@@ -110,26 +121,33 @@ class _Deck:
         self.sh = max(CELL, int(round(SCORE_WIDTH * h0 / w0 / CELL)) * CELL)
         self.fw = FEATURE_WIDTH
         self.fh = int(round(FEATURE_WIDTH * h0 / w0))
-        small = []
+        small, points, descriptors = [], [], []
+        self.orb = cv2.ORB_create(nfeatures=500, scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=15)
         for p in pages:
             g = _grey(p)
             s = cv2.resize(g, (self.sw, self.sh), interpolation=cv2.INTER_AREA).astype(np.float32)
-            s = cv2.GaussianBlur(s, (0, 0), 1.0)
-            small.append(_normalise(s))
-        self.small = np.stack(small)  # N x sh x sw
+            small.append(_normalise(cv2.GaussianBlur(s, (0, 0), 1.0)))
+            kp, des = self.orb.detectAndCompute(cv2.resize(g, (self.fw, self.fh), interpolation=cv2.INTER_AREA), None)
+            if des is not None:
+                points.append(np.float32([k.pt for k in kp]))
+                descriptors.append(des)
+        self.n = len(small)
+        self.stack = np.ascontiguousarray(np.stack(small, axis=2))  # sh x sw x N
         # A page's content cells: where it is not plain background.
-        local = np.abs(self.small - np.median(self.small, axis=(1, 2), keepdims=True))
-        self.content = _cells(local) > 0.5  # N x ch x cw
-        self.orb = cv2.ORB_create(nfeatures=800, scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=15)
-        self.features = []
-        for p in pages:
-            g = cv2.resize(_grey(p), (self.fw, self.fh), interpolation=cv2.INTER_AREA)
-            kp, des = self.orb.detectAndCompute(g, None)
-            self.features.append((np.float32([k.pt for k in kp]) if kp else np.zeros((0, 2), np.float32), des))
-        self.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+        local = np.abs(self.stack - np.median(self.stack, axis=(0, 1), keepdims=True))
+        self.content = _cells(local) > 0.5  # ch x cw x N
+        self.points = np.concatenate(points) if points else np.zeros((0, 2), np.float32)
+        self.descriptors = np.concatenate(descriptors) if descriptors else None
+        self.buffer = np.empty_like(self.stack)
 
     def __len__(self) -> int:
-        return len(self.small)
+        return self.n
+
+    def cell_diffs(self, f: np.ndarray) -> np.ndarray:
+        """Mean absolute difference of `f` and each page, per cell: ch x cw x N."""
+        np.subtract(self.stack, f[:, :, None], out=self.buffer)
+        np.abs(self.buffer, out=self.buffer)
+        return _cells(self.buffer)
 
 
 def _grey(img: np.ndarray) -> np.ndarray:
@@ -157,6 +175,7 @@ class _Geometry:
     matrix: np.ndarray  # 2x3
     score_map: np.ndarray  # 2x3: score-size page pixels -> frame pixels
     valid: np.ndarray  # sh x sw bool: page pixels inside the frame
+    valid_cells: np.ndarray  # ch x cw bool
     blur: float  # sigma to blur the frame with before sampling it at score size
 
 
@@ -167,38 +186,51 @@ def _geometry(deck: _Deck, matrix: np.ndarray, frame_shape: tuple[int, int]) -> 
     ones = np.full(frame_shape, 255, np.uint8)
     valid = cv2.warpAffine(ones, score_map, (deck.sw, deck.sh), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-    if valid.mean() < MIN_COVERAGE:
+    valid_cells = _cells(valid.astype(np.float32)) > 0.99
+    if valid_cells.mean() < MIN_COVERAGE:
         return None
     scale = float(np.sqrt(abs(np.linalg.det(score_map[:, :2]))))  # frame pixels per score pixel
-    return _Geometry(matrix, score_map, valid, max(0.0, 0.5 * (scale - 1.0)))
+    return _Geometry(matrix, score_map, valid, valid_cells, max(0.0, 0.5 * (scale - 1.0)))
 
 
-def _find_geometries(deck: _Deck, frame: np.ndarray, top: int = 3) -> list[np.ndarray]:
-    """Candidate page->frame similarity transforms, best supported first."""
+_MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
+
+
+def _find_geometries(deck: _Deck, frame: np.ndarray, top: int = 2) -> list[np.ndarray]:
+    """Candidate page->frame similarity transforms, best supported first. All pages share
+    one coordinate system, so the frame is matched against every page's features at once
+    (the theme's features, on every page, say where the page is as well as its text)."""
+    if deck.descriptors is None:
+        return []
     kp, des = deck.orb.detectAndCompute(frame, None)
     if des is None or len(kp) < 8:
         return []
     pts = np.float32([k.pt for k in kp])
+    pairs = _MATCHER.knnMatch(des, deck.descriptors, k=2)
+    src, dst = [], []
+    for m in pairs:
+        if len(m) < 2:
+            continue
+        a, b = m
+        same_place = np.abs(deck.points[a.trainIdx] - deck.points[b.trainIdx]).max() < 2.0
+        if a.distance < 0.8 * b.distance or (same_place and a.distance < 40):
+            src.append(deck.points[a.trainIdx])
+            dst.append(pts[a.queryIdx])
+    src_a, dst_a = np.float32(src), np.float32(dst)
     found = []
-    for page_pts, page_des in deck.features:
-        if page_des is None or len(page_des) < 8:
-            continue
-        pairs = deck.matcher.knnMatch(page_des, des, k=2)
-        good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < 0.8 * m[1].distance]
-        if len(good) < 8:
-            continue
-        src = page_pts[[m.queryIdx for m in good]]
-        dst = pts[[m.trainIdx for m in good]]
-        matrix, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0,
-                                                      maxIters=500, confidence=0.99)
+    while len(src_a) >= 8 and len(found) < top:
+        matrix, inliers = cv2.estimateAffinePartial2D(src_a, dst_a, method=cv2.RANSAC, ransacReprojThreshold=3.0,
+                                                      maxIters=1000, confidence=0.99)
         if matrix is None:
-            continue
-        n = int(inliers.sum())
+            break
+        keep = inliers.ravel().astype(bool)
         scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
-        if n >= 8 and scale > 0.05:
-            found.append((n, matrix))
-    found.sort(key=lambda f: -f[0])
-    return [m for _, m in found[:top]]
+        if keep.sum() < 8:
+            break
+        if scale > 0.05:
+            found.append(matrix)
+        src_a, dst_a = src_a[~keep], dst_a[~keep]
+    return found
 
 
 # -- comparing a frame with the pages ----------------------------------------------------------
@@ -210,61 +242,72 @@ class _Scores:
     good: bool  # some page matches well enough to trust the geometry
 
 
-def _refit(pages: np.ndarray, f: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Cell differences between each page and `f` scaled and shifted to fit that page best
-    (least squares over the pixels of `mask`)."""
-    x = f[mask]
-    y = pages[:, mask]  # N x M
-    xm, ym = x.mean(), y.mean(axis=1)
-    xv = float(((x - xm) ** 2).mean())
-    gain = ((y - ym[:, None]) * (x - xm)[None]).mean(axis=1) / max(xv, 1e-6)
-    gain = np.clip(gain, 0.5, 2.0)
-    offset = ym - gain * xm
-    fitted = gain[:, None, None] * f[None] + offset[:, None, None]
-    return _cells(np.abs(pages - fitted))
-
-
-def _score(deck: _Deck, geo: _Geometry, frame: np.ndarray) -> tuple[_Scores, np.ndarray]:
+def _warp(deck: _Deck, geo: _Geometry, frame: np.ndarray) -> np.ndarray:
+    """The frame's slide area at score size, normalised."""
     src = frame.astype(np.float32)
     if geo.blur > 0.3:
         src = cv2.GaussianBlur(src, (0, 0), geo.blur)
     warped = cv2.warpAffine(src, geo.score_map, (deck.sw, deck.sh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                             borderMode=cv2.BORDER_REPLICATE)
-    warped = cv2.GaussianBlur(warped, (0, 0), 1.0)
-    f = _normalise(warped, geo.valid)
-    diff = _cells(np.abs(deck.small - f[None]))  # N x ch x cw
-    valid_cells = _cells(geo.valid.astype(np.float32)) > 0.5
-    explained = (diff.min(axis=0) < CELL_EXPLAINED) & valid_cells
-    if explained.any():
-        # Once more, the frame's brightness and contrast fitted to each page on the explained
-        # cells alone (a webcam tile or another window skews the first normalisation), and
-        # the cells beside unexplained ones left out (a tile's edge cuts through them).
-        unexplained = (valid_cells & ~explained).astype(np.uint8)
-        explained &= cv2.dilate(unexplained, np.ones((3, 3), np.uint8)) == 0
-        if explained.any():
-            diff = _refit(deck.small, f, np.kron(explained, np.ones((CELL, CELL), bool)))
-            explained = (diff.min(axis=0) < CELL_EXPLAINED) & valid_cells
-    n_valid = max(1, int(valid_cells.sum()))
-    coverage = explained.sum() / n_valid
+    return _normalise(cv2.GaussianBlur(warped, (0, 0), 1.0), geo.valid)
+
+
+def _explained(diff: np.ndarray, valid_cells: np.ndarray) -> np.ndarray:
+    """Cells some page explains, less those beside a cell none explains (a tile's edge cuts
+    through them)."""
+    explained = (diff.min(axis=2) < CELL_EXPLAINED) & valid_cells
+    unexplained = (valid_cells & ~explained).astype(np.uint8)
+    return explained & (cv2.dilate(unexplained, np.ones((3, 3), np.uint8)) == 0)
+
+
+def _score(deck: _Deck, geo: _Geometry, f: np.ndarray) -> _Scores:
+    diff = deck.cell_diffs(f)  # ch x cw x N
+    explained = _explained(diff, geo.valid_cells)
+    n_valid = max(1, int(geo.valid_cells.sum()))
     costs = np.empty(len(deck) + 1, np.float32)
     costs[0] = NONE_COST
-    if explained.any():
-        # Each page is judged on the explained cells where it or the frame shows something:
-        # plain background matches every page and would only dilute the difference.
-        frame_content = _cells(np.abs(f - np.median(f[geo.valid]))) > 0.5
-        relevant = explained[None] & (deck.content | frame_content[None])
-        score = (diff * relevant).sum(axis=(1, 2)) / np.maximum(1, relevant.sum(axis=(1, 2)))
-        # How much of each page's own content is on screen (a page being built up shows part).
-        content = deck.content & valid_cells
-        seen = ((diff < CELL_EXPLAINED) & content).sum(axis=(1, 2)) / np.maximum(1, content.sum(axis=(1, 2)))
-        page_cost = score / SCORE_UNIT + NONE_COST * np.clip(MIN_EXPLAINED_CONTENT - seen, 0, None) / MIN_EXPLAINED_CONTENT
-        if coverage < MIN_COVERAGE:
-            page_cost = page_cost + NONE_COST * (1.0 + (MIN_COVERAGE - coverage) / MIN_COVERAGE)
-        costs[1:] = page_cost
-    else:
+    if not explained.any():
         costs[1:] = 2 * NONE_COST
+        return _Scores(costs, explained, False)
+    # Once more, the frame's brightness and contrast fitted to the best page on the explained
+    # cells alone (a webcam tile or another window skews the first normalisation).
+    best = int(((diff * explained[:, :, None]).sum(axis=(0, 1))).argmin())
+    mask = cv2.resize(explained.astype(np.uint8), (deck.sw, deck.sh), interpolation=cv2.INTER_NEAREST) > 0
+    x, y = f[mask], deck.stack[:, :, best][mask]
+    gain = float(np.clip(np.cov(x, y, bias=True)[0, 1] / max(float(x.var()), 1e-6), 0.5, 2.0))
+    f = (gain * (f - x.mean()) + y.mean()).astype(np.float32)
+    diff = deck.cell_diffs(f)
+    explained = _explained(diff, geo.valid_cells)
+    coverage = explained.sum() / n_valid
+    if not explained.any():
+        costs[1:] = 2 * NONE_COST
+        return _Scores(costs, explained, False)
+    # Each page is judged on the explained cells where it or the frame shows something:
+    # plain background matches every page and would only dilute the difference.
+    frame_content = _cells(np.abs(f - np.median(f[geo.valid]))) > 0.5
+    relevant = explained[:, :, None] & (deck.content | frame_content[:, :, None])
+    score = (diff * relevant).sum(axis=(0, 1)) / np.maximum(1, relevant.sum(axis=(0, 1)))
+    # How much of each page's own content is on screen (a page being built up shows part).
+    content = deck.content & geo.valid_cells[:, :, None]
+    seen = ((diff < CELL_EXPLAINED) & content).sum(axis=(0, 1)) / np.maximum(1, content.sum(axis=(0, 1)))
+    page_cost = score / SCORE_UNIT + NONE_COST * np.clip(MIN_EXPLAINED_CONTENT - seen, 0, None) / MIN_EXPLAINED_CONTENT
+    if coverage < MIN_COVERAGE:
+        page_cost = page_cost + NONE_COST * (1.0 + (MIN_COVERAGE - coverage) / MIN_COVERAGE)
+    costs[1:] = page_cost
     good = bool(coverage >= MIN_COVERAGE and costs[1:].min() < NONE_COST)
-    return _Scores(costs, explained, good), f
+    return _Scores(costs, explained, good)
+
+
+def _changed(f: np.ndarray, before: np.ndarray, scores: _Scores, geo: _Geometry) -> bool:
+    """Whether the slide area changed where it matters since it was last compared: in more
+    than a cursor's worth of the cells the pages explained."""
+    moved = _cells(np.abs(f - before)) > CELL_CHANGED
+    watched = scores.explained if scores.good else geo.valid_cells
+    return int((moved & watched).sum()) >= CHANGED_CELLS
+
+
+def _thumb(frame: np.ndarray) -> np.ndarray:
+    return cv2.resize(frame, (48, 27), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
 # -- frames to segments --------------------------------------------------------------------------
@@ -276,29 +319,32 @@ def align_frames(frames: Iterable[tuple[float, np.ndarray]], pages: Sequence[np.
     times: list[float] = []
     costs: list[np.ndarray] = []
     geo: _Geometry | None = None
-    last_search = -1e9
-    last_frame: np.ndarray | None = None
+    last_f: np.ndarray | None = None  # the slide area when it was last compared
     last_scores: _Scores | None = None
+    searched_at, searched_thumb = -1e9, None
     for t, frame in frames:
         frame = _grey(np.asarray(frame))
         scores = None
         if geo is not None:
-            if last_scores is not None and last_frame is not None and _unchanged(deck, geo, last_frame, frame,
-                                                                              last_scores.explained):
+            f = _warp(deck, geo, frame)
+            if last_scores is not None and last_f is not None and not _changed(f, last_f, last_scores, geo):
                 scores = last_scores
             else:
-                scores, _ = _score(deck, geo, frame)
-                last_frame = frame
-        if (scores is None or not scores.good) and t - last_search >= SEARCH_EVERY:
-            last_search = t
-            for matrix in _find_geometries(deck, frame):
-                cand = _geometry(deck, matrix, frame.shape)
-                if cand is None:
-                    continue
-                s, _ = _score(deck, cand, frame)
-                if s.good and (scores is None or s.costs[1:].min() < scores.costs[1:].min()):
-                    geo, scores, last_frame = cand, s, frame
-                    break
+                scores, last_f = _score(deck, geo, f), f
+        if scores is None or not scores.good:
+            thumb = _thumb(frame)
+            fresh = searched_thumb is None or float(np.abs(thumb - searched_thumb).mean()) > 2.0
+            if t - searched_at >= SEARCH_EVERY and (fresh or t - searched_at >= 20 * SEARCH_EVERY):
+                searched_at, searched_thumb = t, thumb
+                for matrix in _find_geometries(deck, frame):
+                    cand = _geometry(deck, matrix, frame.shape)
+                    if cand is None:
+                        continue
+                    f = _warp(deck, cand, frame)
+                    s = _score(deck, cand, f)
+                    if s.good and (scores is None or s.costs[1:].min() < scores.costs[1:].min()):
+                        geo, scores, last_f = cand, s, f
+                        break
         if scores is None:
             scores = _Scores(_nothing(len(deck)), np.zeros((1, 1), bool), False)
         last_scores = scores
@@ -313,19 +359,6 @@ def _nothing(n: int) -> np.ndarray:
     c = np.full(n + 1, 2 * NONE_COST, np.float32)
     c[0] = NONE_COST
     return c
-
-
-def _unchanged(deck: _Deck, geo: _Geometry, before: np.ndarray, now: np.ndarray, explained: np.ndarray) -> bool:
-    """No explained cell of the slide area changed between two frames."""
-    if before.shape != now.shape:
-        return False
-    d = cv2.absdiff(before, now)
-    if int(d.max()) < 12:
-        return True
-    d = cv2.warpAffine(d.astype(np.float32), geo.score_map, (deck.sw, deck.sh),
-                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0)
-    changed = _cells(d) > 6.0
-    return not (changed & explained).any()
 
 
 def _viterbi(costs: np.ndarray, change: float) -> np.ndarray:
