@@ -205,14 +205,19 @@ def frame_grabs_args(src: Path, grabs: list[tuple[float, Path]], info: MediaInfo
     return _global(ffmpeg.merge_outputs(*outs)).compile()
 
 
-def gray_frames_args(src: Path, out_dir: Path, info: MediaInfo, fps: float, size: tuple[int, int],
-                     start: float | None = None, end: float | None = None) -> list[str]:
-    """Small grey frames, `fps` a second, from `start` to `end` (frame-%06d.png)."""
-    opts: dict = {"ss": f"{start:.3f}"} if start else {}
+def alignment_frames_args(src: Path, dst: Path | str, info: MediaInfo, fps: float, width: int, height: int,
+                          start: float | None = None, end: float | None = None) -> list[str]:
+    """A few small grey frames a second, raw (`width` x `height` bytes each) to `dst` (a
+    file or `pipe:N`), from `start` to `end` seconds: what slide alignment looks at.
+    The decoder skips its loop filter (deblocking): slightly softer pictures, decoded
+    faster, and nothing a comparison at this size can see."""
+    opts: dict = {"skip_loop_filter": "all", "threads": 2}
+    if start:
+        opts["ss"] = f"{start:.3f}"
     if end is not None:
-        opts["t"] = f"{max(0.1, end - (start or 0)):.3f}"
+        opts["t"] = f"{max(0.0, end - (start or 0.0)):.3f}"
     inp = ffmpeg.input("file:" + str(src), f=info.demuxer, **opts, **_SAFE_INPUT)
-    v = (inp["v:0"].filter("fps", fps=fps).filter("scale", w=size[0], h=size[1])
-         .filter("format", "gray"))
-    out = ffmpeg.output(v, str(out_dir / "frame-%06d.png"), f="image2", vcodec="png")
+    v = (inp["v:0"].filter("fps", fps=fps, round="near")
+         .filter("scale", w=width, h=height, flags="area").filter("format", "gray"))
+    out = ffmpeg.output(v, dst if str(dst).startswith("pipe:") else "file:" + str(dst), f="rawvideo", pix_fmt="gray")
     return _global(out).compile()
