@@ -1,5 +1,5 @@
 """A talk whose video frames ARE the pages of its deck, shown on a known schedule: any
-reasonable alignment finds the pages and their times. Tiny (10 s, 320x180, 10 fps)."""
+reasonable alignment finds the pages and their times. Small (14 s, 960x540, 10 fps)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,10 +13,15 @@ from archive.worker import Worker
 from .media_inputs import ffmpeg
 
 # (start, end, page): page 2 is shown again after page 3; page 4 runs to the end.
-SCHEDULE = [(0.0, 2.0, 1), (2.0, 4.0, 2), (4.0, 6.0, 3), (6.0, 7.5, 2), (7.5, 10.0, 4)]
+SCHEDULE = [(0.0, 3.0, 1), (3.0, 6.0, 2), (6.0, 9.0, 3), (9.0, 11.0, 2), (11.0, 14.0, 4)]
 DURATION = SCHEDULE[-1][1]
-PAGE_TEXTS = [("Welcome", ["Open data in practice"]), ("Why open data", ["Cities publish budgets"]),
-              ("Marmoset results", ["Three findings", "One surprise"]), ("Thanks", ["Questions welcome"])]
+# Each page's body fills a different stretch of the page with dense lines, so that a change
+# of page changes much of the picture (as a real deck's pictures and charts do).
+_DENSE = "WWMMWWMMWWMMWWMMWWMMWWMMWWMMWWMMWW"
+PAGE_TEXTS = [("Welcome", ["Open data in practice"]),
+              ("Why open data", ["Cities publish budgets", _DENSE, _DENSE]),
+              ("Marmoset results", ["Three findings", "", "", _DENSE, _DENSE, _DENSE]),
+              ("Thanks", ["Questions welcome", _DENSE, "", "", _DENSE, _DENSE])]
 
 
 def make_synced_talk(d: Path) -> tuple[Path, Path, Path]:
@@ -27,7 +32,7 @@ def make_synced_talk(d: Path) -> tuple[Path, Path, Path]:
     try:
         for n in range(len(pdf)):
             page = pdf[n]
-            page.render(scale=320 / page.get_width()).to_pil().convert("RGB").resize((320, 180)).save(d / f"p{n + 1}.png")
+            page.render(scale=960 / page.get_width()).to_pil().convert("RGB").resize((960, 540)).save(d / f"p{n + 1}.png")
     finally:
         pdf.close()
     lines = []

@@ -110,7 +110,7 @@ def test_the_slide_panel_follows_playback_and_seeks(synced, tmp_path):
         _on_screen(page, 3)
         page.locator('.slides-viewer ol.strip button[data-page="2"]').click()
         page.wait_for_function(f"() => Math.abs(document.querySelector('#player').currentTime - {starts[2][1]}) < 0.4")
-        _seek(page, 9.0)
+        _seek(page, 12.5)
         page.locator('.slides-viewer ol.strip button[data-page="3"]').click()
         page.wait_for_function(f"() => Math.abs(document.querySelector('#player').currentTime - {starts[3][0]}) < 0.4")
         _seek(page, (found[2]["start"] + found[2]["end"]) / 2)

@@ -102,8 +102,11 @@ def align_slides(archive: Archive, deck: Asset, hb: Heartbeat) -> Outcome:
         hb.progress(0.1)
         scratch = work / "scratch"
         scratch.mkdir()
-        alignment = slidealign.align_recording(src, page_files, archive.settings, start=start, end=end,
-                                               scratch=scratch)
+        try:
+            alignment = slidealign.align_recording(src, page_files, archive.settings, start=start, end=end,
+                                                   scratch=scratch)
+        except slidealign.AlignmentError as e:  # the worker keeps ffmpeg's message, retries if passing
+            raise media.MediaError(f"aligning the slides: {e}", e.log, permanent=e.permanent) from e
         hb.progress(0.8)
         hb.check()
         frames = _grab_frames(archive, src, alignment.segments, work, recording.id, deck, hb)

@@ -69,10 +69,10 @@ def _replace(archive, w, kind: str, path, old_id: str) -> str:
 
 def test_aligned_once_after_both_within_its_stretch_and_typed_times_win(archive, talk):
     deck, video, other = talk
-    typed = [9.0, 9.5]
+    typed = [12.0, 13.0]
     w = import_webinar(archive, ImportRequest(title="Synced", recording=video, presentations=[
         PresentationInput("The talk", slides=deck, start=0),
-        PresentationInput("Second talk", slides=other, start=9.0, slide_times=typed)]))
+        PresentationInput("Second talk", slides=other, start=12.0, slide_times=typed)]))
     worker = Worker(archive, "w")
     # The decks first: the recording is not processed, nothing to align with yet.
     while worker.run_once(kinds={"process_slides"}):
@@ -91,18 +91,18 @@ def test_aligned_once_after_both_within_its_stretch_and_typed_times_win(archive,
     timeline = first.slide_timeline
     assert timeline["source"] == TimelineSource.FOUND and timeline["accepted"] is False
     _assert_found(timeline["segments"])
-    assert timeline["segments"][-1]["end"] <= 9.0 + TOLERANCE  # its own stretch: up to the next talk
+    assert timeline["segments"][-1]["end"] <= 12.0 + TOLERANCE  # its own stretch: up to the next talk
     assert timeline["titles"][2] == "Marmoset results" and abs(timeline["proposed_start"]) <= TOLERANCE
     assert all(archive.store.head(s["frame"]) for s in timeline["segments"])  # staff compare these
     manifest = json.loads(archive.store.get_bytes(w.manifest_key))
     assert manifest["presentations"][0]["slide_timeline"]["segments"] == timeline["segments"]
-    assert abs(_moment(archive, first.deck_asset_id, 3) - 4.0) <= TOLERANCE  # where a search hit opens
-    assert abs(_moment(archive, first.deck_asset_id, 2) - 2.0) <= TOLERANCE  # its first appearance
+    assert abs(_moment(archive, first.deck_asset_id, 3) - 6.0) <= TOLERANCE  # where a search hit opens
+    assert abs(_moment(archive, first.deck_asset_id, 2) - 3.0) <= TOLERANCE  # its first appearance
 
     # The second talk's slide times were typed in its description: they win.
     view = slidesync.effective(second, second.deck, w.recording.info["duration"])
-    assert view["source"] == TimelineSource.STAFF and _changes(view["segments"]) == [(9.0, 1), (9.5, 2)]
-    assert _moment(archive, second.deck_asset_id, 2) == 9.5
+    assert view["source"] == TimelineSource.STAFF and _changes(view["segments"]) == [(12.0, 1), (13.0, 2)]
+    assert _moment(archive, second.deck_asset_id, 2) == 13.0
     api = create_app(archive, {"TESTING": True}).test_client().get(f"/api/v1/webinars/{w.id}").get_json()
     talks = api["presentations"]
     assert [s["page"] for s in talks[0]["slide_timeline"]["segments"]] == [p for _, _, p in SCHEDULE]
@@ -117,13 +117,13 @@ def test_staff_edits_survive_a_rerun_and_replacements_align_again(archive, talk)
     process(archive)
     p = reload(archive, w.id).presentations[0]
     found = p.slide_timeline["segments"]
-    editing.edit_slide_timeline(archive, w.id, p.id, "move", index="2", start="4.8")  # page 3's change
+    editing.edit_slide_timeline(archive, w.id, p.id, "move", index="2", start="6.8")  # page 3's change
     editing.edit_slide_timeline(archive, w.id, p.id, "remove", index="3")  # the return to page 2
     edited = reload(archive, w.id).presentations[0].slide_timeline
     assert edited["source"] == TimelineSource.STAFF
-    assert _changes(edited["segments"]) == [_changes(found)[0], _changes(found)[1], (4.8, 3), _changes(found)[4]]
-    assert edited["segments"][1]["end"] == 4.8 and edited["segments"][2]["end"] == found[3]["end"]
-    assert _moment(archive, p.deck_asset_id, 3) == 4.8  # a search hit on page 3 opens where staff put it
+    assert _changes(edited["segments"]) == [_changes(found)[0], _changes(found)[1], (6.8, 3), _changes(found)[4]]
+    assert edited["segments"][1]["end"] == 6.8 and edited["segments"][2]["end"] == found[3]["end"]
+    assert _moment(archive, p.deck_asset_id, 3) == 6.8  # a search hit on page 3 opens where staff put it
 
     [job] = _jobs(archive)
     pipeline.retry(archive.catalog, job.id)
@@ -150,4 +150,4 @@ def test_staff_edits_survive_a_rerun_and_replacements_align_again(archive, talk)
     editing.edit_slide_timeline(archive, w.id, p.id, "accept")
     assert reload(archive, w.id).presentations[0].slide_timeline["accepted"] is True
     with pytest.raises(editing.EditRejected, match="past its neighbours"):
-        editing.edit_slide_timeline(archive, w.id, p.id, "move", index="1", start="9")
+        editing.edit_slide_timeline(archive, w.id, p.id, "move", index="1", start="12")
