@@ -58,8 +58,8 @@ SEARCH_EVERY = 1.0  # seconds between two searches for the slide area while noth
 TIE_MARGIN = 1.5  # pages whose costs are this close to the best one's are compared at feature size
 FINE_BLUR = 1.0  # sigma (feature-size pixels) of that comparison
 FINE_UNIT = 0.1  # a page's mean difference there, over this, is added to its cost
-FINE_OK = 0.22  # a page's mean difference on its and the frame's ink at feature size: above, it costs
-FINE_ABS_UNIT = 0.01
+FINE_OK = 0.30  # a page's mean difference on its and the frame's ink at feature size: above, it costs
+FINE_ABS_UNIT = 0.02
 CELL_CHANGED = 0.25  # a cell's mean change (normalised grey) above this: it changed
 CHANGED_CELLS = 4  # this many changed cells and the frame is compared again (a cursor: fewer)
 
@@ -445,7 +445,7 @@ def _segments(times: np.ndarray, costs: np.ndarray) -> tuple[Segment, ...]:
             others = np.delete(c, state, axis=1)
             margin = float(np.median(others.min(axis=1) - own))
             fit = float(np.median(own))
-            confidence = float(np.clip(margin / CONFIDENT_MARGIN, 0, 1) * np.clip((NONE_COST - fit) / (0.6 * NONE_COST), 0, 1))
+            confidence = float(np.clip(margin / CONFIDENT_MARGIN, 0, 1) * np.clip((NONE_COST - fit) / (0.3 * NONE_COST), 0, 1))
             if confidence >= MIN_CONFIDENCE:
                 # A change happened between two samples: put it halfway.
                 start = max(0.0, times[i] - step / 2) if i > 0 else times[i]

@@ -377,7 +377,8 @@ def _changes(timeline: list[tuple[float, float, int]], duration: float) -> list[
         prev_end, prev_page = end, page
     if prev_page is not None and duration - prev_end > 1e-6:
         out.append(prev_end)
-    return out
+    # The recording's own end (found segments stop at the last sample) is no change.
+    return [t for t in out if t < duration - 1.0]
 
 
 def _matched(true: list[float], found: list[float], tolerance: float = 1.0) -> int:
