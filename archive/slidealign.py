@@ -11,6 +11,9 @@ For each frame:
   by cell (a grid of small squares): cells that no page explains (a webcam tile, a
   cursor, a page still being built up) are left out of every page's score, so covered or
   unfinished pages still match, and what is left tells the pages apart;
+- the few best pages are compared again at the feature size, where a word is a word and
+  not a grey band: ink that does not match costs, and pages nearly alike (a deck's
+  overlay steps) are told apart where they differ;
 - frames whose explained cells did not change keep their scores (most of a talk is a
   page held still), so only changes are compared.
 
@@ -63,7 +66,7 @@ FINE_ABS_UNIT = 0.02
 CELL_CHANGED = 0.25  # a cell's mean change (normalised grey) above this: it changed
 CHANGED_CELLS = 4  # this many changed cells and the frame is compared again (a cursor: fewer)
 
-cv2.setNumThreads(1)
+cv2.setNumThreads(1)  # ffmpeg decodes on the other core meanwhile
 
 
 @dataclass(frozen=True)
