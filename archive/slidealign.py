@@ -11,6 +11,9 @@ For each frame:
   by cell (a grid of small squares): cells that no page explains (a webcam tile, a
   cursor, a page still being built up) are left out of every page's score, so covered or
   unfinished pages still match, and what is left tells the pages apart;
+- the few best pages are compared again at the feature size, where a word is a word and
+  not a grey band: ink that does not match costs, and pages nearly alike (a deck's
+  overlay steps) are told apart where they differ;
 - frames whose explained cells did not change keep their scores (most of a talk is a
   page held still), so only changes are compared.
 
@@ -49,15 +52,21 @@ CELL_EXPLAINED = 0.30  # a cell's mean difference below this: the page explains 
 MIN_COVERAGE = 0.45  # share of the slide area some page must explain for any page to count
 MIN_EXPLAINED_CONTENT = 0.35  # share of the page's own content cells seen on screen
 SCORE_UNIT = 0.05  # a page's cost per frame is its score (mean cell difference) over this
-NONE_COST = 3.0  # the cost of "no page" per frame
+NONE_COST = 5.0  # the cost of "no page" per frame
 CHANGE_COST = 3.0  # the cost of a change of state
 CONFIDENT_MARGIN = 1.0  # a page's cost this far below the next best page's: fully confident
 MIN_CONFIDENCE = 0.3  # weaker segments stay unassigned
+MAX_GAP = 1.0  # seconds: shorter unassigned moments between two segments are closed
 SEARCH_EVERY = 1.0  # seconds between two searches for the slide area while nothing matches
+TIE_MARGIN = 1.5  # pages whose costs are this close to the best one's are compared at feature size
+FINE_BLUR = 1.0  # sigma (feature-size pixels) of that comparison
+FINE_UNIT = 0.1  # a page's mean difference there, over this, is added to its cost
+FINE_OK = 0.30  # a page's mean difference on its and the frame's ink at feature size: above, it costs
+FINE_ABS_UNIT = 0.02
 CELL_CHANGED = 0.25  # a cell's mean change (normalised grey) above this: it changed
 CHANGED_CELLS = 4  # this many changed cells and the frame is compared again (a cursor: fewer)
 
-cv2.setNumThreads(1)
+cv2.setNumThreads(1)  # ffmpeg decodes on the other core meanwhile
 
 
 @dataclass(frozen=True)
@@ -121,13 +130,15 @@ class _Deck:
         self.sh = max(CELL, int(round(SCORE_WIDTH * h0 / w0 / CELL)) * CELL)
         self.fw = FEATURE_WIDTH
         self.fh = int(round(FEATURE_WIDTH * h0 / w0))
-        small, points, descriptors = [], [], []
+        small, points, descriptors, self.fine = [], [], [], []
         self.orb = cv2.ORB_create(nfeatures=500, scaleFactor=1.2, nlevels=8, edgeThreshold=15, patchSize=15)
         for p in pages:
             g = _grey(p)
             s = cv2.resize(g, (self.sw, self.sh), interpolation=cv2.INTER_AREA).astype(np.float32)
             small.append(_normalise(cv2.GaussianBlur(s, (0, 0), 1.0)))
-            kp, des = self.orb.detectAndCompute(cv2.resize(g, (self.fw, self.fh), interpolation=cv2.INTER_AREA), None)
+            g = cv2.resize(g, (self.fw, self.fh), interpolation=cv2.INTER_AREA)
+            self.fine.append(_normalise(cv2.GaussianBlur(g.astype(np.float32), (0, 0), FINE_BLUR)))
+            kp, des = self.orb.detectAndCompute(g, None)
             if des is not None:
                 points.append(np.float32([k.pt for k in kp]))
                 descriptors.append(des)
@@ -157,8 +168,11 @@ def _grey(img: np.ndarray) -> np.ndarray:
 
 
 def load_page(path: Path) -> np.ndarray:
-    """A rendered page (PNG, JPEG, WebP) as a grey array."""
+    """A rendered page (PNG, JPEG, WebP) as a grey array, at most twice FEATURE_WIDTH wide
+    (nothing looks at more)."""
     with Image.open(path) as im:
+        if im.width > 2 * FEATURE_WIDTH:
+            im.thumbnail((2 * FEATURE_WIDTH, 2 * FEATURE_WIDTH * im.height // im.width + 1), Image.Resampling.BOX)
         if im.mode in ("RGBA", "LA", "P"):
             im = im.convert("RGBA")
             bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
@@ -260,7 +274,7 @@ def _explained(diff: np.ndarray, valid_cells: np.ndarray) -> np.ndarray:
     return explained & (cv2.dilate(unexplained, np.ones((3, 3), np.uint8)) == 0)
 
 
-def _score(deck: _Deck, geo: _Geometry, f: np.ndarray) -> _Scores:
+def _score(deck: _Deck, geo: _Geometry, f: np.ndarray, frame: np.ndarray) -> _Scores:
     diff = deck.cell_diffs(f)  # ch x cw x N
     explained = _explained(diff, geo.valid_cells)
     n_valid = max(1, int(geo.valid_cells.sum()))
@@ -295,7 +309,45 @@ def _score(deck: _Deck, geo: _Geometry, f: np.ndarray) -> _Scores:
         page_cost = page_cost + NONE_COST * (1.0 + (MIN_COVERAGE - coverage) / MIN_COVERAGE)
     costs[1:] = page_cost
     good = bool(coverage >= MIN_COVERAGE and costs[1:].min() < NONE_COST)
+    if good:
+        _tie_break(deck, geo, frame, costs, explained)
     return _Scores(costs, explained, good)
+
+
+def _tie_break(deck: _Deck, geo: _Geometry, frame: np.ndarray, costs: np.ndarray, explained: np.ndarray) -> None:
+    """The best pages are compared again at the feature size, where a word is a word and
+    not a grey band: a page whose ink does not match what is on screen (another speaker's
+    deck in the same template) costs more, and pages nearly alike at score size (a deck's
+    overlay steps: a line drawn in, a word coloured) are told apart where they differ."""
+    page_costs = costs[1:]
+    near = np.flatnonzero(page_costs < page_costs.min() + TIE_MARGIN)
+    near = near[np.argsort(page_costs[near])][:4]
+    warped = cv2.warpAffine(frame.astype(np.float32), geo.matrix.astype(np.float32), (deck.fw, deck.fh),
+                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.GaussianBlur(warped, (0, 0), FINE_BLUR)
+    pages = np.stack([deck.fine[k] for k in near])
+    seen = cv2.resize(explained.astype(np.uint8), (deck.fw, deck.fh), interpolation=cv2.INTER_NEAREST) > 0
+    if seen.sum() < 100:
+        return
+    x, y = warped[seen], pages[0][seen]
+    gain = float(np.cov(x, y, bias=True)[0, 1] / max(float(x.var()), 1e-6))
+    fitted = gain * (warped - x.mean()) + y.mean()
+    background = float(np.median(y))
+    frame_ink = np.abs(fitted - background) > 0.5
+    extra = np.zeros(len(near), np.float32)
+    for n, page in enumerate(pages):
+        ink = seen & (frame_ink | (np.abs(page - background) > 0.5))
+        if ink.sum() >= 12:
+            extra[n] = max(0.0, float(np.abs(fitted[ink] - page[ink]).mean()) - FINE_OK) / FINE_ABS_UNIT
+    if len(near) > 1:
+        apart = seen & ((pages.max(axis=0) - pages.min(axis=0)) > 0.5)
+        if apart.sum() >= 12:
+            fine = np.abs(pages[:, apart] - fitted[apart][None]).mean(axis=1)
+            extra += (fine - fine.min()) / FINE_UNIT
+    others = np.ones(len(page_costs), bool)
+    others[near] = False
+    page_costs[others] += extra.min()
+    page_costs[near] += extra
 
 
 def _changed(f: np.ndarray, before: np.ndarray, scores: _Scores, geo: _Geometry) -> bool:
@@ -330,7 +382,7 @@ def align_frames(frames: Iterable[tuple[float, np.ndarray]], pages: Sequence[np.
             if last_scores is not None and last_f is not None and not _changed(f, last_f, last_scores, geo):
                 scores = last_scores
             else:
-                scores, last_f = _score(deck, geo, f), f
+                scores, last_f = _score(deck, geo, f, frame), f
         if scores is None or not scores.good:
             thumb = _thumb(frame)
             fresh = searched_thumb is None or float(np.abs(thumb - searched_thumb).mean()) > 2.0
@@ -341,7 +393,7 @@ def align_frames(frames: Iterable[tuple[float, np.ndarray]], pages: Sequence[np.
                     if cand is None:
                         continue
                     f = _warp(deck, cand, frame)
-                    s = _score(deck, cand, f)
+                    s = _score(deck, cand, f, frame)
                     if s.good and (scores is None or s.costs[1:].min() < scores.costs[1:].min()):
                         geo, scores, last_f = cand, s, f
                         break
@@ -396,13 +448,30 @@ def _segments(times: np.ndarray, costs: np.ndarray) -> tuple[Segment, ...]:
             others = np.delete(c, state, axis=1)
             margin = float(np.median(others.min(axis=1) - own))
             fit = float(np.median(own))
-            confidence = float(np.clip(margin / CONFIDENT_MARGIN, 0, 1) * np.clip((NONE_COST - fit) / (0.6 * NONE_COST), 0, 1))
+            confidence = float(np.clip(margin / CONFIDENT_MARGIN, 0, 1) * np.clip((NONE_COST - fit) / (0.3 * NONE_COST), 0, 1))
             if confidence >= MIN_CONFIDENCE:
                 # A change happened between two samples: put it halfway.
                 start = max(0.0, times[i] - step / 2) if i > 0 else times[i]
                 end = times[j] + step / 2 if j + 1 < len(path) else times[j] + step
                 out.append(Segment(round(float(start), 3), round(float(end), 3), state, round(confidence, 3)))
         i = j + 1
+    return _close_gaps(out)
+
+
+def _close_gaps(segments: list[Segment]) -> tuple[Segment, ...]:
+    """A moment unassigned between two pages (a crossfade's middle) is no stretch of its own:
+    the same page on both sides becomes one segment, two pages meet halfway."""
+    out: list[Segment] = []
+    for seg in segments:
+        prev = out[-1] if out else None
+        if prev is None or seg.start - prev.end > MAX_GAP:
+            out.append(seg)
+        elif prev.page == seg.page:
+            out[-1] = Segment(prev.start, seg.end, seg.page, round(min(prev.confidence, seg.confidence), 3))
+        else:
+            middle = round((prev.end + seg.start) / 2, 3)
+            out[-1] = Segment(prev.start, middle, prev.page, prev.confidence)
+            out.append(Segment(middle, seg.end, seg.page, seg.confidence))
     return tuple(out)
 
 
