@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import intake, queries, search, webinars
+from . import intake, queries, search, slidesync, webinars
 from .context import Archive
 from .formatting import hms
 from .intake import ImportRejected
@@ -496,6 +496,39 @@ def move_presentation(archive: Archive, webinar_id: str, presentation_id: str, d
 
 _LINE = re.compile(r"^\[?(\d[\d:.]*)\]?(?:\s+(.*))?$")
 _SEPARATORS = " \t-–—:|·"
+
+
+def edit_slide_timeline(archive: Archive, webinar_id: str, presentation_id: str, action: str,
+                        index: str = "", start: str = "", page: str = "") -> Webinar:
+    """A change staff make in the review of a presentation's slide changes: `move` change
+    `index` to `start`, `remove` it, `add` one at `start` showing `page`, `accept` the
+    changes as they are, or `reset` them to what the archive found. Kept when the job
+    runs again (archive/slidesync.py); the search's slide moments follow."""
+    def number(value: str, name: str, label: str) -> int | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not value.isdigit():
+            raise EditRejected(name, f"{label}: {value!r} is not a number.")
+        return int(value)
+
+    def change(s: Session, w: Webinar) -> None:
+        p = _presentation(w, presentation_id)
+        deck = next((a for a in w.decks if a.id == p.deck_asset_id), None)
+        timeline = slidesync.for_review(p, deck)
+        if deck is None or timeline is None:
+            raise EditRejected("slide_times", "Slide changes: this presentation has none to review yet.")
+        at = _start(start, "start", "Time") if action in ("move", "add") else None
+        edit = slidesync.Edit(action, index=number(index, "index", "Change"), start=at,
+                              page=number(page, "page", "Page"))
+        try:
+            p.slide_timeline = slidesync.edited(timeline, edit, page_count=int(deck.info.get("page_count") or 0),
+                                                duration=_duration(w))
+        except slidesync.TimelineRejected as e:
+            raise EditRejected("slide_times", f"Slide changes: {e}") from e
+        s.flush()
+        slidesync.apply_search_moments(s, deck)
+    return _edit(archive, webinar_id, change)
 
 
 def parse_timestamps(text: str) -> list[tuple[float, str]]:

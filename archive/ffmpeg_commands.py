@@ -192,3 +192,36 @@ def decode_check_args(src: Path, info: MediaInfo, at: float, seconds: float) -> 
         streams.append(inp["a:0"])
     out = ffmpeg.output(*streams, "-", f="null")
     return _global(out).global_args("-v", "error").compile()
+
+
+def frame_grabs_args(src: Path, grabs: list[tuple[float, Path]], info: MediaInfo, width: int = 240) -> list[str]:
+    """One small JPEG per (time, file), each from its own fast seek, in one ffmpeg run:
+    the frames staff compare with the slide pages the alignment matched them to."""
+    outs = []
+    for at, dst in grabs:
+        inp = ffmpeg.input("file:" + str(src), ss=f"{at:.3f}", f=info.demuxer, **_SAFE_INPUT)
+        v = inp["v:0"].filter("scale", w=width, h=-2)
+        outs.append(ffmpeg.output(v, "file:" + str(dst), vframes=1, f="image2", vcodec="mjpeg", q=5))
+    return _global(ffmpeg.merge_outputs(*outs)).compile()
+
+
+def alignment_frames_args(src: Path, dst: Path | str, info: MediaInfo, fps: float, width: int, height: int,
+                          start: float | None = None, end: float | None = None) -> list[str]:
+    """A few small grey frames a second, raw (`width` x `height` bytes each) to `dst` (a
+    file or `pipe:N`), from `start` to `end` seconds: what slide alignment looks at.
+    The decoder skips frames no other frame refers to (most B-frames: nothing is lost but
+    those frames themselves, and at a few frames a second the nearest decoded one is as
+    good) and its loop filter (deblocking: slightly softer pictures that a comparison at
+    this size cannot tell apart); both about halve the decoding. Never `nokey`: keyframes
+    can be minutes apart in a screen recording. `round=up`: the frame taken for time t is
+    the last one shown at or before t (with `near` it could be a quarter second later)."""
+    opts: dict = {"skip_frame": "noref", "skip_loop_filter": "all", "threads": 2}
+    if start:
+        opts["ss"] = f"{start:.3f}"
+    if end is not None:
+        opts["t"] = f"{max(0.0, end - (start or 0.0)):.3f}"
+    inp = ffmpeg.input("file:" + str(src), f=info.demuxer, **opts, **_SAFE_INPUT)
+    v = (inp["v:0"].filter("fps", fps=fps, round="up")
+         .filter("scale", w=width, h=height, flags="area").filter("format", "gray"))
+    out = ffmpeg.output(v, dst if str(dst).startswith("pipe:") else "file:" + str(dst), f="rawvideo", pix_fmt="gray")
+    return _global(out).compile()

@@ -73,10 +73,12 @@ def _on_rollback(session: Session) -> None:
 
 
 def enqueue(session: Session, asset_id: str | None, kind: str, max_attempts: int = 3,
-            upload_id: str | None = None) -> Job:
+            upload_id: str | None = None, partner_asset_id: str | None = None) -> Job:
     """Add a job of an asset (or, given `upload_id` instead, of an upload) to the session;
-    workers hear of it when the session commits."""
-    job = Job(asset_id=asset_id, upload_id=upload_id, kind=kind, max_attempts=max_attempts, state=JobState.QUEUED)
+    workers hear of it when the session commits. `partner_asset_id`: the second asset of
+    a job that needs two."""
+    job = Job(asset_id=asset_id, upload_id=upload_id, partner_asset_id=partner_asset_id, kind=kind,
+              max_attempts=max_attempts, state=JobState.QUEUED)
     session.add(job)
     _push_after_commit(session, job)
     return job

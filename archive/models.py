@@ -184,6 +184,9 @@ class Presentation(Base):
     title: Mapped[str] = mapped_column(String(300))
     deck_asset_id: Mapped[str | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"), index=True)
     start_seconds: Mapped[float | None] = mapped_column(Float)
+    # When each page of its deck is on screen (archive/slidesync.py): segments, who set
+    # them (found | staff), whether staff accepted them, the proposed start. None: not aligned.
+    slide_timeline: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     webinar: Mapped["Webinar"] = relationship(back_populates="presentations")
     deck: Mapped["Asset | None"] = relationship()
@@ -302,7 +305,8 @@ class Asset(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     webinar: Mapped[Webinar] = relationship(back_populates="assets")
-    jobs: Mapped[list["Job"]] = relationship(back_populates="asset", cascade="all, delete-orphan")
+    jobs: Mapped[list["Job"]] = relationship(back_populates="asset", cascade="all, delete-orphan",
+                                             foreign_keys="Job.asset_id")
 
     @property
     def replaces(self) -> str | None:
@@ -376,6 +380,9 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     asset_id: Mapped[str | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
     upload_id: Mapped[str | None] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), index=True)
+    # A job of two assets (pipeline.JobKind.needs): the other one, e.g. the recording a
+    # deck is aligned with. Its job goes with either file.
+    partner_asset_id: Mapped[str | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -390,7 +397,7 @@ class Job(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
-    asset: Mapped[Asset | None] = relationship(back_populates="jobs")
+    asset: Mapped[Asset | None] = relationship(back_populates="jobs", foreign_keys=[asset_id])
     upload: Mapped[Upload | None] = relationship()
 
     @property

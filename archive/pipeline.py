@@ -21,13 +21,14 @@ from typing import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import captions, jobs, media, search, slides, uploads
+from . import captions, jobs, media, search, slides, slidesync, uploads
+from .handlers.align import align_slides
 from .handlers.bundle import slides_bundle
 from .handlers.captions import process_captions
 from .handlers.common import Outcome
 from .handlers.recording import process_recording, recording_renditions
 from .handlers.slides import process_slides
-from .models import Asset, Job, Presentation
+from .models import Asset, Job, Presentation, Webinar
 from .states import AssetStatus, JobState
 from .storage import S3Store
 
@@ -49,6 +50,19 @@ class JobKind:
     max_attempts: int | None = None  # None: Settings.job_max_attempts
     permanent: tuple[type[Exception], ...] = PERMANENT_ERRORS
     quick: bool = False  # seconds of work someone waits for; slow kinds never hold up quick ones
+    # A job of two assets of one webinar: the kinds it needs, its own asset's kind first,
+    # then its partner's (Job.partner_asset_id). It is queued once per pair, by whichever
+    # of the two is processed last (their makes_watchable job), and again for the new
+    # pair when either is replaced.
+    needs: tuple[str, str] | None = None
+    # What its end writes besides its asset's outputs and info, in the finishing
+    # transaction: (session, asset, outcome).
+    record: Callable[[Session, Asset, Outcome], None] | None = None
+
+
+def _record_alignment(session: Session, deck: Asset, outcome: Outcome) -> None:
+    if outcome.timeline is not None:
+        slidesync.record(session, deck, outcome.timeline)
 
 
 GRAPH: dict[str, JobKind] = {k.name: k for k in (
@@ -65,6 +79,9 @@ GRAPH: dict[str, JobKind] = {k.name: k for k in (
     JobKind("slides_bundle", slides_bundle, "All slides as one ZIP", outputs=("bundle",), quick=True),
     JobKind("process_captions", process_captions, "Captions", outputs=("vtt",), makes_watchable=True,
             quick=True),
+    # Needs the recording's web rendition and the deck's page images; never holds up watching.
+    JobKind("align_slides", align_slides, "Finding when each slide is on screen", outputs=(),
+            needs=("slides", "recording"), record=_record_alignment),
 )}
 
 # The job each newly recorded asset starts with.
@@ -138,10 +155,13 @@ def on_finished(session: Session, job: Job, state: str, outcome: Outcome | None,
         asset.info = info
         if outcome.texts is not None:  # the file's searchable text, replaced with the job's end
             search.index_asset(session, asset, outcome.texts)
+        if kind.record is not None:
+            kind.record(session, asset, outcome)
         if kind.makes_watchable:
             asset.status, asset.error = AssetStatus.READY, None
             if asset.replaces:
                 _take_over(session, asset)
+            _ensure_pairs(session, asset, job.max_attempts)
         for follow in kind.then:
             _ensure(session, asset.id, follow, job.max_attempts)
     elif state == JobState.FAILED:
@@ -188,14 +208,40 @@ def on_retried(session: Session, job: Job) -> None:
         asset.status, asset.error = AssetStatus.QUEUED, None
 
 
-def _ensure(session: Session, asset_id: str, kind_name: str, max_attempts: int) -> None:
-    """Queue `kind_name` for the asset unless it is already queued, running or done."""
+def _ensure(session: Session, asset_id: str, kind_name: str, max_attempts: int,
+            partner_id: str | None = None) -> None:
+    """Queue `kind_name` for the asset (and partner) unless it is already queued, running or done."""
     exists = session.scalar(select(Job.id).where(
         Job.asset_id == asset_id, Job.kind == kind_name,
+        Job.partner_asset_id.is_(None) if partner_id is None else Job.partner_asset_id == partner_id,
         Job.state.in_((JobState.QUEUED, JobState.RUNNING, JobState.DONE))).limit(1))
     if exists is None:
         kind = GRAPH[kind_name]
-        jobs.enqueue(session, asset_id, kind_name, max_attempts=kind.max_attempts or max_attempts)
+        jobs.enqueue(session, asset_id, kind_name, max_attempts=kind.max_attempts or max_attempts,
+                     partner_asset_id=partner_id)
+
+
+def _ensure_pairs(session: Session, asset: Asset, max_attempts: int) -> None:
+    """`asset` was just processed: queue each kind that needs it and another asset of its
+    webinar, for every pair whose other asset is processed too. Two assets finishing
+    together queue one job: the webinar's row is locked first (PostgreSQL; SQLite's write
+    lock already orders them), so the second to finish sees the first one ready, and
+    `_ensure` sees the job it queued."""
+    pair_kinds = [k for k in GRAPH.values() if k.needs is not None and asset.kind in k.needs]
+    if not pair_kinds or not slidesync.alignable(asset):
+        return
+    session.execute(select(Webinar.id).where(Webinar.id == asset.webinar_id).with_for_update(key_share=True)).all()
+    for kind in pair_kinds:
+        own, other_kind = kind.needs
+        wanted = other_kind if asset.kind == own else own
+        others = session.scalars(select(Asset).where(
+            Asset.webinar_id == asset.webinar_id, Asset.kind == wanted, Asset.id != asset.id,
+            Asset.status == AssetStatus.READY).execution_options(populate_existing=True)).all()
+        for other in others:
+            if not other.served or not slidesync.alignable(other):
+                continue
+            subject, partner = (asset, other) if asset.kind == own else (other, asset)
+            _ensure(session, subject.id, kind.name, max_attempts, partner.id)
 
 
 def retry(catalog, job_id: int) -> Job:

@@ -53,15 +53,31 @@ def asset(session: Session, webinar_id: str, asset_id: str) -> Asset | None:
     return a if a is not None and a.webinar_id == webinar_id else None
 
 
+def alignment_inputs(session: Session, deck_id: str) -> tuple[Asset | None, float | None, float | None]:
+    """What aligning a deck needs from the catalog: its webinar's recording, and the
+    stretch of its presentation (its start, the next presentation's start) when known."""
+    deck = session.get(Asset, deck_id)
+    if deck is None:
+        return None, None, None
+    recording = next((a for a in session.scalars(select(Asset).where(
+        Asset.webinar_id == deck.webinar_id, Asset.kind == "recording")) if a.served), None)
+    talks = list(session.scalars(select(Presentation).where(Presentation.webinar_id == deck.webinar_id)))
+    own = next((p for p in talks if p.deck_asset_id == deck_id), None)
+    start = own.start_seconds if own is not None else None
+    later = [p.start_seconds for p in talks if p.start_seconds is not None and start is not None
+             and p.start_seconds > start]
+    return recording, start, min(later) if later else None
+
+
 def jobs_of(session: Session, webinar_id: str) -> list[Job]:
     """The webinar's jobs, oldest first: what the page shows while it is being processed."""
     return list(session.scalars(
-        select(Job).join(Asset).where(Asset.webinar_id == webinar_id).order_by(Job.id)))
+        select(Job).join(Job.asset).where(Asset.webinar_id == webinar_id).order_by(Job.id)))
 
 
 def pending_jobs(session: Session, webinar_id: str) -> tuple[int, int]:
     """(jobs no worker has picked up yet, jobs queued or running) of a webinar."""
-    jobs = select(func.count(Job.id)).join(Asset).where(Asset.webinar_id == webinar_id)
+    jobs = select(func.count(Job.id)).join(Job.asset).where(Asset.webinar_id == webinar_id)
     unclaimed = session.scalar(jobs.where(Job.state == JobState.QUEUED, Job.attempts == 0))
     active = session.scalar(jobs.where(Job.state.in_(ACTIVE_JOB_STATES)))
     return unclaimed, active

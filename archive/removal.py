@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import search, webinars
@@ -79,7 +79,8 @@ def summary(archive: Archive, webinar_id: str) -> Summary | None:
 def _lock_and_drop_jobs(s: Session, asset_ids: list[str]) -> None:
     # The order the worker takes its locks in (job, then asset): no deadlock on PostgreSQL.
     if asset_ids:
-        s.execute(delete(Job).where(Job.asset_id.in_(asset_ids)).execution_options(synchronize_session=False))
+        s.execute(delete(Job).where(or_(Job.asset_id.in_(asset_ids), Job.partner_asset_id.in_(asset_ids)))
+                  .execution_options(synchronize_session=False))
         s.execute(select(Asset.id).where(Asset.id.in_(asset_ids)).with_for_update()).all()
 
 

@@ -34,3 +34,10 @@ class Visibility(StrEnum):
     PUBLIC = "public"
     UNLISTED = "unlisted"
     PRIVATE = "private"
+
+
+class TimelineSource(StrEnum):
+    """Who set a presentation's slide timeline: the alignment job, or staff (a description
+    file's `slide_times`, or the review in the staff area)."""
+    FOUND = "found"
+    STAFF = "staff"

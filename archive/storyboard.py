@@ -31,3 +31,21 @@ def storyboard_vtt(info: MediaInfo, interval: float, sheet_names: list[str]) -> 
                   f"{sheet_names[n // per_sheet]}#xywh={x},{y},{tw},{th}", ""]
         n += 1
     return "\n".join(lines)
+
+
+def thumbnail_at(info: MediaInfo, at: float) -> tuple[str, int, int, int, int]:
+    """The storyboard thumbnail shown at `at` seconds: (sheet file name, x, y, width, height)."""
+    interval = storyboard_interval(info.duration)
+    tw, th = storyboard_geometry(info)
+    per_sheet = presets.STORYBOARD_COLUMNS * presets.STORYBOARD_ROWS
+    last = max(0, int((info.duration - 1e-6) // interval))
+    n = max(0, min(int(at // interval), last))
+    cell = n % per_sheet
+    return (f"storyboard-{n // per_sheet + 1:03d}.jpg", (cell % presets.STORYBOARD_COLUMNS) * tw,
+            (cell // presets.STORYBOARD_COLUMNS) * th, tw, th)
+
+
+def info_from_summary(summary: dict) -> MediaInfo:
+    """A MediaInfo again from the summary an asset's info keeps (MediaInfo.summary)."""
+    fields = set(MediaInfo.__dataclass_fields__) - {"raw"}
+    return MediaInfo(**{k: v for k, v in summary.items() if k in fields})

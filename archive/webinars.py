@@ -40,7 +40,8 @@ def manifest(webinar: Webinar) -> dict:
         "presentations": [
             {"id": p.id, "position": p.position, "title": p.title, "speakers": [sp.id for sp in p.speakers],
              "deck_asset_id": p.deck_asset_id,
-             "start_seconds": p.start_seconds}
+             "start_seconds": p.start_seconds,
+             "slide_timeline": p.slide_timeline}
             for p in webinar.presentations
         ],
         "assets": [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from archive import browse, queries
+from archive import browse, queries, slidesync
 from archive.handlers.bundle import current_bundle
 from archive.models import Webinar
 from archive.states import AssetStatus
@@ -69,10 +69,21 @@ def detail(w: Webinar) -> dict:
             entry["pdf"] = _abs("public.download_slides_pdf", webinar_id=w.id, asset_id=d.id)
         slides.append(entry)
     bundle = current_bundle(w.decks)
+    duration = rec.info.get("duration") if rec is not None else None
+    served = {d.id: d for d in w.decks}
+    presentations = []
+    for p in w.presentations:
+        deck = served.get(p.deck_asset_id) if p.deck_asset_id else None
+        timeline = slidesync.public(slidesync.effective(p, deck, duration)) if deck is not None else None
+        presentations.append({"id": p.id, "title": p.title, "speakers": [sp.name for sp in p.speakers],
+                              "start": p.start_seconds,
+                              "proposed_start": timeline["proposed_start"] if timeline else None,
+                              "slides": deck.id if deck is not None else None, "slide_timeline": timeline})
     return {
         **summary(w),
         "description": w.description or "",
         "recording": recording,
+        "presentations": presentations,
         "slides": slides,
         "slides_zip": _abs("public.download_all_slides", webinar_id=w.id) if bundle else None,
         "captions": [{"language": c.info.get("language"),

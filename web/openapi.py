@@ -75,15 +75,48 @@ SCHEMAS: dict = {
             "pdf": {"type": ["string", "null"], "format": "uri"},
         },
     },
+    "SlideTimeline": {
+        "type": "object",
+        "description": "When each page of the presentation's deck is on screen. Stretches where no page is "
+                       "shown, or where the match is uncertain, have no segment.",
+        "required": ["source", "accepted", "proposed_start", "segments"],
+        "properties": {
+            "source": {"enum": ["found", "staff"],
+                       "description": "found by the archive, or set by staff"},
+            "accepted": {"type": "boolean", "description": "staff checked the found changes"},
+            "proposed_start": {"type": ["number", "null"],
+                               "description": "seconds: the first time one of its pages is on screen"},
+            "segments": {"type": "array", "items": {
+                "type": "object", "required": ["start", "end", "page", "confidence"],
+                "properties": {"start": {"type": "number", "description": "seconds"},
+                               "end": {"type": "number", "description": "seconds"},
+                               "page": {"type": "integer", "minimum": 1},
+                               "confidence": {"type": "number", "minimum": 0, "maximum": 1}}}},
+        },
+    },
+    "Presentation": {
+        "type": "object",
+        "required": ["id", "title", "speakers", "start", "proposed_start", "slides", "slide_timeline"],
+        "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"},
+            "speakers": {"type": "array", "items": {"type": "string"}},
+            "start": {"type": ["number", "null"], "description": "seconds into the recording, set by staff"},
+            "proposed_start": {"type": ["number", "null"],
+                               "description": "seconds: where its slides first appear, when it has no start"},
+            "slides": {"type": ["string", "null"], "description": "the id of its deck in `slides`"},
+            "slide_timeline": {"oneOf": [{"$ref": "#/components/schemas/SlideTimeline"}, {"type": "null"}]},
+        },
+    },
     "Webinar": {
         "allOf": [
             {"$ref": "#/components/schemas/WebinarSummary"},
             {
                 "type": "object",
-                "required": ["description", "recording", "slides", "slides_zip", "captions"],
+                "required": ["description", "recording", "presentations", "slides", "slides_zip", "captions"],
                 "properties": {
                     "description": {"type": "string"},
                     "recording": {"oneOf": [{"$ref": "#/components/schemas/Recording"}, {"type": "null"}]},
+                    "presentations": {"type": "array", "items": {"$ref": "#/components/schemas/Presentation"}},
                     "slides": {"type": "array", "items": {"$ref": "#/components/schemas/SlideDeck"}},
                     "slides_zip": {"type": ["string", "null"], "format": "uri"},
                     "captions": {"type": "array", "items": {

@@ -9,7 +9,7 @@ from flask_babel import get_locale, gettext
 
 from archive import analytics
 from archive import browse as catalog_browse
-from archive import queries
+from archive import queries, slidesync
 from archive.context import Archive
 from archive.formatting import vtt_timestamp
 from archive.handlers.bundle import current_bundle
@@ -37,6 +37,7 @@ _PUBLIC_TEXTS = (
     N_("Slide pages and text"),
     N_("All slides as one ZIP"),
     N_("Captions"),
+    N_("Finding when each slide is on screen"),
     N_("The recording could not be processed."),
     N_("These slides could not be processed."),
     N_("These captions could not be processed."),
@@ -124,10 +125,13 @@ def captions_for(w) -> list[dict]:
 def _decks(w) -> list[dict]:
     """Each ready deck with its page count, the base of its page-image routes (the template
     appends `<size>/<n>.webp`: one url_for per deck, not one per page), and the talk it
-    belongs to: its title, speakers and start in the recording. `times` holds, per page,
-    the second it appears in the recording, or None where that is unknown: the deck's own
-    slide times (from its description), else its presentation's start for the first page."""
+    belongs to: its title, speakers and start in the recording. `segments` says when each
+    page is on screen ([start, end, page] in time order: the deck's own slide times from its
+    description, else what staff set or the archive found; empty when unknown); `times`
+    holds, per page, the second it first appears, or None where that is unknown (the
+    presentation's start for the first page when nothing else is known)."""
     talks = {p.deck_asset_id: p for p in w.presentations if p.deck_asset_id}
+    duration = w.recording.info.get("duration") if w.recording is not None else None
     decks = []
     for deck in w.decks:
         pages = (deck.outputs.get("pages") or {})
@@ -135,32 +139,57 @@ def _decks(w) -> list[dict]:
         if deck.status == AssetStatus.READY and count:
             base = url_for("media.slide_page", webinar_id=w.id, asset_id=deck.id, size="large", page=1)
             talk = talks.get(deck.id)
+            view = slidesync.effective(talk, deck, duration)
+            segments = [[s["start"], s["end"], s["page"]] for s in (view or {}).get("segments", [])
+                        if 1 <= s["page"] <= count]
             times: list[float | None] = [None] * count
-            for n, t in enumerate((deck.info or {}).get("slide_times") or []):
-                if n < count and isinstance(t, (int, float)):
-                    times[n] = float(t)
-            if times[0] is None and talk is not None and talk.start_seconds is not None:
-                times[0] = talk.start_seconds
+            for page, t in slidesync.first_times([{"start": a, "page": n} for a, _, n in segments]).items():
+                times[page - 1] = float(t)
+            start = talk.start_seconds if talk is not None else None
+            if start is None and view is not None:
+                start = view.get("proposed_start")
+            if times[0] is None and start is not None:
+                times[0] = start
             decks.append({"asset": deck, "id": deck.id, "title": talk.title if talk else deck.title,
                           "count": count, "base": base.rsplit("/", 2)[0] + "/",
-                          "start": talk.start_seconds if talk else None, "times": times,
+                          "start": start, "times": times, "segments": segments,
+                          "titles": (view or {}).get("titles") or [],
                           "speakers": talk.speakers if talk else []})
     return decks
 
 
 def chapters_vtt(w) -> str | None:
-    """The presentations with a start time as WebVTT chapters, or None without any."""
-    talks = sorted((p for p in w.presentations if p.start_seconds is not None), key=lambda p: p.start_seconds)
-    if not talks:
-        return None
-    end = (w.recording.info.get("duration") if w.recording is not None else None) or talks[-1].start_seconds + 1
-
-    cues = []
-    for i, talk in enumerate(talks):
-        stop = talks[i + 1].start_seconds if i + 1 < len(talks) else end
+    """The presentations with a start time (set, or proposed by the alignment) and, inside
+    them, each titled page (its first text line) where it first appears, as WebVTT
+    chapters; None without any."""
+    marks: list[tuple[float, str]] = []
+    decks = _decks(w)
+    for d in decks:
+        if d["start"] is not None:
+            who = ", ".join(sp.name for sp in d["speakers"])
+            marks.append((d["start"], f"{d['title']}{' – ' + who if who else ''}"))
+        for page, t in enumerate(d["times"], 1):
+            title = d["titles"][page - 1] if page - 1 < len(d["titles"]) else ""
+            if t is not None and title and d["segments"]:
+                marks.append((t, title))
+    talks = [p for p in w.presentations if p.start_seconds is not None and p.deck_asset_id not in
+             {d["id"] for d in decks}]
+    for talk in talks:
         who = ", ".join(sp.name for sp in talk.speakers)
-        cues.append(f"{vtt_timestamp(talk.start_seconds)} --> {vtt_timestamp(max(stop, talk.start_seconds + 0.001))}\n"
-                    f"{talk.title}{' – ' + who if who else ''}")
+        marks.append((talk.start_seconds, f"{talk.title}{' – ' + who if who else ''}"))
+    if not marks:
+        return None
+    marks.sort(key=lambda m: m[0])
+    kept: list[tuple[float, str]] = []
+    for at, text in marks:  # a page first shown as its talk starts is the talk's chapter
+        if kept and at - kept[-1][0] < 1.0:
+            continue
+        kept.append((at, text))
+    end = (w.recording.info.get("duration") if w.recording is not None else None) or kept[-1][0] + 1
+    cues = []
+    for i, (at, text) in enumerate(kept):
+        stop = kept[i + 1][0] if i + 1 < len(kept) else end
+        cues.append(f"{vtt_timestamp(at)} --> {vtt_timestamp(max(stop, at + 0.001))}\n{text}")
     return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
 
 

@@ -26,13 +26,15 @@ class Outcome:
     key by key), so jobs that each add a part never erase each other's; `warnings` are
     sentences for staff (the file was published all the same). `texts` is the searchable
     text the job found, when it reads any: one {"page": n} (a slide) or {"at": seconds}
-    (a caption cue) entry with its "text"; None leaves the asset's indexed text as it is."""
+    (a caption cue) entry with its "text"; None leaves the asset's indexed text as it is.
+    `timeline` is an alignment job's result for the deck's presentations."""
 
     outputs: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     texts: list[dict] | None = None
     original: Original | None = None  # the check of an upload: the checked file (see handed_path)
+    timeline: dict | None = None  # the alignment of a deck: what slidesync.record stores
 
 
 def handed_path(job_dir: Path, asset_id: str) -> Path:

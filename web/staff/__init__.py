@@ -75,7 +75,8 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import auth, dashboard, photos, removal, statistics, users, webinars  # noqa: F401  (their routes are on bp)
+    from . import (auth, dashboard, photos, removal, slide_times, statistics, users,  # noqa: F401  (their routes are on bp)
+                   webinars)
 
     app.register_blueprint(bp)
 
