@@ -303,20 +303,128 @@
     useMp4();
   }
 
-  // -- media-chrome's aria-labels in the page's language (data-labels: English -> translated) --
+  // -- media-chrome's labels in the page's language ------------------------------------
+  // media-chrome 4.19's bundle speaks English only (its other languages ship as separate
+  // ES modules its bundle cannot take in): the page gives the translations (data-labels:
+  // English label -> translated) and they replace media-chrome's aria-labels, also those
+  // inside its shadow roots (the seek and volume sliders). The spoken times ("1 minute,
+  // 5 seconds of 2 minutes") are written anew in the page's language with Intl.
   var controller = media.closest("media-controller");
-  var labels = controller && controller.dataset.labels ? JSON.parse(controller.dataset.labels) : null;
-  if (labels) {
-    var relabel = function (el) {
-      var said = el.getAttribute("aria-label");
-      var says = said && labels[said.toLowerCase()];
-      if (says && says !== said) el.setAttribute("aria-label", says);
-    };
+  var labels = controller && controller.dataset.labels ? JSON.parse(controller.dataset.labels) : {};
+  var lang = (controller && controller.getAttribute("lang")) || document.documentElement.lang || "en";
+  function said(key) { return labels[key] || key; }
+  function relabel(el) {
+    var now = el.getAttribute("aria-label");
+    var says = now && labels[now.toLowerCase()];
+    if (says && says !== now) el.setAttribute("aria-label", says);
+  }
+  var units = ["hour", "minute", "second"].map(function (unit) {
+    try { return new Intl.NumberFormat(lang, { style: "unit", unit: unit, unitDisplay: "long" }); }
+    catch (e) { return null; }
+  });
+  var list = Intl.ListFormat ? new Intl.ListFormat(lang, { style: "narrow", type: "unit" }) : null;
+  function phrase(seconds) {
+    var s = Math.floor(Math.abs(seconds) || 0);
+    var parts = [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60];
+    var words = parts.map(function (n, i) { return n && units[i] ? units[i].format(n) : ""; })
+      .filter(Boolean);
+    if (!words.length) words = [units[2] ? units[2].format(0) : "0"];
+    var text = list ? list.format(words) : words.join(", ");
+    return seconds < 0 ? said("{time} remaining").replace("{time}", text) : text;
+  }
+  function spokenTimes(current, total) {
+    if (!isFinite(current) || !isFinite(total) || !total) return null;
+    return said("{currentTime} of {totalTime}").replace("{currentTime}", phrase(current))
+      .replace("{totalTime}", phrase(total));
+  }
+  function set(el, name, value) {
+    if (value && el.getAttribute(name) !== value) el.setAttribute(name, value);
+  }
+  // The time display is a button whose name must hold the time it shows (WCAG 2.5.3).
+  function timeDisplay(el) {
+    var shown = el.shadowRoot && el.shadowRoot.querySelector("slot");
+    var text = shown ? shown.textContent.trim() : "";
+    set(el, "aria-label", said("playback time") + (text ? " " + text : ""));
+    if (lang.split("-")[0] !== "en") {
+      var current = el.mediaCurrentTime, total = el.mediaDuration;
+      set(el, "aria-description", el.hasAttribute("remaining") ? phrase(current - total) : spokenTimes(current, total));
+    }
+  }
+  function timeRange(el) {
+    var range = el.shadowRoot && el.shadowRoot.querySelector("[role=slider], input");
+    if (!range) return;
+    relabel(range);
+    if (lang.split("-")[0] !== "en") set(range, "aria-valuetext", spokenTimes(el.mediaCurrentTime, el.mediaDuration));
+  }
+  function watchLabels(el, update) {
+    update(el);
+    var observe = { subtree: true, childList: true, characterData: true, attributes: true,
+                    attributeFilter: ["aria-label", "aria-description", "aria-valuetext", "remaining",
+                                      "mediacurrenttime", "mediaduration"] };
+    var observer = new MutationObserver(function () { update(el); });
+    observer.observe(el, observe);
+    if (el.shadowRoot) observer.observe(el.shadowRoot, observe);
+  }
+  if (controller) {
     relabel(controller);
     controller.querySelectorAll("[aria-label]").forEach(relabel);
     new MutationObserver(function (changes) {
       changes.forEach(function (c) { relabel(c.target); });
     }).observe(controller, { subtree: true, attributes: true, attributeFilter: ["aria-label"] });
+    controller.querySelectorAll("media-time-display").forEach(function (el) { watchLabels(el, timeDisplay); });
+    controller.querySelectorAll("media-time-range").forEach(function (el) { watchLabels(el, timeRange); });
+    controller.querySelectorAll("media-volume-range").forEach(function (el) {
+      watchLabels(el, function (v) {
+        var range = v.shadowRoot && v.shadowRoot.querySelector("[role=slider], input");
+        if (range) relabel(range);
+      });
+    });
+  }
+
+  // -- captions above the controls -------------------------------------------------------
+  // While the control bars show, each cue on screen is placed with its bottom just above
+  // them (as players do), and goes back to its own place when they hide. Cues are moved
+  // through the standard VTTCue settings, so every browser's own caption rendering follows.
+  var bars = controller ? Array.prototype.slice.call(controller.querySelectorAll("media-control-bar")) : [];
+  var moved = [];  // cues placed here, with their own settings
+  function controlsShown() {
+    return controller && !controller.hasAttribute("userinactive");
+  }
+  function placeCues() {
+    var box = media.getBoundingClientRect();
+    var top = Infinity;
+    if (controlsShown()) {
+      bars.forEach(function (bar) {
+        var r = bar.getBoundingClientRect();
+        if (r.height && getComputedStyle(bar).visibility !== "hidden") top = Math.min(top, r.top);
+      });
+    }
+    var lift = isFinite(top) && box.height ? Math.max(0, Math.min(95, (top - box.top) / box.height * 100 - 2)) : null;
+    moved.forEach(function (m) {
+      m.cue.snapToLines = m.snapToLines;
+      m.cue.line = m.line;
+      if ("lineAlign" in m.cue) m.cue.lineAlign = m.lineAlign;
+    });
+    moved = [];
+    if (lift === null) return;
+    Array.prototype.forEach.call(media.textTracks, function (track) {
+      if ((track.kind !== "captions" && track.kind !== "subtitles") || track.mode !== "showing") return;
+      Array.prototype.forEach.call(track.activeCues || [], function (cue) {
+        if (!("snapToLines" in cue)) return;
+        moved.push({ cue: cue, snapToLines: cue.snapToLines, line: cue.line, lineAlign: cue.lineAlign });
+        cue.snapToLines = false;
+        cue.line = lift;
+        if ("lineAlign" in cue) cue.lineAlign = "end";
+      });
+    });
+  }
+  if (controller && media.tagName === "VIDEO") {
+    new MutationObserver(placeCues).observe(controller, { attributes: true, attributeFilter: ["userinactive"] });
+    Array.prototype.forEach.call(media.textTracks, function (track) {
+      track.addEventListener("cuechange", placeCues);
+    });
+    media.textTracks.addEventListener("change", placeCues);
+    window.addEventListener("resize", placeCues);
   }
 
   // -- jump links: any element with data-seek="seconds" moves the playhead there -------
