@@ -4,6 +4,7 @@ phone's. Staff pages are looked at signed in as an admin (who sees every staff p
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -66,6 +67,8 @@ def site(minio, inputs, tmp_path_factory):
 
 
 ADMIN = "admin@example.org"
+SHOTS = Path("/tmp/shots-a11y")  # pages changed for accessibility, for a look
+SHOT = ("search", "video", "staff edit", "staff upload")
 PAGES = [("home", "/"), ("video", "/webinars/{video}"), ("audio", "/webinars/{audio}"),
          ("slides", "/webinars/{slides}"), ("embed", "/embed/{video}"), ("embed audio", "/embed/{audio}"),
          ("missing", "/webinars/nosuchthing"),
@@ -92,6 +95,9 @@ def test_public_and_staff_pages_have_no_serious_accessibility_violation(site, tm
             assert response.status == (404 if name == "missing" else 200), name
             assert response.url == base + path.format(**ids), name  # not sent to the login form
             page.wait_for_load_state("networkidle")
+            if name in SHOT:
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=SHOTS / f"{name}-{width}.png", full_page=True)
             violations = axe_violations(page)
             if violations:
                 found[name] = violations

@@ -263,7 +263,7 @@ def test_transcript_follows_seeks_and_filters(watch, page):
 def test_transcript_keeps_the_current_cue_in_view_while_playing(watch, page):
     """Played past the cues the panel shows at first, the current cue is scrolled into the
     panel (the page itself does not move)."""
-    _start(page, f"{watch.url}/webinars/{watch.video.id}?engine=hlsjs&t=40")
+    _start(page, f"{watch.url}/webinars/{watch.video.id}?engine=hlsjs&t=60")
     cues = page.locator("#transcript-cues")
     expect(cues).to_have_attribute("data-state", "ready")
     page.wait_for_function("() => document.querySelector('#player').readyState >= 1", timeout=20_000)
@@ -294,18 +294,18 @@ def _rows_of_colour(png: bytes, rgb: tuple[int, int, int]) -> list[int]:
             if sum(1 for x in range(0, width, 2) if all(abs(a - b) <= 3 for a, b in zip(data[x, y], rgb))) >= 10]
 
 
-CUE_COLOUR = (255, 0, 254)
+CUE_COLOUR = (40, 200, 120)  # in none of the test pattern's colours, nor their blends
 
 
 def test_captions_are_lifted_above_the_control_bar_while_it_shows(watch, page):
     """The cue box (painted a colour no frame has, so the screenshot shows where the browser
     drew it) ends above the control bars while they show, and goes down when they hide."""
     _start(page, f"{watch.url}/webinars/{watch.video.id}?engine=hlsjs&t=15")
-    page.add_style_tag(content="video::cue { background: rgb(255 0 254); color: rgb(255 0 254); }")
+    page.add_style_tag(content="video::cue { background: rgb(40 200 120); color: rgb(40 200 120); }")
     page.wait_for_function("() => [...document.querySelector('#player').textTracks]"
                            ".some(t => t.mode === 'showing' && t.activeCues && t.activeCues.length)", timeout=20_000)
     player = page.locator("#watch")
-    expect(player).not_to_have_attribute("userinactive", "")
+    expect(player).to_have_attribute("mediapaused", "")  # paused: the controls show
     page.wait_for_timeout(300)
     box = player.bounding_box()
     bar = page.locator("#watch media-control-bar.timeline").bounding_box()
@@ -315,11 +315,18 @@ def test_captions_are_lifted_above_the_control_bar_while_it_shows(watch, page):
     rows = _rows_of_colour(shot, CUE_COLOUR)
     assert rows, "no caption drawn"
     assert max(rows) <= bar["y"] - box["y"], (max(rows), bar["y"] - box["y"])
-    # Controls hidden (as while playing, after a while): the cue goes back to the bottom.
+    # Playing, the viewer inactive: the controls hide and the cue goes back to the bottom.
+    page.locator("#player").evaluate("m => m.play()")
+    expect(player).not_to_have_attribute("mediapaused", "")
     player.evaluate("c => c.setAttribute('userinactive', '')")
     page.wait_for_timeout(300)
     lowered = _rows_of_colour(page.screenshot(clip=box), CUE_COLOUR)
     assert lowered and max(lowered) > bar["y"] - box["y"], (max(lowered), bar["y"] - box["y"])
+    # a phone's width, paused, for a look
+    page.locator("#player").evaluate("m => m.pause()")
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.wait_for_timeout(300)
+    page.screenshot(path=SHOTS / "captions-above-controls-360.png", full_page=True)
 
 
 def test_the_embed_fills_a_640x360_frame_with_the_title_over_the_player(watch, page):
@@ -542,7 +549,7 @@ def test_every_control_is_within_the_screen(watch, page, width):
 
 
 SPOKEN = {"de": {"label": "Wiedergabezeit 1:05 / 2:00", "times": "1 Minute, 5 Sekunden von 2 Minuten"},
-          "fr": {"label": "Temps de lecture 1:05 / 2:00", "times": "1 minute, 5 secondes sur 2 minutes"}}
+          "fr": {"label": "Temps de lecture 1:05 / 2:00", "times": "1 minute 5 secondes sur 2 minutes"}}
 
 
 @pytest.mark.parametrize("lang,words", [("de", ("Tempo", "Untertitel", "Folie", "Abspielen", "Einstellungen")),

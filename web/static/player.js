@@ -343,7 +343,7 @@
   // The time display is a button whose name must hold the time it shows (WCAG 2.5.3).
   function timeDisplay(el) {
     var shown = el.shadowRoot && el.shadowRoot.querySelector("slot");
-    var text = shown ? shown.textContent.trim() : "";
+    var text = shown ? shown.textContent.replace(/\s+/g, " ").trim() : "";  // its separator is "&nbsp;/&nbsp;"
     set(el, "aria-label", said("playback time") + (text ? " " + text : ""));
     if (lang.split("-")[0] !== "en") {
       var current = el.mediaCurrentTime, total = el.mediaDuration;
@@ -386,10 +386,14 @@
   // them (as players do), and goes back to its own place when they hide. Cues are moved
   // through the standard VTTCue settings, so every browser's own caption rendering follows.
   var bars = controller ? Array.prototype.slice.call(controller.querySelectorAll("media-control-bar")) : [];
-  var moved = [];  // cues placed here, with their own settings
-  function controlsShown() {
-    return controller && !controller.hasAttribute("userinactive");
+  var moved = [];  // cues placed here: {cue, lift, and the cue's own settings}
+  function restore(m) {
+    m.cue.snapToLines = m.snapToLines;
+    m.cue.line = m.line;
+    if ("lineAlign" in m.cue) m.cue.lineAlign = m.lineAlign;
   }
+  // Idempotent: a cue already where it belongs is not touched again (moving a cue can make
+  // the browser announce a cuechange, which calls this again).
   function placeCues() {
     var box = media.getBoundingClientRect();
     var top = Infinity;
@@ -399,32 +403,43 @@
         if (r.height && getComputedStyle(bar).visibility !== "hidden") top = Math.min(top, r.top);
       });
     }
-    var lift = isFinite(top) && box.height ? Math.max(0, Math.min(95, (top - box.top) / box.height * 100 - 2)) : null;
-    moved.forEach(function (m) {
-      m.cue.snapToLines = m.snapToLines;
-      m.cue.line = m.line;
-      if ("lineAlign" in m.cue) m.cue.lineAlign = m.lineAlign;
-    });
-    moved = [];
-    if (lift === null) return;
-    Array.prototype.forEach.call(media.textTracks, function (track) {
-      if ((track.kind !== "captions" && track.kind !== "subtitles") || track.mode !== "showing") return;
-      Array.prototype.forEach.call(track.activeCues || [], function (cue) {
-        if (!("snapToLines" in cue)) return;
-        moved.push({ cue: cue, snapToLines: cue.snapToLines, line: cue.line, lineAlign: cue.lineAlign });
-        cue.snapToLines = false;
-        cue.line = lift;
-        if ("lineAlign" in cue) cue.lineAlign = "end";
+    var lift = isFinite(top) && box.height
+      ? Math.round(Math.max(0, Math.min(95, (top - box.top) / box.height * 100 - 2))) : null;
+    var active = [];
+    if (lift !== null) {
+      Array.prototype.forEach.call(media.textTracks, function (track) {
+        if ((track.kind !== "captions" && track.kind !== "subtitles") || track.mode !== "showing") return;
+        Array.prototype.forEach.call(track.activeCues || [], function (cue) {
+          if ("snapToLines" in cue) active.push(cue);
+        });
       });
+    }
+    moved = moved.filter(function (m) {
+      if (m.lift === lift && active.indexOf(m.cue) >= 0) return true;
+      restore(m);
+      return false;
+    });
+    active.forEach(function (cue) {
+      if (moved.some(function (m) { return m.cue === cue; })) return;
+      moved.push({ cue: cue, lift: lift, snapToLines: cue.snapToLines, line: cue.line, lineAlign: cue.lineAlign });
+      cue.snapToLines = false;
+      cue.line = lift;
+      if ("lineAlign" in cue) cue.lineAlign = "end";
     });
   }
+  var placing = false;
+  function schedulePlace() {
+    if (placing) return;
+    placing = true;
+    requestAnimationFrame(function () { placing = false; placeCues(); });
+  }
   if (controller && media.tagName === "VIDEO") {
-    new MutationObserver(placeCues).observe(controller, { attributes: true, attributeFilter: ["userinactive"] });
+    new MutationObserver(schedulePlace).observe(controller, { attributes: true, attributeFilter: ["userinactive", "mediapaused"] });
     Array.prototype.forEach.call(media.textTracks, function (track) {
-      track.addEventListener("cuechange", placeCues);
+      track.addEventListener("cuechange", schedulePlace);
     });
-    media.textTracks.addEventListener("change", placeCues);
-    window.addEventListener("resize", placeCues);
+    media.textTracks.addEventListener("change", schedulePlace);
+    window.addEventListener("resize", schedulePlace);
   }
 
   // -- jump links: any element with data-seek="seconds" moves the playhead there -------
