@@ -329,7 +329,7 @@
     var words = parts.map(function (n, i) { return n && units[i] ? units[i].format(n) : ""; })
       .filter(Boolean);
     if (!words.length) words = [units[2] ? units[2].format(0) : "0"];
-    var text = list ? list.format(words) : words.join(", ");
+    var text = (list ? list.format(words) : words.join(", ")).replace(/\s+/g, " ");  // Intl's no-break spaces
     return seconds < 0 ? said("{time} remaining").replace("{time}", text) : text;
   }
   function spokenTimes(current, total) {
@@ -387,10 +387,15 @@
   // through the standard VTTCue settings, so every browser's own caption rendering follows.
   var bars = controller ? Array.prototype.slice.call(controller.querySelectorAll("media-control-bar")) : [];
   var moved = [];  // cues placed here: {cue, lift, and the cue's own settings}
+  function controlsShown() {
+    // media-chrome hides the controls of an inactive viewer, unless the media is paused.
+    return controller && (!controller.hasAttribute("userinactive") || controller.hasAttribute("mediapaused"));
+  }
+  var changed = [];  // tracks whose cues moved: redrawn (a paused browser redraws no moved cue by itself)
   function restore(m) {
     m.cue.snapToLines = m.snapToLines;
     m.cue.line = m.line;
-    if ("lineAlign" in m.cue) m.cue.lineAlign = m.lineAlign;
+    if (changed.indexOf(m.track) < 0) changed.push(m.track);
   }
   // Idempotent: a cue already where it belongs is not touched again (moving a cue can make
   // the browser announce a cuechange, which calls this again).
@@ -403,29 +408,37 @@
         if (r.height && getComputedStyle(bar).visibility !== "hidden") top = Math.min(top, r.top);
       });
     }
+    // In lines counted from the bottom (line -1 is the last), a line being at least the
+    // cue text's default size, 5% of the video's height: the cue's last line ends above the bars.
     var lift = isFinite(top) && box.height
-      ? Math.round(Math.max(0, Math.min(95, (top - box.top) / box.height * 100 - 2))) : null;
+      ? -(1 + Math.ceil(Math.max(0, box.bottom - top) / (0.05 * box.height))) : null;
     var active = [];
     if (lift !== null) {
       Array.prototype.forEach.call(media.textTracks, function (track) {
         if ((track.kind !== "captions" && track.kind !== "subtitles") || track.mode !== "showing") return;
         Array.prototype.forEach.call(track.activeCues || [], function (cue) {
-          if ("snapToLines" in cue) active.push(cue);
+          if ("snapToLines" in cue) active.push({ cue: cue, track: track });
         });
       });
     }
     moved = moved.filter(function (m) {
-      if (m.lift === lift && active.indexOf(m.cue) >= 0) return true;
+      if (m.lift === lift && active.some(function (a) { return a.cue === m.cue; })) return true;
       restore(m);
       return false;
     });
-    active.forEach(function (cue) {
-      if (moved.some(function (m) { return m.cue === cue; })) return;
-      moved.push({ cue: cue, lift: lift, snapToLines: cue.snapToLines, line: cue.line, lineAlign: cue.lineAlign });
-      cue.snapToLines = false;
-      cue.line = lift;
-      if ("lineAlign" in cue) cue.lineAlign = "end";
+    active.forEach(function (a) {
+      if (moved.some(function (m) { return m.cue === a.cue; })) return;
+      moved.push({ cue: a.cue, track: a.track, lift: lift, snapToLines: a.cue.snapToLines, line: a.cue.line });
+      a.cue.snapToLines = true;
+      a.cue.line = lift;
+      if (changed.indexOf(a.track) < 0) changed.push(a.track);
     });
+    changed.forEach(function (track) {
+      if (track.mode !== "showing") return;
+      track.mode = "hidden";
+      track.mode = "showing";
+    });
+    changed = [];
   }
   var placing = false;
   function schedulePlace() {
