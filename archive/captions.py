@@ -1,4 +1,4 @@
-"""Caption files: WebVTT and SRT in, WebVTT out.
+"""Caption files: WebVTT and SRT in, WebVTT out (and SRT for visitors who download them).
 
 A transcript VTT exported by Zoom is a caption track whose cues start with the
 speaker's name ("Ana Müller: Welcome…"); that prefix becomes a WebVTT voice span.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .formatting import file_size, vtt_timestamp
+from .formatting import file_size, srt_timestamp, vtt_timestamp
 
 MAX_BYTES = 20 * 1024 * 1024
 _TIME = r"(?:(\d{1,3}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
@@ -93,4 +93,20 @@ def to_vtt(cues: list[Cue]) -> str:
         # A blank line would end the cue early, and "-->" inside text confuses players.
         body = "\n".join(ln for ln in _voice(c.text).split("\n") if ln.strip()).replace("-->", "→")
         out += [f"{vtt_timestamp(c.start)} --> {vtt_timestamp(c.end)}", body, ""]
+    return "\n".join(out)
+
+
+_TAG = re.compile(r"<[^>]*>")
+_VOICE_TAG = re.compile(r"^<v(?:\.[^ >]*)? ([^>]+)>")
+
+
+def to_srt(cues: list[Cue]) -> str:
+    """SubRip: numbered cues, plain text (a voice span becomes "Name: "; other WebVTT
+    tags and entities, which SRT players would show as they are, are taken out)."""
+    out = []
+    for n, c in enumerate(cues, 1):
+        text = _VOICE_TAG.sub(lambda m: f"{m.group(1)}: ", c.text)
+        text = _TAG.sub("", text).replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ").replace("&amp;", "&")
+        body = "\n".join(ln for ln in text.split("\n") if ln.strip())
+        out += [str(n), f"{srt_timestamp(c.start)} --> {srt_timestamp(c.end)}", body, ""]
     return "\n".join(out)

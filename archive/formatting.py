@@ -1,4 +1,4 @@
-"""Small formatters, each written once: a length of time (H:MM:SS), a WebVTT timestamp,
+"""Small formatters, each written once: a length of time (H:MM:SS), a WebVTT or SRT timestamp,
 a file size. Sizes are in decimal units (1 MB = 1,000,000 bytes) everywhere: on the
 staff and public pages, in refusals, in the CLI and in the browser uploader."""
 from __future__ import annotations
@@ -22,6 +22,11 @@ def vtt_timestamp(seconds: float) -> str:
     """A WebVTT cue time, 'HH:MM:SS.mmm', to the nearest millisecond."""
     ms = max(0, int(round(seconds * 1000)))
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def srt_timestamp(seconds: float) -> str:
+    """An SRT cue time, 'HH:MM:SS,mmm' (WebVTT's with a comma)."""
+    return vtt_timestamp(seconds).replace(".", ",")
 
 
 def size_parts(n: float) -> tuple[float, str]:

@@ -1,6 +1,7 @@
 """The job graph, as data: one declaration per kind of job.
 
-Each kind names its handler, the label staff and visitors see, the outputs it makes,
+Each kind names its handler, the label staff see, the plain sentence visitors are told
+while it runs (never a job's name), the outputs it makes,
 the kinds it queues when it succeeds, whether it decides that its asset is watchable,
 its retry policy, and whether it is quick (someone waits for it: a worker keeps a lane
 for quick kinds, so that they never wait behind a slow one). Adding a step touches this
@@ -50,6 +51,7 @@ class JobKind:
     max_attempts: int | None = None  # None: Settings.job_max_attempts
     permanent: tuple[type[Exception], ...] = PERMANENT_ERRORS
     quick: bool = False  # seconds of work someone waits for; slow kinds never hold up quick ones
+    note: str = ""  # what a visitor is told while it waits or runs (web/public.py translates it)
     # A job of two assets of one webinar: the kinds it needs, its own asset's kind first,
     # then its partner's (Job.partner_asset_id). It is queued once per pair, by whichever
     # of the two is processed last (their makes_watchable job), and again for the new
@@ -67,18 +69,22 @@ def _record_alignment(session: Session, deck: Asset, outcome: Outcome) -> None:
 
 GRAPH: dict[str, JobKind] = {k.name: k for k in (
     # Its job belongs to the upload; its end adds the asset and queues FIRST_KIND.
-    JobKind(uploads.CHECK_KIND, uploads.check_upload, "Checking the uploaded file", outputs=(), quick=True),
+    JobKind(uploads.CHECK_KIND, uploads.check_upload, "Checking the uploaded file", outputs=(), quick=True,
+            note="A new file is being added."),
     JobKind("process_recording", process_recording, "Making the recording watchable",
             outputs=("web", "poster", "renditions"), then=("recording_renditions",), makes_watchable=True,
-            quick=True),
+            quick=True, note="The recording is being prepared."),
     JobKind("recording_renditions", recording_renditions,
             "Renditions for slow links, audio downloads, timeline thumbnails",
-            outputs=("renditions", "audio_m4a", "audio_mp3", "storyboard")),
+            outputs=("renditions", "audio_m4a", "audio_mp3", "storyboard"),
+            note="More qualities and the audio download are on their way."),
     JobKind("process_slides", process_slides, "Slide pages and text",
-            outputs=("pdf", "pages", "text"), then=("slides_bundle",), makes_watchable=True, quick=True),
-    JobKind("slides_bundle", slides_bundle, "All slides as one ZIP", outputs=("bundle",), quick=True),
+            outputs=("pdf", "pages", "text"), then=("slides_bundle",), makes_watchable=True, quick=True,
+            note="The slides are being prepared."),
+    JobKind("slides_bundle", slides_bundle, "All slides as one ZIP", outputs=("bundle",), quick=True,
+            note="The download of all slides is being prepared."),
     JobKind("process_captions", process_captions, "Captions", outputs=("vtt",), makes_watchable=True,
-            quick=True),
+            quick=True, note="The captions are being prepared."),
     # Needs the recording's web rendition and the deck's page images; never holds up watching.
     JobKind("align_slides", align_slides, "Finding when each slide is on screen", outputs=(),
             needs=("slides", "recording"), record=_record_alignment),
@@ -88,6 +94,7 @@ GRAPH: dict[str, JobKind] = {k.name: k for k in (
 FIRST_KIND = {"recording": "process_recording", "slides": "process_slides", "captions": "process_captions"}
 
 LABELS = {name: kind.label for name, kind in GRAPH.items()}
+NOTES = {name: kind.note for name, kind in GRAPH.items()}
 
 
 def quick_kinds(graph: dict[str, JobKind]) -> frozenset[str]:

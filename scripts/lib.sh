@@ -141,9 +141,9 @@ start_minio() {  # data dir, port, console port, log file
   wait_http "http://127.0.0.1:$port/minio/health/live" 60 || { cat "$log" >&2; die "MinIO did not start"; }
 }
 
-# axe-core, the accessibility checker the browser tests run on every public page.
+# axe-core, the accessibility checker the browser tests run on every public and staff page.
 # It comes from the npm registry (needs Node.js's npm) and is cached like MinIO.
-AXE_VERSION="4.10.3"
+AXE_VERSION="4.14.1"
 AXE_JS="$CACHE/axe-core-$AXE_VERSION/axe.min.js"
 ensure_axe() {
   [ -s "$AXE_JS" ] && return 0

@@ -1,8 +1,10 @@
-"""WCAG 2.1 AA on every public page: axe-core in Debian's chromium finds no serious or
-critical violation, at a desktop width and at a phone's."""
+"""WCAG 2.1 AA on every public and staff page: axe-core (the version scripts/lib.sh pins)
+in Debian's chromium finds no serious or critical violation, at a desktop width and at a
+phone's. Staff pages are looked at signed in as an admin (who sees every staff page)."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -14,6 +16,8 @@ from web import create_app
 
 from .browser import axe_violations, browser_page
 from .conftest import make_settings
+from .staff import sign_in_page
+from .web.staff_client import add_user
 
 pytestmark = pytest.mark.browser
 
@@ -50,6 +54,7 @@ def site(minio, inputs, tmp_path_factory):
         "slides": import_webinar(archive, ImportRequest(title="Slides only", slides=[inputs["deck.pdf"]])).id,
     }
     Worker(archive, "w").run_until_idle()
+    add_user(archive, ADMIN, "admin")
     app = create_app(archive, {"TESTING": True})
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
@@ -61,22 +66,38 @@ def site(minio, inputs, tmp_path_factory):
     archive.close()
 
 
+ADMIN = "admin@example.org"
+SHOTS = Path("/tmp/shots-a11y")  # pages changed for accessibility, for a look
+SHOT = ("search", "video", "staff edit", "staff upload")
 PAGES = [("home", "/"), ("video", "/webinars/{video}"), ("audio", "/webinars/{audio}"),
-         ("slides", "/webinars/{slides}"), ("embed", "/embed/{video}"), ("missing", "/webinars/nosuchthing"),
+         ("slides", "/webinars/{slides}"), ("embed", "/embed/{video}"), ("embed audio", "/embed/{audio}"),
+         ("missing", "/webinars/nosuchthing"),
          ("filtered", "/?language=en&year=2021"), ("series index", "/series"), ("series", "/series/open-data"),
          ("topics", "/tags"), ("topic", "/tags/cities"), ("speakers", "/speakers"),
-         ("speaker", "/speakers/ada-lovelace")]
+         ("speaker", "/speakers/ada-lovelace"), ("search", "/search?q=open+data"), ("search none", "/search?q=zzzz"),
+         ("staff login", "/staff/login")]
+STAFF_PAGES = [("staff home", "/staff/"), ("staff jobs", "/staff/jobs"), ("staff webinar", "/staff/webinars/{video}"),
+               ("staff new", "/staff/webinars/new"), ("staff edit", "/staff/webinars/{video}/edit"),
+               ("staff upload", "/staff/webinars/{video}/upload"), ("staff delete", "/staff/webinars/{video}/delete"),
+               ("staff statistics", "/staff/statistics"), ("staff users", "/staff/users")]
 
 
 @pytest.mark.parametrize("width", [1280, 360])
-def test_public_pages_have_no_serious_accessibility_violation(site, tmp_path, width):
+def test_public_and_staff_pages_have_no_serious_accessibility_violation(site, tmp_path, width):
     base, ids = site
     found = {}
     with browser_page(tmp_path / "profile", width=width, height=900, axe=True) as page:
-        for name, path in PAGES:
+        for name, path in PAGES + [("sign in", None)] + STAFF_PAGES:
+            if path is None:
+                sign_in_page(page, base, ADMIN)
+                continue
             response = page.goto(base + path.format(**ids))
             assert response.status == (404 if name == "missing" else 200), name
+            assert response.url == base + path.format(**ids), name  # not sent to the login form
             page.wait_for_load_state("networkidle")
+            if name in SHOT:
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=SHOTS / f"{name}-{width}.png", full_page=True)
             violations = axe_violations(page)
             if violations:
                 found[name] = violations

@@ -260,6 +260,102 @@ def test_transcript_follows_seeks_and_filters(watch, page):
     expect(cues.nth(0)).to_contain_text("Satz 1 of the talk")
 
 
+def test_transcript_keeps_the_current_cue_in_view_while_playing(watch, page):
+    """Played past the cues the panel shows at first, the current cue is scrolled into the
+    panel (the page itself does not move)."""
+    _start(page, f"{watch.url}/webinars/{watch.video.id}?engine=hlsjs&t=60")
+    cues = page.locator("#transcript-cues")
+    expect(cues).to_have_attribute("data-state", "ready")
+    page.wait_for_function("() => document.querySelector('#player').readyState >= 1", timeout=20_000)
+    shown = cues.evaluate("l => Math.floor(l.clientHeight / l.querySelector('li').offsetHeight)")
+    assert shown < 9  # cues from 1:30 on are below what the panel shows unscrolled
+    page.locator("#player").evaluate("m => { m.playbackRate = 16; m.play(); }")
+    _wait_time(page, 95)
+    page.locator("#player").evaluate("m => m.pause()")
+    page.wait_for_function(f"""() => {{
+        const current = document.querySelector('#transcript-cues li.current');
+        return current && [...current.parentNode.children].indexOf(current) >= {shown};
+    }}""", timeout=10_000)  # a cue the panel did not show unscrolled
+    page.wait_for_function("""() => {
+        const list = document.querySelector('#transcript-cues').getBoundingClientRect();
+        const cue = document.querySelector('#transcript-cues li.current').getBoundingClientRect();
+        return cue.top >= list.top - 1 && cue.bottom <= list.bottom + 1;
+    }""", timeout=10_000)
+    assert cues.evaluate("l => l.scrollTop") > 0
+
+
+def _rows_of_colour(png: bytes, rgb: tuple[int, int, int]) -> list[int]:
+    """The pixel rows of a screenshot where at least 20 pixels have exactly (±3) this colour."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    width, height = image.size
+    data = image.load()
+    return [y for y in range(height)
+            if sum(1 for x in range(0, width, 2) if all(abs(a - b) <= 3 for a, b in zip(data[x, y], rgb))) >= 10]
+
+
+CUE_COLOUR = (40, 200, 120)  # in none of the test pattern's colours, nor their blends
+
+
+def test_captions_are_lifted_above_the_control_bar_while_it_shows(watch, page):
+    """The cue box (painted a colour no frame has, so the screenshot shows where the browser
+    drew it) ends above the control bars while they show, and goes down when they hide."""
+    _start(page, f"{watch.url}/webinars/{watch.video.id}?engine=hlsjs&t=15")
+    page.add_style_tag(content="video::cue { background: rgb(40 200 120); color: rgb(40 200 120); }")
+    page.wait_for_function("() => [...document.querySelector('#player').textTracks]"
+                           ".some(t => t.mode === 'showing' && t.activeCues && t.activeCues.length)", timeout=20_000)
+    player = page.locator("#watch")
+    expect(player).to_have_attribute("mediapaused", "")  # paused: the controls show
+    page.wait_for_timeout(300)
+    box = player.bounding_box()
+    bar = page.locator("#watch media-control-bar.timeline").bounding_box()
+    shot = page.screenshot(clip=box)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "captions-above-controls-1280.png").write_bytes(shot)
+    rows = _rows_of_colour(shot, CUE_COLOUR)
+    assert rows, "no caption drawn"
+    assert max(rows) <= bar["y"] - box["y"], (max(rows), bar["y"] - box["y"])
+    # Playing, the viewer inactive: the controls hide and the cue goes back to the bottom.
+    page.locator("#player").evaluate("m => m.play()")
+    expect(player).not_to_have_attribute("mediapaused", "")
+    player.evaluate("c => c.setAttribute('userinactive', '')")
+    lowered: list[int] = []
+    for _ in range(20):  # the browser redraws the moved cue with a coming frame
+        page.wait_for_timeout(250)
+        lowered = _rows_of_colour(page.screenshot(clip=box), CUE_COLOUR)
+        if lowered and max(lowered) > bar["y"] - box["y"]:
+            break
+    assert lowered and max(lowered) > bar["y"] - box["y"], (lowered[-1:], bar["y"] - box["y"])
+    # a phone's width, paused, for a look
+    page.locator("#player").evaluate("m => m.pause()")
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.wait_for_timeout(300)
+    page.screenshot(path=SHOTS / "captions-above-controls-360.png", full_page=True)
+
+
+def test_the_embed_fills_a_640x360_frame_with_the_title_over_the_player(watch, page):
+    page.set_viewport_size({"width": 640, "height": 360})
+    page.goto(f"{watch.url}/embed/{watch.video.id}")
+    page.wait_for_function("() => customElements.get('media-controller')")
+    player = page.locator("#watch").bounding_box()
+    assert (player["x"], player["y"], player["width"], player["height"]) == (0, 0, 640, 360), player
+    title = page.locator(".embed-title")
+    expect(title).to_be_visible()
+    expect(title.get_by_role("link")).to_have_text("Open data in practice")
+    t = title.bounding_box()
+    assert t["y"] >= 0 and t["y"] + t["height"] <= 360 / 3, t  # over the player's top
+    assert page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]") == [640, 360]
+    bar = page.locator("#watch media-control-bar.buttons").bounding_box()
+    assert bar["y"] + bar["height"] <= 360.5
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "embed-640x360.png")
+    page.set_viewport_size({"width": 360, "height": 203})
+    page.screenshot(path=SHOTS / "embed-360x203.png")
+
+
 def test_transcript_follows_the_captions_chosen_in_the_player(watch, page):
     _start(page, f"{watch.url}/webinars/{watch.video.id}?engine=hlsjs")
     cues = page.locator("#transcript-cues li")
@@ -459,6 +555,10 @@ def test_every_control_is_within_the_screen(watch, page, width):
     _shot(page, f"index-{width}")
 
 
+SPOKEN = {"de": {"label": "Wiedergabezeit 1:05 / 2:00", "times": "1 Minute, 5 Sekunden von 2 Minuten"},
+          "fr": {"label": "Temps de lecture 1:05 / 2:00", "times": "1 minute 5 secondes sur 2 minutes"}}
+
+
 @pytest.mark.parametrize("lang,words", [("de", ("Tempo", "Untertitel", "Folie", "Abspielen", "Einstellungen")),
                                         ("fr", ("Vitesse", "Sous-titres", "Diapositive", "Lecture", "Paramètres"))])
 def test_the_watch_page_in_german_and_french_fits_the_screen(watch, page, lang, words):
@@ -473,6 +573,14 @@ def test_the_watch_page_in_german_and_french_fits_the_screen(watch, page, lang, 
         # media-chrome's own labels, in the page's language
         expect(page.locator("#watch media-play-button")).to_have_attribute("aria-label", words[3])
         expect(page.locator("#watch media-settings-menu-button")).to_have_attribute("aria-label", words[4])
+        # ... and its spoken times: the time display's name holds the time it shows
+        page.locator("#player").evaluate("m => { m.currentTime = 65; }")
+        display = page.locator("#watch media-time-display")
+        expect(display).to_have_attribute("aria-label", SPOKEN[lang]["label"])
+        expect(display).to_have_attribute("aria-description", SPOKEN[lang]["times"])
+        seek = page.locator("#watch media-time-range")
+        page.wait_for_function("([el, said]) => el.shadowRoot.querySelector('[role=slider], input')"
+                               ".getAttribute('aria-valuetext') === said", arg=[seek.element_handle(), SPOKEN[lang]["times"]])
         assert page.evaluate("() => document.documentElement.scrollWidth") <= width
         for selector in CONTROLS:
             _within(page, f"#watch {selector}", width)

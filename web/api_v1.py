@@ -181,6 +181,20 @@ def speaker(slug: str):
                     "webinars": {"items": items, "page": page, "per_page": per_page, "total": total}})
 
 
+@bp.get("/")
+def index():
+    """Where to start: the API's entry points and its OpenAPI document."""
+    return jsonify({
+        "openapi": _abs("api_v1.openapi"),
+        "webinars": _abs("api_v1.webinars"),
+        "series": _abs("api_v1.series"),
+        "speakers": _abs("api_v1.speakers"),
+        "search": _abs("search.api"),
+        "description": "Read-only; only public webinars are listed. The OpenAPI document describes "
+                       "every path, parameter and answer.",
+    })
+
+
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(document(public_base()))

@@ -126,6 +126,16 @@ SCHEMAS: dict = {
             },
         ],
     },
+    "ApiIndex": {
+        "type": "object",
+        "required": ["openapi", "webinars", "series", "speakers", "search", "description"],
+        "properties": {
+            "openapi": {**_URL, "description": "this document"},
+            "webinars": _URL, "series": _URL, "speakers": _URL,
+            "search": {**_URL, "description": "add ?q=<query>"},
+            "description": {"type": "string"},
+        },
+    },
     "SeriesSummary": {
         "type": "object",
         "required": ["slug", "title", "description", "webinar_count", "latest", "url", "api", "feed"],
@@ -255,6 +265,11 @@ def _by_slug(operation_id: str, summary: str, schema: str, described: str, missi
 
 
 PATHS: dict = {
+    "/": {"get": {
+        "operationId": "index",
+        "summary": "The API's entry points and a link to this document",
+        "responses": {"200": _json("ApiIndex", "The entry points")},
+    }},
     "/webinars": _page_of("listWebinars", "Listed webinars, newest first", "WebinarList", "A page of webinars"),
     "/webinars/{webinar_id}": {"get": {
         "operationId": "getWebinar",

@@ -13,8 +13,10 @@ from archive import queries, slidesync
 from archive.context import Archive
 from archive.formatting import vtt_timestamp
 from archive.handlers.bundle import current_bundle
-from archive.pipeline import LABELS as JOB_LABELS
-from archive.states import AssetStatus
+from archive import captions as caption_files
+from archive.pipeline import NOTES as JOB_NOTES
+from archive.states import AssetStatus, Visibility
+from archive.storage import StorageError, content_disposition
 
 from .browse import filters_from_args, language_name, page_arg, pages_of
 
@@ -27,10 +29,17 @@ def N_(text: str) -> str:
     return text
 
 
-# What archive/ tells visitors, in its words (archive/ knows no languages): job labels
-# (archive/pipeline.py) and the sentences about a failed file (queries.public_problem).
-# A sentence changed there and not here is shown in English until the catalogs follow.
+# What archive/ tells visitors, in its words (archive/ knows no languages): what is being
+# done (the jobs' notes in archive/pipeline.py; their labels are for staff) and the
+# sentences about a failed file (queries.public_problem). A sentence changed there and not
+# here is shown in English until the catalogs follow.
 _PUBLIC_TEXTS = (
+    N_("A new file is being added."),
+    N_("The recording is being prepared."),
+    N_("More qualities and the audio download are on their way."),
+    N_("The slides are being prepared."),
+    N_("The download of all slides is being prepared."),
+    N_("The captions are being prepared."),
     N_("Checking the uploaded file"),
     N_("Making the recording watchable"),
     N_("Renditions for slow links, audio downloads, timeline thumbnails"),
@@ -225,35 +234,60 @@ def webinar(webinar_id: str):
     key = (webinar_id, str(get_locale()))  # one rendering per interface language
     hit = cache.get(key)
     if hit is not None and now - hit[0] < PAGE_CACHE_SECONDS:
-        return hit[1]
-    html, settled = _render_webinar(webinar_id)
+        return _page(*hit[1:])
+    html, settled, unlisted = _render_webinar(webinar_id)
     if settled:  # a page under processing changes from one request to the next
-        cache[key] = (now, html)
+        cache[key] = (now, html, unlisted)
         cache.move_to_end(key)
         while len(cache) > PAGE_CACHE_SIZE:
             cache.popitem(last=False)
-    return html
+    return _page(html, unlisted)
 
 
-def _render_webinar(webinar_id: str) -> tuple[str, bool]:
-    """The page, and whether it may be cached (nothing queued or running)."""
+def _page(html: str, unlisted: bool):
+    """An unlisted webinar's page is for those given its link: search engines are asked
+    not to index it (the page's robots meta says so too)."""
+    r = current_app.response_class(html, mimetype="text/html")
+    if unlisted:
+        r.headers["X-Robots-Tag"] = "noindex"
+    return r
+
+
+def unlisted(w) -> bool:
+    return w.visibility == Visibility.UNLISTED
+
+
+def progress_notes(jobs: list) -> list[str]:
+    """What visitors are told while files are being processed: a plain sentence per kind
+    of work under way (translated), never a job's name, progress or attempt."""
+    notes: list[str] = []
+    for j in jobs:
+        note = JOB_NOTES.get(j.kind)
+        if note and gettext(note) not in notes:
+            notes.append(gettext(note))
+    return notes
+
+
+def _render_webinar(webinar_id: str) -> tuple[str, bool, bool]:
+    """The page, whether it may be cached (nothing queued or running), and whether it is unlisted."""
     with _archive().catalog.session() as s:
         w = _viewable(s, webinar_id)
         jobs = queries.jobs_of(s, webinar_id)
     rec = w.recording
     captions = captions_for(w)
-    # Visitors see progress and a plain sentence per failed file; the errors, ffmpeg's
-    # message and the retry command are for staff (`webinar-archive status` and `jobs`).
+    # Visitors see a plain sentence per kind of work under way and per failed file; the
+    # jobs, errors, ffmpeg's message and the retry command are for staff
+    # (`webinar-archive status` and `jobs`, the staff pages).
     served = {a.id for a in w.served_assets}  # a replacement's jobs are for staff
     active = [j for j in jobs if j.state in queries.ACTIVE_JOB_STATES and j.asset_id in served]
     problems = [(a.title, gettext(queries.public_problem(a))) for a in w.served_assets
                 if a.status == AssetStatus.FAILED]
-    labels = {kind: gettext(label) for kind, label in JOB_LABELS.items()}
     html = render_template("webinar.html", webinar=w, recording=rec, player=player_for(w),
                            captions=captions, decks=_decks(w), bundle=current_bundle(w.decks),
                            chapters=url_for("public.chapters", webinar_id=w.id) if chapters_vtt(w) else None,
-                           active_jobs=active, problems=problems, job_labels=labels)
-    return html, not active and w.status != AssetStatus.PROCESSING
+                           active_jobs=active, progress=progress_notes(active), problems=problems,
+                           noindex=unlisted(w))
+    return html, not active and w.status != AssetStatus.PROCESSING, unlisted(w)
 
 
 def _download(key: str, name: str, content_type: str):
@@ -265,6 +299,14 @@ def _download(key: str, name: str, content_type: str):
 
 def _stem(filename: str, default: str) -> str:
     return filename.rsplit(".", 1)[0] or default
+
+
+def titled(title: str, ext: str, default: str) -> str:
+    """A download's file name made of the webinar's title (UTF-8 kept; no path separators
+    or control characters), e.g. "Open data – in practice.zip"."""
+    name = "".join("_" if c in '/\\' or ord(c) < 32 or ord(c) == 127 else c for c in title)
+    name = " ".join(name.split()).strip(" .")[:150].strip(" .")
+    return f"{name or default}.{ext}"
 
 
 def _deck(webinar_id: str, asset_id: str):
@@ -324,12 +366,40 @@ def download_slides_pdf(webinar_id: str, asset_id: str):
 def download_all_slides(webinar_id: str):
     """Every deck as uploaded, in one ZIP the worker made."""
     with _archive().catalog.session() as s:
-        decks = _viewable(s, webinar_id).decks
-    bundle = current_bundle(decks)
+        w = _viewable(s, webinar_id)
+    bundle = current_bundle(w.decks)
     if bundle is None:
         abort(404)
     count(webinar_id, "download", "slides.zip")
-    return _download(bundle["key"], "slides.zip", "application/zip")
+    return _download(bundle["key"], titled(w.title, "zip", "slides"), "application/zip")
+
+
+CAPTION_FORMATS = {"vtt": "text/vtt", "srt": "application/x-subrip"}
+
+
+@bp.get("/webinars/<webinar_id>/captions/<asset_id>/download.<fmt>")
+def download_captions(webinar_id: str, asset_id: str, fmt: str):
+    """A caption track to keep, as WebVTT (the stored file, through a presigned link) or
+    SRT (made from it here), named after the webinar and the track's language."""
+    if fmt not in CAPTION_FORMATS:
+        abort(404)
+    with _archive().catalog.session() as s:
+        w = _viewable(s, webinar_id)
+    track = next((c for c in w.captions if c.id == asset_id and c.status == AssetStatus.READY), None)
+    if track is None or "vtt" not in track.outputs:
+        abort(404)
+    name = titled(f"{w.title} ({track.info['language']})", fmt, "captions")
+    count(webinar_id, "download", track.id)
+    if fmt == "vtt":
+        return _download(track.outputs["vtt"], name, "text/vtt; charset=utf-8")
+    try:
+        vtt = _archive().store.get_bytes(track.outputs["vtt"])
+    except StorageError:
+        abort(404)
+    r = current_app.response_class(caption_files.to_srt(caption_files.parse(vtt)),
+                                   mimetype=CAPTION_FORMATS["srt"])
+    r.headers["Content-Disposition"] = content_disposition(name)
+    return r
 
 
 @bp.post("/webinars/<webinar_id>/played")

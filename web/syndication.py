@@ -10,16 +10,16 @@ import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
-from markupsafe import escape
+from markupsafe import Markup, escape
 
-from archive import browse, queries
+from archive import browse, markdown, queries
 from archive.context import Archive
 from archive.formatting import hms
 from archive.models import Webinar
 from archive.states import AssetStatus
 from archive.storage import StorageError
 
-from .public import captions_for, player_for
+from .public import captions_for, player_for, unlisted
 from .security import embeddable
 from .urls import absolute_url as _abs
 
@@ -61,6 +61,24 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs) -> ET.E
     return el
 
 
+def _html(description: str) -> str:
+    """A description (Markdown) as the sanitised HTML the webinar's page shows."""
+    return markdown.render(description)
+
+
+def _plain(description: str) -> str:
+    """A description (Markdown) as plain text, for fields that take no markup."""
+    return Markup(markdown.render(description)).striptags()
+
+
+def _poster(w: Webinar) -> str | None:
+    """The webinar's picture (its recording's poster), as an absolute app URL."""
+    rec = w.recording
+    if rec is None or rec.status != AssetStatus.READY or "poster" not in (rec.outputs or {}):
+        return None
+    return _abs("media.recording_file", webinar_id=w.id, asset_id=rec.id, role="poster")
+
+
 def _listed(limit: int = FEED_SIZE) -> list[Webinar]:
     with _archive().catalog.session() as s:
         return browse.webinars(s, limit=limit)[1]
@@ -84,7 +102,7 @@ def _atom(items: list[Webinar], title: str, home: str, self_url: str) -> Respons
         _sub(entry, "published", _when(w).isoformat())
         _sub(_sub(entry, "author"), "name", site_name())
         if w.description:
-            _sub(entry, "summary", w.description, type="text")
+            _sub(entry, "summary", _html(w.description), type="html")
     return _xml(feed, "application/atom+xml")
 
 
@@ -139,6 +157,9 @@ def _podcast(items: list[Webinar], title: str, home: str, self_url: str) -> Resp
     _sub(channel, f"{{{ITUNES}}}explicit", "false")
     _sub(channel, f"{{{ITUNES}}}category", text="Education")
     _sub(channel, f"{{{ITUNES}}}summary", f"Recordings of the webinars of {title}.")
+    # The channel's picture: a series has none of its own, so its newest webinar's.
+    if (cover := next(filter(None, map(_poster, items)), None)) is not None:
+        _sub(channel, f"{{{ITUNES}}}image", href=cover)
     for w in items:
         rec = w.recording
         key = rec.outputs.get("audio_mp3") if rec is not None and rec.status == AssetStatus.READY else None
@@ -151,8 +172,10 @@ def _podcast(items: list[Webinar], title: str, home: str, self_url: str) -> Resp
         _sub(item, "guid", w.id, isPermaLink="false")
         _sub(item, "pubDate", _when(w).strftime("%a, %d %b %Y %H:%M:%S +0000"))
         if w.description:
-            _sub(item, "description", w.description)
-            _sub(item, f"{{{ITUNES}}}summary", w.description)
+            _sub(item, "description", _html(w.description))
+            _sub(item, f"{{{ITUNES}}}summary", _plain(w.description))
+        if (picture := _poster(w)) is not None:
+            _sub(item, f"{{{ITUNES}}}image", href=picture)
         _sub(item, "enclosure", url=_abs("public.download_audio", webinar_id=w.id, fmt="mp3"),
              length=str(size), type="audio/mpeg")
         if (d := _duration(rec.info.get("duration"))) is not None:
@@ -264,5 +287,9 @@ def embed(webinar_id: str):
         w = queries.viewable(s, webinar_id)
     if w is None:
         abort(404)
-    return render_template("embed.html", webinar=w, recording=w.recording, player=player_for(w),
-                           captions=captions_for(w), chapters=None)
+    r = current_app.response_class(render_template(
+        "embed.html", webinar=w, recording=w.recording, player=player_for(w), captions=captions_for(w),
+        chapters=None, embedded=True, noindex=unlisted(w)), mimetype="text/html")
+    if unlisted(w):
+        r.headers["X-Robots-Tag"] = "noindex"
+    return r

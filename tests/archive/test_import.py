@@ -92,18 +92,32 @@ def test_pdf_pages_are_rendered_with_their_text(archive, worker, inputs):
     assert "Alpha point" in texts[0] and "Gamma" in texts[1]
 
 
+def _no_job_names(text: str) -> None:
+    """Visitors are told what is coming in plain words: no job's kind, label or attempt."""
+    from archive.pipeline import GRAPH
+
+    for kind in GRAPH.values():
+        assert kind.name not in text and kind.label not in text, kind.name
+    assert "attempt" not in text
+
+
 def test_the_page_shows_what_is_still_being_done(archive, worker, inputs, client):
     w = _import(archive, inputs, recording=inputs["h264_aac.mp4"], slides=[inputs["deck.pdf"]])
     page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
-    assert "Making the recording watchable:\n        waiting" in page and "Slide pages and text" in page
+    assert "The recording is being prepared." in page and "The slides are being prepared." in page
     assert 'http-equiv="refresh"' in page
     worker.run_once()  # the fast path: watchable, renditions still to come
     page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
-    assert "<video" in page and "Renditions for slow links" in page
+    assert "<video" in page
+    assert '<p class="notice processing progress" role="status">The slides are being prepared. ' \
+           'More qualities and the audio download are on their way.</p>' in page
     assert 'http-equiv="refresh"' not in page  # never reload under a viewer
+    for text in (page, client.get(f"/api/webinars/{w.id}").get_data(as_text=True),
+                 client.get(f"/api/v1/webinars/{w.id}").get_data(as_text=True)):
+        _no_job_names(text)
     worker.run_until_idle()
     page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
-    assert "Processing</h2>" not in page
+    assert "progress" not in page
 
 
 def test_manifest_describes_the_webinar(archive, worker, inputs):

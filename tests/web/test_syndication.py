@@ -2,6 +2,8 @@
 their consumers read them: feedparser, an XML parser, an OpenAPI validator."""
 from __future__ import annotations
 
+import urllib.parse
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import feedparser
@@ -14,6 +16,7 @@ from referencing.jsonschema import DRAFT202012
 from archive.importer import ImportRequest, PresentationInput, SpeakerInput, import_webinar
 from archive.context import Archive
 from archive.models import Webinar
+from archive.storage import content_disposition
 from archive.worker import Worker
 from web import create_app
 from web.openapi import document
@@ -26,12 +29,16 @@ from ..helpers import reload
 def site(minio, inputs, tmp_path_factory):
     archive = Archive.from_settings(make_settings(minio, tmp_path_factory.mktemp("syndication")))
     archive.setup()
+    captions = tmp_path_factory.mktemp("captions") / "talk.vtt"
+    captions.write_text("WEBVTT\n\n00:00.000 --> 00:01.500\n<v Ana Müller>Hello & welcome.\n\n"
+                        "00:01.500 --> 00:03.000\nTwo <i>lines</i>\nof words.\n")
     made = {}
     for name, visibility in (("public", "public"), ("unlisted", "unlisted"), ("private", "private"),
                              ("draft", "draft")):
         made[name] = import_webinar(archive, ImportRequest(
             title=f"The {name} talk", recording=inputs["h264_aac.mp4"], slides=[inputs["deck.pdf"]],
-            visibility=visibility, description=f"What the {name} talk is about & more",
+            visibility=visibility, description=f"What the {name} talk is about & more, *in short*",
+            captions=[("en", captions)],
             series=f"The {name} series", tags=[f"{name} things"],
             speakers=[SpeakerInput(f"Speaker {name}", organisation="Somewhere", bio="Has *spoken*.")],
             presentations=[PresentationInput(f"Speech {name}", speakers=[f"Speaker {name}"], start=1.5)]))
@@ -55,7 +62,7 @@ def test_atom_feed_lists_only_public_webinars(site):
     assert f"http://archive.test/webinars/{made['public'].id}" in links
     assert not any(w.id in link for w in _hidden(made) for link in links)
     entry = next(e for e in feed.entries if made["public"].id in e.link)
-    assert entry.title == "The public talk" and "& more" in entry.summary
+    assert entry.title == "The public talk" and "&amp; more" in entry.summary
 
 
 def test_podcast_feed_has_audio_enclosures_a_podcast_app_accepts(site):
@@ -226,3 +233,77 @@ def test_a_series_has_its_own_feeds_with_only_its_listed_webinars(site):
     for name in ("unlisted", "private", "draft"):
         assert client.get(f"/series/the-{name}-series/feed.atom").status_code == 404
         assert client.get(f"/series/the-{name}-series/podcast.rss").status_code == 404
+
+
+def test_feeds_carry_pictures_and_descriptions_without_markdown(site):
+    _, client, made = site
+    entry = feedparser.parse(client.get("/feed.atom").data).entries
+    entry = next(e for e in entry if made["public"].id in e.link)
+    assert "<em>in short</em>" in entry.summary and "*" not in entry.summary  # sanitised HTML
+    for path in ("/podcast.rss", "/series/the-public-series/podcast.rss"):
+        r = client.get(path)
+        root = ET.fromstring(r.data)
+        itunes = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
+        [item] = root.findall("channel/item")
+        assert item.find("description").text.startswith("<p>What the public talk is about &amp; more, <em>")
+        assert item.find(f"{itunes}summary").text == "What the public talk is about & more, in short"
+        picture = item.find(f"{itunes}image").get("href")
+        assert root.find(f"channel/{itunes}image").get("href") == picture
+        assert picture.startswith("http://archive.test/webinars/") and picture.endswith("/poster")
+        assert client.get(picture.removeprefix("http://archive.test")).status_code == 302
+        assert not feedparser.parse(r.data).bozo
+
+
+def test_the_api_answers_at_its_root_with_its_entry_points(site):
+    _, client, _ = site
+    r = client.get("/api/v1/")
+    assert r.status_code == 200
+    body = r.get_json()
+    _validator("ApiIndex").validate(body)
+    assert body["openapi"] == "http://archive.test/api/v1/openapi.json"
+    for name in ("webinars", "series", "speakers", "search"):
+        assert client.get(body[name].removeprefix("http://archive.test")).status_code == 200, name
+    assert "/" in client.get("/api/v1/openapi.json").get_json()["paths"]
+
+
+def test_unlisted_pages_ask_search_engines_not_to_index_them(site):
+    _, client, made = site
+    for path in (f"/webinars/{made['unlisted'].id}", f"/embed/{made['unlisted'].id}"):
+        for _ in range(2):  # rendered, then from the page cache
+            r = client.get(path)
+            assert r.status_code == 200 and r.headers.get("X-Robots-Tag") == "noindex", path
+            assert '<meta name="robots" content="noindex">' in r.get_data(as_text=True), path
+    for path in (f"/webinars/{made['public'].id}", f"/embed/{made['public'].id}"):
+        r = client.get(path)
+        assert "X-Robots-Tag" not in r.headers and 'name="robots"' not in r.get_data(as_text=True), path
+
+
+def _disposition(redirect) -> str:
+    """The Content-Disposition a presigned redirect asks S3 for."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(redirect.headers["Location"]).query)
+    return query["response-content-disposition"][0]
+
+
+def test_captions_and_all_slides_download_under_the_webinars_name(site):
+    archive, client, made = site
+    w = reload(archive, made["public"].id)
+    [track] = w.captions
+    page = client.get(f"/webinars/{w.id}").get_data(as_text=True)
+    vtt_link = f"/webinars/{w.id}/captions/{track.id}/download.vtt"
+    srt_link = f"/webinars/{w.id}/captions/{track.id}/download.srt"
+    assert f'href="{vtt_link}"' in page and f'href="{srt_link}"' in page
+    r = client.get(vtt_link)
+    assert r.status_code == 302
+    assert _disposition(r) == content_disposition("The public talk (en).vtt")
+    with urllib.request.urlopen(r.headers["Location"]) as got:
+        assert got.read().decode().startswith("WEBVTT")
+    r = client.get(srt_link)
+    assert r.status_code == 200
+    assert r.headers["Content-Disposition"] == content_disposition("The public talk (en).srt")
+    assert r.get_data(as_text=True) == ("1\n00:00:00,000 --> 00:00:01,500\nAna Müller: Hello & welcome.\n\n"
+                                        "2\n00:00:01,500 --> 00:00:03,000\nTwo lines\nof words.\n")
+    assert client.get(f"/webinars/{w.id}/captions/{track.id}/download.txt").status_code == 404
+    assert client.get(f"/webinars/{made['private'].id}/captions/{track.id}/download.srt").status_code == 404
+    r = client.get(f"/webinars/{w.id}/slides.zip")
+    assert r.status_code == 302
+    assert _disposition(r) == content_disposition("The public talk.zip")

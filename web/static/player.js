@@ -303,20 +303,156 @@
     useMp4();
   }
 
-  // -- media-chrome's aria-labels in the page's language (data-labels: English -> translated) --
+  // -- media-chrome's labels in the page's language ------------------------------------
+  // media-chrome 4.19's bundle speaks English only (its other languages ship as separate
+  // ES modules its bundle cannot take in): the page gives the translations (data-labels:
+  // English label -> translated) and they replace media-chrome's aria-labels, also those
+  // inside its shadow roots (the seek and volume sliders). The spoken times ("1 minute,
+  // 5 seconds of 2 minutes") are written anew in the page's language with Intl.
   var controller = media.closest("media-controller");
-  var labels = controller && controller.dataset.labels ? JSON.parse(controller.dataset.labels) : null;
-  if (labels) {
-    var relabel = function (el) {
-      var said = el.getAttribute("aria-label");
-      var says = said && labels[said.toLowerCase()];
-      if (says && says !== said) el.setAttribute("aria-label", says);
-    };
+  var labels = controller && controller.dataset.labels ? JSON.parse(controller.dataset.labels) : {};
+  var lang = (controller && controller.getAttribute("lang")) || document.documentElement.lang || "en";
+  function said(key) { return labels[key] || key; }
+  function relabel(el) {
+    var now = el.getAttribute("aria-label");
+    var says = now && labels[now.toLowerCase()];
+    if (says && says !== now) el.setAttribute("aria-label", says);
+  }
+  var units = ["hour", "minute", "second"].map(function (unit) {
+    try { return new Intl.NumberFormat(lang, { style: "unit", unit: unit, unitDisplay: "long" }); }
+    catch (e) { return null; }
+  });
+  var list = Intl.ListFormat ? new Intl.ListFormat(lang, { style: "narrow", type: "unit" }) : null;
+  function phrase(seconds) {
+    var s = Math.floor(Math.abs(seconds) || 0);
+    var parts = [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60];
+    var words = parts.map(function (n, i) { return n && units[i] ? units[i].format(n) : ""; })
+      .filter(Boolean);
+    if (!words.length) words = [units[2] ? units[2].format(0) : "0"];
+    var text = (list ? list.format(words) : words.join(", ")).replace(/\s+/g, " ");  // Intl's no-break spaces
+    return seconds < 0 ? said("{time} remaining").replace("{time}", text) : text;
+  }
+  function spokenTimes(current, total) {
+    if (!isFinite(current) || !isFinite(total) || !total) return null;
+    return said("{currentTime} of {totalTime}").replace("{currentTime}", phrase(current))
+      .replace("{totalTime}", phrase(total));
+  }
+  function set(el, name, value) {
+    if (value && el.getAttribute(name) !== value) el.setAttribute(name, value);
+  }
+  // The time display is a button whose name must hold the time it shows (WCAG 2.5.3).
+  function timeDisplay(el) {
+    var shown = el.shadowRoot && el.shadowRoot.querySelector("slot");
+    var text = shown ? shown.textContent.replace(/\s+/g, " ").trim() : "";  // its separator is "&nbsp;/&nbsp;"
+    set(el, "aria-label", said("playback time") + (text ? " " + text : ""));
+    if (lang.split("-")[0] !== "en") {
+      var current = el.mediaCurrentTime, total = el.mediaDuration;
+      set(el, "aria-description", el.hasAttribute("remaining") ? phrase(current - total) : spokenTimes(current, total));
+    }
+  }
+  function timeRange(el) {
+    var range = el.shadowRoot && el.shadowRoot.querySelector("[role=slider], input");
+    if (!range) return;
+    relabel(range);
+    if (lang.split("-")[0] !== "en") set(range, "aria-valuetext", spokenTimes(el.mediaCurrentTime, el.mediaDuration));
+  }
+  function watchLabels(el, update) {
+    update(el);
+    var observe = { subtree: true, childList: true, characterData: true, attributes: true,
+                    attributeFilter: ["aria-label", "aria-description", "aria-valuetext", "remaining",
+                                      "mediacurrenttime", "mediaduration"] };
+    var observer = new MutationObserver(function () { update(el); });
+    observer.observe(el, observe);
+    if (el.shadowRoot) observer.observe(el.shadowRoot, observe);
+  }
+  if (controller) {
     relabel(controller);
     controller.querySelectorAll("[aria-label]").forEach(relabel);
     new MutationObserver(function (changes) {
       changes.forEach(function (c) { relabel(c.target); });
     }).observe(controller, { subtree: true, attributes: true, attributeFilter: ["aria-label"] });
+    controller.querySelectorAll("media-time-display").forEach(function (el) { watchLabels(el, timeDisplay); });
+    controller.querySelectorAll("media-time-range").forEach(function (el) { watchLabels(el, timeRange); });
+    controller.querySelectorAll("media-volume-range").forEach(function (el) {
+      watchLabels(el, function (v) {
+        var range = v.shadowRoot && v.shadowRoot.querySelector("[role=slider], input");
+        if (range) relabel(range);
+      });
+    });
+  }
+
+  // -- captions above the controls -------------------------------------------------------
+  // While the control bars show, each cue on screen is placed with its bottom just above
+  // them (as players do), and goes back to its own place when they hide. Cues are moved
+  // through the standard VTTCue settings, so every browser's own caption rendering follows.
+  var bars = controller ? Array.prototype.slice.call(controller.querySelectorAll("media-control-bar")) : [];
+  var moved = [];  // cues placed here: {cue, lift, and the cue's own settings}
+  function controlsShown() {
+    // media-chrome hides the controls of an inactive viewer, unless the media is paused.
+    return controller && (!controller.hasAttribute("userinactive") || controller.hasAttribute("mediapaused"));
+  }
+  var changed = [];  // tracks whose cues moved: redrawn (a paused browser redraws no moved cue by itself)
+  function restore(m) {
+    m.cue.snapToLines = m.snapToLines;
+    m.cue.line = m.line;
+    if (changed.indexOf(m.track) < 0) changed.push(m.track);
+  }
+  // Idempotent: a cue already where it belongs is not touched again (moving a cue can make
+  // the browser announce a cuechange, which calls this again).
+  function placeCues() {
+    var box = media.getBoundingClientRect();
+    var top = Infinity;
+    if (controlsShown()) {
+      bars.forEach(function (bar) {
+        var r = bar.getBoundingClientRect();
+        if (r.height && getComputedStyle(bar).visibility !== "hidden") top = Math.min(top, r.top);
+      });
+    }
+    // In lines counted from the bottom (line -1 is the last), a line being at least the
+    // cue text's default size, 5% of the video's height: the cue's last line ends above the bars.
+    var lift = isFinite(top) && box.height
+      ? -(1 + Math.ceil(Math.max(0, box.bottom - top) / (0.05 * box.height))) : null;
+    var active = [];
+    if (lift !== null) {
+      Array.prototype.forEach.call(media.textTracks, function (track) {
+        if ((track.kind !== "captions" && track.kind !== "subtitles") || track.mode !== "showing") return;
+        Array.prototype.forEach.call(track.activeCues || [], function (cue) {
+          if ("snapToLines" in cue) active.push({ cue: cue, track: track });
+        });
+      });
+    }
+    moved = moved.filter(function (m) {
+      if (m.lift === lift && active.some(function (a) { return a.cue === m.cue; })) return true;
+      restore(m);
+      return false;
+    });
+    active.forEach(function (a) {
+      if (moved.some(function (m) { return m.cue === a.cue; })) return;
+      moved.push({ cue: a.cue, track: a.track, lift: lift, snapToLines: a.cue.snapToLines, line: a.cue.line });
+      a.cue.snapToLines = true;
+      a.cue.line = lift;
+      if (changed.indexOf(a.track) < 0) changed.push(a.track);
+    });
+    changed.forEach(function (track) {
+      if (track.mode !== "showing") return;
+      track.mode = "hidden";
+      track.mode = "showing";
+    });
+    changed = [];
+  }
+  var placing = false;
+  function schedulePlace() {
+    if (placing) return;
+    placing = true;
+    requestAnimationFrame(function () { placing = false; placeCues(); });
+  }
+  if (controller && media.tagName === "VIDEO") {
+    new MutationObserver(schedulePlace).observe(controller, { attributes: true, attributeFilter: ["userinactive", "mediapaused"] });
+    Array.prototype.forEach.call(media.textTracks, function (track) {
+      track.addEventListener("cuechange", schedulePlace);
+    });
+    media.textTracks.addEventListener("change", schedulePlace);
+    window.addEventListener("resize", schedulePlace);
   }
 
   // -- jump links: any element with data-seek="seconds" moves the playhead there -------

@@ -115,8 +115,9 @@
     if (!now) return;
     now.el.classList.add("current");
     if (Date.now() > userScrollUntil && !now.el.hidden) {
-      // Scroll the panel only, never the page.
-      var top = now.el.offsetTop - list.offsetTop - list.clientHeight / 3;
+      // Scroll the panel only, never the page. The list is positioned, so a cue's
+      // offsetTop is already measured from the list's top.
+      var top = now.el.offsetTop - list.clientHeight / 3;
       list.scrollTo({ top: Math.max(0, top), behavior: "smooth" });
     }
   }
