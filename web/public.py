@@ -16,6 +16,7 @@ from archive.handlers.bundle import current_bundle
 from archive.pipeline import LABELS as JOB_LABELS
 from archive.states import AssetStatus
 
+from . import access
 from .browse import filters_from_args, language_name, page_arg, pages_of
 
 
@@ -63,7 +64,8 @@ def count(webinar_id: str, event: str, asset_id: str = "") -> None:
 
 
 def _viewable(session, webinar_id: str):
-    w = queries.viewable(session, webinar_id)
+    """The webinar a visitor may open (signed-in staff: any), or a 404."""
+    w = access.webinar(session, webinar_id)
     if w is None:
         abort(404)
     return w
@@ -190,7 +192,9 @@ def _page_cache() -> OrderedDict:
 @bp.get("/webinars/<webinar_id>")
 def webinar(webinar_id: str):
     if not queries.viewable_now(_archive().catalog.engine, webinar_id):
-        abort(404)
+        if not access.staff_signed_in():
+            abort(404)
+        return _preview(webinar_id)
     count(webinar_id, "view")
     cache, now = _page_cache(), time.monotonic()
     key = (webinar_id, str(get_locale()))  # one rendering per interface language
@@ -206,11 +210,23 @@ def webinar(webinar_id: str):
     return html
 
 
-def _render_webinar(webinar_id: str) -> tuple[str, bool]:
-    """The page, and whether it may be cached (nothing queued or running)."""
+def _preview(webinar_id: str):
+    """A webinar visitors cannot open, as they will see it, for signed-in staff: with a
+    banner saying who else can see it. Never cached, never counted, never indexed."""
+    html, _ = _render_webinar(webinar_id, preview=True)
+    r = current_app.response_class(html, mimetype="text/html")
+    r.headers["Cache-Control"] = "private, no-store"
+    r.headers["X-Robots-Tag"] = "noindex"
+    return r
+
+
+def _render_webinar(webinar_id: str, preview: bool = False) -> tuple[str, bool]:
+    """The page, and whether it may be cached (nothing queued or running). `preview`:
+    staff look at a webinar visitors cannot open; the page says who can."""
     with _archive().catalog.session() as s:
         w = _viewable(s, webinar_id)
         jobs = queries.jobs_of(s, webinar_id)
+    hidden = queries.hidden_from_visitors(w) if preview else None
     rec = w.recording
     captions = captions_for(w)
     # Visitors see progress and a plain sentence per failed file; the errors, ffmpeg's
@@ -223,7 +239,8 @@ def _render_webinar(webinar_id: str) -> tuple[str, bool]:
     html = render_template("webinar.html", webinar=w, recording=rec, player=player_for(w),
                            captions=captions, decks=_decks(w), bundle=current_bundle(w.decks),
                            chapters=url_for("public.chapters", webinar_id=w.id) if chapters_vtt(w) else None,
-                           active_jobs=active, problems=problems, job_labels=labels)
+                           active_jobs=active, problems=problems, job_labels=labels,
+                           staff_preview=hidden)
     return html, not active and w.status != AssetStatus.PROCESSING
 
 
