@@ -62,10 +62,10 @@ def test_caption_files_wait_with_their_language_and_replace_one_of_the_same_lang
         page.goto(f"{live_server}/staff/webinars/{w.id}/upload")
         page.locator("input.uppy-Dashboard-input").first.set_input_files([big, notes])
 
-        # They wait, with the note saying why, and the sizes as the staff pages write them.
-        expect(page.locator("#caption-note")).to_be_visible()
+        # Sizes as the staff pages write them; the files wait, with a note saying why.
         item = page.locator(".uppy-Dashboard-Item", has_text="talk.de.srt")
         expect(item.locator(".uppy-Dashboard-Item-statusSize")).to_have_text(file_size(size))
+        expect(page.locator("#caption-note")).to_be_visible()
         page.wait_for_timeout(300)
         with archive.catalog.session() as s:
             assert s.query(Upload).count() == 0  # nothing sent before the Upload button
