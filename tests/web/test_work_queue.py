@@ -58,6 +58,7 @@ def test_the_staff_pages_say_the_place_in_the_queue_and_what_the_worker_is_on(cl
     page = client.get(f"/staff/webinars/{second}").get_data(as_text=True)
     assert "being checked" in page and "Folien.pdf" in page
     assert "Checking the uploaded file" in page and f"place {place} in the queue" in page
+    assert "1 upload being checked." in client.get(f"/staff/webinars/{second}/edit").get_data(as_text=True)
 
 
 def test_the_cli_says_what_it_waits_behind(archive, busy, minio, tmp_path, monkeypatch, capsys):

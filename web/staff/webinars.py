@@ -35,6 +35,7 @@ def _page(webinar_id: str | None, failed: str | None = None, error: editing.Edit
         w = queries.get(s, webinar_id) if webinar_id else None
         if webinar_id and w is None:
             abort(404)
+        checking = staff_queries.checking(s, webinar_id) if webinar_id else []
         series = [("", "(no series)")] + [(row.id, row.title) for row in editing.series_choices(s)]
     details = editing.Details.of(w) if w is not None else editing.Details(title="", visibility=Visibility.DRAFT)
     return render_template("staff/webinar_form.html", webinar=w, details=details, series=series, zones=ZONES,
@@ -42,7 +43,8 @@ def _page(webinar_id: str | None, failed: str | None = None, error: editing.Edit
                            timestamps=_timestamps(w) if w is not None else "",
                            viewable=w is not None and w.is_viewable(), photo_urls=photo_urls(w),
                            photo_max_bytes=photos.PHOTO_MAX_BYTES, photo_types=photos.ACCEPT,
-                           fmt_start=lambda v: "" if v is None else hms(v), deck_label=staff_queries.deck_label)
+                           fmt_start=lambda v: "" if v is None else hms(v), deck_label=staff_queries.deck_label,
+                           checking=checking)
 
 
 def _timestamps(w) -> str:
