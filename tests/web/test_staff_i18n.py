@@ -31,14 +31,12 @@ def test_the_staff_pages_in_german_and_french(client, archive, inputs):
     assert "New webinar" in english
 
 
-def test_the_upload_page_is_a_staff_page(client, webinar_id):
-    html = client.get(f"/staff/webinars/{webinar_id}/upload").get_data(as_text=True)
+def test_the_upload_page_is_a_staff_page_and_decks_are_listed_by_file_name(client, archive, inputs):
+    w = import_webinar(archive, ImportRequest(title="Decks", slides=[inputs["deck.pdf"]]))
+    html = client.get(f"/staff/webinars/{w.id}/upload").get_data(as_text=True)
     assert 'class="staff-nav"' in html and "Log out" in html
     assert "Staff login" not in html
 
-
-def test_a_deck_is_listed_by_its_file_name(client, archive, inputs):
-    w = import_webinar(archive, ImportRequest(title="Decks", slides=[inputs["deck.pdf"]]))
     assert w.decks[0].info.get("title") == "Test deck"  # what the PDF calls itself
     html = client.get(f"/staff/webinars/{w.id}/edit").get_data(as_text=True)
     assert f'<option value="{w.decks[0].id}" >deck.pdf – Test deck</option>' in html

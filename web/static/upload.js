@@ -275,11 +275,10 @@
   uppy.on("files-added", function (files) {
     Promise.all(files.map(guessLanguage)).then(function () {
       if (uppy.getState().recoveredState) return;  // a reload: resumeWhenComplete carries on
-      var waiting = uppy.getFiles().some(function (f) {
-        return kindOf(f.name) === "captions" && !f.progress.uploadStarted;
-      });
+      var fresh = uppy.getFiles().filter(function (f) { return !f.progress.uploadStarted; });
+      var waiting = fresh.some(function (f) { return kindOf(f.name) === "captions"; });
       if (captionNote) captionNote.hidden = !waiting;
-      if (!waiting) uppy.upload().catch(function () {});
+      if (fresh.length && !waiting) uppy.upload().catch(function () {});
     });
   });
   uppy.on("upload", function () { if (captionNote) captionNote.hidden = true; });
