@@ -1,8 +1,8 @@
 """Caption files in the browser uploader (Debian's chromium through Playwright): they wait
 for the Upload button with the language read from their name ("talk.de.srt": German),
 which staff may change first; a file for a language the webinar has replaces that one, and
-the page says so. Sizes are in the decimal units of every other page (1.5 MB, not Uppy's
-binary 1.4 "MB"). Screenshots of the upload page, the webinar's staff page and its
+the page says so. Sizes are in the decimal units of every other page (1.6 MB for the file
+below, where Uppy's own binary units said 1.5 "MB"). Screenshots of the upload page, the webinar's staff page and its
 preview are left in the test's tmp_path at 1280 and 360 px."""
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_caption_files_wait_with_their_language_and_replace_one_of_the_same_lang
     w = import_webinar(archive, ImportRequest(title="Captions from the browser", recording=inputs["h264_aac.mp4"],
                                               captions=[("de", old)], visibility=Visibility.DRAFT))
     old_id = w.captions[0].id
-    big = tmp_path / "talk.de.srt"  # about 1.5 MB: 1.4 "MB" in Uppy's binary units
+    big = tmp_path / "talk.de.srt"  # about 1.55 MB: 1.5 "MB" in Uppy's binary units
     big.write_text(_srt(21_500))
     size = big.stat().st_size
     binary = f"{size / 1024 ** 2:.1f} MB"
