@@ -15,6 +15,9 @@ _TIME = r"(?:(\d{1,3}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
 _CUE_TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}(.*)$")
 _SPEAKER = re.compile(r"^([^:<>\n]{1,60}):\s+(.+)$", re.S)
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# "talk.de.srt", "talk.pt-BR.vtt": the language is the last part of the name before the extension.
+_LANGUAGE_IN_NAME = re.compile(r"\.([a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)$")
+DEFAULT_LANGUAGE = "en"
 
 
 class CaptionsRejected(Exception):
@@ -32,6 +35,17 @@ def check_language(tag: str) -> str:
     if not _LANGUAGE.match(tag):
         raise CaptionsRejected(f"{tag!r} is not a language tag (like en, de, pt-BR)")
     return tag
+
+
+def language_of_name(filename: str) -> str:
+    """The language a caption file's name gives ("talk.de.srt": de); English without one,
+    and for Zoom's transcript and closed-caption files. The folder import and the browser
+    uploader read names by this one rule."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    if stem.lower().endswith((".transcript", ".cc")) or stem.lower() in ("transcript", "closed_caption"):
+        return DEFAULT_LANGUAGE
+    m = _LANGUAGE_IN_NAME.search(stem)
+    return m.group(1) if m else DEFAULT_LANGUAGE
 
 
 def _seconds(h, m, s, frac) -> float:

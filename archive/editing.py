@@ -25,13 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import intake, queries, search, slidesync, webinars
+from . import captions, intake, queries, search, slidesync, webinars
 from .context import Archive
 from .formatting import hms
 from .intake import ImportRejected
 from .models import (VIEWABLE, VISIBILITIES, Presentation, PresentationSpeaker, Series, Speaker, Tag, Webinar,
                      WebinarSpeaker, new_id, slugify)
-from .states import Visibility
+from .states import AssetStatus, Visibility
 from .storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -247,6 +247,32 @@ def set_visibility(archive: Archive, webinar_id: str, visibility: str) -> Webina
     return _edit(archive, webinar_id, change)
 
 
+# -- caption files -------------------------------------------------------------------------------
+
+def set_caption_language(archive: Archive, webinar_id: str, asset_id: str, language: str) -> Webinar:
+    """Say which language a caption file is in. A language another caption file of the
+    webinar already has is refused: visitors would see two tracks under one label."""
+    language = (language or "").strip()
+    try:
+        captions.check_language(language)
+    except captions.CaptionsRejected as e:
+        raise EditRejected("language", f"Language: {e}.") from e
+
+    def change(s: Session, w: Webinar) -> None:
+        track = next((a for a in w.assets if a.id == asset_id and a.kind == "captions"
+                      and a.status != AssetStatus.REMOVING), None)
+        if track is None:
+            raise EditRejected("asset_id", "Language: that caption file is no longer here.")
+        other = next((a for a in w.assets if a.kind == "captions" and a.id != track.id
+                      and a.status != AssetStatus.REMOVING and (a.info or {}).get("language") == language), None)
+        if other is not None:
+            raise EditRejected("language", f"Language: {other.original_filename} is already the {language} "
+                                           f"captions; remove it first, or upload a new {language} file to "
+                                           "replace it.")
+        track.info = {k: v for k, v in (track.info or {}).items() if k != "label"} | {"language": language}
+    return _edit(archive, webinar_id, change)
+
+
 # -- one transaction per change ----------------------------------------------------------------
 
 def _edit(archive: Archive, webinar_id: str, change: Callable[[Session, Webinar], set[str] | None]) -> Webinar:
@@ -457,7 +483,7 @@ def _fill(w: Webinar, p: Presentation, form: PresentationForm) -> None:
             raise EditRejected("deck_id", "Deck: choose one of this webinar's slide decks.")
         used = next((o for o in w.presentations if o is not p and o.deck_asset_id == deck.id), None)
         if used is not None:
-            raise EditRejected("deck_id", f"Deck: {deck.title} is already the deck of {used.title!r}.")
+            raise EditRejected("deck_id", f"Deck: {deck.original_filename} is already the deck of {used.title!r}.")
     start = _start(form.start)
     _check_within(w, start, "start", "Start")
     p.title, p.deck, p.start_seconds = title, deck, start

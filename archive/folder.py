@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import describe
+from . import captions, describe
 from .importer import ImportRequest
 from .intake import ImportRejected, inside
 from .states import Visibility
@@ -38,7 +38,6 @@ _ZOOM_STAMP = re.compile(r"^GMT(\d{8})-(\d{6})")
 # Zoom's names for its views, best first for a replay of talks with slides.
 _ZOOM_VIEWS = ("shared_screen_with_speaker_view", "shared_screen_with_gallery_view", "_as_", "active_speaker",
                "speaker_view", "shared_screen", "gallery", "_avo_")
-_LANGUAGE_SUFFIX = re.compile(r"\.([a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)$")
 _LOCAL_ZOOM_TITLE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}\.\d{2}\.\d{2} (.+?)(?: \d{9,11})?$")
 
 
@@ -78,11 +77,7 @@ def _view_rank(path: Path) -> tuple[int, int]:
 
 
 def _caption_language(path: Path) -> str:
-    stem = path.name[: -len(path.suffix)]
-    if stem.lower().endswith((".transcript", ".cc")) or stem.lower() in ("transcript", "closed_caption"):
-        return "en"
-    m = _LANGUAGE_SUFFIX.search(stem)
-    return m.group(1) if m else "en"
+    return captions.language_of_name(path.name)
 
 
 def _title(folder: Path) -> str:

@@ -5,11 +5,15 @@ not be processed) and the staff one (errors, ffmpeg's message, the retry command
 """
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .models import VIEWABLE, Asset, Job, Presentation, PresentationSpeaker, Webinar, WebinarSpeaker
-from .states import AssetStatus, JobState
+from .states import AssetStatus, JobState, Visibility
 
 ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
 
@@ -38,6 +42,27 @@ def viewable(session: Session, webinar_id: str) -> Webinar | None:
 
 # Built once: an ORM query costs more than the rest of a cached page.
 _VISIBILITY = select(Webinar.visibility, Webinar.publish_at).where(Webinar.id == bindparam("id"))
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """Why visitors cannot open a webinar that staff can: `reason` is its visibility
+    (draft, private) or "scheduled" (public or unlisted from `publish_at`, local to `zone`)."""
+    reason: str
+    visibility: Visibility
+    publish_at: dt.datetime | None = None
+    zone: str = "UTC"
+
+
+def hidden_from_visitors(w: Webinar, now: dt.datetime | None = None) -> Hidden | None:
+    """None when a visitor may open the webinar by its link; else who may, and from when."""
+    if w.is_viewable(now):
+        return None
+    if w.visibility in VIEWABLE.visibilities and w.publish_at is not None:
+        at = w.publish_at.replace(tzinfo=dt.timezone.utc)
+        zone = w.timezone or "UTC"
+        return Hidden("scheduled", Visibility(w.visibility), at.astimezone(ZoneInfo(zone)), zone)
+    return Hidden(str(w.visibility), Visibility(w.visibility))
 
 
 def viewable_now(engine: Engine, webinar_id: str) -> bool:

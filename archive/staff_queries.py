@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from .models import Asset, Job, Upload, Webinar
-from .pipeline import LABELS
-from .states import AssetStatus, JobState
+from .models import utcnow
+from .pipeline import GRAPH, LABELS, quick_kinds
+from .states import AssetStatus, JobState, UploadState
 
 JOB_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.FAILED, JobState.DONE)
 _NEEDS_A_LOOK = (JobState.RUNNING, JobState.QUEUED, JobState.FAILED, JobState.DONE)  # first to last
@@ -26,6 +27,13 @@ class Note:
 
 def label(kind: str) -> str:
     return LABELS.get(kind, kind)
+
+
+def deck_label(deck: Asset) -> str:
+    """A deck as staff chose it: its file name, then the title its PDF gives, if another."""
+    title = ((deck.info or {}).get("title") or "").strip()
+    name = deck.original_filename
+    return f"{name} – {title}" if title and title != name else name
 
 
 def webinars(session: Session) -> list[Webinar]:
@@ -61,6 +69,54 @@ def counts(session: Session) -> dict[str, int]:
     """How many jobs are in each state."""
     found = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
     return {state: found.get(state, 0) for state in JOB_STATES}
+
+
+def queue(session: Session) -> list[Job]:
+    """The jobs no worker has taken yet, in the order workers take them (archive/jobs.py's
+    claim): quick kinds first (the check of an upload, captions), then the oldest."""
+    quick = sorted(quick_kinds(GRAPH))
+    return list(session.scalars(
+        select(Job).where(Job.state == JobState.QUEUED)
+        .options(selectinload(Job.asset).selectinload(Asset.webinar),
+                 selectinload(Job.upload).selectinload(Upload.webinar))
+        .order_by(case((Job.kind.in_(quick), 0), else_=1), Job.created_at, Job.id)))
+
+
+def places(session: Session) -> dict[int, int]:
+    """Each queued job's place in the queue: 1 is the next one a worker takes."""
+    return {job.id: n for n, job in enumerate(queue(session), 1)}
+
+
+def running(session: Session) -> list[Job]:
+    """The jobs workers are on now (a lease that has not run out), oldest first."""
+    return list(session.scalars(
+        select(Job).where(Job.state == JobState.RUNNING, Job.lease_expires_at >= utcnow())
+        .options(selectinload(Job.asset).selectinload(Asset.webinar),
+                 selectinload(Job.upload).selectinload(Upload.webinar))
+        .order_by(Job.started_at, Job.id)))
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What a webinar's waiting work waits behind: the jobs ahead of its first queued job
+    and the jobs workers are on."""
+    place: int  # of the webinar's first queued job; 0: none of its jobs is queued
+    ahead: int  # jobs of other webinars or uploads that go before it
+    running: list[Job]
+
+
+def waiting(session: Session, webinar_id: str) -> Waiting:
+    ordered = queue(session)
+    mine = [n for n, j in enumerate(ordered, 1) if j.webinar_id == webinar_id]
+    place = mine[0] if mine else 0
+    return Waiting(place, max(0, place - 1), running(session))
+
+
+def checking(session: Session, webinar_id: str) -> list[Upload]:
+    """Uploads of the webinar whose content a worker has yet to check: not files yet."""
+    return list(session.scalars(
+        select(Upload).where(Upload.webinar_id == webinar_id, Upload.state == UploadState.CHECKING)
+        .order_by(Upload.created_at)))
 
 
 def warnings(asset: Asset) -> list[Note]:

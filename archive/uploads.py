@@ -18,7 +18,7 @@ from urllib.parse import quote
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from . import intake, jobs
+from . import captions, intake, jobs
 from .context import Archive
 from .formatting import file_size
 from .handlers.common import Original, Outcome
@@ -92,6 +92,13 @@ def _replaceable(s, webinar_id: str, kind: str, asset_id: str) -> Asset | None:
     return a if a is not None and a.webinar_id == webinar_id and a.kind == kind and a.served else None
 
 
+def captions_in(s: Session, webinar_id: str, language: str) -> Asset | None:
+    """The webinar's served caption file in `language`, if it has one: a new file in that
+    language replaces it (a webinar never shows two tracks under one label)."""
+    return next((a for a in s.scalars(select(Asset).where(Asset.webinar_id == webinar_id, Asset.kind == "captions"))
+                 if a.served and (a.info or {}).get("language") == language), None)
+
+
 def create(archive: Archive, owner: str, webinar_id: str, kind: str, filename: str, size: int,
            language: str | None = None, replaces: str | None = None) -> Upload:
     """Check what can be checked before any byte is sent and start the multipart upload.
@@ -112,8 +119,13 @@ def create(archive: Archive, owner: str, webinar_id: str, kind: str, filename: s
     limit = size_limit(archive.settings, kind)
     if size > limit:
         raise UploadRefused(f"{filename}: {file_size(size)} is more than the {file_size(limit)} accepted for {kind}")
-    if kind == "captions" and not language:
-        raise UploadRefused(f"{filename}: captions need a language")
+    if kind == "captions":
+        # Not given: read from the name as the folder import does ("talk.de.srt": de).
+        language = (language or "").strip() or captions.language_of_name(filename)
+        try:
+            captions.check_language(language)
+        except captions.CaptionsRejected as e:
+            raise UploadRefused(f"{filename}: {e}") from e
     with archive.catalog.session() as s:
         webinar = s.get(Webinar, webinar_id)
         if webinar is None:
@@ -123,6 +135,8 @@ def create(archive: Archive, owner: str, webinar_id: str, kind: str, filename: s
                 raise UploadRefused(f"{filename}: the file to replace is not a {kind} file of this webinar")
         elif kind == "recording" and webinar.recording is not None:
             replaces = webinar.recording.id
+        elif kind == "captions" and (same := captions_in(s, webinar_id, language)) is not None:
+            replaces = same.id
     upload_id = new_id()
     key = object_key(webinar_id, upload_id, ext)
     metadata = {"filename": quote(filename, safe=""), "owner": quote(owner, safe="")}
@@ -313,6 +327,12 @@ def record_check(session: Session, store, job: Job, state: str, outcome: Outcome
         info = dict(outcome.info)
         if info.get("replaces") and _replaceable(session, upload.webinar_id, upload.kind, info["replaces"]) is None:
             del info["replaces"]  # removed meanwhile: simply added
+        if upload.kind == "captions" and not info.get("replaces"):
+            # Captions in a language the webinar got meanwhile (another upload, a change of
+            # language): replaced all the same, never a second track under the same label.
+            same = captions_in(session, upload.webinar_id, upload.language or "")
+            if same is not None:
+                info["replaces"] = same.id
         position = session.scalar(select(func.coalesce(func.max(Asset.position), -1))
                                   .where(Asset.webinar_id == upload.webinar_id)) + 1
         asset = Asset(id=upload.id, webinar_id=upload.webinar_id, kind=upload.kind, position=position,

@@ -125,6 +125,27 @@ def cmd_worker(args) -> int:
     return 0
 
 
+WAIT_NOTE_SECONDS = 15  # `--wait` says what it waits for once nothing has moved this long
+
+
+def waiting_note(waiting: staff_queries.Waiting) -> str:
+    """What a webinar's queued work waits behind, in a sentence for the operator."""
+    if not waiting.running:
+        return "still waiting for a worker; is `webinar-archive worker` (or scripts/run) running?"
+    busy = "; ".join(f"{staff_queries.label(j.kind)} of {j.filename} (“{j.webinar.title}”, {j.progress}%)"
+                     for j in waiting.running)
+    ahead = (f"{waiting.ahead} job(s) go before this webinar's" if waiting.ahead
+             else "this webinar's jobs are next")
+    return f"waiting for the worker, busy with {busy}; {ahead}"
+
+
+def _queue(waiting: staff_queries.Waiting) -> dict:
+    """The same for `status --json`."""
+    return {"place": waiting.place, "ahead": waiting.ahead,
+            "worker_on": [{"job": j.id, "kind": j.kind, "label": staff_queries.label(j.kind), "file": j.filename,
+                           "webinar": j.webinar_id, "progress": j.progress} for j in waiting.running]}
+
+
 def _wait(archive: Archive, webinar_id: str, timeout: float) -> Webinar:
     deadline = time.monotonic() + timeout
     hinted = False
@@ -133,13 +154,12 @@ def _wait(archive: Archive, webinar_id: str, timeout: float) -> Webinar:
         with archive.catalog.session() as s:
             w = queries.get(s, webinar_id)
             unclaimed, active = queries.pending_jobs(s, webinar_id)
-        # Ended: failed, or ready with every later rendition done too.
-        if w.status == AssetStatus.FAILED or (w.status == AssetStatus.READY and not active):
-            return w
-        if not hinted and unclaimed and time.monotonic() - started > 15:
-            print("webinar-archive: still waiting for a worker; is `webinar-archive worker` "
-                  "(or scripts/run) running?", file=sys.stderr)
-            hinted = True
+            # Ended: failed, or ready with every later rendition done too.
+            if w.status == AssetStatus.FAILED or (w.status == AssetStatus.READY and not active):
+                return w
+            if not hinted and unclaimed and time.monotonic() - started >= WAIT_NOTE_SECONDS:
+                print(f"webinar-archive: {waiting_note(staff_queries.waiting(s, webinar_id))}", file=sys.stderr)
+                hinted = True
         if time.monotonic() > deadline:
             raise TimeoutError
         time.sleep(0.5)
@@ -261,6 +281,9 @@ def cmd_status(args) -> int:
     with archive.catalog.session() as s:
         w = queries.get(s, args.webinar_id)
         result = w and queries.staff_status(s, w, archive.settings.public_url)
+        waiting = w and staff_queries.waiting(s, w.id)
+        if waiting and waiting.place:  # work of this webinar waits for a worker: behind what
+            result["queue"] = _queue(waiting)
     if w is None:
         print(f"webinar-archive: no webinar {args.webinar_id}", file=sys.stderr)
         return EXIT_REJECTED

@@ -22,10 +22,12 @@ from collections import OrderedDict
 
 from flask import Blueprint, Response, abort, current_app, redirect
 
-from archive import hls, queries
+from archive import hls
 from archive.context import Archive
 from archive.states import AssetStatus
 from archive.storage import StorageError
+
+from . import access
 
 bp = Blueprint("media", __name__)
 
@@ -98,7 +100,7 @@ def _redirect(key: str) -> Response:
 
 def _asset(webinar_id: str, asset_id: str, kind: str):
     with _archive().catalog.session() as s:
-        w = queries.viewable(s, webinar_id)
+        w = access.webinar(s, webinar_id)
         if w is None:
             abort(404)
         a = next((a for a in w.served_assets if a.id == asset_id and a.kind == kind and a.status == AssetStatus.READY), None)
@@ -198,7 +200,7 @@ def recording_direct(webinar_id: str, asset_id: str):
     it made): an app URL like the others, so the player renews its link as it plays and an
     unpublished webinar stops answering."""
     with _archive().catalog.session() as s:
-        w = queries.viewable(s, webinar_id)
+        w = access.webinar(s, webinar_id)
         a = next((a for a in w.served_assets if a.id == asset_id and a.kind == "recording"), None) if w else None
     if a is None or not a.info.get("direct_play"):
         abort(404)

@@ -18,6 +18,7 @@ from archive.pipeline import NOTES as JOB_NOTES
 from archive.states import AssetStatus, Visibility
 from archive.storage import StorageError, content_disposition
 
+from . import access
 from .browse import filters_from_args, language_name, page_arg, pages_of
 
 
@@ -73,7 +74,8 @@ def count(webinar_id: str, event: str, asset_id: str = "") -> None:
 
 
 def _viewable(session, webinar_id: str):
-    w = queries.viewable(session, webinar_id)
+    """The webinar a visitor may open (signed-in staff: any), or a 404."""
+    w = access.webinar(session, webinar_id)
     if w is None:
         abort(404)
     return w
@@ -228,7 +230,9 @@ def _page_cache() -> OrderedDict:
 @bp.get("/webinars/<webinar_id>")
 def webinar(webinar_id: str):
     if not queries.viewable_now(_archive().catalog.engine, webinar_id):
-        abort(404)
+        if not access.staff_signed_in():
+            abort(404)
+        return _preview(webinar_id)
     count(webinar_id, "view")
     cache, now = _page_cache(), time.monotonic()
     key = (webinar_id, str(get_locale()))  # one rendering per interface language
@@ -242,6 +246,16 @@ def webinar(webinar_id: str):
         while len(cache) > PAGE_CACHE_SIZE:
             cache.popitem(last=False)
     return _page(html, unlisted)
+
+
+def _preview(webinar_id: str):
+    """A webinar visitors cannot open, as they will see it, for signed-in staff: with a
+    banner saying who else can see it. Never cached, never counted, never indexed."""
+    html, _, _ = _render_webinar(webinar_id, preview=True)
+    r = current_app.response_class(html, mimetype="text/html")
+    r.headers["Cache-Control"] = "private, no-store"
+    r.headers["X-Robots-Tag"] = "noindex"
+    return r
 
 
 def _page(html: str, unlisted: bool):
@@ -268,11 +282,13 @@ def progress_notes(jobs: list) -> list[str]:
     return notes
 
 
-def _render_webinar(webinar_id: str) -> tuple[str, bool, bool]:
-    """The page, whether it may be cached (nothing queued or running), and whether it is unlisted."""
+def _render_webinar(webinar_id: str, preview: bool = False) -> tuple[str, bool, bool]:
+    """The page, whether it may be cached (nothing queued or running), and whether it is
+    unlisted. `preview`: staff look at a webinar visitors cannot open; the page says who can."""
     with _archive().catalog.session() as s:
         w = _viewable(s, webinar_id)
         jobs = queries.jobs_of(s, webinar_id)
+    hidden = queries.hidden_from_visitors(w) if preview else None
     rec = w.recording
     captions = captions_for(w)
     # Visitors see a plain sentence per kind of work under way and per failed file; the
@@ -286,7 +302,7 @@ def _render_webinar(webinar_id: str) -> tuple[str, bool, bool]:
                            captions=captions, decks=_decks(w), bundle=current_bundle(w.decks),
                            chapters=url_for("public.chapters", webinar_id=w.id) if chapters_vtt(w) else None,
                            active_jobs=active, progress=progress_notes(active), problems=problems,
-                           noindex=unlisted(w))
+                           noindex=unlisted(w), staff_preview=hidden)
     return html, not active and w.status != AssetStatus.PROCESSING, unlisted(w)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from archive import queries, uploads
+from archive import captions, queries, uploads
 from archive.context import Archive
 from archive.states import UploadState
 from archive.storage import StorageError
@@ -94,7 +94,22 @@ def create():
     # browser cuts the file in parts of exactly `partBytes` (the last one shorter): only
     # those are signed.
     part = uploads.part_size(up.size, _part_bytes())
-    return jsonify(uploadId=up.id, key=up.key, partBytes=part, partCount=uploads.part_count(up.size, part)), 201
+    answer = dict(uploadId=up.id, key=up.key, partBytes=part, partCount=uploads.part_count(up.size, part))
+    if up.kind == "captions":
+        answer["language"] = up.language
+        with _archive().catalog.session() as s:
+            same = uploads.captions_in(s, up.webinar_id, up.language or "")
+        if same is not None and same.id != body.get("replaces"):
+            answer["replacing"] = same.original_filename  # said on the page once it is received
+    return jsonify(answer), 201
+
+
+@bp.get("/staff/uploads/caption-language")
+@staff_required()
+def caption_language():
+    """The language a caption file's name gives, as the upload will take it unless staff
+    choose another: shown in the uploader before the file goes."""
+    return jsonify(language=captions.language_of_name(request.args.get("filename", "")))
 
 
 @bp.get("/staff/uploads/<upload_id>")

@@ -8,6 +8,7 @@ import functools
 from typing import TypeVar
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -50,7 +51,7 @@ def staff_required(role: str | None = None):
                 if wants_json():
                     return jsonify(error="forbidden"), 403
                 return render_template("staff/error.html", code=403,
-                                       message="Your role does not allow this page."), 403
+                                       message=gettext("Your role does not allow this page.")), 403
             return view(*args, **kwargs)
         return wrapper
     return decorate
@@ -70,7 +71,30 @@ def unauthorized():
     return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
 
 
+def N_(text: str) -> str:
+    """Marks a text for the catalogs; `state_name` translates it where it is shown."""
+    return text
+
+
+# The words of archive/states.py (and roles, kinds) as the staff pages show them.
+_STATE_NAMES = {
+    "queued": N_("queued"), "processing": N_("processing"), "ready": N_("ready"), "failed": N_("failed"),
+    "removing": N_("removing"), "running": N_("running"), "done": N_("done"),
+    "attention": N_("ready, with warnings"),
+    "draft": N_("draft"), "public": N_("public"), "unlisted": N_("unlisted"), "private": N_("private"),
+    "recording": N_("recording"), "slides": N_("slides"), "captions": N_("captions"),
+    "admin": N_("admin"), "editor": N_("editor"),
+}
+
+
+def state_name(state: str) -> str:
+    """A state, visibility, kind or role in the reader's language."""
+    name = _STATE_NAMES.get(str(state))
+    return gettext(name) if name else str(state)
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["state_name"] = state_name
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -85,5 +109,5 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return jsonify(error=e.description), 400
         return render_template("staff/error.html", code=400,
-                               message="The form had expired or was not sent by this site. "
-                                       "Go back, reload the page and try again."), 400
+                               message=gettext("The form had expired or was not sent by this site. "
+                                               "Go back, reload the page and try again.")), 400

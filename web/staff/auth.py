@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from archive import accounts
@@ -42,11 +43,11 @@ def login_post():
     limits: SignInLimits = current_app.extensions["sign_in_limits"]
     client = request.remote_addr or ""  # the proxy's, unless WEBINAR_ARCHIVE_TRUSTED_PROXIES says otherwise
     if not limits.begin(client, email):
-        return _login_page("Too many sign-in attempts. Wait a few minutes and try again.", 429, email)
+        return _login_page(_("Too many sign-in attempts. Wait a few minutes and try again."), 429, email)
     with archive().catalog.transaction() as s:
         user = accounts.authenticate(s, email, request.form.get("password", ""))
     if user is None:
-        return _login_page("Wrong e-mail address or password.", 401, email)
+        return _login_page(_("Wrong e-mail address or password."), 401, email)
     limits.succeeded(client, email)
     session.clear()  # nothing from before the sign-in carries over (old CSRF token included)
     login_user(user)

@@ -4,6 +4,7 @@ only; public pages show none of them."""
 from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from archive import jobs as job_queue
 from archive import pipeline, staff_queries
@@ -29,7 +30,10 @@ def jobs():
     with archive().catalog.session() as s:
         rows = staff_queries.jobs(s, state=state)
         counts = staff_queries.counts(s)
-    return render_template("staff/jobs.html", jobs=rows, counts=counts, state=state, q=staff_queries)
+        places = staff_queries.places(s)
+        running = staff_queries.running(s)
+    return render_template("staff/jobs.html", jobs=rows, counts=counts, state=state, q=staff_queries,
+                           places=places, running=running)
 
 
 @bp.get("/jobs.json")
@@ -39,7 +43,9 @@ def jobs_json():
     with archive().catalog.session() as s:
         rows = staff_queries.jobs(s, state=request.args.get("state") or None,
                                   webinar_id=request.args.get("webinar") or None)
+        places = staff_queries.places(s)
         return jsonify(jobs=[{
+            "place": places.get(j.id),  # in the queue, 1 next; None unless queued
             "id": j.id, "webinar_id": j.webinar_id, "asset_id": j.asset_id, "upload_id": j.upload_id,
             "filename": j.filename, "kind": j.kind,
             "label": staff_queries.label(j.kind), "state": j.state, "progress": j.progress,
@@ -54,7 +60,11 @@ def webinar(webinar_id: str):
     with archive().catalog.session() as s:
         w = found_or_404(staff_queries.webinar(s, webinar_id))
         rows = staff_queries.jobs(s, webinar_id=webinar_id)
-    return render_template("staff/webinar.html", webinar=w, jobs=rows, q=staff_queries)
+        places = staff_queries.places(s)
+        checking = staff_queries.checking(s, webinar_id)
+        running = staff_queries.running(s)
+    return render_template("staff/webinar.html", webinar=w, jobs=rows, q=staff_queries, places=places,
+                           checking=checking, running=running)
 
 
 @bp.post("/jobs/<int:job_id>/retry")
@@ -71,6 +81,6 @@ def retry(job_id: int):
     else:
         if wants_json():
             return jsonify(id=job.id, state=job.state)
-        flash(f"Job {job.id} is queued again.", "ok")
+        flash(_("Job %(id)d is queued again.", id=job.id), "ok")
     back = request.form.get("back") or ""
     return redirect(back if back.startswith("/staff/") and not back.startswith("//") else url_for("staff.jobs"))

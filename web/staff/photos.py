@@ -4,6 +4,7 @@ and recorded. No byte of the photo passes through here; the rules live in archiv
 from __future__ import annotations
 
 from flask import current_app, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
 
 from archive import browse, photos
 from archive.models import Speaker
@@ -19,7 +20,7 @@ def _error(message: str, status: int):
 
 def _store_down(e: StorageError):
     current_app.logger.warning("storage error with a speaker's photo: %s", e)
-    return _error("The file store is not answering; try again in a moment.", 503)
+    return _error(_("The file store is not answering; try again in a moment."), 503)
 
 
 def photo_url(session, sp: Speaker) -> str | None:
@@ -46,7 +47,7 @@ def photo_start(speaker_id: str):
     try:
         return jsonify(photos.start(archive(), speaker_id))
     except photos.SpeakerNotFound:
-        return _error("No such speaker (reload the page).", 404)
+        return _error(_("No such speaker (reload the page)."), 404)
     except StorageError as e:
         return _store_down(e)
 
@@ -59,13 +60,14 @@ def photo_finish(speaker_id: str):
     try:
         sp = photos.finish(archive(), speaker_id, key)
     except photos.SpeakerNotFound:
-        return _error("No such speaker (reload the page).", 404)
+        return _error(_("No such speaker (reload the page)."), 404)
     except photos.PhotoRefused as e:
         return _error(str(e), 422)
     except StorageError as e:
         return _store_down(e)
     # A fresh link to the new key: the public route may be cached by the browser.
-    return jsonify(key=sp.photo_key, url=links().url(sp.photo_key), message=f"Saved the photo of {sp.name}.")
+    return jsonify(key=sp.photo_key, url=links().url(sp.photo_key),
+                   message=_("Saved the photo of %(name)s.", name=sp.name))
 
 
 @bp.post("/speakers/<speaker_id>/photo/remove")
@@ -75,16 +77,16 @@ def photo_remove(speaker_id: str):
     back = (url_for("staff.edit_webinar", webinar_id=webinar_id, _anchor=f"speaker-{speaker_id}")
             if webinar_id else url_for("staff.home"))
     if request.form.get("confirm") != "yes":
-        flash("The photo was not removed: use the Remove photo button of the speaker.", "error")
+        flash(_("The photo was not removed: use the Remove photo button of the speaker."), "error")
         return redirect(back)
     try:
         sp = photos.remove_photo(archive(), speaker_id)
     except photos.SpeakerNotFound:
-        flash("No such speaker (reload the page).", "error")
+        flash(_("No such speaker (reload the page)."), "error")
         return redirect(back)
     except StorageError as e:
         current_app.logger.warning("storage error removing a speaker's photo: %s", e)
-        flash("The file store is not answering; try again in a moment.", "error")
+        flash(_("The file store is not answering; try again in a moment."), "error")
         return redirect(back)
-    flash(f"Removed the photo of {sp.name}.", "ok")
+    flash(_("Removed the photo of %(name)s.", name=sp.name), "ok")
     return redirect(back)

@@ -4,6 +4,7 @@ without it nothing is deleted and the form is shown again with a message."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from archive import removal, staff_queries
 
@@ -28,11 +29,11 @@ def delete_webinar_post(webinar_id: str):
         title = found_or_404(staff_queries.webinar(s, webinar_id)).title
     typed = (request.form.get("confirm_title") or "").strip()
     if typed != title.strip():
-        message = ("Type the webinar's title exactly to confirm: nothing was deleted." if typed else
-                   "Nothing was deleted: type the webinar's title to confirm.")
+        message = (_("Type the webinar’s title exactly to confirm: nothing was deleted.") if typed else
+                   _("Nothing was deleted: type the webinar’s title to confirm."))
         return _confirm_page(webinar_id, message)
     removed = found_or_404(removal.delete_webinar(archive(), webinar_id))
-    flash(f"“{title}” was deleted with its {len(removed.asset_ids)} file(s).", "ok")
+    flash(_("“%(title)s” was deleted with its %(n)d file(s).", title=title, n=len(removed.asset_ids)), "ok")
     return redirect(url_for("staff.home"))
 
 
@@ -43,7 +44,7 @@ def remove_file(webinar_id: str, asset_id: str):
         w = found_or_404(staff_queries.webinar(s, webinar_id))
         asset = found_or_404(next((a for a in w.assets if a.id == asset_id), None))
     if request.form.get("confirm") != "yes":
-        flash(f"{asset.original_filename} was not removed: tick the box to confirm.", "error")
+        flash(_("%(name)s was not removed: tick the box to confirm.", name=asset.original_filename), "error")
     elif removal.remove_asset(archive(), asset_id) is not None:
-        flash(f"{asset.original_filename} was removed.", "ok")
+        flash(_("%(name)s was removed.", name=asset.original_filename), "ok")
     return redirect(url_for("staff.webinar", webinar_id=webinar_id))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from archive import accounts
 
@@ -17,7 +18,7 @@ def users():
                            min_password=accounts.MIN_PASSWORD_LENGTH)
 
 
-def _change(user_id: int, change, done: str):
+def _change(user_id: int, change, done):
     try:
         with archive().catalog.transaction() as s:
             user = accounts.get(s, user_id)
@@ -28,7 +29,7 @@ def _change(user_id: int, change, done: str):
     except accounts.AccountError as e:
         flash(str(e), "error")
     else:
-        flash(done.format(email=email), "ok")
+        flash(done(email), "ok")
     return redirect(url_for("staff.users"))
 
 
@@ -43,7 +44,7 @@ def add_user():
     except accounts.AccountError as e:
         flash(str(e), "error")
     else:
-        flash(f"Added {email} ({role}).", "ok")
+        flash(_("Added %(email)s (%(role)s).", email=email, role=role), "ok")
     return redirect(url_for("staff.users"))
 
 
@@ -51,16 +52,17 @@ def add_user():
 @staff_required("admin")
 def set_role(user_id: int):
     role = request.form.get("role", "")
-    return _change(user_id, lambda s, u: accounts.set_role(s, u, role), f"{{email}} is now {role}.")
+    return _change(user_id, lambda s, u: accounts.set_role(s, u, role),
+                   lambda email: _("%(email)s is now %(role)s.", email=email, role=role))
 
 
 @bp.post("/users/<int:user_id>/deactivate")
 @staff_required("admin")
 def deactivate(user_id: int):
-    return _change(user_id, accounts.deactivate, "{email} can no longer sign in.")
+    return _change(user_id, accounts.deactivate, lambda email: _("%(email)s can no longer sign in.", email=email))
 
 
 @bp.post("/users/<int:user_id>/activate")
 @staff_required("admin")
 def activate(user_id: int):
-    return _change(user_id, accounts.activate, "{email} can sign in again.")
+    return _change(user_id, accounts.activate, lambda email: _("%(email)s can sign in again.", email=email))

@@ -10,11 +10,13 @@ import zoneinfo
 from collections.abc import Callable
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
-from archive import editing, photos, queries
+from archive import editing, photos, queries, staff_queries
 from archive.formatting import hms
 from archive.states import Visibility
 
+from ..browse import language_name
 from . import archive, bp, staff_required
 from .photos import photo_urls
 
@@ -33,6 +35,7 @@ def _page(webinar_id: str | None, failed: str | None = None, error: editing.Edit
         w = queries.get(s, webinar_id) if webinar_id else None
         if webinar_id and w is None:
             abort(404)
+        checking = staff_queries.checking(s, webinar_id) if webinar_id else []
         series = [("", "(no series)")] + [(row.id, row.title) for row in editing.series_choices(s)]
     details = editing.Details.of(w) if w is not None else editing.Details(title="", visibility=Visibility.DRAFT)
     return render_template("staff/webinar_form.html", webinar=w, details=details, series=series, zones=ZONES,
@@ -40,7 +43,8 @@ def _page(webinar_id: str | None, failed: str | None = None, error: editing.Edit
                            timestamps=_timestamps(w) if w is not None else "",
                            viewable=w is not None and w.is_viewable(), photo_urls=photo_urls(w),
                            photo_max_bytes=photos.PHOTO_MAX_BYTES, photo_types=photos.ACCEPT,
-                           fmt_start=lambda v: "" if v is None else hms(v))
+                           fmt_start=lambda v: "" if v is None else hms(v), deck_label=staff_queries.deck_label,
+                           checking=checking)
 
 
 def _timestamps(w) -> str:
@@ -92,7 +96,7 @@ def create_webinar():
         w = editing.create_webinar(archive(), _details(request.form))
     except editing.EditRejected as e:
         return _page(None, "details", e)
-    flash(f"Created “{w.title}”. Add its speakers and presentations, then upload its files.", "ok")
+    flash(_("Created “%(title)s”. Add its speakers and presentations, then upload its files.", title=w.title), "ok")
     return redirect(url_for("staff.edit_webinar", webinar_id=w.id))
 
 
@@ -105,22 +109,22 @@ def edit_webinar(webinar_id: str):
 @bp.post("/webinars/<webinar_id>/edit")
 @staff_required()
 def save_webinar(webinar_id: str):
-    return _change(webinar_id, "details", "details", "Saved the details.",
+    return _change(webinar_id, "details", "details", _("Saved the details."),
                    lambda: editing.update_webinar(archive(), webinar_id, _details(request.form)))
 
 
 @bp.post("/webinars/<webinar_id>/publish")
 @staff_required()
 def publish(webinar_id: str):
-    return _change(webinar_id, "publish", "publish", "Published: anyone can find and watch it now"
-                   " (from its publish time, if one is set).",
+    return _change(webinar_id, "publish", "publish",
+                   _("Published: anyone can find and watch it now (from its publish time, if one is set)."),
                    lambda: editing.set_visibility(archive(), webinar_id, Visibility.PUBLIC))
 
 
 @bp.post("/webinars/<webinar_id>/unpublish")
 @staff_required()
 def unpublish(webinar_id: str):
-    return _change(webinar_id, "publish", "publish", "Unpublished: it is a draft again, seen by staff only.",
+    return _change(webinar_id, "publish", "publish", _("Unpublished: it is a draft again, seen by staff only."),
                    lambda: editing.set_visibility(archive(), webinar_id, Visibility.DRAFT))
 
 
@@ -134,28 +138,29 @@ def _speaker_form() -> editing.SpeakerForm:
 @bp.post("/webinars/<webinar_id>/speakers/add")
 @staff_required()
 def add_speaker(webinar_id: str):
-    return _change(webinar_id, "speaker-new", "speakers", f"Added {request.form.get('name', '').strip()}.",
+    return _change(webinar_id, "speaker-new", "speakers",
+                   _("Added %(name)s.", name=request.form.get('name', '').strip()),
                    lambda: editing.add_speaker(archive(), webinar_id, _speaker_form()))
 
 
 @bp.post("/webinars/<webinar_id>/speakers/save")
 @staff_required()
 def save_speaker(webinar_id: str):
-    return _item_change(webinar_id, "speaker", f"Saved {request.form.get('name', '').strip()}.",
+    return _item_change(webinar_id, "speaker", _("Saved %(name)s.", name=request.form.get('name', '').strip()),
                         lambda sid: editing.edit_speaker(archive(), webinar_id, sid, _speaker_form()))
 
 
 @bp.post("/webinars/<webinar_id>/speakers/remove")
 @staff_required()
 def remove_speaker(webinar_id: str):
-    return _item_change(webinar_id, "speaker", "Removed the speaker from this webinar.",
+    return _item_change(webinar_id, "speaker", _("Removed the speaker from this webinar."),
                         lambda sid: editing.remove_speaker(archive(), webinar_id, sid))
 
 
 @bp.post("/webinars/<webinar_id>/speakers/move")
 @staff_required()
 def move_speaker(webinar_id: str):
-    return _item_change(webinar_id, "speaker", "Moved the speaker.",
+    return _item_change(webinar_id, "speaker", _("Moved the speaker."),
                         lambda sid: editing.move_speaker(archive(), webinar_id, sid, request.form.get("direction", "")))
 
 
@@ -171,28 +176,29 @@ def _presentation_form() -> editing.PresentationForm:
 @staff_required()
 def add_presentation(webinar_id: str):
     return _change(webinar_id, "presentation-new", "presentations",
-                   f"Added “{request.form.get('title', '').strip()}”.",
+                   _("Added “%(title)s”.", title=request.form.get('title', '').strip()),
                    lambda: editing.add_presentation(archive(), webinar_id, _presentation_form()))
 
 
 @bp.post("/webinars/<webinar_id>/presentations/save")
 @staff_required()
 def save_presentation(webinar_id: str):
-    return _item_change(webinar_id, "presentation", f"Saved “{request.form.get('title', '').strip()}”.",
+    return _item_change(webinar_id, "presentation",
+                        _("Saved “%(title)s”.", title=request.form.get('title', '').strip()),
                         lambda pid: editing.edit_presentation(archive(), webinar_id, pid, _presentation_form()))
 
 
 @bp.post("/webinars/<webinar_id>/presentations/remove")
 @staff_required()
 def remove_presentation(webinar_id: str):
-    return _item_change(webinar_id, "presentation", "Removed the presentation.",
+    return _item_change(webinar_id, "presentation", _("Removed the presentation."),
                         lambda pid: editing.remove_presentation(archive(), webinar_id, pid))
 
 
 @bp.post("/webinars/<webinar_id>/presentations/move")
 @staff_required()
 def move_presentation(webinar_id: str):
-    return _item_change(webinar_id, "presentation", "Moved the presentation.",
+    return _item_change(webinar_id, "presentation", _("Moved the presentation."),
                         lambda pid: editing.move_presentation(archive(), webinar_id, pid,
                                                               request.form.get("direction", "")))
 
@@ -200,5 +206,22 @@ def move_presentation(webinar_id: str):
 @bp.post("/webinars/<webinar_id>/timestamps")
 @staff_required()
 def set_timestamps(webinar_id: str):
-    return _change(webinar_id, "timestamps", "presentations", "Saved the start times.",
+    return _change(webinar_id, "timestamps", "presentations", _("Saved the start times."),
                    lambda: editing.set_start_times(archive(), webinar_id, request.form.get("timestamps", "")))
+
+
+# -- caption files -----------------------------------------------------------------------------
+
+@bp.post("/webinars/<webinar_id>/files/<asset_id>/language")
+@staff_required()
+def set_caption_language(webinar_id: str, asset_id: str):
+    language = request.form.get("language", "").strip()
+    try:
+        editing.set_caption_language(archive(), webinar_id, asset_id, language)
+    except editing.WebinarNotFound:
+        abort(404)
+    except editing.EditRejected as e:
+        flash(str(e), "error")
+    else:
+        flash(_("The captions are now in %(language)s.", language=language_name(language)), "ok")
+    return redirect(url_for("staff.webinar", webinar_id=webinar_id, _anchor=f"file-{asset_id}"))

@@ -1,5 +1,5 @@
 // Job dashboard: while a job on the page is queued or running, ask /staff/jobs.json for
-// progress every few seconds; reload the page when a job's state changes.
+// progress every few seconds; reload the page when a job's state or place in the queue changes.
 (function () {
   "use strict";
   var cards = document.querySelectorAll("li.job[data-state]");
@@ -19,6 +19,7 @@
           var card = document.getElementById("job-" + j.id);
           if (!card) return;
           if (card.dataset.state !== j.state) changed = true;
+          if (card.dataset.place !== undefined && card.dataset.place !== String(j.place || "")) changed = true;
           var bar = card.querySelector("progress"), pct = card.querySelector(".pct");
           if (bar) bar.value = j.progress;
           if (pct) pct.textContent = j.progress + "%";

@@ -122,7 +122,9 @@
 
   var uppy = new U.Uppy({
     id: "webinar-upload-" + webinar + (replaces ? "-replace-" + replaces : ""),  // Golden Retriever keeps one state per webinar
-    autoProceed: true,
+    // Files go as soon as they are chosen, but for caption files: they wait for the Upload
+    // button, so that staff can check (and change) the language read from their name.
+    autoProceed: false,
     restrictions: { allowedFileTypes: allTypes, maxNumberOfFiles: replaces ? 1 : null },
     onBeforeFileAdded: function (file) {
       var kind = kindOf(file.name);
@@ -164,7 +166,7 @@
           "), captions (" + extensions.captions.join(", ") + ")",
     metaFields: function (file) {
       return kindOf(file.name) === "captions"
-        ? [{ id: "language", name: "Language", placeholder: "a language code, like en" }] : [];
+        ? [{ id: "language", name: "Language", placeholder: "a language code, like en, de or pt-BR" }] : [];
     },
   });
 
@@ -227,10 +229,11 @@
     var kind = kindOf(file.name);
     return call("POST", base, {
       webinar: webinar, kind: kind, filename: file.name, size: file.size,
-      language: kind === "captions" ? (file.meta.language || "en") : undefined,
+      // None chosen: the server reads it from the name, as the folder import does.
+      language: kind === "captions" ? (file.meta.language || undefined) : undefined,
       replaces: replaces || undefined,
     }).then(function (data) {
-      uppy.setFileMeta(file.id, { partBytes: data.partBytes });
+      uppy.setFileMeta(file.id, { partBytes: data.partBytes, replacing: data.replacing || "" });
       return data;
     });
   }
@@ -259,11 +262,36 @@
   }
   uppy.on("restored", resumeWhenComplete);
   uppy.on("files-added", resumeWhenComplete);
+
+  // A caption file's language, as the server reads it from the name ("talk.de.srt": de),
+  // shown in its "Edit" card before it goes; staff may change it there.
+  function guessLanguage(file) {
+    if (kindOf(file.name) !== "captions" || file.meta.language) return Promise.resolve();
+    return call("GET", base + "/caption-language?filename=" + encodeURIComponent(file.name))
+      .then(function (data) { if (uppy.getFile(file.id)) uppy.setFileMeta(file.id, { language: data.language }); })
+      .catch(function () {});  // the server reads it at the upload all the same
+  }
+  var captionNote = document.getElementById("caption-note");
+  uppy.on("files-added", function (files) {
+    Promise.all(files.map(guessLanguage)).then(function () {
+      if (uppy.getState().recoveredState) return;  // a reload: resumeWhenComplete carries on
+      var fresh = uppy.getFiles().filter(function (f) { return !f.progress.uploadStarted; });
+      var waiting = fresh.some(function (f) { return kindOf(f.name) === "captions"; });
+      if (captionNote) captionNote.hidden = !waiting;
+      if (fresh.length && !waiting) uppy.upload().catch(function () {});
+    });
+  });
+  uppy.on("upload", function () { if (captionNote) captionNote.hidden = true; });
+
   uppy.on("upload-success", function (file) {
+    var about = file.meta.language ? " (captions in " + file.meta.language + ")" : "";
     if (stillChecking[file.id]) {
-      report(file, "uploaded; still being checked, see the webinar’s staff page later", "checking");
+      report(file, "uploaded" + about + "; still being checked, see the webinar’s staff page later", "checking");
+    } else if (file.meta.replacing) {
+      report(file, "received" + about + "; it replaces " + file.meta.replacing +
+             " (the same language) once it is processed", "received");
     } else {
-      report(file, "received; it is being processed", "received");
+      report(file, "received" + about + "; it is being processed", "received");
     }
   });
   uppy.on("upload-error", function (file, error) {
