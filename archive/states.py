@@ -34,3 +34,10 @@ class Visibility(StrEnum):
     PUBLIC = "public"
     UNLISTED = "unlisted"
     PRIVATE = "private"
+
+
+class EncodeState(StrEnum):
+    """A progressive encode's state, in a recording's info["progressive"]: while it is
+    `encoding` visitors watch the part made so far (its playlist grows)."""
+    ENCODING = "encoding"
+    DONE = "done"

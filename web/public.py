@@ -14,7 +14,7 @@ from archive.context import Archive
 from archive.formatting import vtt_timestamp
 from archive.handlers.bundle import current_bundle
 from archive.pipeline import LABELS as JOB_LABELS
-from archive.states import AssetStatus
+from archive.states import AssetStatus, EncodeState
 
 from .browse import filters_from_args, language_name, page_arg, pages_of
 
@@ -114,7 +114,7 @@ def player_for(w) -> dict | None:
                        if "storyboard" in rec.outputs else None),
         # Still being encoded: the player plays what exists and follows this playlist's growth.
         "growing": (url_for("media.hls_media", webinar_id=w.id, asset_id=rec.id, rendition=hls.SOURCE)
-                    if video and (rec.info.get("progressive") or {}).get("state") == "encoding" else None),
+                    if video and (rec.info.get("progressive") or {}).get("state") == EncodeState.ENCODING else None),
     }
 
 

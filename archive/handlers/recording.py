@@ -19,7 +19,7 @@ from ..context import Archive
 from ..jobs import Heartbeat
 from ..mediatypes import display_size
 from ..models import Asset
-from ..states import AssetStatus
+from ..states import AssetStatus, EncodeState
 from ..storage import StorageError
 from .common import Outcome, fetch_original, upload_tree
 
@@ -157,7 +157,7 @@ def _published_playlist(archive: Archive, key: str) -> tuple[list[tuple[float, s
 
 def _progressive(archive: Archive, asset: Asset, src: Path, info: probe.MediaInfo, plan: probe.Plan,
                  work: Path, steps: Steps, pool: ThreadPoolExecutor, hb: Heartbeat,
-                 public: threading.Event) -> tuple[Path, dict]:
+                 public: threading.Event, decodes: Future) -> tuple[Path, dict]:
     """The progressive encode: ffmpeg writes the first rendition as HLS segments; each one
     goes to S3 as soon as it is complete, then the growing playlist (EVENT) that names it.
     Once the first segment is up the job publishes the rendition (hb.publish: the asset is
@@ -170,7 +170,8 @@ def _progressive(archive: Archive, asset: Asset, src: Path, info: probe.MediaInf
     it. (A closed playlist is complete: its segments are fetched back instead.) Returns
     the folder holding the whole rendition (init segment, segments, `index.m3u8`) and its
     catalog entry. `public` is set once viewers may be playing it: from then on a
-    failure deletes none of it."""
+    failure deletes none of it. `decodes`: the decode check, running beside the encode;
+    nothing is made public before it passes (a file that cannot be played stops the encode)."""
     prefix = asset.derived_key(f"hls/{hls.SOURCE}/")
     playlist_key = prefix + "index.m3u8"
     earlier, ended = _published_playlist(archive, playlist_key)
@@ -228,14 +229,17 @@ def _progressive(archive: Archive, asset: Asset, src: Path, info: probe.MediaInf
                                         hls.PLAYLIST_TYPE)
                 listed = len(names)
                 if not announced:
+                    steps.run("decode check wait", decodes.result)
                     entry = hls.rendition_entry(hls.SOURCE, local, out_info, init_file=hls.INIT_FILE)
                     steps.run("publish (watchable)", hb.publish, Outcome(
                         outputs={"renditions": {hls.SOURCE: entry}},
-                        info={"web_plan": plan.summary(), "progressive": {"state": "encoding"}}))
+                        info={"web_plan": plan.summary(), "progressive": {"state": EncodeState.ENCODING}}))
                     public.set()
                     announced = True
             if finished:
                 break
+            if decodes.done() and decodes.exception() is not None:
+                decodes.result()  # refused: the encode stops here
             time.sleep(0.2)
     except BaseException:
         stop.set()
@@ -289,9 +293,8 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
                 web_info = dataclasses.replace(info, demuxer="mov")  # a stream copy: the same streams, in MP4
                 posting.result()
             elif plan.progressive:
-                # An encode is long: a file that cannot be played is refused before it starts.
-                steps.run("decode check wait", decodes.result)
-                folder, entry = _progressive(archive, asset, src, info, plan, work, steps, pool, hb, public)
+                # The decode check runs beside the encode and gates what is made public.
+                folder, entry = _progressive(archive, asset, src, info, plan, work, steps, pool, hb, public, decodes)
                 web = work / "web.mp4"
                 outputs["web"] = asset.derived_key("web.mp4")
                 steps.run("join segments (web MP4)", _joined, folder, folder / "index.m3u8", web)
@@ -341,7 +344,7 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
             raise
         result_info = {**info.summary(), "web_plan": plan.summary()}
         if plan.progressive:
-            result_info["progressive"] = {"state": "done"}
+            result_info["progressive"] = {"state": EncodeState.DONE}
     steps.log(asset)
     return Outcome(outputs=outputs, info=result_info, warnings=warnings)
 
