@@ -198,8 +198,8 @@ def test_inputs_we_accept(archive, worker, clips, tmp_path, name, plan, kind):
     assert w.status == "ready", w.errors
     assert {k: rec.info["web_plan"][k] for k in plan} == plan and rec.info["kind"] == kind
     assert rec.info["web_plan"]["path"] == ("progressive" if plan["video"] == "encode" else
-                                            "convert" if plan["audio"] == "encode" and name != "talk.mp3" else
-                                            "direct" if name in ("talk.mov", "talk.mp3", "odd.mp4", "silent_video.mp4")
+                                            "convert" if plan["audio"] == "encode" else
+                                            "direct" if name in ("talk.mov", "odd.mp4", "silent_video.mp4")
                                             else "remux")
     assert not rec.info.get("failures")
     web = tmp_path / "web"
