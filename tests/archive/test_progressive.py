@@ -152,3 +152,28 @@ def test_a_worker_killed_mid_encode_leaves_a_playlist_the_next_attempt_continues
     archive.store.download_file(web_key, web)
     from archive import media, probe
     assert abs(probe.probe(web, media.ToolLimits.from_settings(archive.settings)).duration - SECONDS) < 0.5
+
+
+def test_published_early_then_failed_for_good_is_hidden_and_reported(archive, mpeg2):
+    """Watchable from its first segments; another attempt due keeps it watchable; the last
+    attempt failing hides it from visitors (no broken player) and tells staff why."""
+    from archive import jobs, pipeline
+    from archive.handlers.common import Outcome
+
+    w = import_webinar(archive, ImportRequest(title="Fails half way", recording=mpeg2))
+    outcome = Outcome(outputs={"renditions": {"source": {"name": "source"}}}, info={"progressive": {"state": "encoding"}})
+    for attempt, (error, permanent, state, status) in enumerate(
+            [("ffmpeg was killed (signal 9)", False, "queued", "ready"),
+             ("ffmpeg failed: broken", True, "failed", "failed")], 1):
+        job = jobs.claim(archive.catalog, "w", 60, on_claimed=pipeline.on_claimed)
+        assert job.attempts == attempt
+        assert jobs.publish(archive.catalog, job.id, "w", attempt, outcome, pipeline.on_published)
+        with archive.catalog.session() as s:
+            assert s.get(Asset, job.asset_id).status == "ready"  # watchable while it encodes
+        assert jobs.finish(archive.catalog, job.id, "w", attempt, error, permanent=permanent, retry_delay=0,
+                           on_finished=lambda *a: pipeline.on_finished(*a, store=archive.store)) == state
+        with archive.catalog.session() as s:
+            a = s.get(Asset, job.asset_id)
+            assert a.status == status
+    assert a.error == "ffmpeg failed: broken"
+    assert not jobs.publish(archive.catalog, job.id, "w", 2, outcome, pipeline.on_published)  # not running: refused
