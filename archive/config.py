@@ -111,6 +111,9 @@ class Settings:
     ffprobe_timeout_seconds: int = 60
     ffmpeg_network: bool = False  # False: ffmpeg/ffprobe run in a namespace without network
     web_x264_preset: str = "veryfast"  # the web MP4's preset when the video must be encoded
+    # The progressive encode reads its source at this multiple of real time (0: at full
+    # speed). For demonstrations and tests of a recording watched while it is encoded.
+    progressive_readrate: float = 0.0
     upload_threads: int = 8  # parallel uploads and multipart parts per upload
     # Slide decks: LibreOffice (PPTX/ODP -> PDF) and the PDF renderer run within these.
     office_timeout_seconds: float = 300
@@ -170,6 +173,7 @@ class Settings:
             ffprobe_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_FFPROBE_TIMEOUT", 60),
             ffmpeg_network=_env(env, "WEBINAR_ARCHIVE_FFMPEG_NETWORK", "0").lower() in ("1", "true", "yes"),
             web_x264_preset=_env(env, "WEBINAR_ARCHIVE_WEB_X264_PRESET", "veryfast"),
+            progressive_readrate=_env_number(env, "WEBINAR_ARCHIVE_PROGRESSIVE_READRATE", 0.0, float),
             upload_threads=max(1, _env_number(env, "WEBINAR_ARCHIVE_UPLOAD_THREADS", 8)),
             office_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_OFFICE_TIMEOUT", 300.0, float),
             office_memory_mb=_env_number(env, "WEBINAR_ARCHIVE_OFFICE_MEMORY_MB", 4096),

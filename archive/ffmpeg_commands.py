@@ -115,6 +115,41 @@ def hls_copy_args(src: Path, out_dir: Path, info: MediaInfo, plan: Plan, media_t
     return _global(out).compile()
 
 
+def progressive_hls_args(src: Path, out_dir: Path, info: MediaInfo, plan: Plan, x264_preset: str,
+                         readrate: float = 0.0) -> list[str]:
+    """The progressive rendition: the picture encoded (deinterlaced when it is interlaced,
+    at most PROGRESSIVE["height"] lines, square pixels) as fMP4 HLS segments, one file
+    each (`init.mp4`, `seg-00000.m4s`...), a keyframe every HLS_SEGMENT_SECONDS: another
+    run of the same command makes segments of the same names, boundaries and timestamps
+    (what a restarted attempt relies on). A segment is named in `index.m3u8` once it is
+    complete (`temp_file`): what the worker publishes as it goes. `readrate`: read the
+    source at that multiple of real time (0: as fast as possible)."""
+    inp = ffmpeg.input("file:" + str(src), f=info.demuxer, **({"readrate": readrate} if readrate > 0 else {}),
+                       **_SAFE_INPUT)
+    seg = presets.HLS_SEGMENT_SECONDS
+    height = presets.PROGRESSIVE["height"]
+    v = inp["v:0"]
+    if info.interlaced:
+        v = v.filter("yadif")
+    v = (v.filter("scale", w=f"trunc(min(ih,{height})*dar/2)*2", h=f"trunc(min(ih,{height})/2)*2")
+         .filter("setsar", "1"))
+    streams = [v]
+    opts: dict = {"vcodec": "libx264", "preset": x264_preset, "crf": presets.PROGRESSIVE["crf"], "pix_fmt": "yuv420p",
+                  "profile:v": "high", "force_key_frames": f"expr:gte(t,n_forced*{seg})", "sc_threshold": 0}
+    if info.has_audio:
+        streams.append(inp["a:0"])
+        if plan.audio == "copy":
+            opts.update(acodec="copy")
+        else:
+            opts.update(acodec="aac", audio_bitrate=f"{presets.PROGRESSIVE['audio_kbps']}k", ac=2)
+    out = ffmpeg.output(*streams, str(out_dir / "index.m3u8"), **opts, **{
+        "f": "hls", "hls_time": seg, "hls_playlist_type": "event", "hls_segment_type": "fmp4",
+        "hls_fmp4_init_filename": hls.INIT_FILE, "hls_segment_filename": str(out_dir / hls.SEGMENT_PATTERN),
+        "hls_flags": "independent_segments+temp_file",
+    })
+    return _global(out).compile()
+
+
 def hls_ladder_args(src: Path, out_root: Path, info: MediaInfo, rungs: list[dict]) -> list[str]:
     """Every rung in one ffmpeg run: decode once, scale and encode per rung, with
     keyframes forced on the same timestamps so renditions switch cleanly."""

@@ -12,12 +12,18 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from . import presets
 from .mediatypes import MediaInfo, display_size
 
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4"}
 PLAYLIST_TYPE = CONTENT_TYPES[".m3u8"]
 SOURCE = "source"  # the single rendition the fast path copies from the original
 MEDIA_FILE = "media.m4s"  # one fragmented MP4 per rendition, segments by byte range
+# The progressive rendition: one file per segment (a growing object cannot be uploaded
+# piece by piece), the same names whatever attempt made them.
+INIT_FILE = "init.mp4"
+SEGMENT_PATTERN = "seg-%05d.m4s"
+ENDLIST = "#EXT-X-ENDLIST"
 _MAP_URI = re.compile(r'(#EXT-X-MAP:.*URI=")([^"]+)(")')
 
 
@@ -38,7 +44,37 @@ def segment_sizes(playlist: Path) -> tuple[list[float], list[int], int]:
     return durations, sizes, init
 
 
-def rendition_entry(name: str, playlist: Path, info: MediaInfo) -> dict:
+def segment_name(number: int) -> str:
+    return SEGMENT_PATTERN % number
+
+
+def segments_of(text: str) -> tuple[list[tuple[float, str]], bool]:
+    """A media playlist's (duration, URI) per segment, and whether it is closed (ENDLIST)."""
+    segments, duration = [], None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#EXTINF:"):
+            duration = float(line.split(":", 1)[1].split(",")[0])
+        elif line and not line.startswith("#") and duration is not None:
+            segments.append((duration, line))
+            duration = None
+    return segments, ENDLIST in text
+
+
+def event_playlist(segments: list[tuple[float, str]], ended: bool) -> str:
+    """The progressive rendition's playlist as published: EVENT (it only grows: segments
+    are added, never changed or removed), closed with ENDLIST when the encode has ended."""
+    target = max([presets.HLS_SEGMENT_SECONDS] + [round(d) for d, _ in segments])
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+             "#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="{INIT_FILE}"']
+    for duration, uri in segments:
+        lines += [f"#EXTINF:{duration:.6f},", uri]
+    if ended:
+        lines.append(ENDLIST)
+    return "\n".join(lines) + "\n"
+
+
+def rendition_entry(name: str, playlist: Path, info: MediaInfo, init_file: str = MEDIA_FILE) -> dict:
     """A rendition as the catalog records it: BANDWIDTH from the largest segment,
     AVERAGE-BANDWIDTH from the total."""
     durations, sizes, init = segment_sizes(playlist)
@@ -49,7 +85,7 @@ def rendition_entry(name: str, playlist: Path, info: MediaInfo) -> dict:
     return {"name": name, "playlist": f"{name}/index.m3u8", "bandwidth": int(peak),
             "average_bandwidth": int(total_bits / total_time), "width": w, "height": h,
             "frame_rate": round(info.fps, 3) if info.fps else None,
-            "codecs": ",".join(codec_strings_of(playlist.parent / MEDIA_FILE))}
+            "codecs": ",".join(codec_strings_of(playlist.parent / init_file))}
 
 
 def codec_strings_of(init_segment: Path) -> list[str]:

@@ -47,6 +47,8 @@ class LeaseLost(Exception):
 # the error is permanent: known-bad input rather than attempts run out).
 OnClaimed = Callable[[Session, Job], None]
 OnFinished = Callable[[Session, Job, str, Any, "str | None", bool], None]
+# (session, job, partial outcome): what a running job has already made public (see publish).
+OnPublished = Callable[[Session, Job, Any], None]
 
 
 def _push_after_commit(session: Session, job: Job) -> None:
@@ -201,6 +203,21 @@ def finish(catalog: Catalog, job_id: int, owner: str, attempt: int, error: str |
         return values["state"]
 
 
+def publish(catalog: Catalog, job_id: int, owner: str, attempt: int, outcome: Any,
+            on_published: OnPublished) -> bool:
+    """Record what a running job has already published (a recording watchable before its
+    encode ends): `on_published` applies `outcome` to the asset in a transaction that first
+    checks the lease, as `finish` does. False when the job is no longer this attempt's."""
+    mine = and_(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING, Job.attempts == attempt)
+    with catalog.transaction() as s:
+        held = s.execute(update(Job).where(mine).values(lease_expires_at=Job.lease_expires_at)
+                         .execution_options(synchronize_session=False))
+        if held.rowcount != 1:
+            return False
+        on_published(s, s.get(Job, job_id, populate_existing=True), outcome)
+        return True
+
+
 def retry(catalog: Catalog, job_id: int, on_retried: OnClaimed | None = None) -> Job:
     """Put a failed (or done) job back in the queue with a fresh set of attempts.
     `on_retried` (its asset, if this job had failed it) runs in the same transaction."""
@@ -284,12 +301,14 @@ class LeaseKeeper:
 class Heartbeat(LeaseKeeper):
     """Renews a job's lease in the background while the work runs."""
 
-    def __init__(self, catalog: Catalog, job_id: int, owner: str, lease_seconds: int, attempt: int | None = None):
+    def __init__(self, catalog: Catalog, job_id: int, owner: str, lease_seconds: int, attempt: int | None = None,
+                 on_published: OnPublished | None = None):
         super().__init__(lease_seconds, f"heartbeat-{job_id}")
         self._args = (catalog, job_id, owner, lease_seconds)
         self.what = f"lease of job {job_id}"
         self.attempt = attempt
         self._progress: int | None = None
+        self._on_published = on_published
 
     def renew(self) -> bool:
         return heartbeat(*self._args, progress=self._progress, attempt=self.attempt)
@@ -303,4 +322,14 @@ class Heartbeat(LeaseKeeper):
 
     def progress(self, fraction: float) -> None:
         self._progress = max(0, min(100, int(fraction * 100)))
+
+    def publish(self, outcome: Any) -> None:
+        """Make part of the job's outcome public now (the pipeline's on_published applies
+        it), before the job ends; raise LeaseLost when the job is no longer ours."""
+        if self._on_published is None or self.attempt is None:
+            return  # run outside a worker (a test's handler call): the job's end records it all
+        catalog, job_id, owner, _ = self._args
+        if self.lost or not publish(catalog, job_id, owner, self.attempt, outcome, self._on_published):
+            self.lost = True
+            raise LeaseLost(f"job {job_id}: the lease was lost; another worker runs it now")
 

@@ -48,6 +48,7 @@ class JobKind:
     outputs: tuple[str, ...]  # the asset.outputs roles it makes
     then: tuple[str, ...] = ()  # kinds queued for the same asset when it succeeds
     makes_watchable: bool = False  # its end decides the asset's status; the others never hide it
+    # (A job that makes its asset watchable may do so before it ends: see on_published.)
     max_attempts: int | None = None  # None: Settings.job_max_attempts
     permanent: tuple[type[Exception], ...] = PERMANENT_ERRORS
     quick: bool = False  # seconds of work someone waits for; slow kinds never hold up quick ones
@@ -131,6 +132,24 @@ def on_claimed(session: Session, job: Job) -> None:
         asset = _locked_asset(session, job.asset_id)
         if asset is not None and asset.status not in (AssetStatus.READY, AssetStatus.REMOVING):
             asset.status = AssetStatus.PROCESSING
+
+
+def on_published(session: Session, job: Job, outcome: Outcome) -> None:
+    """A running job made part of its outcome public (a recording's first segments are up,
+    behind a growing playlist): its outputs and info are merged now and, if its kind makes
+    the asset watchable, the asset is `ready` from this moment (visitors watch what exists).
+    The job's end still applies the whole outcome: done, the same as ever; failed for good,
+    the asset is `failed` and hidden (staff see why); another attempt due, it stays `ready`
+    and that attempt carries on the playlist. A replacement is not shown early: the file
+    it replaces plays until it is done."""
+    kind = GRAPH.get(job.kind)
+    asset = _locked_asset(session, job.asset_id) if job.asset_id is not None else None
+    if asset is None or kind is None or asset.status == AssetStatus.REMOVING:
+        return
+    asset.outputs = merge(asset.outputs or {}, outcome.outputs)
+    asset.info = merge(asset.info or {}, outcome.info)
+    if kind.makes_watchable and not asset.replaces and asset.status != AssetStatus.READY:
+        asset.status, asset.error = AssetStatus.READY, None
 
 
 def on_finished(session: Session, job: Job, state: str, outcome: Outcome | None, error: str | None,

@@ -12,6 +12,11 @@ LADDER: list[dict] = [
 HLS_SEGMENT_SECONDS = 6
 X264_PRESET = "veryfast"
 
+# The progressive rendition: what a recording that must be encoded plays first, encoded as
+# HLS segments published as they are made (Settings.web_x264_preset). At most this many
+# lines, so that an hour encodes well ahead of a viewer (the ladder adds 1080p later).
+PROGRESSIVE = {"height": 720, "crf": 23, "audio_kbps": 128}
+
 # Audio-only downloads: M4A for players, MP3 for podcast apps.
 AUDIO_M4A_KBPS = 96
 AUDIO_MP3_KBPS = 96

@@ -12,7 +12,7 @@ from . import presets
 from . import ffmpeg_commands as cmd
 from .formatting import hms
 from .media import MediaError, MediaRejected, ToolLimits, first_line, run_ffmpeg, run_ffprobe
-from .mediatypes import MediaInfo, Plan, display_size, even
+from .mediatypes import MediaInfo, Plan, display_size, even, web_plan
 
 
 def _starts_like_mp4(path: Path) -> bool:
@@ -186,6 +186,7 @@ def media_info_from_probe(data: dict, size: int) -> MediaInfo:
         pix_fmt=_text(v.get("pix_fmt")),
         fps=_fraction(v.get("avg_frame_rate")),
         rotation=_rotation(v) if video else 0,
+        interlaced=bool(video) and _text(v.get("field_order")) in ("tt", "bb", "tb", "bt"),
         audio_codec=_text(a.get("codec_name")),
         audio_channels=channels if channels and 0 < channels <= 64 else None,
         audio_streams=len(audio),
@@ -217,17 +218,8 @@ def check_limits(info: MediaInfo) -> None:
 # -- plans (pure) -------------------------------------------------------------------
 
 def plan_web(info: MediaInfo) -> Plan:
-    if info.has_video:
-        copy_video = (info.video_codec == "h264" and info.pix_fmt in ("yuv420p", "yuvj420p")
-                      and info.rotation == 0)
-        video = "copy" if copy_video else "encode"
-    else:
-        video = "none"
-    if info.has_audio:
-        audio = "copy" if info.audio_codec == "aac" and (info.audio_channels or 2) <= 2 else "encode"
-    else:
-        audio = "none"
-    return Plan(video=video, audio=audio)
+    """How the fast path makes it watchable: archive.mediatypes.web_plan, the one place."""
+    return web_plan(info)
 
 
 def ladder_rungs(info: MediaInfo, ladder: list[dict] | None = None) -> list[dict]:

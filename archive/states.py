@@ -41,3 +41,10 @@ class TimelineSource(StrEnum):
     file's `slide_times`, or the review in the staff area)."""
     FOUND = "found"
     STAFF = "staff"
+
+
+class EncodeState(StrEnum):
+    """A progressive encode's state, in a recording's info["progressive"]: while it is
+    `encoding` visitors watch the part made so far (its playlist grows)."""
+    ENCODING = "encoding"
+    DONE = "done"

@@ -11,6 +11,7 @@ upload. A web request never reads the file. Unfinished uploads are aborted by `s
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from .context import Archive
 from .formatting import file_size
 from .handlers.common import Original, Outcome
 from .jobs import Heartbeat, PermanentError
+from .mediatypes import MediaInfo, web_plan
 from .models import Asset, Job, Upload, Webinar, new_id, utcnow
 from .states import AssetStatus, JobState, UploadState
 from .storage import StorageError
@@ -218,12 +220,10 @@ def _check_parts(parts) -> list[dict]:
 
 
 def direct_play(info: dict) -> bool:
-    """Can a browser play the original as it is (H.264 4:2:0 + AAC in MP4/MOV, AAC or MP3 audio)?"""
-    video, audio, demuxer = info.get("video_codec"), info.get("audio_codec"), info.get("demuxer")
-    if video is not None:
-        return (demuxer == "mov" and video == "h264" and info.get("pix_fmt") in ("yuv420p", "yuvj420p")
-                and audio in (None, "aac"))
-    return (demuxer == "mov" and audio == "aac") or (demuxer == "mp3" and audio == "mp3")
+    """Can a browser play the original as it is? (`info`: a probe's summary; the plan decides.)"""
+    fields = {f.name for f in dataclasses.fields(MediaInfo)} - {"raw"}
+    known = {k: v for k, v in info.items() if k in fields}
+    return web_plan(MediaInfo(**{"duration": 0.0, "size": 0, "demuxer": "", **known})).direct
 
 
 def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:

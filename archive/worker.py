@@ -86,7 +86,8 @@ class Worker:
         outcome: Outcome | None = None
         job_dir = sweep.job_dir(s.work_dir, job.id, attempt)
         try:
-            with jobs.Heartbeat(self.archive.catalog, job.id, self.owner, s.job_lease_seconds, attempt) as hb:
+            with jobs.Heartbeat(self.archive.catalog, job.id, self.owner, s.job_lease_seconds, attempt,
+                                on_published=pipeline.on_published) as hb:
                 subject = self._subject(job)
                 kind = self.graph.get(job.kind)
                 try:

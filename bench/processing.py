@@ -10,6 +10,17 @@ recording (the "upload complete" moment), then measures in the same run:
      audio M4A/MP3, storyboard, uploads)
   C. the same ffmpeg commands run bare on the local file (C1: the ladder alone)
 and prints the ratios B/A ("how much sooner is it watchable") and B/C (pipeline overhead).
+Then, in the same run, a recording that must be encoded (D; `--encoded-only` runs D alone):
+a 1920x1080 25 fps MPEG-2/MP2 MKV of the same length (generated in 5-minute pieces,
+cached), imported and run through the pipeline:
+  D1 upload complete -> first playable segment (the progressive encode's first segment and
+     its playlist in S3, the asset watchable): target <= 30 s
+  D2 the progressive encode's speed against real time: target >= 1.5x
+  D3 upload complete -> closed playlist (the fast-path job's end), and D4 -> full ladder
+     (plus the renditions job), each against today's: the encode of a 1080p web MP4
+     (Settings.web_x264_preset, CRF 23), its HLS copy and both uploads, run bare on the
+     same file in the same run, plus the same job's download, probe and decode check.
+     Target: no more than 5% slower.
 
 `--fast-path-only --repeat 5` on 2026-11-28 (2 shared cores, idle), 60-minute 720p
 recording of 901 MB. Before: 14.4 / 14.0 / 14.3 s (median 14.3 s) against an I/O floor of
@@ -43,7 +54,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archive import ffmpeg_commands as cmd, media, probe, storyboard  # noqa: E402
+from archive import ffmpeg_commands as cmd, media, presets, probe, storyboard  # noqa: E402
 from archive.config import Settings  # noqa: E402
 from archive.context import Archive  # noqa: E402
 from archive.importer import ImportRequest, import_webinar  # noqa: E402
@@ -87,6 +98,81 @@ def recording(minutes: int) -> Path:
         "-c:a", "aac", "-b:a", "96k", "-shortest", str(tmp)], check=True)
     tmp.rename(path)
     return path
+
+
+def encoded_recording(minutes: int) -> Path:
+    """A recording browsers cannot play (MPEG-2 video, MP2 sound, 1080p25 in MKV), made
+    once in 5-minute pieces joined by stream copy, cached beside the H.264 one."""
+    path = CACHE / f"talk-{minutes}min-1080p25-mpeg2.mkv"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part.mkv")
+    if minutes > PIECE_MINUTES and minutes % PIECE_MINUTES == 0:
+        piece = encoded_recording(PIECE_MINUTES)
+        listing = CACHE / f"mpeg2-{minutes}min.txt"
+        listing.write_text(f"file '{piece.name}'\n" * (minutes // PIECE_MINUTES))
+        print(f"joining {minutes // PIECE_MINUTES} MPEG-2 pieces (once, cached)...", flush=True)
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+                        "-c", "copy", str(tmp)], check=True)
+        listing.unlink()
+        tmp.rename(path)
+        return path
+    seconds = minutes * 60
+    print(f"generating a {minutes}-minute 1920x1080 25 fps MPEG-2/MP2 recording (once, cached)...", flush=True)
+    subprocess.run([
+        "ffmpeg", "-v", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=s=1920x1080:r=25:d={seconds}",
+        "-f", "lavfi", "-i", f"sine=f=220:beep_factor=4:d={seconds}:sample_rate=48000",
+        "-c:v", "mpeg2video", "-b:v", "6M", "-maxrate", "8M", "-bufsize", "4M", "-g", "12",
+        "-c:a", "mp2", "-b:a", "192k", "-shortest", str(tmp)], check=True)
+    tmp.rename(path)
+    return path
+
+
+def encoded_run(minutes: int, archive: Archive, worker: Worker, steps: "StepLog", tmp: Path) -> None:
+    """D: a recording that must be encoded, through the pipeline, against today's encode."""
+    src = encoded_recording(minutes)
+    info = probe.probe(src, media.ToolLimits.from_settings(archive.settings))
+    import_webinar(archive, ImportRequest(title="Bench (MPEG-2)", recording=src))
+    before = len(steps.runs)
+    t_fast = timed(lambda: worker.run_once(kinds={"process_recording"}))
+    job = steps.runs[before]
+    first = job["publish (watchable)"][1]
+    encode = job["ffmpeg (progressive HLS)"]
+    speed = info.duration / (encode[1] - encode[0])
+    plan = probe.plan_web(info)
+    print(f"\nD  recording that must be encoded: {minutes} min, {info.width}x{info.height} "
+          f"{info.video_codec}/{info.audio_codec}, {src.stat().st_size / 1e6:.0f} MB "
+          f"(plan: {plan.reason}); load {os.getloadavg()[0]:.1f}", flush=True)
+    print_steps(job)
+    print(f"D1 upload complete -> first playable segment:   {first:8.1f} s  (target <= 30 s)")
+    print(f"D2 progressive encode speed:                    {speed:8.2f}x real time  (target >= 1.5x; "
+          f"first rendition {presets.PROGRESSIVE['height']}p)", flush=True)
+    # Today's: the same job's download, probe and decode check, then the 1080p web MP4
+    # encode, its HLS copy and both uploads (bare, on the same file, in this run).
+    common = max(end for name, (_, end) in job.items() if name in ("probe", "download + checksum (or the check's copy)"))
+    common += job["decode check"][1] - job["decode check"][0]  # today's waits for it before encoding
+    bare = tmp / "today"
+    (bare / "hls").mkdir(parents=True)
+    limit = Limits(24 * 3600, archive.settings.ffmpeg_memory_mb)
+    web = bare / "web.mp4"
+    t_enc = timed(lambda: media.run_ffmpeg(
+        cmd.web_rendition_args(src, web, info, plan, archive.settings.web_x264_preset), limit))
+    web_info = probe.probe(web, media.ToolLimits.from_settings(archive.settings))
+    t_copy = timed(lambda: media.run_ffmpeg(
+        cmd.hls_copy_args(web, bare / "hls", web_info, probe.plan_web(web_info)), limit))
+    t_up = timed(lambda: [archive.store.upload_file(web, "today/web.mp4", "video/mp4"),
+                          archive.store.upload_file(bare / "hls" / "media.m4s", "today/media.m4s", "video/mp4")])
+    t_today = common + t_enc + t_copy + t_up
+    print(f"D3 upload complete -> closed playlist:          {t_fast:8.1f} s  today {t_today:.1f} s "
+          f"(encode {t_enc:.1f} + HLS copy {t_copy:.1f} + uploads {t_up:.1f} + download/probe/check {common:.1f}; "
+          f"{web_info.height}p): {100 * (t_fast / t_today - 1):+.1f}%  (load {os.getloadavg()[0]:.1f})", flush=True)
+    t_ladder = timed(worker.run_once)
+    print(f"D4 upload complete -> full ladder:              {t_fast + t_ladder:8.1f} s  today "
+          f"{t_today + t_ladder:.1f} s (ladder job {t_ladder:.1f} s): "
+          f"{100 * ((t_fast + t_ladder) / (t_today + t_ladder) - 1):+.1f}%  (target <= +5%; load "
+          f"{os.getloadavg()[0]:.1f})", flush=True)
 
 
 def timed(fn) -> float:
@@ -143,9 +229,11 @@ def main() -> int:
     ap.add_argument("--fast-path-only", action="store_true",
                     help="measure A alone (import -> watchable), repeated --repeat times")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--encoded-only", action="store_true",
+                    help="measure D alone (a recording that must be encoded: the progressive encode)")
     args = ap.parse_args()
-    src = recording(args.minutes)
-    info = probe.probe(src, media.ToolLimits.from_settings(Settings.from_env()))
+    src = None if args.encoded_only else recording(args.minutes)
+    info = None if src is None else probe.probe(src, media.ToolLimits.from_settings(Settings.from_env()))
     with tempfile.TemporaryDirectory(prefix="wa-bench-") as tmp:
         tmp = Path(tmp)
         minio = MinioServer(tmp / "minio")
@@ -162,6 +250,10 @@ def main() -> int:
             steps = StepLog()
             logging.getLogger("archive.steps").addHandler(steps)
             logging.getLogger("archive.steps").setLevel(logging.INFO)
+            if args.encoded_only:
+                encoded_run(args.minutes, archive, worker, steps, tmp)
+                archive.close()
+                return 0
             t_import = timed(lambda: import_webinar(archive, ImportRequest(title="Bench", recording=src)))
             with archive.catalog.session() as s:
                 original_key = s.query(Job).filter(Job.kind == "process_recording").first().asset.original_key
@@ -204,6 +296,7 @@ def main() -> int:
                 media.run_ffmpeg(cmd.storyboard_args(src, bare / "sb", info,
                                                        storyboard.storyboard_interval(info.duration)), limit),
             ])
+            encoded_run(args.minutes, archive, worker, steps, tmp)
             archive.close()
         finally:
             minio.stop()

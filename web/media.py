@@ -151,7 +151,11 @@ def hls_media(webinar_id: str, asset_id: str, rendition: str):
         valid_for.append(left)
         return url
 
-    return _respond(hls.rewrite_playlist(_text(base + "index.m3u8"), sign), HLS_TYPE, valid_for)
+    text = _text(base + "index.m3u8")
+    r = _respond(hls.rewrite_playlist(text, sign), HLS_TYPE, valid_for)
+    if hls.ENDLIST not in text:  # a growing playlist (a progressive encode): never a stale copy
+        r.headers["Cache-Control"] = "no-store"
+    return r
 
 
 @bp.get("/webinars/<webinar_id>/recording/<asset_id>/storyboard.vtt")

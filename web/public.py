@@ -7,7 +7,7 @@ from collections import OrderedDict
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
-from archive import analytics
+from archive import analytics, hls
 from archive import browse as catalog_browse
 from archive import queries, slidesync
 from archive.context import Archive
@@ -15,7 +15,7 @@ from archive.formatting import vtt_timestamp
 from archive.handlers.bundle import current_bundle
 from archive import captions as caption_files
 from archive.pipeline import NOTES as JOB_NOTES
-from archive.states import AssetStatus, Visibility
+from archive.states import AssetStatus, EncodeState, Visibility
 from archive.storage import StorageError, content_disposition
 
 from . import access
@@ -114,7 +114,9 @@ def player_for(w) -> dict | None:
     video = rec.info.get("kind", "video") == "video"
     return {
         "kind": "video" if video else "audio",
-        "src": url_for("media.recording_file", webinar_id=w.id, asset_id=rec.id, role="web"),
+        # (none yet while the picture is still being encoded: the HLS playlist grows first)
+        "src": (url_for("media.recording_file", webinar_id=w.id, asset_id=rec.id, role="web")
+                if "web" in rec.outputs else None),
         "type": "video/mp4" if video else "audio/mp4",
         "poster": (url_for("media.recording_file", webinar_id=w.id, asset_id=rec.id, role="poster")
                    if "poster" in rec.outputs else None),
@@ -122,6 +124,9 @@ def player_for(w) -> dict | None:
                 if video and rec.outputs.get("renditions") else None),
         "storyboard": (url_for("media.storyboard", webinar_id=w.id, asset_id=rec.id)
                        if "storyboard" in rec.outputs else None),
+        # Still being encoded: the player plays what exists and follows this playlist's growth.
+        "growing": (url_for("media.hls_media", webinar_id=w.id, asset_id=rec.id, rendition=hls.SOURCE)
+                    if video and (rec.info.get("progressive") or {}).get("state") == EncodeState.ENCODING else None),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -13,11 +14,12 @@ from pathlib import Path
 
 from PIL import Image, ImageStat
 
-from .. import ffmpeg_commands as cmd, hls, media, probe, storyboard
+from .. import ffmpeg_commands as cmd, hls, media, presets, probe, storyboard
 from ..context import Archive
 from ..jobs import Heartbeat
+from ..mediatypes import display_size
 from ..models import Asset
-from ..states import AssetStatus
+from ..states import AssetStatus, EncodeState
 from ..storage import StorageError
 from .common import Outcome, fetch_original, upload_tree
 
@@ -133,6 +135,128 @@ def _copied(archive: Archive, asset: Asset, src: Path, hls_dir: Path, info: prob
     return key
 
 
+class _Stop(Exception):
+    """Raised in ffmpeg's progress callback: stops the encode (runner kills it)."""
+
+
+def _progressive_info(info: probe.MediaInfo) -> probe.MediaInfo:
+    """The progressive rendition's picture: what progressive_hls_args makes of `info`."""
+    w, h = display_size(info)
+    out_h = int(min(h, presets.PROGRESSIVE["height"]) / 2) * 2
+    return dataclasses.replace(info, width=int(out_h * w / h / 2) * 2, height=out_h, rotation=0,
+                               video_codec="h264", pix_fmt="yuv420p", interlaced=False)
+
+
+def _published_playlist(archive: Archive, key: str) -> tuple[list[tuple[float, str]], bool]:
+    """What an earlier attempt published of the progressive rendition (nothing: [], False)."""
+    try:
+        return hls.segments_of(archive.store.get_bytes(key).decode("utf-8"))
+    except StorageError:
+        return [], False
+
+
+def _progressive(archive: Archive, asset: Asset, src: Path, info: probe.MediaInfo, plan: probe.Plan,
+                 work: Path, steps: Steps, pool: ThreadPoolExecutor, hb: Heartbeat,
+                 public: threading.Event, decodes: Future) -> tuple[Path, dict]:
+    """The progressive encode: ffmpeg writes the first rendition as HLS segments; each one
+    goes to S3 as soon as it is complete, then the growing playlist (EVENT) that names it.
+    Once the first segment is up the job publishes the rendition (hb.publish: the asset is
+    watchable from then on). At the end the playlist is closed (ENDLIST).
+
+    An earlier attempt that died left segments and a playlist that viewers are playing:
+    they stay as they are. This attempt encodes from the start again (the same command
+    makes the same names, boundaries and timestamps) without sending those segments again
+    or touching the playlist until it has more than they do; then it carries on growing
+    it. (A closed playlist is complete: its segments are fetched back instead.) Returns
+    the folder holding the whole rendition (init segment, segments, `index.m3u8`) and its
+    catalog entry. `public` is set once viewers may be playing it: from then on a
+    failure deletes none of it. `decodes`: the decode check, running beside the encode;
+    nothing is made public before it passes (a file that cannot be played stops the encode)."""
+    prefix = asset.derived_key(f"hls/{hls.SOURCE}/")
+    playlist_key = prefix + "index.m3u8"
+    earlier, ended = _published_playlist(archive, playlist_key)
+    if any(name != hls.segment_name(i) for i, (_, name) in enumerate(earlier)):
+        earlier, ended = [], False  # not ours to continue: made again from the start
+    if earlier and asset.status == AssetStatus.READY:
+        public.set()
+    out = work / "progressive"
+    out.mkdir()
+    out_info = _progressive_info(info)
+    if ended:
+        def fetch(name: str) -> None:
+            archive.store.download_file(prefix + name, out / name)
+        with steps("fetch the closed rendition"):
+            for future in [pool.submit(fetch, n) for n in [hls.INIT_FILE] + [n for _, n in earlier]]:
+                future.result()
+        (out / "index.m3u8").write_text(hls.event_playlist(earlier, True))
+        return out, hls.rendition_entry(hls.SOURCE, out / "index.m3u8", out_info, init_file=hls.INIT_FILE)
+
+    stop = threading.Event()
+
+    def on_progress(f: float) -> None:
+        if stop.is_set():
+            raise _Stop()
+        hb.progress(0.05 + f * 0.8)
+
+    args = cmd.progressive_hls_args(src, out, info, plan, archive.settings.web_x264_preset,
+                                    readrate=archive.settings.progressive_readrate)
+    encoding = pool.submit(steps.run, "ffmpeg (progressive HLS)", _ffmpeg, archive, args, None,
+                           info.duration, on_progress)
+    local = out / "index.m3u8"
+    sent = 0  # segments of this run known to be in S3 (an earlier attempt's count as sent)
+    listed = len(earlier)  # segments the published playlist names
+    announced = public.is_set() or bool(asset.replaces)  # a replacement is shown at its end
+    try:
+        while True:
+            finished = encoding.done()  # before the playlist: a last look then sees every segment
+            made = hls.segments_of(local.read_text())[0] if local.exists() else []
+            if len(made) > sent:
+                with steps("upload segments (as made)"):
+                    if sent == 0 and not earlier:
+                        archive.store.upload_file(out / hls.INIT_FILE, prefix + hls.INIT_FILE, "video/mp4")
+                    futures = [pool.submit(archive.store.upload_file, out / name, prefix + name,
+                                           hls.CONTENT_TYPES[".m4s"])
+                               for i, (_, name) in enumerate(made) if sent <= i and i >= len(earlier)]
+                    for future in futures:
+                        future.result()
+                sent = len(made)
+            if finished:
+                encoding.result()  # an encode that failed closes no playlist
+            if len(made) > listed or finished:
+                hb.check()  # a worker that lost the job writes nothing more
+                names = earlier + made[len(earlier):]
+                archive.store.put_bytes(playlist_key, hls.event_playlist(names, finished).encode(),
+                                        hls.PLAYLIST_TYPE)
+                listed = len(names)
+                if not announced:
+                    steps.run("decode check wait", decodes.result)
+                    entry = hls.rendition_entry(hls.SOURCE, local, out_info, init_file=hls.INIT_FILE)
+                    steps.run("publish (watchable)", hb.publish, Outcome(
+                        outputs={"renditions": {hls.SOURCE: entry}},
+                        info={"web_plan": plan.summary(), "progressive": {"state": EncodeState.ENCODING}}))
+                    public.set()
+                    announced = True
+            if finished:
+                break
+            if decodes.done() and decodes.exception() is not None:
+                decodes.result()  # refused: the encode stops here
+            time.sleep(0.2)
+    except BaseException:
+        stop.set()
+        raise
+    local.write_text(hls.event_playlist(hls.segments_of(local.read_text())[0], True))
+    return out, hls.rendition_entry(hls.SOURCE, local, out_info, init_file=hls.INIT_FILE)
+
+
+def _joined(folder: Path, playlist: Path, dst: Path) -> None:
+    """The init segment and every segment, one after another: a fragmented MP4 that plays
+    without HLS (the web MP4), made at the speed of the disk."""
+    with open(dst, "wb") as out:
+        for name in [hls.INIT_FILE] + [n for _, n in hls.segments_of(playlist.read_text())[0]]:
+            with open(folder / name, "rb") as part:
+                shutil.copyfileobj(part, out, 1 << 20)
+
+
 def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
     """The fast path: what makes the webinar watchable, by stream copy when possible.
 
@@ -157,6 +281,7 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         poster = work / "poster.jpg"
         hls_dir = work / "hls" / hls.SOURCE
         uploads: list[Future] = []
+        public = threading.Event()  # viewers may be playing what this job published
 
         def publish(name: str, fn, *args) -> None:
             uploads.append(pool.submit(steps.run, name, fn, *args))
@@ -167,9 +292,18 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
                 outputs["web"] = _copied(archive, asset, src, hls_dir, info, plan, steps, pool, hb)
                 web_info = dataclasses.replace(info, demuxer="mov")  # a stream copy: the same streams, in MP4
                 posting.result()
+            elif plan.progressive:
+                # The decode check runs beside the encode and gates what is made public.
+                folder, entry = _progressive(archive, asset, src, info, plan, work, steps, pool, hb, public, decodes)
+                web = work / "web.mp4"
+                outputs["web"] = asset.derived_key("web.mp4")
+                steps.run("join segments (web MP4)", _joined, folder, folder / "index.m3u8", web)
+                hb.check()
+                publish("upload web", archive.store.upload_file, web, outputs["web"], "video/mp4")
+                steps.run("poster", _poster, archive, info, src, poster, work)
+                outputs["renditions"] = {hls.SOURCE: entry}
             else:
-                # An encode is long: a file that cannot be played is refused before it starts.
-                # It reports progress as it goes; the HLS rendition is copied from it.
+                # Only the sound must be converted (or an audio-only recording): one quick pass.
                 steps.run("decode check wait", decodes.result)
                 web_name = "web.mp4" if info.has_video else "audio.m4a"
                 web = work / web_name
@@ -196,7 +330,7 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
             if info.has_video and plan.fast:  # the playlist last: it names the media file
                 publish("upload HLS playlist", archive.store.upload_file, hls_dir / "index.m3u8",
                         asset.derived_key(f"hls/{hls.SOURCE}/index.m3u8"), hls.PLAYLIST_TYPE)
-            if info.has_video:
+            if info.has_video and not plan.progressive:
                 entry = hls.rendition_entry(hls.SOURCE, hls_dir / "index.m3u8", web_info)
                 outputs["renditions"] = {hls.SOURCE: entry}
             publish("upload poster", archive.store.upload_file, poster, outputs["poster"], "image/jpeg")
@@ -205,9 +339,12 @@ def process_recording(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         except BaseException:
             for future in uploads:
                 future.cancel()
-            _discard(archive, asset, hb)
+            if not public.is_set():
+                _discard(archive, asset, hb)
             raise
-        result_info = {**info.summary(), "web_plan": {"video": plan.video, "audio": plan.audio}}
+        result_info = {**info.summary(), "web_plan": plan.summary()}
+        if plan.progressive:
+            result_info["progressive"] = {"state": EncodeState.DONE}
     steps.log(asset)
     return Outcome(outputs=outputs, info=result_info, warnings=warnings)
 

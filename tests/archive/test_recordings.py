@@ -129,7 +129,8 @@ def test_fast_path_then_full_renditions(archive, worker, clips, tmp_path):
         pending = s.query(Job).filter_by(kind="recording_renditions", state="queued").count()
     rec = w1.recording
     assert w1.status == "ready" and pending == 1
-    assert rec.info["web_plan"] == {"video": "copy", "audio": "copy"}
+    assert rec.info["web_plan"]["video"] == rec.info["web_plan"]["audio"] == "copy"
+    assert rec.info["web_plan"]["path"] == "direct"
     master = _master(rec)
     assert master[0] == "#EXTM3U" and master[-1] == "source/index.m3u8"
     assert "RESOLUTION=1280x720" in master[-2] and 'CODECS="avc1.' in master[-2]
@@ -195,7 +196,11 @@ def test_inputs_we_accept(archive, worker, clips, tmp_path, name, plan, kind):
     w = _run(archive, worker, clips[name])
     rec = w.recording
     assert w.status == "ready", w.errors
-    assert rec.info["web_plan"] == plan and rec.info["kind"] == kind
+    assert {k: rec.info["web_plan"][k] for k in plan} == plan and rec.info["kind"] == kind
+    assert rec.info["web_plan"]["path"] == ("progressive" if plan["video"] == "encode" else
+                                            "convert" if plan["audio"] == "encode" else
+                                            "direct" if name in ("talk.mov", "odd.mp4", "silent_video.mp4")
+                                            else "remux")
     assert not rec.info.get("failures")
     web = tmp_path / "web"
     archive.store.download_file(rec.outputs["web"], web)
@@ -244,7 +249,7 @@ def test_errors_right_after_a_seek_are_not_damage(archive, worker, clips):
     assert _decoder_messages(clips["long_gop.mp4"], 14.0) != []
     w = _run(archive, worker, clips["long_gop.mp4"])
     assert w.status == "ready", w.errors
-    assert w.recording.info["web_plan"] == {"video": "copy", "audio": "copy"}
+    assert w.recording.info["web_plan"]["video"] == w.recording.info["web_plan"]["audio"] == "copy"
     assert not w.recording.info.get("warnings")
 
 

@@ -13,6 +13,8 @@
   if (!media) return;
   var hlsUrl = media.dataset.hls;
   var mp4Url = media.dataset.mp4;
+  // A recording still being encoded: its playlist grows (data-growing: its URL).
+  var growingUrl = media.dataset.growing;
   var params = new URLSearchParams(window.location.search);
   var engine = params.get("engine") || (params.has("mp4") ? "mp4" : params.has("native") ? "native" : "");
 
@@ -172,6 +174,7 @@
   var mp4Reloads = 0;
   function reloadMp4(reason) {
     // The app route answers with a fresh presigned link.
+    if (!mp4Url) return;  // none yet (a recording still being encoded): HLS only
     mp4Reloads += 1;
     media.dataset.engine = "mp4";
     media.dataset.recoveries = String(mp4Reloads);
@@ -225,7 +228,8 @@
     var h = new window.Hls({
       capLevelToPlayerSize: true,   // no 1080p into a small window on a slow link
       startLevel: -1,
-      startPosition: at > 0 ? at : -1,
+      // A growing playlist is "live" to hls.js, which would start at its end: start at 0.
+      startPosition: at > 0 ? at : (growingUrl ? 0 : -1),
       maxBufferLength: 30,
       maxMaxBufferLength: 60,     // a viewer who leaves has not fetched the whole talk
       fLoader: renewingLoader(window.Hls.DefaultConfig.loader),
@@ -301,6 +305,72 @@
     media.addEventListener("error", function () { reloadMp4("native HLS error"); });
   } else {
     useMp4();
+  }
+
+  // -- a recording still being encoded ---------------------------------------------------
+  // Its playlist grows as segments are made; the player plays what exists. The page polls
+  // the playlist for how much is ready (the notice below the player), and a seek past
+  // what exists shows a sentence over the player instead of an endless spinner. Once the
+  // playlist is closed (ENDLIST) it is a recording like any other.
+  if (growingUrl) {
+    var total = parseFloat(media.dataset.duration) || 0;
+    var notice = document.getElementById("preparing");
+    var notYet = document.getElementById("not-yet");
+    var ready = 0, closed = false, hideNotYet = null;
+    var percent = function () {
+      return total > 0 ? Math.min(99, Math.floor(100 * ready / total)) : 0;
+    };
+    var showNotYet = function () {
+      if (!notYet || closed) return;
+      notYet.textContent = notYet.dataset.template.replace("{percent}", String(percent()));
+      notYet.hidden = false;
+      media.dataset.notYet = "1";
+      clearTimeout(hideNotYet);
+      hideNotYet = setTimeout(function () { notYet.hidden = true; media.dataset.notYet = "0"; }, 8000);
+    };
+    var update = function () {
+      media.dataset.ready = ready.toFixed(1);
+      media.dataset.preparing = closed ? "done" : String(percent());
+      if (notice) {
+        notice.textContent = notice.dataset.template.replace("{percent}", String(percent()));
+        notice.hidden = closed;
+      }
+      if (closed && notYet) notYet.hidden = true;
+    };
+    var poll = function () {
+      fetch(growingUrl, { cache: "no-store", credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) throw new Error("playlist " + r.status);
+        return r.text();
+      }).then(function (text) {
+        var sum = 0;
+        text.split("\n").forEach(function (line) {
+          if (line.indexOf("#EXTINF:") === 0) sum += parseFloat(line.slice(8)) || 0;
+        });
+        ready = sum;
+        closed = text.indexOf("#EXT-X-ENDLIST") >= 0;
+        update();
+        if (!closed) setTimeout(poll, 3000);
+      }, function () { setTimeout(poll, 10000); });
+    };
+    poll();
+    // Past what exists: the browser stops the seek at the end of what it knows.
+    media.addEventListener("seeking", function () {
+      if (closed) return;
+      var end = Math.min(ready || Infinity, isFinite(media.duration) ? media.duration : Infinity);
+      if (isFinite(end) && media.currentTime >= end - 1) showNotYet();
+    });
+    media.addEventListener("waiting", function () {
+      if (!closed && ready && media.currentTime >= ready - 1) showNotYet();
+    });
+    // A jump link or #t= past what exists: say so rather than jump to the end.
+    document.addEventListener("click", function (e) {
+      var target = e.target.closest("[data-seek]");
+      if (target && !closed && parseFloat(target.dataset.seek) > ready) {
+        e.preventDefault();
+        e.stopImmediatePropagation();
+        showNotYet();
+      }
+    }, true);
   }
 
   // -- media-chrome's labels in the page's language ------------------------------------
