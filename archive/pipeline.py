@@ -21,21 +21,26 @@ from typing import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import captions, jobs, media, search, slides, uploads
+from . import captions, jobs, media, search, slides, speech, transcripts, uploads
 from .handlers.bundle import slides_bundle
 from .handlers.captions import process_captions
 from .handlers.common import Outcome
 from .handlers.recording import process_recording, recording_renditions
 from .handlers.slides import process_slides
+from .handlers.transcribe import transcribe
 from .models import Asset, Job, Presentation
 from .states import AssetStatus, JobState
+from .config import Settings
 from .storage import S3Store
 
 Handler = Callable[..., Outcome]
 
 # Known-bad input: a job that raises one of these fails at once, without retries.
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (
-    jobs.PermanentError, media.MediaRejected, slides.SlidesRejected, captions.CaptionsRejected)
+    jobs.PermanentError, media.MediaRejected, slides.SlidesRejected, captions.CaptionsRejected,
+    speech.ModelRefused)
+
+Record = Callable[[Session, Asset, dict], None]
 
 
 @dataclass(frozen=True)
@@ -49,14 +54,18 @@ class JobKind:
     max_attempts: int | None = None  # None: Settings.job_max_attempts
     permanent: tuple[type[Exception], ...] = PERMANENT_ERRORS
     quick: bool = False  # seconds of work someone waits for; slow kinds never hold up quick ones
+    # What its end writes in the catalog beyond its asset (from Outcome.records), in the
+    # finishing transaction; and whether the kind is queued at all with these settings.
+    record: Record | None = None
+    wanted: Callable[[Settings], bool] | None = None
 
 
 GRAPH: dict[str, JobKind] = {k.name: k for k in (
     # Its job belongs to the upload; its end adds the asset and queues FIRST_KIND.
     JobKind(uploads.CHECK_KIND, uploads.check_upload, "Checking the uploaded file", outputs=(), quick=True),
     JobKind("process_recording", process_recording, "Making the recording watchable",
-            outputs=("web", "poster", "renditions"), then=("recording_renditions",), makes_watchable=True,
-            quick=True),
+            outputs=("web", "poster", "renditions"), then=("recording_renditions", "transcribe"),
+            makes_watchable=True, quick=True),
     JobKind("recording_renditions", recording_renditions,
             "Renditions for slow links, audio downloads, timeline thumbnails",
             outputs=("renditions", "audio_m4a", "audio_mp3", "storyboard")),
@@ -64,7 +73,10 @@ GRAPH: dict[str, JobKind] = {k.name: k for k in (
             outputs=("pdf", "pages", "text"), then=("slides_bundle",), makes_watchable=True, quick=True),
     JobKind("slides_bundle", slides_bundle, "All slides as one ZIP", outputs=("bundle",), quick=True),
     JobKind("process_captions", process_captions, "Captions", outputs=("vtt",), makes_watchable=True,
-            quick=True),
+            quick=True, record=transcripts.human_ready),
+    # Automatic captions once the recording plays; never decides whether it is watchable.
+    JobKind("transcribe", transcribe, "Automatic captions", outputs=(), max_attempts=2,
+            record=transcripts.record, wanted=lambda settings: settings.transcribe_on),
 )}
 
 # The job each newly recorded asset starts with.
@@ -110,10 +122,11 @@ def on_claimed(session: Session, job: Job) -> None:
 
 
 def on_finished(session: Session, job: Job, state: str, outcome: Outcome | None, error: str | None,
-                permanent: bool = False, *, store: S3Store) -> None:
+                permanent: bool = False, *, store: S3Store, settings: Settings | None = None) -> None:
     """Apply a job's end to its asset (or, for a check, its upload) and queue what follows,
     in the finishing transaction. `state` is the job's new state: done, failed, or queued
-    (another attempt is due); `store` deletes a refused upload's object."""
+    (another attempt is due); `store` deletes a refused upload's object; `settings` say
+    which optional kinds are wanted (without them, none is queued)."""
     if job.upload_id is not None:
         asset = uploads.record_check(session, store, job, state, outcome, error, permanent)
         if asset is not None:
@@ -138,12 +151,16 @@ def on_finished(session: Session, job: Job, state: str, outcome: Outcome | None,
         asset.info = info
         if outcome.texts is not None:  # the file's searchable text, replaced with the job's end
             search.index_asset(session, asset, outcome.texts)
+        if kind.record is not None:
+            kind.record(session, asset, outcome.records)
         if kind.makes_watchable:
             asset.status, asset.error = AssetStatus.READY, None
             if asset.replaces:
                 _take_over(session, asset)
         for follow in kind.then:
-            _ensure(session, asset.id, follow, job.max_attempts)
+            wanted = GRAPH[follow].wanted
+            if wanted is None or (settings is not None and wanted(settings)):
+                _ensure(session, asset.id, follow, job.max_attempts)
     elif state == JobState.FAILED:
         if kind.makes_watchable:
             asset.status, asset.error = AssetStatus.FAILED, error

@@ -33,6 +33,7 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     texts: list[dict] | None = None
     original: Original | None = None  # the check of an upload: the checked file (see handed_path)
+    records: dict = field(default_factory=dict)  # for the kind's `record` step (see pipeline.JobKind)
 
 
 def handed_path(job_dir: Path, asset_id: str) -> Path:

@@ -75,7 +75,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import auth, dashboard, photos, removal, statistics, users, webinars  # noqa: F401  (their routes are on bp)
+    from . import auth, dashboard, photos, removal, statistics, transcripts, users, webinars  # noqa: F401  (their routes are on bp)
 
     app.register_blueprint(bp)
 
