@@ -76,6 +76,7 @@ def make_without_speech(d: Path) -> dict[str, Path]:
     # A tune: chords changing every half second, with a beat.
     melody = ("0.2*sin(2*PI*(220+110*floor(mod(t*2,4)))*t)+0.15*sin(2*PI*(330+55*floor(mod(t*2,3)))*t)"
               "+0.1*sin(2*PI*60*t)*exp(-8*mod(t,0.5))")
+    melody = melody.replace(",", "\\,")  # commas inside a filter's argument
     ffmpeg(*video, "-f", "lavfi", "-i", f"aevalsrc={melody}:s=22050:d=6", *enc, "-c:a", "aac",
            str(out["music"]))
     return out
