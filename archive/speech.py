@@ -27,6 +27,8 @@ CUE_SECONDS = 6.0
 PAUSE_SECONDS = 1.0  # a silence this long ends a cue
 PROMPT_CHARS = 600  # Whisper reads at most 224 prompt tokens: about this much text
 VOCABULARY_WORDS = 60
+MIN_SPEECH_SECONDS = 1.0  # less than this heard by the voice detector: nothing is transcribed
+VAD = {"min_silence_duration_ms": 500}
 
 
 class ModelRefused(Exception):
@@ -220,14 +222,22 @@ class Recognizer:
         return language
 
     def transcribe(self, audio, language: str | None, initial_prompt: str | None,
-                   offset: float = 0.0) -> tuple[list[Word], str]:
+                   offset: float = 0.0) -> tuple[list[Word], str | None]:
         """Words heard in `audio` (16 kHz mono float32), their times plus `offset`; and
-        the language. Voice activity detection skips what is not speech."""
+        the language (None when no speech was heard). Voice activity detection skips what
+        is not speech; a piece with less than a second of speech in all (silence, music,
+        a cough) is not given to the recognizer at all, which would invent words there."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        voiced = sum(t["end"] - t["start"] for t in get_speech_timestamps(audio, VadOptions(**VAD)))
+        if voiced < MIN_SPEECH_SECONDS * 16000:
+            return [], None
         with self._lock:
+            # A single fallback temperature: noise that defeats greedy decoding is not retried five times.
             segments, info = self.model.transcribe(
                 audio, language=language, initial_prompt=initial_prompt, vad_filter=True,
                 word_timestamps=True, beam_size=5, condition_on_previous_text=False,
-                vad_parameters={"min_silence_duration_ms": 500})
+                temperature=(0.0, 0.4), vad_parameters=VAD)
             words = []
             for seg in segments:
                 if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
