@@ -87,6 +87,10 @@ def vocabulary(texts: Iterable[str], rarity: Callable[[str], float], limit: int 
     for word, n in deck_words(texts).items():
         if word.casefold() in _COMMON or len(word) < 3 and not word.isupper():
             continue
+        # Not said as words: codes, file names, dates, identifiers, shouted data (PDB records).
+        if (any(c.isdigit() or c == "_" for c in word) or word.count(".") > 0
+                or word.isupper() and len(word) > 6):
+            continue
         weight = rarity(word) + (1.5 if _looks_special(word) else 0.0)
         if weight < 2.0:
             continue
@@ -151,7 +155,7 @@ def cues_from_words(words: Sequence[Word], width: int = LINE_CHARS, lines: int =
                     or w.start - group[-1].end > PAUSE_SECONDS):
                 flush()
         group.append(w)
-        if group[-1].text.endswith((".", "?", "!")) and len(" ".join(x.text for x in group)) >= width:
+        if group[-1].text.endswith((".", "?", "!")) and len(" ".join(x.text for x in group)) >= width // 2:
             flush()
     flush()
     # A cue never runs into the next one.
