@@ -132,7 +132,7 @@ def espeak(text: str, tmp: Path, voice: str = "en-us") -> np.ndarray:
     raw = tmp / "e.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-s", "155", "-w", str(raw), text], check=True)
     out = tmp / "e16.wav"
-    subprocess.run(["sox", "-q", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)], check=True)
+    subprocess.run(["sox", "-q", "-V1", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)], check=True)
     return read_wav(out)
 
 
