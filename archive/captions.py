@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from .formatting import file_size, srt_timestamp, vtt_timestamp
+from .states import AssetStatus
 
 MAX_BYTES = 20 * 1024 * 1024
 _TIME = r"(?:(\d{1,3}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
@@ -124,3 +125,23 @@ def to_srt(cues: list[Cue]) -> str:
         body = "\n".join(ln for ln in text.split("\n") if ln.strip())
         out += [str(n), f"{srt_timestamp(c.start)} --> {srt_timestamp(c.end)}", body, ""]
     return "\n".join(out)
+
+
+# Which tracks visitors get: given assets (rows or anything with kind, automatic, served,
+# status and info), human captions win over automatic ones of their language.
+
+def primary(tag: str | None) -> str:
+    return (tag or "").split("-")[0].lower()
+
+
+def human_languages(assets: list) -> set[str]:
+    return {primary(a.info.get("language")) for a in assets
+            if a.kind == "captions" and not a.automatic and a.served and a.status == AssetStatus.READY}
+
+
+def shown(assets: list) -> list:
+    """The caption tracks visitors get: the human ones, and an automatic one only for a
+    language without human captions."""
+    human = human_languages(assets)
+    return [a for a in assets if a.kind == "captions" and a.served
+            and not (a.automatic and primary(a.info.get("language")) in human)]

@@ -135,6 +135,14 @@ class Settings:
     login_client_failures: int = 10  # failed sign-ins per client address and window
     login_account_failures: int = 20  # per account from all clients: above one client's, so it cannot lock one out
     play_beacons_per_minute: int = 30  # per client address
+    # Automatic captions (issue 15): a faster-whisper model name, a local folder (its files
+    # checked against its SHA256SUMS), or "off"; the recognizer's CPU threads (0: all cores).
+    transcribe_model: str = "base"
+    transcribe_threads: int = 0
+
+    @property
+    def transcribe_on(self) -> bool:
+        return self.transcribe_model != "off"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -190,6 +198,8 @@ class Settings:
             login_client_failures=max(1, _env_number(env, "WEBINAR_ARCHIVE_LOGIN_CLIENT_FAILURES", 10)),
             login_account_failures=max(1, _env_number(env, "WEBINAR_ARCHIVE_LOGIN_ACCOUNT_FAILURES", 20)),
             play_beacons_per_minute=max(1, _env_number(env, "WEBINAR_ARCHIVE_PLAY_BEACONS_PER_MINUTE", 30)),
+            transcribe_model=_env(env, "WEBINAR_ARCHIVE_TRANSCRIBE_MODEL", "base"),
+            transcribe_threads=max(0, _env_number(env, "WEBINAR_ARCHIVE_TRANSCRIBE_THREADS", 0)),
         )
 
     def refuse_development_secrets(self, serve_host: str | None = None) -> None:

@@ -10,11 +10,12 @@ import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (JSON, BigInteger, CheckConstraint, Column, ColumnElement, Date, DateTime, Float,
-                        ForeignKey, Integer, String, Table, Text, and_, or_)
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Column, ColumnElement, Date, DateTime, Float,
+                        ForeignKey, Integer, String, Table, Text, and_, false, or_)
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .captions import shown as shown_captions
 from .states import AssetStatus, JobState, UploadState, Visibility
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
@@ -266,7 +267,9 @@ class Webinar(Base):
 
     @property
     def captions(self) -> list["Asset"]:
-        return [a for a in self.served_assets if a.kind == "captions"]
+        """The caption tracks visitors get: automatic ones only where no human captions
+        in their language are (archive/captions.py); staff pages list `assets`."""
+        return shown_captions(self.served_assets)
 
     @property
     def status(self) -> AssetStatus:
@@ -303,6 +306,9 @@ class Asset(Base):
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # probe results, page count
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # role -> key
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Captions the recognizer made (the `transcribe` job); human captions of the same
+    # language win over them (archive/captions.py).
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     webinar: Mapped[Webinar] = relationship(back_populates="assets")
     jobs: Mapped[list["Job"]] = relationship(back_populates="asset", cascade="all, delete-orphan",

@@ -22,22 +22,26 @@ from typing import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import captions, jobs, media, search, slides, slidesync, uploads
+from . import captions, jobs, media, search, slides, slidesync, speech, transcripts, uploads
 from .handlers.align import align_slides
 from .handlers.bundle import slides_bundle
 from .handlers.captions import process_captions
 from .handlers.common import Outcome
 from .handlers.recording import process_recording, recording_renditions
 from .handlers.slides import process_slides
+from .handlers.transcribe import transcribe
 from .models import Asset, Job, Presentation, Webinar
 from .states import AssetStatus, JobState
+from .config import Settings
 from .storage import S3Store
 
 Handler = Callable[..., Outcome]
 
 # Known-bad input: a job that raises one of these fails at once, without retries.
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (
-    jobs.PermanentError, media.MediaRejected, slides.SlidesRejected, captions.CaptionsRejected)
+    jobs.PermanentError, media.MediaRejected, slides.SlidesRejected, captions.CaptionsRejected,
+    speech.ModelRefused)
+
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class JobKind:
     # What its end writes besides its asset's outputs and info, in the finishing
     # transaction: (session, asset, outcome).
     record: Callable[[Session, Asset, Outcome], None] | None = None
+    # Whether the kind is queued at all with these settings.
+    wanted: Callable[[Settings], bool] | None = None
 
 
 def _record_alignment(session: Session, deck: Asset, outcome: Outcome) -> None:
@@ -73,8 +79,8 @@ GRAPH: dict[str, JobKind] = {k.name: k for k in (
     JobKind(uploads.CHECK_KIND, uploads.check_upload, "Checking the uploaded file", outputs=(), quick=True,
             note="A new file is being added."),
     JobKind("process_recording", process_recording, "Making the recording watchable",
-            outputs=("web", "poster", "renditions"), then=("recording_renditions",), makes_watchable=True,
-            quick=True, note="The recording is being prepared."),
+            outputs=("web", "poster", "renditions"), then=("recording_renditions", "transcribe"),
+            makes_watchable=True, quick=True, note="The recording is being prepared."),
     JobKind("recording_renditions", recording_renditions,
             "Renditions for slow links, audio downloads, timeline thumbnails",
             outputs=("renditions", "audio_m4a", "audio_mp3", "storyboard"),
@@ -85,10 +91,15 @@ GRAPH: dict[str, JobKind] = {k.name: k for k in (
     JobKind("slides_bundle", slides_bundle, "All slides as one ZIP", outputs=("bundle",), quick=True,
             note="The download of all slides is being prepared."),
     JobKind("process_captions", process_captions, "Captions", outputs=("vtt",), makes_watchable=True,
-            quick=True, note="The captions are being prepared."),
+            quick=True, note="The captions are being prepared.",
+            record=lambda session, asset, outcome: transcripts.human_ready(session, asset, outcome.records)),
     # Needs the recording's web rendition and the deck's page images; never holds up watching.
     JobKind("align_slides", align_slides, "Finding when each slide is on screen", outputs=(),
             needs=("slides", "recording"), record=_record_alignment),
+    # Automatic captions once the recording plays; never decides whether it is watchable.
+    JobKind("transcribe", transcribe, "Automatic captions", outputs=(), max_attempts=2,
+            record=lambda session, asset, outcome: transcripts.record(session, asset, outcome.records),
+            wanted=lambda settings: settings.transcribe_on, note="The captions are being prepared."),
 )}
 
 # The job each newly recorded asset starts with.
@@ -153,10 +164,11 @@ def on_published(session: Session, job: Job, outcome: Outcome) -> None:
 
 
 def on_finished(session: Session, job: Job, state: str, outcome: Outcome | None, error: str | None,
-                permanent: bool = False, *, store: S3Store) -> None:
+                permanent: bool = False, *, store: S3Store, settings: Settings | None = None) -> None:
     """Apply a job's end to its asset (or, for a check, its upload) and queue what follows,
     in the finishing transaction. `state` is the job's new state: done, failed, or queued
-    (another attempt is due); `store` deletes a refused upload's object."""
+    (another attempt is due); `store` deletes a refused upload's object; `settings` say
+    which optional kinds are wanted (without them, none is queued)."""
     if job.upload_id is not None:
         asset = uploads.record_check(session, store, job, state, outcome, error, permanent)
         if asset is not None:
@@ -189,7 +201,9 @@ def on_finished(session: Session, job: Job, state: str, outcome: Outcome | None,
                 _take_over(session, asset)
             _ensure_pairs(session, asset, job.max_attempts)
         for follow in kind.then:
-            _ensure(session, asset.id, follow, job.max_attempts)
+            wanted = GRAPH[follow].wanted
+            if wanted is None or (settings is not None and wanted(settings)):
+                _ensure(session, asset.id, follow, job.max_attempts)
     elif state == JobState.FAILED:
         if kind.makes_watchable:
             asset.status, asset.error = AssetStatus.FAILED, error

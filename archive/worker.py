@@ -44,7 +44,8 @@ class Worker:
         # The lanes run_forever runs: any kind, and quick kinds only.
         self.lanes: dict[str, frozenset[str] | None] = {"any": None, "quick": self.quick}
         self.stopping = threading.Event()
-        self._on_finished = functools.partial(pipeline.on_finished, store=archive.store)
+        self._on_finished = functools.partial(pipeline.on_finished, store=archive.store,
+                                              settings=archive.settings)
         # Held while a check's file is handed on (its folder belongs to no running job for
         # a moment) and while scratch is swept, so that another lane never sweeps it away.
         self._handing = threading.Lock()

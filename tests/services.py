@@ -235,6 +235,8 @@ def archive_env(minio: MinioServer, tmp: Path, **overrides: str) -> dict[str, st
         "AWS_SECRET_ACCESS_KEY": secret,
         "AWS_DEFAULT_REGION": "us-east-1",
         "WEBINAR_ARCHIVE_PUBLIC_URL": "http://archive.test",
+        # Automatic captions only where a test asks for them (tests/archive/test_transcribe.py).
+        "WEBINAR_ARCHIVE_TRANSCRIBE_MODEL": "off",
         **overrides,
     }
 

@@ -48,6 +48,7 @@ _PUBLIC_TEXTS = (
     N_("All slides as one ZIP"),
     N_("Captions"),
     N_("Finding when each slide is on screen"),
+    N_("Automatic captions"),
     N_("The recording could not be processed."),
     N_("These slides could not be processed."),
     N_("These captions could not be processed."),
@@ -130,10 +131,17 @@ def player_for(w) -> dict | None:
     }
 
 
+def caption_label(c) -> str:
+    """A track's name: its label or else its language, in the visitor's language; the
+    recognizer's tracks say so ("English (automatic)")."""
+    name = c.info.get("label") or language_name(c.info["language"])
+    return gettext("%(language)s (automatic)", language=name) if c.automatic else name
+
+
 def captions_for(w) -> list[dict]:
-    """Each ready caption track, named by its label or else its language, in the visitor's language."""
-    return [{"id": c.id, "lang": c.info["language"],
-             "label": c.info.get("label") or language_name(c.info["language"]),
+    """Each ready caption track visitors get (human captions win over automatic ones of
+    their language)."""
+    return [{"id": c.id, "lang": c.info["language"], "label": caption_label(c), "automatic": c.automatic,
              "src": url_for("media.captions", webinar_id=w.id, asset_id=c.id)}
             for c in w.captions if c.status == AssetStatus.READY]
 

@@ -35,6 +35,7 @@ class Outcome:
     texts: list[dict] | None = None
     original: Original | None = None  # the check of an upload: the checked file (see handed_path)
     timeline: dict | None = None  # the alignment of a deck: what slidesync.record stores
+    records: dict = field(default_factory=dict)  # for the kind's `record` step (see pipeline.JobKind)
 
 
 def handed_path(job_dir: Path, asset_id: str) -> Path:

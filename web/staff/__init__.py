@@ -99,8 +99,8 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import (auth, dashboard, photos, removal, slide_times, statistics, users,  # noqa: F401  (their routes are on bp)
-                   webinars)
+    from . import (auth, dashboard, photos, removal, slide_times, statistics, transcripts,  # noqa: F401  (their routes are on bp)
+                   users, webinars)
 
     app.register_blueprint(bp)
 

@@ -1,0 +1,291 @@
+"""Speech to captions: the recognizer (faster-whisper, CTranslate2, int8 on CPU), the
+deck's vocabulary it is prompted with, and captions made of the words it hears.
+
+The parts that decide (vocabulary, cues, lines) are pure functions, tested without a
+model. The model is loaded once per process (`recognizer`), from a faster-whisper name or
+a local folder whose files are checked against the SHA256SUMS it holds before use.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from .captions import Cue, check_language
+
+OFF = "off"
+SUMS_FILE = "SHA256SUMS"
+LINE_CHARS = 42  # a caption line, as broadcasters split them
+CUE_LINES = 2
+CUE_SECONDS = 6.0
+PAUSE_SECONDS = 1.0  # a silence this long ends a cue
+PROMPT_CHARS = 600  # Whisper reads at most 224 prompt tokens: about this much text
+VOCABULARY_WORDS = 60
+MIN_SPEECH_SECONDS = 1.0  # less than this heard by the voice detector: nothing is transcribed
+VAD = {"min_silence_duration_ms": 500}
+
+
+class ModelRefused(Exception):
+    """The model the setting names is missing, or its files are not the ones expected."""
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    text: str  # as heard, without the leading space
+
+
+# --- the deck's vocabulary -------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_](?:[\w'’.+-]*[^\W_])?")
+# Words a general model knows whatever the deck: they are no help in a prompt.
+_COMMON = frozenset("""
+a about above after again all also an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had
+has have having he her here hers him his how i if in into is it its itself just me more most
+my no nor not now of off on once only or other our out over own same she should so some such
+than that the their them then there these they this those through to too under until up very
+was we were what when where which while who whom why will with would you your yours new use
+using used one two three first next last example examples slide slides page introduction
+summary conclusion questions thank thanks overview outline part section contents table figure
+""".split())
+
+
+def deck_words(texts: Iterable[str]) -> Counter:
+    """How often each word of the slides occurs (its spelling as most often written)."""
+    counts: Counter = Counter()
+    spellings: dict[str, Counter] = {}
+    for text in texts:
+        for m in _WORD.finditer(text or ""):
+            w = re.sub(r"['’]s$", "", m.group(0)).strip(".'’-+")
+            if len(w) < 2 or not any(c.isalpha() for c in w):
+                continue
+            key = w.casefold()
+            counts[key] += 1
+            spellings.setdefault(key, Counter())[w] += 1
+    return Counter({spellings[k].most_common(1)[0][0]: n for k, n in counts.items()})
+
+
+def _looks_special(word: str) -> bool:
+    """An acronym, a name written in mixed case, a word with digits or inner capitals."""
+    return (any(c.isdigit() for c in word) or sum(c.isupper() for c in word) >= 2
+            or (word[:1].islower() and any(c.isupper() for c in word[1:])))
+
+
+def vocabulary(texts: Iterable[str], rarity: Callable[[str], float], limit: int = VOCABULARY_WORDS) -> list[str]:
+    """The deck's words a general recognizer is likely to get wrong, best first: weighted
+    by how rare the word is to the model (`rarity`: the tokens it takes, say) and how
+    often the deck uses it; common words are left out."""
+    scored = []
+    for word, n in deck_words(texts).items():
+        if word.casefold() in _COMMON or len(word) < 3 and not word.isupper():
+            continue
+        # Not said as words: codes, file names, dates, identifiers, shouted data (PDB records).
+        if (any(c.isdigit() or c == "_" for c in word) or word.count(".") > 0
+                or word.isupper() and len(word) > 6):
+            continue
+        weight = rarity(word) + (1.5 if _looks_special(word) else 0.0)
+        if weight < 2.0:
+            continue
+        scored.append((weight * (1 + math.log(n)), word))
+    scored.sort(key=lambda t: (-t[0], t[1].casefold()))
+    return [w for _, w in scored[:limit]]
+
+
+def prompt(names: Sequence[str], words: Sequence[str], title: str = "") -> str | None:
+    """The recognizer's initial prompt: the talk's title, its speakers and its vocabulary,
+    cut to what Whisper reads."""
+    parts = []
+    if title.strip():
+        parts.append(title.strip().rstrip(".") + ".")
+    if names:
+        parts.append("Speakers: " + ", ".join(names) + ".")
+    text = " ".join(parts)
+    terms = []
+    for w in words:
+        if len(text) + len(", ".join(terms + [w])) + 8 > PROMPT_CHARS:
+            break
+        terms.append(w)
+    if terms:
+        text = (text + " Terms: " + ", ".join(terms) + ".").strip()
+    return text or None
+
+
+# --- captions from words ----------------------------------------------------------------
+
+def split_lines(text: str, width: int = LINE_CHARS) -> list[str]:
+    """A cue's text on at most two lines, broken at the space nearest the middle that
+    keeps both lines within `width` when there is one."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return [text]
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    if not spaces:
+        return [text]
+    fitting = [i for i in spaces if i <= width and len(text) - i - 1 <= width]
+    at = min(fitting or spaces, key=lambda i: abs(i - len(text) / 2))
+    return [text[:at], text[at + 1:]]
+
+
+def cues_from_words(words: Sequence[Word], width: int = LINE_CHARS, lines: int = CUE_LINES,
+                    seconds: float = CUE_SECONDS) -> list[Cue]:
+    """Words grouped into cues for reading: at most `lines` lines of about `width`
+    characters and `seconds` long; a cue ends at a long pause, and after a sentence once
+    it holds a line's worth."""
+    cues: list[Cue] = []
+    group: list[Word] = []
+
+    def flush() -> None:
+        if group:
+            text = " ".join(w.text for w in group)
+            cues.append(Cue(group[0].start, max(group[-1].end, group[0].start + 0.2), "\n".join(split_lines(text, width))))
+            group.clear()
+
+    for w in words:
+        if group:
+            size = len(" ".join(x.text for x in group)) + 1 + len(w.text)
+            if (size > width * lines or w.end - group[0].start > seconds
+                    or w.start - group[-1].end > PAUSE_SECONDS):
+                flush()
+        group.append(w)
+        if group[-1].text.endswith((".", "?", "!")) and len(" ".join(x.text for x in group)) >= width // 2:
+            flush()
+    flush()
+    # A cue never runs into the next one.
+    return [Cue(c.start, min(c.end, cues[i + 1].start) if i + 1 < len(cues) else c.end, c.text)
+            for i, c in enumerate(cues)]
+
+
+_NOT_SPEECH = re.compile(r"^[\W_♪♫]*$")
+
+
+def kept(text: str) -> bool:
+    """False for what a recognizer writes over music or noise: notes, brackets, nothing."""
+    t = text.strip()
+    return bool(t) and not _NOT_SPEECH.match(t) and not (t.startswith(("[", "(", "*")) and t.endswith(("]", ")", "*")))
+
+
+# --- the model ------------------------------------------------------------------------
+
+def language_code(tag: str | None) -> str | None:
+    """Whisper's language for a BCP 47 tag: its primary subtag (pt-BR -> pt)."""
+    if not tag:
+        return None
+    return check_language(tag).split("-")[0].lower()
+
+
+def check_folder(folder: Path) -> None:
+    """Every file SHA256SUMS lists must be there with that checksum; model.bin must be
+    listed. Raises ModelRefused."""
+    sums = folder / SUMS_FILE
+    if not sums.is_file():
+        raise ModelRefused(f"{folder} has no {SUMS_FILE}: a local model folder lists its files' SHA-256 there "
+                           f"(as sha256sum writes it)")
+    listed = {}
+    for line in sums.read_text().splitlines():
+        if line.strip():
+            digest, _, name = line.strip().partition("  ")
+            listed[name.lstrip("*")] = digest.lower()
+    if "model.bin" not in listed:
+        raise ModelRefused(f"{sums} does not list model.bin")
+    for name, digest in sorted(listed.items()):
+        path = folder / name
+        if "/" in name or not path.is_file():
+            raise ModelRefused(f"{folder}: {name} is missing")
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        if h.hexdigest() != digest:
+            raise ModelRefused(f"{folder}: {name} does not match its SHA-256 in {SUMS_FILE}: refused")
+
+
+class Recognizer:
+    """One loaded model. `transcribe` is thread-safe (one decoding at a time)."""
+
+    def __init__(self, model, name: str):
+        self.model = model
+        self.name = name
+        self._lock = threading.Lock()
+
+    def rarity(self, word: str) -> float:
+        """How many tokens the model needs for the word after a space: 1 for the words it
+        knows best, more for names, acronyms and jargon."""
+        return float(len(self.model.hf_tokenizer.encode(" " + word, add_special_tokens=False).ids))
+
+    def detect_language(self, audio) -> str:
+        with self._lock:
+            language, _, _ = self.model.detect_language(audio)
+        return language
+
+    def transcribe(self, audio, language: str | None, initial_prompt: str | None,
+                   offset: float = 0.0) -> tuple[list[Word], str | None]:
+        """Words heard in `audio` (16 kHz mono float32), their times plus `offset`; and
+        the language (None when no speech was heard). Voice activity detection skips what
+        is not speech; a piece with less than a second of speech in all (silence, music,
+        a cough) is not given to the recognizer at all, which would invent words there."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        voiced = sum(t["end"] - t["start"] for t in get_speech_timestamps(audio, VadOptions(**VAD)))
+        if voiced < MIN_SPEECH_SECONDS * 16000:
+            return [], None
+        with self._lock:
+            # A single fallback temperature: noise that defeats greedy decoding is not retried five times.
+            segments, info = self.model.transcribe(
+                audio, language=language, initial_prompt=initial_prompt, vad_filter=True,
+                word_timestamps=True, beam_size=5, condition_on_previous_text=False,
+                temperature=(0.0, 0.4), vad_parameters=VAD)
+            words = []
+            for seg in segments:
+                if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
+                    continue  # not speech: what the model "hears" in noise
+                if not kept(seg.text):
+                    continue
+                for w in seg.words or ():
+                    text = w.word.strip()
+                    if text and kept(text):
+                        words.append(Word(round(float(w.start) + offset, 3), round(float(w.end) + offset, 3), text))
+        return words, info.language
+
+
+_loaded: dict[tuple[str, int], Recognizer] = {}
+_loading = threading.Lock()
+
+
+def recognizer(setting: str, threads: int = 0) -> Recognizer:
+    """The model the setting names, loaded once per process: a local folder (checked
+    against its SHA256SUMS) or a faster-whisper model name (fetched by faster-whisper)."""
+    if setting == OFF:
+        raise ModelRefused("transcription is off")
+    with _loading:
+        key = (setting, threads)
+        if key not in _loaded:
+            from faster_whisper import WhisperModel  # a few hundred ms: only where captions are made
+
+            folder = Path(setting)
+            if "/" in setting or folder.is_dir():
+                if not folder.is_dir():
+                    raise ModelRefused(f"the model folder {setting} does not exist")
+                check_folder(folder)
+                source = str(folder)
+            else:
+                source = setting
+            try:
+                model = WhisperModel(source, device="cpu", compute_type="int8", cpu_threads=threads)
+            except Exception as e:  # no network, an unknown name, a damaged file
+                raise ModelRefused(f"the model {setting} could not be loaded: {e}") from e
+            _loaded[key] = Recognizer(model, setting)
+        return _loaded[key]
+
+
+def fold(text: str) -> str:
+    """Lower case without accents and punctuation: for comparing words heard and written."""
+    t = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in t if c.isalnum() or c.isspace())

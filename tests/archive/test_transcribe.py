@@ -1,0 +1,175 @@
+"""Automatic captions (the `transcribe` job) with the real recognizer (Whisper base, int8,
+installed by scripts/test) on speech made by espeak-ng, on both catalog backends. The
+model is loaded once per test process (archive.speech keeps it)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from archive import captions, pipeline, speech, uploads
+from archive.importer import ImportRequest, PresentationInput, SpeakerInput, import_webinar
+from archive.context import Archive
+from archive.models import Asset, Job
+from archive.worker import Worker
+from archive.search.reading import search
+
+from ..conftest import make_settings
+from ..helpers import reload
+from ..speech_inputs import SPEAKER, TALK, make_talk, make_without_speech, whisper_dir
+from ..staff import signed_in, staff_app
+from .test_uploads import send
+
+
+@pytest.fixture
+def settings(backend_settings):  # every test here runs on SQLite and on PostgreSQL
+    return backend_settings.with_(transcribe_model=whisper_dir())
+
+
+@pytest.fixture(scope="session")
+def talk(tmp_path_factory):
+    return make_talk(tmp_path_factory.mktemp("talk"))
+
+
+def _import_talk(archive, talk, language: str | None = "en") -> str:
+    w = import_webinar(archive, ImportRequest(
+        title="Drawing for slides", recording=talk.recording, language=language,
+        speakers=[SpeakerInput(SPEAKER)],
+        presentations=[PresentationInput("Drawing with TikZ", speakers=[SPEAKER], slides=talk.deck, start=0.0)]))
+    return w.id
+
+
+def _automatic(archive, webinar_id: str) -> list[Asset]:
+    with archive.catalog.session() as s:
+        return list(s.scalars(select(Asset).where(Asset.webinar_id == webinar_id, Asset.automatic.is_(True))))
+
+
+def _vtt(archive, asset: Asset) -> str:
+    return archive.store.get_bytes(asset.outputs["vtt"]).decode()
+
+
+def _hits(archive, query: str) -> list:
+    with archive.catalog.session() as s:
+        return [h for r in search(s, query).results for h in r.hits if h.kind == "caption"]
+
+
+def test_pure_parts():
+    words = [speech.Word(i * 0.3, i * 0.3 + 0.25, w) for i, w in enumerate(
+        ("This is a rather long sentence that goes on and on with many words to split. And then "
+         "another one follows after it.").split())]
+    cues = speech.cues_from_words(words)
+    for c in cues:
+        assert all(len(line) <= speech.LINE_CHARS for line in c.text.split("\n"))
+        assert c.text.count("\n") <= 1 and c.end - c.start <= speech.CUE_SECONDS + 0.01
+    assert " ".join(" ".join(c.text.split()) for c in cues) == " ".join(w.text for w in words)
+    vocab = speech.vocabulary(["The TikZ and pgf packages for Beamer", "TikZ again"],
+                              rarity=lambda w: {"pgf": 2.0}.get(w, 1.0 if w.islower() else 3.0))
+    assert vocab[0] == "TikZ" and "pgf" in vocab and "the" not in vocab
+    assert not speech.kept("♪ ♪") and not speech.kept("[Music]") and speech.kept("Hello.")
+
+
+def test_a_model_whose_files_do_not_match_is_refused(tmp_path):
+    (tmp_path / "model.bin").write_bytes(b"not a model")
+    (tmp_path / "SHA256SUMS").write_text("905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57  model.bin\n")
+    with pytest.raises(speech.ModelRefused, match="does not match"):
+        speech.recognizer(str(tmp_path))
+    with pytest.raises(speech.ModelRefused, match="no SHA256SUMS"):
+        speech.recognizer(str(tmp_path.parent))
+    speech.check_folder(__import__("pathlib").Path(whisper_dir()))  # the installed one passes
+
+
+def test_deck_aware_captions_then_human_ones_win(archive, worker, talk, client):
+    """The whole flow on one recording (the recognizer's time is the cost): automatic
+    captions that know the deck, found at the word; a staff correction that wins and
+    survives a rerun; captions uploaded afterwards that replace it."""
+    wid = _import_talk(archive, talk)
+    worker.run_until_idle()
+    w = reload(archive, wid)
+    assert w.status == "ready", w.errors
+    [auto] = _automatic(archive, wid)
+    assert auto.status == "ready" and auto.info["language"] == "en" and not auto.info["detected"]
+    vtt = _vtt(archive, auto)
+    # The deck's words, spelt as on the slides (Whisper base alone hears "Tick-Me" and "BGF").
+    assert "TikZ" in vtt and "pgf" in vtt, vtt
+    for cue in captions.parse(vtt.encode()):
+        assert all(len(line) <= 48 for line in cue.text.split("\n")) and cue.end - cue.start <= 6.5
+    page = client.get(f"/webinars/{wid}").get_data(as_text=True)
+    assert 'label="English (automatic)"' in page
+    # A word only said (on no slide): found, and the hit opens when it is said.
+    said = next(at for at, text in TALK if "pineapple" in text)
+    [hit] = _hits(archive, "pineapple")
+    assert hit.asset_id == auto.id and said <= hit.at <= said + 3.0
+    r = client.get("/search?q=pineapple").get_data(as_text=True)
+    assert f"t={hit.at:g}" in r or f"t={int(hit.at)}" in r, r
+    # It never held up watching: the recording was ready before the job started.
+    with archive.catalog.session() as s:
+        jobs = {j.kind: j for j in s.scalars(select(Job).join(Asset).where(Asset.webinar_id == wid))}
+    assert jobs["transcribe"].started_at >= jobs["process_recording"].finished_at
+
+    # Staff correct the automatic transcript in the browser: it becomes human captions.
+    client = signed_in(staff_app(archive))
+    page = client.get(f"/staff/webinars/{wid}/captions/{auto.id}/edit").get_data(as_text=True)
+    assert "pineapple" in page
+    cues = captions.parse(_vtt(archive, auto).encode())
+    texts = [c.text.replace("pineapple", "mango") for c in cues]
+    r = client.post(f"/staff/webinars/{wid}/captions/{auto.id}/edit", data={"cue": texts})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    worker.run_until_idle()
+    w = reload(archive, wid)
+    [shown] = w.captions
+    assert not shown.automatic and shown.status == "ready" and "mango" in _vtt(archive, shown)
+    assert auto.id in {a.id for a in w.assets}  # kept for staff
+    assert _hits(archive, "mango") and not _hits(archive, "pineapple")
+    # The recognizer runs again: the correction stays, and nothing automatic comes back.
+    with archive.catalog.session() as s:
+        job = s.scalars(select(Job).where(Job.kind == "transcribe")).one()
+    pipeline.retry(archive.catalog, job.id)
+    worker.run_until_idle()
+    w = reload(archive, wid)
+    assert [c.id for c in w.captions] == [shown.id] and "mango" in _vtt(archive, shown)
+    assert "uploaded" in w.recording.info["transcript"]["skipped"]
+    assert not _hits(archive, "pineapple")
+
+    # Captions uploaded afterwards (another human track) replace the corrected one.
+    data = b"WEBVTT\n\n00:00:00.500 --> 00:00:03.000\nWelcome to this talk about kiwis.\n"
+    up = uploads.create(archive, "staff-1", wid, "captions", "talk.vtt", len(data), language="en",
+                        replaces=shown.id)
+    uploads.complete(archive, up.id, "staff-1", send(archive, up, data))
+    worker.run_until_idle()
+    w = reload(archive, wid)
+    assert [c.id for c in w.captions] == [up.id]
+    assert _hits(archive, "kiwis") and not _hits(archive, "pineapple") and not _hits(archive, "mango")
+
+
+@pytest.fixture
+def sqlite_archive(minio, tmp_path):
+    """For the tests whose catalog work the flow above already runs on both backends."""
+    a = Archive.from_settings(make_settings(minio, tmp_path, WEBINAR_ARCHIVE_TRANSCRIBE_MODEL=whisper_dir()))
+    a.setup()
+    yield a
+    a.close()
+
+
+def test_human_captions_first_no_automatic_ones(sqlite_archive, talk, tmp_path):
+    archive, worker = sqlite_archive, Worker(sqlite_archive, name="test-worker")
+    vtt = tmp_path / "talk.vtt"
+    vtt.write_text("WEBVTT\n\n00:00:00.500 --> 00:00:03.000\nWelcome.\n")
+    w = import_webinar(archive, ImportRequest(title="Captioned", recording=talk.recording, language="en",
+                                              captions=[("en", vtt)]))
+    worker.run_until_idle()
+    assert _automatic(archive, w.id) == []
+    assert "uploaded" in reload(archive, w.id).recording.info["transcript"]["skipped"]
+
+
+def test_no_speech_no_captions(sqlite_archive, tmp_path_factory):
+    """Without audio, with silence, with music: nothing invented. The language is left to
+    detection here (none set), as it is for most uploads."""
+    archive, worker = sqlite_archive, Worker(sqlite_archive, name="test-worker")
+    files = make_without_speech(tmp_path_factory.mktemp("quiet"))
+    ids = {name: import_webinar(archive, ImportRequest(title=name, recording=path)).id
+           for name, path in files.items()}
+    worker.run_until_idle()
+    for name, wid in ids.items():
+        w = reload(archive, wid)
+        assert w.status == "ready", (name, w.errors)
+        assert _automatic(archive, wid) == [], name
+        assert w.recording.info["transcript"].get("skipped"), (name, w.recording.info["transcript"])
