@@ -382,3 +382,27 @@ def test_two_tabs_uploading_a_deck_for_one_webinar_overwrite_nothing(archive, in
     assert archive.store.sha256_of(a.key) == got[a.id] and archive.store.sha256_of(b.key) == got[b.id]
     report = consistency.check(archive, checksums=True, grace=NOW)
     assert report.problems == [], consistency.summary(report)
+
+
+def test_a_job_over_its_memory_limit_fails_with_the_reason_and_is_not_retried(minio, tmp_path, inputs):
+    """`webinar-archive worker` whose ffmpeg and ffprobe may map 100 MB: too little (ffprobe
+    cannot even map its libraries). The job fails at once with that reason, not blamed on
+    the file (it said "not a readable recording" before), and the worker ends
+    (--until-idle) instead of trying forever."""
+    env = archive_env(minio, tmp_path, WEBINAR_ARCHIVE_JOB_RETRY_DELAY="0")
+    archive = Archive.from_settings(Settings.from_env(env))
+    archive.setup()
+    try:
+        w = import_webinar(archive, ImportRequest(title="Too big for its limit", recording=inputs["vp9_opus.webm"]))
+        done = subprocess.run([str(WEBINAR_ARCHIVE), "worker", "--until-idle"],
+                              env={**env, "WEBINAR_ARCHIVE_FFMPEG_MEMORY_MB": "100"}, capture_output=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        [(kind, state, attempts, error)] = _jobs(archive)
+        assert (kind, state, attempts) == ("process_recording", "failed", 1), error
+        assert "more than its 100 MB memory limit" in error and "not a readable" not in error
+        w = reload(archive, w.id)
+        assert w.status == "failed" and _objects(archive, w.recording.derived_prefix) == []
+        assert consistency.check(archive, grace=NOW).problems == []
+    finally:
+        archive.close()
