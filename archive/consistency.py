@@ -261,13 +261,14 @@ def _age(delta: dt.timedelta) -> str:
 def _repair(archive: Archive, report: Report, grace: dt.timedelta) -> None:
     store = archive.store
     on_finished = functools.partial(pipeline.on_finished, store=store)
+    # Read again before deleting: a row committed since the first look makes an object its own.
+    now_owned = _read_catalog(archive) if report.of(Finding.ORPHAN_OBJECT) else None
     for p in report.problems:
         if p.finding in FOR_A_PERSON:
             continue
         try:
             if p.finding == Finding.ORPHAN_OBJECT:
-                # Still nobody's now? (A row may have been committed since the first look.)
-                if _read_catalog(archive).owner(p.subject) is None:
+                if now_owned.owner(p.subject) is None:
                     store.delete_keys([p.subject])
                     p.repaired = True
                 else:

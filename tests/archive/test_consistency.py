@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import create_engine, text, update
 
 from archive import consistency, rebuild
-from archive.config import Settings
 from archive.consistency import Finding
 from archive.context import Archive
 from archive.importer import ImportRequest, PresentationInput, SpeakerInput, import_webinar
