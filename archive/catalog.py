@@ -10,11 +10,16 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .queue import JobQueue, LocalQueue
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The errors of a catalog that cannot be reached for a moment (PostgreSQL restarting or
+# failing over, SQLite locked past its busy timeout): the web app answers 503 for them,
+# the worker's loop tries again.
+UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 SQLITE_MMAP_BYTES = 1 << 34  # an upper bound (SQLite caps it at its own maximum); only what is read is mapped
 
 

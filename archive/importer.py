@@ -273,7 +273,7 @@ def _add_structure(s: Session, webinar: Webinar, req: ImportRequest, plan: _Plan
         slug = slugify(name)
         if slug not in tags:
             tags[slug] = _get_or_create(s, Tag, slug, created, name=name.strip())
-    webinar.tags = list(tags.values())
+    webinar.tags = sorted(tags.values(), key=lambda t: t.slug)  # as the relationship orders them on a reload
 
     speakers = _speaker_rows(s, req, known_ids)
     for position, (slug, sp) in enumerate(zip(speakers, req.speakers)):

@@ -116,6 +116,25 @@ def fail_exhausted(catalog: Catalog, on_finished: OnFinished | None = None) -> l
     return failed
 
 
+def requeue_expired(catalog: Catalog, job_id: int, on_finished: OnFinished | None = None) -> str | None:
+    """A job still `running` past its lease (its worker died), queued again at once (the
+    attempt it used counts), or failed with the reason when that was its last attempt.
+    Returns its new state, or None when it was not expired (a worker holds it)."""
+    now = utcnow()
+    stale = and_(Job.id == job_id, Job.state == JobState.RUNNING, Job.lease_expires_at < now)
+    with catalog.transaction() as s:
+        moved = s.execute(update(Job).where(stale, Job.attempts < Job.max_attempts)
+                          .values(state=JobState.QUEUED, lease_owner=None, lease_expires_at=None, run_after=now)
+                          .execution_options(synchronize_session=False)).rowcount
+        if moved:
+            job = s.get(Job, job_id, populate_existing=True)
+            _push_after_commit(s, job)
+            if on_finished is not None:
+                on_finished(s, job, JobState.QUEUED, None, None, False)
+            return JobState.QUEUED
+    return JobState.FAILED if job_id in fail_exhausted(catalog, on_finished) else None
+
+
 def _of_kinds(kinds: Collection[str] | None):
     return Job.kind.in_(list(kinds)) if kinds is not None else true()
 

@@ -141,4 +141,8 @@ def run_ffprobe(args: list[str], limits: runner.Limits) -> tuple[int, bytes, str
         raise MediaRejected(f"ffprobe gave no answer within {limits.seconds:g} s", e.log) from e
     if done.returncode < 0:
         raise MediaError(f"ffprobe was killed (signal {-done.returncode})", done.log, permanent=False)
+    if done.returncode != 0 and limits.memory_mb and any(marker in done.log for marker in _OUT_OF_MEMORY):
+        # Say that it is the limit, not the file; refused all the same (the same limit fails
+        # the same way again).
+        raise MediaRejected(f"ffprobe needed more than its {limits.memory_mb} MB memory limit", done.log)
     return done.returncode, done.stdout, done.log

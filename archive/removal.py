@@ -223,5 +223,40 @@ def discard_if_deleted(archive: Archive, asset: Asset, outputs: dict | None = No
     return True
 
 
-__all__ = ["Removed", "Summary", "summary", "delete_webinar", "remove_asset", "purge_replaced",
+def _kept(asset: Asset, key: str) -> bool:
+    """Whether a job's failure leaves `key` (under the asset's derived prefix) in place: it
+    is named by the asset's outputs, or it sits in a folder a named key or a ready HLS
+    rendition has to itself (segments, storyboard sheets)."""
+    named = _keys_in(asset.outputs or {}, asset.derived_prefix)
+    if key in named:
+        return True
+    folder = key.rsplit("/", 1)[0] + "/"
+    if folder != asset.derived_prefix and any(n.rsplit("/", 1)[0] + "/" == folder for n in named):
+        return True
+    renditions = (asset.outputs or {}).get("renditions") or {}
+    return any(key.startswith(f"{asset.derived_prefix}hls/{name}/") for name in renditions)
+
+
+def discard_unnamed(archive: Archive, asset_id: str) -> list[str]:
+    """After a job of the asset finally failed: delete what it (or an earlier attempt) put
+    under the asset's derived prefix that no output names, so a failure leaves no partial
+    files. A failed first job (nothing is served) leaves nothing at all. Nothing is deleted
+    while another job of the asset is queued or running (it may be writing there)."""
+    with archive.catalog.session() as s:
+        asset = s.get(Asset, asset_id)
+        if asset is None or asset.status == AssetStatus.REMOVING:
+            return []
+        busy = s.scalar(select(Job.id).where(Job.asset_id == asset_id,
+                                             Job.state.in_((JobState.QUEUED, JobState.RUNNING))).limit(1))
+    if busy is not None:
+        return []
+    gone = [k for k in archive.store.list_keys(asset.derived_prefix)
+            if asset.status != AssetStatus.READY or not _kept(asset, k)]
+    archive.store.delete_keys(gone)
+    if gone:
+        log.info("asset %s: %d partial output(s) of a failed job deleted", asset_id, len(gone))
+    return gone
+
+
+__all__ = ["Removed", "discard_unnamed", "Summary", "summary", "delete_webinar", "remove_asset", "purge_replaced",
            "discard_if_deleted"]

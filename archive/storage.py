@@ -418,6 +418,22 @@ class S3Store:
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"copy of {source} to {key} failed: {e}") from e
 
+    def list_objects(self, prefix: str) -> dict[str, tuple[int, dt.datetime]]:
+        """Every key under `prefix` with its size and last change (aware, UTC)."""
+        return {obj["Key"]: (obj["Size"], obj["LastModified"]) for obj in self._objects(prefix)}
+
+    def sha256_of(self, key: str, chunk: int = 1024 * 1024) -> str:
+        """The SHA-256 of an object, read in one GET and hashed as it arrives (nothing is
+        written to disk; memory stays flat)."""
+        h = hashlib.sha256()
+        try:
+            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            for block in body.iter_chunks(chunk):
+                h.update(block)
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"read of {key} failed: {e}") from e
+        return h.hexdigest()
+
     def list_modified(self, prefix: str) -> dict[str, dt.datetime]:
         """Every key under `prefix` with its last change (aware, UTC)."""
         return {obj["Key"]: obj["LastModified"] for obj in self._objects(prefix)}

@@ -367,20 +367,19 @@ def abort(archive: Archive, upload_id: str, owner: str) -> Upload:
     return get(archive, upload_id, owner)
 
 
-def sweep(archive: Archive, older_than: dt.timedelta | None = None,
-          orphan_grace: dt.timedelta = dt.timedelta(hours=1)) -> list[str]:
-    """Abort unfinished multipart uploads under webinars/ that no live upload record
-    holds, or that are older than the limit (Settings.upload_abandon_hours), and mark
-    their records aborted. An upload without a record is left alone for `orphan_grace`:
-    it may be a CLI import in progress. Returns the keys aborted."""
+def stale_multipart(archive: Archive, older_than: dt.timedelta | None = None,
+                    orphan_grace: dt.timedelta = dt.timedelta(hours=1)) -> list[tuple[dict, Upload | None]]:
+    """Unfinished multipart uploads under webinars/ that no live upload record holds, or
+    that are older than `older_than` (default Settings.upload_abandon_hours), each with
+    its record (or None). One without a record is left alone for `orphan_grace`: it may
+    be a CLI import in progress. What `sweep` aborts and `check` reports."""
     if older_than is None:
         older_than = dt.timedelta(hours=archive.settings.upload_abandon_hours)
     now = dt.datetime.now(dt.timezone.utc)
-    store = archive.store
     with archive.catalog.session() as s:
         records = {r.s3_upload_id: r for r in s.scalars(select(Upload))}
-    aborted = []
-    for u in store.list_multipart_uploads("webinars/"):
+    stale = []
+    for u in archive.store.list_multipart_uploads("webinars/"):
         started = u["Initiated"]
         if started.tzinfo is None:
             started = started.replace(tzinfo=dt.timezone.utc)
@@ -389,10 +388,24 @@ def sweep(archive: Archive, older_than: dt.timedelta | None = None,
         live = (record is not None and record.key == u["Key"]
                 and record.state in (UploadState.UPLOADING, UploadState.COMPLETING))
         if (record is None and age > orphan_grace) or (record is not None and not live) or age > older_than:
-            store.abort_multipart(u["Key"], u["UploadId"])
-            aborted.append(u["Key"])
-            if record is not None:
-                _set_state(archive, record.id, UploadState.ABORTED, expect=(UploadState.UPLOADING,), error="abandoned")
+            stale.append((u, record))
+    return stale
+
+
+def sweep(archive: Archive, older_than: dt.timedelta | None = None,
+          orphan_grace: dt.timedelta = dt.timedelta(hours=1)) -> list[str]:
+    """Abort unfinished multipart uploads under webinars/ that no live upload record
+    holds, or that are older than the limit (Settings.upload_abandon_hours), and mark
+    their records aborted (see stale_multipart). Returns the keys aborted."""
+    if older_than is None:
+        older_than = dt.timedelta(hours=archive.settings.upload_abandon_hours)
+    store = archive.store
+    aborted = []
+    for u, record in stale_multipart(archive, older_than, orphan_grace):
+        store.abort_multipart(u["Key"], u["UploadId"])
+        aborted.append(u["Key"])
+        if record is not None:
+            _set_state(archive, record.id, UploadState.ABORTED, expect=(UploadState.UPLOADING,), error="abandoned")
     # Records whose S3 upload is gone already (aborted elsewhere) and that are too old.
     cutoff = utcnow() - older_than
     with archive.catalog.transaction() as s:
@@ -412,5 +425,5 @@ def sweep(archive: Archive, older_than: dt.timedelta | None = None,
 
 
 __all__ = ["Upload", "UploadRefused", "UploadNotFound", "CheckRefused", "create", "get", "sign_part", "list_parts",
-           "complete", "check_upload", "record_check", "CHECK_KIND", "abort", "sweep", "direct_play", "object_key",
+           "complete", "check_upload", "record_check", "CHECK_KIND", "abort", "sweep", "stale_multipart", "direct_play", "object_key",
            "EXTENSIONS", "KINDS"]

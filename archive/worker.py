@@ -28,6 +28,7 @@ from .context import Archive
 from .handlers.common import Outcome, handed_path
 from .models import Asset, Job, Upload
 from .states import JobState
+from .storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,11 @@ class Worker:
             if state in (JobState.DONE, JobState.FAILED):
                 if state == JobState.DONE and asset is not None:  # a replacement took over: the old file goes
                     removal.purge_replaced(self.archive, asset.webinar_id)
+                if state == JobState.FAILED and asset is not None:  # no partial outputs stay behind
+                    try:
+                        removal.discard_unnamed(self.archive, asset.id)
+                    except StorageError as e:  # `check --repair` finds them later
+                        log.warning("partial outputs of asset %s not deleted: %s", asset.id, e)
                 # A check's upload id is its asset's id.
                 self._write_manifest(job.asset_id or job.upload_id)
             return follow, follow is not None

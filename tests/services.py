@@ -126,15 +126,27 @@ class PostgresServer:
         subprocess.run([*self.as_user, str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
                         "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
                        check=True, capture_output=True, timeout=120)
+        try:
+            self.start_server()
+        except RuntimeError:
+            self.stop()
+            raise
+        self._count = 0
+
+    def start_server(self) -> None:
+        """Start the cluster (again, after stop_server: the same port, the same data)."""
         options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
         started = subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-l", str(self.dir / "log"),
                                   "-w", "-t", "60", "-o", options, "start"], capture_output=True, timeout=90)
         if started.returncode != 0:
             log = (self.dir / "log").read_text(errors="replace") if (self.dir / "log").exists() else ""
-            self.stop()
             raise RuntimeError(f"PostgreSQL did not start: {started.stderr.decode(errors='replace')}{log}")
-        self._count = 0
+
+    def stop_server(self) -> None:
+        """Stop the cluster, its data kept (a restart: start_server)."""
+        subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop"],
+                       check=True, capture_output=True, timeout=60)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"

@@ -365,6 +365,67 @@ def cmd_delete(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from archive import consistency
+
+    archive = _archive(args)
+    try:
+        report = consistency.check(archive, checksums=args.checksums, repair=args.repair,
+                                   grace=dt.timedelta(hours=args.grace_hours))
+    finally:
+        archive.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        for line in consistency.summary(report):
+            print(line)
+    return 0 if report.ok else EXIT_FAILED
+
+
+def cmd_rebuild_catalog(args) -> int:
+    from archive import rebuild
+
+    archive = _archive(args)
+    try:
+        done = rebuild.rebuild(archive)
+    except rebuild.RebuildRefused as e:
+        print(f"webinar-archive rebuild-catalog: {e}", file=sys.stderr)
+        return EXIT_REJECTED
+    finally:
+        archive.close()
+    for note in done.skipped:
+        print(f"webinar-archive rebuild-catalog: skipped {note}", file=sys.stderr)
+    print(f"rebuilt {len(done.webinars)} webinar(s), {done.assets} file(s), {done.speakers} speaker(s), "
+          f"{done.series} series; {done.jobs} job(s) queued")
+    return 0
+
+
+def _add_consistency_parsers(sub) -> None:
+    s = sub.add_parser("check", help="compare the catalog and the bucket; --repair fixes what is safe",
+                       description="Compare the catalog and the bucket: objects missing, objects nobody "
+                                   "owns, originals that changed (size; --checksums reads every original "
+                                   "and compares its SHA-256), jobs running past their lease, unfinished "
+                                   "multipart uploads nobody will finish, manifests missing or out of date. "
+                                   "Exits 1 when a problem is left. --repair deletes orphans older than "
+                                   "the grace period, aborts stale uploads, queues expired jobs again and "
+                                   "rewrites manifests; missing objects and changed originals are left "
+                                   "for a person.")
+    s.add_argument("--repair", action="store_true", help="fix what is safe to fix")
+    s.add_argument("--checksums", action="store_true",
+                   help="read every original and compare its SHA-256 (slow: reads the whole archive)")
+    s.add_argument("--grace-hours", type=float, default=24, metavar="H",
+                   help="objects nobody owns are judged (and removed by --repair) only when older (default 24)")
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.set_defaults(func=cmd_check)
+    s = sub.add_parser("rebuild-catalog", help="rebuild an empty catalog from the manifests in the bucket",
+                       description="Write the webinars, series, tags, speakers, presentations, files "
+                                   "(checksums, outputs, slide times, captions) back into an empty, migrated "
+                                   "catalog from each webinar's manifest.json, index them for search and "
+                                   "queue the jobs of files not yet processed. Accounts, statistics and past "
+                                   "jobs are not in the bucket.")
+    s.set_defaults(func=cmd_rebuild_catalog)
+
+
 def _add_delete_parser(sub) -> None:
     s = sub.add_parser("delete", help="delete a webinar with all its files (asks for confirmation)",
                        description="Delete a webinar: its catalog rows, its jobs (a running one publishes "
@@ -543,6 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_user_parsers(sub)
     _add_delete_parser(sub)
+    _add_consistency_parsers(sub)
     return p
 
 

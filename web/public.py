@@ -1,15 +1,17 @@
 """Public pages: the list of webinars, a webinar's page, downloads as presigned redirects."""
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 
 from archive import analytics, hls
 from archive import browse as catalog_browse
 from archive import queries, slidesync
+from archive.catalog import UNAVAILABLE
 from archive.context import Archive
 from archive.formatting import vtt_timestamp
 from archive.handlers.bundle import current_bundle
@@ -23,6 +25,7 @@ from .browse import filters_from_args, language_name, page_arg, pages_of
 
 
 bp = Blueprint("public", __name__)
+log = logging.getLogger(__name__)
 
 
 def N_(text: str) -> str:
@@ -67,6 +70,21 @@ def not_found(error):
     if request.path.startswith(("/api/", "/staff/")) or request.accept_mimetypes.best != "text/html":
         return error
     return render_template("not_found.html"), 404
+
+
+def unavailable(error):
+    """The catalog cannot be reached for a moment (restarting, failing over): 503 with a
+    hint to come back, never a 500 with a trace. Nothing that needs the catalog runs here."""
+    log.warning("catalog unavailable: %s", error)
+    text = gettext("The archive is unavailable for a moment. Please try again shortly.")
+    headers = {"Retry-After": "5", "Cache-Control": "no-store"}
+    if request.path.startswith(("/api/", "/staff/uploads")):
+        return jsonify(error=text), 503, headers
+    return Response(text + "\n", 503, headers, mimetype="text/plain")
+
+
+for _error in UNAVAILABLE:
+    bp.app_errorhandler(_error)(unavailable)
 
 
 def count(webinar_id: str, event: str, asset_id: str = "") -> None:

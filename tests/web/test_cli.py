@@ -131,7 +131,7 @@ def _one_json_object(stdout: str) -> dict:
 def test_help_lists_the_commands(cli):
     r = cli.run("--help")
     assert r.returncode == 0 and r.stderr == ""
-    for command in ("serve", "worker", "import", "demo", "status", "jobs", "migrate"):
+    for command in ("serve", "worker", "import", "demo", "status", "jobs", "migrate", "check", "rebuild-catalog"):
         assert re.search(rf"^\s+{command}\s+\w", r.stdout, re.M), f"{command} missing from --help"
     r = cli.run("import", "--help")
     assert r.returncode == 0 and "--wait" in r.stdout and "--json" in r.stdout
