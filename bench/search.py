@@ -362,8 +362,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=8)
     ap.add_argument("--keep", action="store_true", help="keep the catalogs (their folder is printed)")
     ap.add_argument("--reuse", type=Path, metavar="DIR",
-                    help="SQLite: measure the catalog kept in DIR by an earlier --keep run (migrated first) "
-                         "instead of building one; building 10,000 webinars takes minutes")
+                    help="measure the catalogs (SQLite file, PostgreSQL cluster) kept in DIR by an earlier --keep "
+                         "run (migrated first) instead of building them; building 10,000 webinars takes minutes")
     ap.add_argument("--budget", type=float, default=120,
                     help="seconds of measuring per backend, warm-up included (default 120)")
     args = ap.parse_args()
@@ -372,6 +372,7 @@ def main() -> int:
     if args.caption_window <= 0:
         search.indexing.CAPTION_WINDOW_CHARS = 0  # every cue its own document
     tmp = args.reuse or Path(tempfile.mkdtemp(prefix="webinar-archive-bench-search-"))
+    tmp.chmod(0o755)  # a kept PostgreSQL cluster inside belongs to the `postgres` user when run as root
     print(f"{args.webinars:,} webinars, {args.pages} slide pages each, captions in windows of "
           f"{args.caption_window:g} s; {args.queries} queries; in {tmp}", flush=True)
     pg = None
@@ -383,17 +384,17 @@ def main() -> int:
                 url = f"sqlite:///{path}"
             elif backend == "postgres":
                 from tests.services import PostgresServer
-                try:
-                    pg = PostgresServer()
+                try:  # kept beside the SQLite catalog with --keep, and found there by --reuse
+                    pg = PostgresServer(tmp / "postgres" if args.keep or args.reuse else None)
                 except (RuntimeError, FileNotFoundError) as e:
                     print(f"\n== postgres: skipped ({e})")
                     continue
-                url = pg.create_database()
+                url = pg.create_database("bench")
             else:
                 raise SystemExit(f"unknown backend {backend!r}")
             catalog = Catalog(url)
             catalog.migrate()
-            if backend == "sqlite" and args.reuse:
+            if args.reuse:
                 print(f"\nreusing {path}", flush=True)
                 info = samples_from(catalog, args.seed)
             else:
@@ -417,6 +418,9 @@ def main() -> int:
             if args.http:
                 measure_http(url, tmp / "data", qs[:len(times)])
             catalog.dispose()
+            if pg is not None:
+                pg.stop()
+                pg = None
     finally:
         if pg is not None:
             pg.stop()
