@@ -246,8 +246,8 @@ class S3Store:
     def put_bytes(self, key: str, data: bytes, content_type: str, if_absent: bool = False) -> None:
         """Write one small object; with `if_absent`, only if the key is free (If-None-Match:
         *, decided by the server, so two writers racing cannot both win): ObjectExists
-        otherwise. AWS S3 and versitygw answer 412; MinIO 412, or 409 while a write of the
-        same key is under way; either way nothing was written."""
+        otherwise. MinIO, versitygw and AWS S3 answer 412; AWS S3 409 when a concurrent
+        write of the key won; either way nothing was written."""
         extra = {"IfNoneMatch": "*"} if if_absent else {}
         try:
             self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra)

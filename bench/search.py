@@ -163,6 +163,24 @@ def build(catalog: Catalog, corpus: Corpus, n_webinars: int, pages: int, batch: 
     return {"docs": docs, "cues": cues_total, "seconds": time.perf_counter() - t0, **samples}
 
 
+def without_gin_indexes(catalog: Catalog) -> list[str]:
+    """PostgreSQL: drop the GIN indexes for the build and return their definitions: one
+    index build at the end is several times quicker than 1.1 M insertions into it."""
+    with catalog.engine.begin() as c:
+        found = c.exec_driver_sql("SELECT indexname, indexdef FROM pg_indexes "
+                                  "WHERE schemaname = 'public' AND indexdef ILIKE '%%USING gin%%'").all()
+        for name, _ in found:
+            c.exec_driver_sql(f'DROP INDEX "{name}"')
+    return [definition for _, definition in found]
+
+
+def restore_indexes(catalog: Catalog, definitions: list[str]) -> None:
+    with catalog.engine.begin() as c:
+        c.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+        for definition in definitions:
+            c.exec_driver_sql(definition)
+
+
 def samples_from(catalog: Catalog, seed: int) -> dict:
     """Phrases, title words and ids taken from an existing catalog (see --reuse)."""
     rnd = random.Random(seed)
@@ -401,7 +419,12 @@ def main() -> int:
                 if backend == "sqlite" and args.tokenizer:
                     retokenize(catalog, args.tokenizer)
                 print(f"\nbuilding the {backend} catalog...", flush=True)
+                dropped = without_gin_indexes(catalog) if backend == "postgres" and args.webinars > 2000 else []
                 info = build(catalog, corpus, args.webinars, args.pages)
+                if dropped:
+                    t = time.perf_counter()
+                    restore_indexes(catalog, dropped)
+                    print(f"  GIN indexes built in {time.perf_counter() - t:.0f} s", flush=True)
             if backend == "sqlite":
                 with catalog.engine.begin() as c:
                     if args.optimize:

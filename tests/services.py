@@ -402,13 +402,15 @@ class WorkerProcesses:
         runs = self.runs()
         assert len(runs) == len(set(runs)), f"a job ran twice: {sorted(runs)}\n{self.output()}"
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 5) -> None:
+        """SIGTERM (an idle worker ends within a second); then SIGKILL: a job still running
+        at the end of a test is of no interest to it."""
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for proc in self.procs:
             try:
-                proc.wait(30)
+                proc.wait(grace)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
