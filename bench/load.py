@@ -87,17 +87,22 @@ class Client:
         u = urlsplit(url)
         if u.hostname != "127.0.0.1":
             raise RuntimeError(f"not loopback: {url}")
+        path = u.path + (f"?{u.query}" if u.query else "")
+        reused = u.netloc in self.conns
         conn = self.conns.get(u.netloc)
         if conn is None:
             conn = self.conns[u.netloc] = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-        path = u.path + (f"?{u.query}" if u.query else "")
         try:
             conn.request("GET", path, headers=headers or {})
             r = conn.getresponse()
             return r.status, r.read()
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as e:
             conn.close()
             del self.conns[u.netloc]
+            # A kept-alive connection the server closed while idle (gunicorn after 2 s):
+            # a browser sends the request again on a new one, once.
+            if reused and isinstance(e, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+                return self.get(url, headers)
             raise
 
     def close(self) -> None:
