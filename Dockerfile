@@ -16,12 +16,13 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY archive ./archive
 COPY web ./web
-RUN pip install --no-cache-dir . \
+# The PostgreSQL and Redis clients too: the scale-out profile of docker-compose.yml uses them.
+RUN pip install --no-cache-dir ".[postgres,redis]" \
  && useradd --create-home --uid 10001 archive \
  && mkdir -p /data \
  && chown archive /data
 
-# The catalog (SQLite), scratch space for processing: shared by web and worker.
+# The catalog (SQLite; PostgreSQL in the scale-out profile), scratch space for processing.
 VOLUME /data
 USER archive
 EXPOSE 8000

@@ -135,6 +135,9 @@ class Settings:
     login_client_failures: int = 10  # failed sign-ins per client address and window
     login_account_failures: int = 20  # per account from all clients: above one client's, so it cannot lock one out
     play_beacons_per_minute: int = 30  # per client address
+    # A CDN in front of the bucket: presigned GETs (media, downloads) are signed for the S3
+    # endpoint as ever, then handed out on this base URL; the CDN forwards path and query.
+    media_cdn_url: str | None = None
     # Automatic captions (issue 15): a faster-whisper model name, a local folder (its files
     # checked against its SHA256SUMS), or "off"; the recognizer's CPU threads (0: all cores).
     transcribe_model: str = "base"
@@ -200,6 +203,7 @@ class Settings:
             play_beacons_per_minute=max(1, _env_number(env, "WEBINAR_ARCHIVE_PLAY_BEACONS_PER_MINUTE", 30)),
             transcribe_model=_env(env, "WEBINAR_ARCHIVE_TRANSCRIBE_MODEL", "base"),
             transcribe_threads=max(0, _env_number(env, "WEBINAR_ARCHIVE_TRANSCRIBE_THREADS", 0)),
+            media_cdn_url=(_env(env, "WEBINAR_ARCHIVE_MEDIA_CDN_URL") or "").rstrip("/") or None,
         )
 
     def refuse_development_secrets(self, serve_host: str | None = None) -> None:

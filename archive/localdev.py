@@ -1,7 +1,8 @@
 """A local MinIO made ready for the archive (scripts/run and the tests): the bucket, and
 a user allowed only the object, multipart and listing actions the app uses, on that bucket
 alone. Only this set-up holds the root credentials; the app is given the user's. Needs the
-`local` extra (MinIO's admin client).
+`local` extra (MinIO's admin client). `share_bucket` does the same on versitygw (the
+tests' second S3 server), through the bucket's own policy and CORS rule.
 
     python -m archive.localdev BUCKET USER      (root credentials in MINIO_ROOT_USER and
                                                  MINIO_ROOT_PASSWORD, the user's secret in
@@ -32,17 +33,40 @@ OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMu
 NOT_A_BUCKET_LISTING = {"StringNotEquals": {"s3:delimiter": ["/"]}}
 
 
-def bucket_policy(bucket: str) -> dict:
-    """The app's user: the object, multipart and listing actions it uses on one bucket."""
+def bucket_policy(bucket: str, principal: str | None = None) -> dict:
+    """The app's user: the object, multipart and listing actions it uses on one bucket.
+    Without `principal`, a user policy (MinIO, AWS IAM); with it, the same as the
+    bucket's own policy naming that user (versitygw, whose users have no policies)."""
+    who = {"Principal": {"AWS": [principal]}} if principal else {}
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"],
+            {"Effect": "Allow", **who, "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"],
              "Condition": NOT_A_BUCKET_LISTING},
-            {"Effect": "Allow", "Action": ["s3:ListBucketMultipartUploads"], "Resource": [f"arn:aws:s3:::{bucket}"]},
-            {"Effect": "Allow", "Action": list(OBJECT_ACTIONS), "Resource": [f"arn:aws:s3:::{bucket}/*"]},
+            {"Effect": "Allow", **who, "Action": ["s3:ListBucketMultipartUploads"],
+             "Resource": [f"arn:aws:s3:::{bucket}"]},
+            {"Effect": "Allow", **who, "Action": list(OBJECT_ACTIONS), "Resource": [f"arn:aws:s3:::{bucket}/*"]},
         ],
     }
+
+
+def _root_store(endpoint: str, root_user: str, root_password: str, bucket: str, region: str) -> S3Store:
+    root = Settings(data_dir=Path("."), database_url="", bucket=bucket, s3_endpoint=endpoint,
+                    s3_public_endpoint=endpoint, s3_region=region, s3_access_key=root_user,
+                    s3_secret_key=root_password, public_url="", secret_key="", work_dir=Path("."))
+    return S3Store(root)
+
+
+def share_bucket(endpoint: str, root_user: str, root_password: str, bucket: str, user: str,
+                 cors_origins: list[str], region: str = "us-east-1") -> bool:
+    """For a server whose accounts carry no policy (versitygw; the account itself is made
+    with its admin tool): the bucket (owned by root), a bucket policy giving `user` what
+    bucket_policy allows and nothing more, and the uploader's CORS rule on the bucket.
+    Idempotent. Returns whether the server keeps CORS per bucket."""
+    store = _root_store(endpoint, root_user, root_password, bucket, region)
+    store.ensure_bucket()
+    store.set_policy(bucket_policy(bucket, principal=user))
+    return store.set_cors(cors_origins)
 
 
 def provision(endpoint: str, root_user: str, root_password: str, bucket: str, user: str,
@@ -53,10 +77,7 @@ def provision(endpoint: str, root_user: str, root_password: str, bucket: str, us
     from minio.credentials import StaticProvider
     from minio.error import MinioAdminException
 
-    root = Settings(data_dir=Path("."), database_url="", bucket=bucket, s3_endpoint=endpoint,
-                    s3_public_endpoint=endpoint, s3_region=region, s3_access_key=root_user,
-                    s3_secret_key=root_password, public_url="", secret_key="", work_dir=Path("."))
-    S3Store(root).ensure_bucket()
+    _root_store(endpoint, root_user, root_password, bucket, region).ensure_bucket()
     url = urlsplit(endpoint)
     admin = MinioAdmin(endpoint=url.netloc, credentials=StaticProvider(root_user, root_password),
                        secure=url.scheme == "https", region=region)

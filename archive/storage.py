@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import mimetypes
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -48,6 +49,26 @@ class DeleteIncomplete(StorageError):
         self.failed = failed
 
 
+class ObjectExists(StorageError):
+    """A conditional write found the key taken: nothing was written."""
+
+
+# Error codes of a request the server does not implement: community MinIO answers
+# PutBucketCors so (its CORS is a server setting).
+NOT_IMPLEMENTED = frozenset({"NotImplemented", "501"})
+
+
+def _code(e: ClientError) -> str:
+    return e.response.get("Error", {}).get("Code", "")
+
+
+def cors_rules(origins: list[str]) -> dict:
+    """The bucket CORS rule the browser uploader needs: GET/HEAD for media, PUT for
+    parts, POST for a speaker's photo, and `ETag` readable (the uploader lists parts by it)."""
+    return {"CORSRules": [{"AllowedOrigins": list(origins), "AllowedMethods": ["GET", "PUT", "POST", "HEAD"],
+                           "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 3600}]}
+
+
 def _read_full(stream: BinaryIO, size: int) -> bytes:
     """`size` bytes from a pipe (which hands out what it has), fewer only at its end."""
     chunks, got = [], 0
@@ -74,6 +95,7 @@ class S3Store:
     def __init__(self, settings: Settings):
         self.bucket = settings.bucket
         self.presign_seconds = settings.presign_seconds
+        self.media_cdn_url = settings.media_cdn_url
         self._transfer = _transfer_config(settings.upload_threads)
         config = Config(
             max_pool_connections=max(10, 2 * settings.upload_threads),
@@ -119,6 +141,29 @@ class S3Store:
                                    "create it: create it first (scripts/run and docker compose do)") from e
             if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise StorageError(f"cannot create bucket {self.bucket!r}: {e}") from e
+
+    def set_cors(self, origins: list[str]) -> bool:
+        """Give the bucket the uploader's CORS rule (cors_rules) for `origins`, where the
+        server keeps CORS per bucket (AWS S3, versitygw); False where it has none
+        (community MinIO: its CORS is the server-wide MINIO_API_CORS_ALLOW_ORIGIN). Needs
+        the bucket owner's credentials (set-up only: the app's user may not)."""
+        try:
+            self._client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration=cors_rules(origins))
+        except ClientError as e:
+            if _code(e) in NOT_IMPLEMENTED:
+                return False
+            raise StorageError(f"cannot set the CORS rule of bucket {self.bucket!r}: {e}") from e
+        except BotoCoreError as e:
+            raise StorageError(f"cannot set the CORS rule of bucket {self.bucket!r}: {e}") from e
+        return True
+
+    def set_policy(self, policy: dict) -> None:
+        """The bucket's policy (set-up only, with the owner's credentials): how servers
+        without per-user policies (versitygw) limit the app's user to this bucket."""
+        try:
+            self._client.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
+        except (ClientError, BotoCoreError) as e:
+            raise StorageError(f"cannot set the policy of bucket {self.bucket!r}: {e}") from e
 
     # -- objects --------------------------------------------------------------
     def upload_file(
@@ -198,10 +243,19 @@ class S3Store:
             raise
         return head
 
-    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+    def put_bytes(self, key: str, data: bytes, content_type: str, if_absent: bool = False) -> None:
+        """Write one small object; with `if_absent`, only if the key is free (If-None-Match:
+        *, decided by the server, so two writers racing cannot both win): ObjectExists
+        otherwise. MinIO, versitygw and AWS S3 answer 412; AWS S3 409 when a concurrent
+        write of the key won; either way nothing was written."""
+        extra = {"IfNoneMatch": "*"} if if_absent else {}
         try:
-            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
-        except (ClientError, BotoCoreError) as e:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra)
+        except ClientError as e:
+            if if_absent and _code(e) in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+                raise ObjectExists(f"{key} exists already") from e
+            raise StorageError(f"write of {key} failed: {e}") from e
+        except BotoCoreError as e:
             raise StorageError(f"write of {key} failed: {e}") from e
 
     def get_bytes(self, key: str) -> bytes:
@@ -238,7 +292,8 @@ class S3Store:
         page by page."""
         try:
             paginator = self._client.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix,
+                                           PaginationConfig={"PageSize": self.LIST_PAGE}):
                 yield from page.get("Contents", [])
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"listing {prefix} failed: {e}") from e
@@ -256,6 +311,8 @@ class S3Store:
     DELETE_RETRY_CODES = frozenset({"InternalError", "SlowDown", "ServiceUnavailable", "RequestTimeout",
                                     "OperationAborted"})
     DELETE_ATTEMPTS = 3
+    DELETE_BATCH = 1000  # keys per DeleteObjects request: S3's most
+    LIST_PAGE = 1000  # keys per ListObjectsV2 answer: S3's most
 
     def delete_keys(self, keys: list[str]) -> None:
         """Delete every key, or raise: DeleteObjects answers 200 even when it refuses some
@@ -264,8 +321,8 @@ class S3Store:
         pending = list(dict.fromkeys(keys))
         for attempt in range(1, self.DELETE_ATTEMPTS + 1):
             failed: dict[str, tuple[str, str]] = {}
-            for start in range(0, len(pending), 1000):
-                failed.update(self._delete_batch(pending[start : start + 1000]))
+            for start in range(0, len(pending), self.DELETE_BATCH):
+                failed.update(self._delete_batch(pending[start : start + self.DELETE_BATCH]))
             if not failed:
                 return
             pending = [k for k, (code, _) in failed.items() if code in self.DELETE_RETRY_CODES]
@@ -302,11 +359,17 @@ class S3Store:
         if content_type:
             params["ResponseContentType"] = content_type
         try:
-            return self._presigner.generate_presigned_url(
+            url = self._presigner.generate_presigned_url(
                 "get_object", Params=params, ExpiresIn=expires or self.presign_seconds
             )
         except (ClientError, BotoCoreError) as e:
             raise StorageError(f"cannot sign a link to {key}: {e}") from e
+        if self.media_cdn_url:
+            # Signed for S3's host; the CDN forwards the same path and query to S3 with S3's
+            # Host, so the signature holds, and the link still expires and names the file.
+            signed = urlsplit(url)
+            url = f"{self.media_cdn_url}{signed.path}?{signed.query}"
+        return url
 
     # -- multipart uploads from the browser -----------------------------------
     # The browser PUTs parts straight to S3 on presigned URLs; the server only

@@ -10,6 +10,10 @@ CACHE="${WEBINAR_ARCHIVE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/webinar-archive}
 MINIO_MODULE="github.com/minio/minio"
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
 MINIO_BIN="$CACHE/minio-$MINIO_VERSION/minio"
+# versitygw (Apache-2.0): a second S3 server the storage tests also run against, on a folder.
+VERSITYGW_MODULE="github.com/versity/versitygw/cmd/versitygw"
+VERSITYGW_VERSION="v1.8.0"
+VERSITYGW_BIN="$CACHE/versitygw-$VERSITYGW_VERSION/versitygw"
 VENV="$ROOT/.venv"
 PYTHON="${PYTHON:-python3}"
 
@@ -83,6 +87,16 @@ ensure_minio() {
   mkdir -p "$(dirname "$MINIO_BIN")"
   GOBIN="$(dirname "$MINIO_BIN")" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$MINIO_MODULE@$MINIO_VERSION"
   [ -x "$MINIO_BIN" ] || die "MinIO build produced no binary at $MINIO_BIN"
+}
+
+# versitygw, built once like MinIO (about 80 s) and kept in the cache.
+ensure_versitygw() {
+  [ -x "$VERSITYGW_BIN" ] && return 0
+  command -v go >/dev/null 2>&1 || die "Go is needed to build versitygw (go install $VERSITYGW_MODULE@$VERSITYGW_VERSION)"
+  say "building versitygw $VERSITYGW_VERSION from source with $(go version | cut -d' ' -f3) (a minute or two, once)"
+  mkdir -p "$(dirname "$VERSITYGW_BIN")"
+  GOBIN="$(dirname "$VERSITYGW_BIN")" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$VERSITYGW_MODULE@$VERSITYGW_VERSION"
+  [ -x "$VERSITYGW_BIN" ] || die "versitygw build produced no binary at $VERSITYGW_BIN"
 }
 
 # The web app's session key for a data folder: the one its services.env keeps, else a new

@@ -15,7 +15,8 @@ from archive.importer import ImportRequest, import_webinar
 
 DECK_NAME = "Präsentation – Ana Müller.pdf"
 
-pytestmark = pytest.mark.browser
+# In the scale-out configuration too: gunicorn, two worker processes (scripts/test).
+pytestmark = [pytest.mark.browser, pytest.mark.scaleout]
 
 
 def _sha256(path: Path) -> str:

@@ -23,6 +23,8 @@ from web.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker")
+SCALED_SERVICES = ("migrate-scaled", "web-scaled", "worker-scaled")  # the scale-out profile's app services
+APP_IMAGE = "webinar-archive:local"
 ENV_NAME = re.compile(r"^(WEBINAR_ARCHIVE|AWS)_[A-Z0-9_]+$")
 VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?::\?[^}]*)?\}")
 
@@ -117,7 +119,7 @@ def test_the_config_reader_is_found():
             "WEBINAR_ARCHIVE_S3_PUBLIC_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= names
 
 
-@pytest.mark.parametrize("name", APP_SERVICES)
+@pytest.mark.parametrize("name", APP_SERVICES + SCALED_SERVICES)
 def test_app_services_set_only_variables_the_app_reads(services, name):
     env = environment(services[name])
     ours = {k for k in env if k.startswith(("WEBINAR_ARCHIVE_", "AWS_"))}
@@ -180,7 +182,7 @@ def test_commands_are_real_cli_commands(services):
         published(services["web"], web.port)
     assert cli_args(services["worker"]).command == "worker"
     for name, service in services.items():
-        if not name.startswith("minio") and "command" in service:
+        if service.get("image") == APP_IMAGE and "command" in service:
             cli_args(service)
 
 
@@ -205,7 +207,8 @@ def test_no_minio_console(services):
 def test_web_and_worker_start_after_the_schema_exists(services):
     """Two processes migrating a new SQLite catalog at once can collide: one `migrate`
     runs first, after the bucket and the app's user exist, and both wait for it."""
-    migrate = [n for n, s in services.items() if n.startswith("migrate") and cli_args(s).command == "migrate"]
+    migrate = [n for n, s in services.items() if s.get("image") == APP_IMAGE and cli_args(s).command == "migrate"
+               and "one-machine" in s["profiles"]]
     assert migrate == ["migrate"]
     assert services["migrate"]["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
     assert "healthcheck" in services["minio"]
@@ -230,8 +233,9 @@ def test_the_image_installs_the_debian_packages_the_scripts_install():
 
 def test_secrets_come_from_a_private_dotenv(dotenv):
     compose_text = (ROOT / "docker-compose.yml").read_text()
-    assert set(VARIABLE.findall(compose_text)) - {""} == set(dotenv)
-    assert len(set(dotenv.values())) == len(dotenv)  # three different secrets
+    secrets = {k: v for k, v in dotenv.items() if k != "COMPOSE_PROFILES"}  # compose's own setting
+    assert set(VARIABLE.findall(compose_text)) - {""} == set(secrets)
+    assert len(set(secrets.values())) == len(secrets) == 4  # four different secrets
     for ignored in (".gitignore", ".dockerignore"):
         assert ".env" in (ROOT / ignored).read_text().split()
 
@@ -239,12 +243,20 @@ def test_secrets_come_from_a_private_dotenv(dotenv):
 def test_the_image_has_the_command():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
-    assert re.search(r"pip install .*\s\.(\s|$)", dockerfile)
+    # the project itself, with the PostgreSQL and Redis clients of the scale-out profile
+    assert re.search(r"""pip install .*\s"\.\[postgres,redis\]"(\s|$)""", dockerfile)
     # the package data the app needs at run time is in what the image copies
     for folder in ("archive", "web"):
         assert re.search(rf"^COPY {folder} ", dockerfile, re.M)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert "data" in ignored and ".venv" in ignored  # never bake local state into the image
+
+
+def stack(services: dict, name: str) -> dict:
+    """The services that run beside `name`: those of its profile and those of none (one
+    profile runs at a time: .env names one)."""
+    mine = set(services[name].get("profiles", []))
+    return {n: s for n, s in services.items() if not s.get("profiles") or mine & set(s["profiles"])}
 
 
 def networks_of(service: dict) -> set[str]:
@@ -259,7 +271,8 @@ def test_the_worker_reaches_only_minio(compose, services):
     worker = services["worker"]
     declared = compose.get("networks") or {}
     assert networks_of(worker) and all(declared.get(n, {}).get("internal") is True for n in networks_of(worker))
-    neighbours = {name for name, s in services.items() if name != "worker" and networks_of(s) & networks_of(worker)}
+    neighbours = {name for name, s in stack(services, "worker").items()
+                  if name != "worker" and networks_of(s) & networks_of(worker)}
     assert neighbours == {"minio"}
     assert "ports" not in worker
     # MinIO is still published for browsers, from a network that is not internal.
@@ -274,3 +287,64 @@ def test_the_worker_is_told_its_tools_run_without_bubblewrap(services):
     assert {k: v for k, v in worker_env.items() if k != "WEBINAR_ARCHIVE_TOOL_ISOLATION"} == web_env
     # The web app runs no tool; if it ever did, it would be refused rather than run in the open.
     assert Settings.from_env(web_env).tool_isolation == Isolation.BWRAP
+
+
+def profile(services: dict, name: str) -> set[str]:
+    return {n for n, s in services.items() if name in s.get("profiles", [])}
+
+
+def test_docker_compose_up_starts_one_machine_and_minio_serves_both(dotenv, services):
+    assert dotenv["COMPOSE_PROFILES"] == "one-machine"  # `docker compose up`
+    assert profile(services, "one-machine") == {"migrate", "web", "worker"}
+    assert {n for n, s in services.items() if "profiles" not in s} == {"minio", "minio-init"}
+    assert all(len(s.get("profiles", [])) <= 1 for s in services.values())  # never both stacks at once
+    # the scale-out stack publishes the same port: one profile at a time
+    assert published(services["web-scaled"], 8000) == published(services["web"], 8000)
+
+
+def test_the_scale_out_profile_is_postgresql_redis_gunicorn_and_n_workers(services):
+    assert profile(services, "scale-out") == {"postgres", "redis", *SCALED_SERVICES}
+    for name in ("postgres", "redis"):
+        assert ":" in services[name]["image"] and not services[name]["image"].endswith(":latest")
+    web, worker, migrate = (Settings.from_env(environment(services[n]))
+                            for n in ("web-scaled", "worker-scaled", "migrate-scaled"))
+    # the catalog on the PostgreSQL service, with its account
+    pg = environment(services["postgres"])
+    url = urlsplit(web.database_url)
+    assert url.scheme == "postgresql+psycopg" and url.hostname == "postgres" and url.port == 5432
+    assert (url.username, url.password, url.path) == (pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"],
+                                                      "/" + pg["POSTGRES_DB"])
+    assert urlsplit(web.redis_url).hostname == "redis"
+    assert web.database_url == worker.database_url == migrate.database_url
+    assert web.redis_url == worker.redis_url
+    # everything else is the one-machine stack's settings (S3, keys, URLs)
+    one = environment(services["web"])
+    scaled = environment(services["web-scaled"])
+    assert {k: v for k, v in scaled.items() if k not in ("WEBINAR_ARCHIVE_DATABASE_URL", "WEBINAR_ARCHIVE_REDIS_URL")} \
+        == {k: v for k, v in one.items() if k != "WEBINAR_ARCHIVE_DATABASE_URL"}
+    assert worker.tool_isolation == Isolation.NONE and web.tool_isolation == Isolation.BWRAP
+    # gunicorn with several processes, and several workers
+    serve = cli_args(services["web-scaled"])
+    assert (serve.command, serve.host, serve.port, serve.debug) == ("serve", "0.0.0.0", 8000, False)
+    assert serve.workers >= 2
+    assert cli_args(services["worker-scaled"]).command == "worker"
+    assert services["worker-scaled"]["deploy"]["replicas"] >= 2
+    # the schema first, once PostgreSQL answers; then the app
+    assert cli_args(services["migrate-scaled"]).command == "migrate"
+    assert services["migrate-scaled"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "healthcheck" in services["postgres"] and "healthcheck" in services["redis"]
+    for name in ("web-scaled", "worker-scaled"):
+        assert services[name]["depends_on"]["migrate-scaled"]["condition"] == "service_completed_successfully"
+
+
+def test_the_scaled_workers_reach_only_minio_postgresql_and_redis(compose, services):
+    worker = services["worker-scaled"]
+    declared = compose.get("networks") or {}
+    assert all(declared.get(n, {}).get("internal") is True for n in networks_of(worker))
+    neighbours = {name for name, s in stack(services, "worker-scaled").items()
+                  if name != "worker-scaled" and networks_of(s) & networks_of(worker)}
+    assert neighbours == {"minio", "postgres", "redis"}
+    assert "ports" not in worker
+    for name in ("postgres", "redis"):  # nothing publishes or routes out the catalog
+        assert "ports" not in services[name]
+        assert all(declared.get(n, {}).get("internal") is True for n in networks_of(services[name]))

@@ -4,10 +4,10 @@ there); a summary has `tsv` (every word, stripped: for finding) and `rank_tsv` (
 own text B: ts_rank reads this small vector only)."""
 from __future__ import annotations
 
-from sqlalchemy import Float, String, bindparam, select, text
+from sqlalchemy import DateTime, Float, String, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from ..models import Webinar
+from ..models import Webinar, utcnow
 from .engine import DOC_COLUMNS, Engine
 from .marks import CLOSE, OPEN
 from .query import Query
@@ -37,6 +37,37 @@ def tsquery_summary(q: Query, any_term: bool = False) -> str:
     parts += [f"!! plainto_tsquery('archive_search', :x{i})" for i, t in enumerate(q.excluded)
               if t in q.excluded_words]
     return "(" + " && ".join(parts) + ")"
+
+
+# A phrase whose rarest word is in at most this many documents (by ANALYZE's statistics)
+# is looked up in the documents first, as on SQLite: GIN intersects the words' postings,
+# so only documents holding all of them are checked for the phrase.
+PHRASE_PROBE_DOCUMENTS = 2000
+# What a document holding a phrase adds to its webinar's rank, by kind.
+PHRASE_WEIGHTS = {"webinar": 5.0, "speaker": 5.0, "slide": 1.0, "caption": 1.0}
+
+_NOW = bindparam("now", type_=DateTime)
+_LISTED_DAYS = (select(Webinar.id, Webinar.held_on, Webinar.created_at)
+                .where(Webinar.id.in_(bindparam("ids", expanding=True)), Webinar.is_listed(_NOW)))
+
+
+def documents_holding(session: Session, phrase: str) -> float | None:
+    """About how many documents hold the rarest word of `phrase`, from the statistics
+    ANALYZE keeps of `search_fts.tsv` (its most common words and their shares; a word not
+    among them is rarer than the least of them); None before any ANALYZE."""
+    row = session.execute(text("""
+        SELECT s.most_common_elems::text::text[] AS words, s.most_common_elem_freqs AS freqs, c.reltuples
+        FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
+        WHERE s.tablename = 'search_fts' AND s.attname = 'tsv'""")).first()
+    if row is None or not row.words or not row.freqs or row.reltuples <= 0:
+        return None
+    share = dict(zip(row.words, row.freqs))
+    floor = min(row.freqs[:len(row.words)])  # the least share listed
+    words = session.scalars(text("SELECT unnest(tsvector_to_array(to_tsvector('archive_search', :p)))"),
+                            {"p": phrase}).all()
+    if not words:
+        return 0.0
+    return min(share.get(w, floor) for w in words) * row.reltuples
 
 
 class Postgres(Engine):
@@ -75,6 +106,42 @@ class Postgres(Engine):
             return [(r.webinar_id, float(r.score)) for r in session.execute(stmt, self.params)]
         finally:
             session.execute(text("SET LOCAL enable_seqscan = on"))
+
+    def held_phrases(self, session: Session) -> list[tuple[str, float]] | None:
+        # Each phrase's documents when its rarest word is rare enough: their webinars, ranked
+        # by where and how often they say it (as sqlite.Sqlite.held_phrases).
+        scores: dict[str, float] | None = None
+        for phrase in self.q.phrases:
+            held = documents_holding(session, phrase)
+            if held is None or held > PHRASE_PROBE_DOCUMENTS:
+                return None
+            rows = session.execute(text(
+                "SELECT d.webinar_id, d.kind FROM search_fts f JOIN search_documents d ON d.id = f.doc_id "
+                "WHERE f.tsv @@ phraseto_tsquery('archive_search', :p) LIMIT :n"),
+                {"p": phrase, "n": PHRASE_PROBE_DOCUMENTS + 1}).all()
+            if len(rows) > PHRASE_PROBE_DOCUMENTS:
+                return None
+            found: dict[str, float] = {}
+            for r in rows:
+                found[r.webinar_id] = found.get(r.webinar_id, 0.0) + PHRASE_WEIGHTS.get(r.kind, 1.0)
+            scores = found if scores is None else {w: v + found[w] for w, v in scores.items() if w in found}
+            if not scores:
+                return []
+        assert scores is not None
+        ids = sorted(scores)
+        # Their other words and excluded words, on the summaries; excluded phrases on the documents.
+        others = [t for t in self.q.terms if t not in self.q.phrases]
+        if others or self.q.excluded_words:
+            stmt = text(f"""SELECT sw.webinar_id FROM search_webinars sw JOIN search_webinar_fts f
+                            ON f.summary_id = sw.id WHERE sw.webinar_id IN :ids AND f.tsv @@ {tsquery_summary(self.q)}"""
+                        ).bindparams(bindparam("ids", expanding=True))
+            matching = set(session.scalars(stmt, {**self.params, "ids": ids}))
+            ids = [w for w in ids if w in matching]
+        ids = sorted(self.holding_phrases(session, ids, only_excluded=True)) if self.q.excluded_phrases else ids
+        rows = session.execute(_LISTED_DAYS, {"ids": ids, "now": utcnow()}).all() if ids else []
+        rows.sort(key=lambda r: (str(r.held_on or ""), str(r.created_at or ""), r.id), reverse=True)
+        rows.sort(key=lambda r: scores[r.id], reverse=True)  # stable: newest first among equals
+        return [(r.id, scores[r.id]) for r in rows]
 
     def _with_phrase(self, session: Session, phrase: str, webinar_ids: list[str] | None) -> set[str]:
         if webinar_ids is None:

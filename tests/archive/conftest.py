@@ -1,5 +1,5 @@
 """The two configurations the job queue must work in: one machine (SQLite, the embedded
-queue) and several (PostgreSQL, Redis). Both run as real servers started here."""
+queue) and several (PostgreSQL, Redis; their servers are tests/conftest.py's fixtures)."""
 from __future__ import annotations
 
 import os
@@ -13,24 +13,10 @@ import pytest
 
 from archive.config import Settings
 
-from ..services import PostgresServer, RedisServer, archive_env
+from ..services import archive_env
 
 BACKENDS = ("sqlite", "postgres+redis")
 WEBINAR_ARCHIVE = Path(sys.executable).parent / "webinar-archive"
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    server = PostgresServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,3 +1,7 @@
+"""The S3 store against each S3 server the archive supports (MinIO and versitygw, the
+`storage` marker): round trips, multipart from a file, a pipe and the browser, presigned
+GETs with a file name and ranges, conditional writes, listings and batch deletes past one
+page, and the browser's CORS preflight."""
 import dataclasses
 import secrets
 import urllib.error
@@ -8,7 +12,10 @@ import pytest
 
 from archive.storage import DeleteIncomplete, S3Store, StorageError, content_disposition
 
-from ..services import MINIO_PASSWORD, MINIO_USER
+from ..services import MINIO_PASSWORD, MINIO_USER, TEST_ORIGINS
+
+# Every test here runs against each S3 server (tests/conftest.py): MinIO and versitygw.
+pytestmark = pytest.mark.storage
 
 
 def test_bucket_is_created_once(settings):
@@ -89,6 +96,21 @@ def test_presigning_uses_the_browser_facing_endpoint(settings):
     assert url.startswith(f"https://media.example.org/{settings.bucket}/webinars/x/original.mp4?")
 
 
+def test_a_cdn_in_front_carries_the_links_to_read_and_never_the_uploads(settings):
+    plain = S3Store(settings)
+    store = S3Store(settings.with_(media_cdn_url="https://cdn.example.org"))
+    url = store.presigned_get("webinars/x/web.mp4", download_name="talk.mp4")
+    assert url.startswith(f"https://cdn.example.org/{settings.bucket}/webinars/x/web.mp4?")
+    signed = urlsplit(plain.presigned_get("webinars/x/web.mp4", download_name="talk.mp4"))
+    # the same path and the same kind of query (the signature is for S3's host)
+    assert urlsplit(url).path == signed.path
+    assert {k.split("=")[0] for k in urlsplit(url).query.split("&")} == \
+        {k.split("=")[0] for k in signed.query.split("&")}
+    assert "response-content-disposition" in urlsplit(url).query
+    part = store.presign_upload_part("webinars/x/original.mp4", "upload-id", 1, 10)
+    assert part.startswith(settings.s3_public_endpoint)  # uploads go to S3 itself
+
+
 def _piped(store, key: str, data: bytes, ok: bool, part_bytes: int):
     """A writer thread sends `data` down a pipe, as ffmpeg writes an output to `pipe:N`."""
     import os
@@ -149,6 +171,7 @@ def _user_who_may_not_delete(minio, settings, prefix: str) -> S3Store:
     return S3Store(dataclasses.replace(settings, s3_access_key=user, s3_secret_key=secret))
 
 
+@pytest.mark.storage("minio")  # a second user with a Deny: MinIO's admin API
 def test_a_key_the_store_refuses_to_delete_is_an_error(minio, settings):
     store = S3Store(settings)
     store.ensure_bucket()
@@ -184,3 +207,67 @@ def test_a_presigned_part_takes_only_the_length_signed_in(archive):
     assert _put_status(url, b"x" * 1000) == 200  # the positive control
     assert [p["Size"] for p in store.list_parts("parts/x.bin", upload_id)] == [1000]
     store.abort_multipart("parts/x.bin", upload_id)
+
+
+def test_a_conditional_write_never_replaces_an_object(archive):
+    from archive.storage import ObjectExists
+
+    store = archive.store
+    store.put_bytes("cond/manifest.json", b"first", "application/json", if_absent=True)
+    with pytest.raises(ObjectExists, match="cond/manifest.json exists already"):
+        store.put_bytes("cond/manifest.json", b"second", "application/json", if_absent=True)
+    assert store.get_bytes("cond/manifest.json") == b"first"
+    assert isinstance(ObjectExists("x"), StorageError)
+    store.put_bytes("cond/manifest.json", b"third", "application/json")  # a plain write replaces
+    assert store.get_bytes("cond/manifest.json") == b"third"
+
+
+def test_listing_and_deleting_go_past_one_page(archive):
+    """ListObjectsV2 answers a page of keys at a time (continuation tokens) and
+    DeleteObjects takes a batch (1,000 at most): both with smaller pages here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = archive.store
+    store.LIST_PAGE, store.DELETE_BATCH = 4, 7
+    keys = [f"many/{n:03d}" for n in range(23)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: store.put_bytes(k, b"", "application/octet-stream"), keys))
+    store.put_bytes("other/kept", b"", "application/octet-stream")
+    assert sorted(store.list_keys("many/")) == keys
+    assert len(store.list_sizes("many/")) == 23
+    store.delete_prefix("many/")
+    assert list(store.list_keys("many/")) == []
+    assert list(store.list_keys("")) == ["other/kept"]
+
+
+def _preflight(url: str, origin: str) -> dict[str, str]:
+    """What a browser asks before PUTting a part from a page of `origin`."""
+    req = urllib.request.Request(url, method="OPTIONS", headers={
+        "Origin": origin, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return {k.lower(): v for k, v in r.headers.items()}
+    except urllib.error.HTTPError as e:
+        return {k.lower(): v for k, v in e.headers.items()}
+
+
+def test_the_browser_may_put_parts_from_the_app_and_read_their_etag(s3, archive):
+    """MinIO: the server-wide MINIO_API_CORS_ALLOW_ORIGIN; versitygw: the bucket's own rule
+    (localdev.share_bucket), which admits the app's origin and no other."""
+    from archive.storage import S3Store
+
+    store = archive.store
+    upload_id = store.create_multipart("cors/x.bin", "application/octet-stream")
+    url = store.presign_upload_part("cors/x.bin", upload_id, 1, 4)
+    allowed = _preflight(url, TEST_ORIGINS[0])
+    assert allowed.get("access-control-allow-origin") in ("*", TEST_ORIGINS[0])
+    assert "PUT" in allowed.get("access-control-allow-methods", "")
+    root = S3Store(archive.settings.with_(s3_access_key=MINIO_USER, s3_secret_key=MINIO_PASSWORD))
+    if root.set_cors(TEST_ORIGINS):  # the server keeps CORS per bucket: others are refused
+        assert "access-control-allow-origin" not in _preflight(url, "http://elsewhere.test")
+    req = urllib.request.Request(url, data=b"part", method="PUT", headers={"Origin": TEST_ORIGINS[0]})
+    with urllib.request.urlopen(req) as r:
+        exposed = r.headers.get("Access-Control-Expose-Headers", "")
+        assert r.headers["ETag"]
+    assert "etag" in exposed.lower() or s3.name == "minio"  # MinIO exposes every header: it lists none
+    store.abort_multipart("cors/x.bin", upload_id)

@@ -1,5 +1,6 @@
 """Browser uploads, the server's side, against real MinIO: the parts are PUT to the
-presigned URLs with urllib exactly as a browser would."""
+presigned URLs with urllib exactly as a browser would. Those marked `storage` (parts,
+resume, abort, sweep, a size other than signed) run against versitygw too."""
 from __future__ import annotations
 
 import dataclasses
@@ -47,6 +48,7 @@ def _check_job(archive, upload_id: str) -> Job:
         return s.query(Job).filter_by(upload_id=upload_id).one()
 
 
+@pytest.mark.storage
 def test_a_recording_goes_up_in_parts_and_becomes_an_asset_with_its_job(archive, webinar_id, inputs):
     data = Path(inputs["h264_aac.mp4"]).read_bytes()
     up = uploads.create(archive, "staff-1", webinar_id, "recording", "Talk – Ana.mp4", len(data))
@@ -83,6 +85,7 @@ def test_a_recording_goes_up_in_parts_and_becomes_an_asset_with_its_job(archive,
     assert uploads.complete(archive, up.id, "staff-1", parts).state == "done"
 
 
+@pytest.mark.storage
 def test_a_large_upload_resumes_with_list_parts(archive, webinar_id, inputs, tmp_path):
     # Three parts (the last one short) of bytes that are no recording.
     data = b"\0" * (2 * PART + 1000)
@@ -148,6 +151,7 @@ def test_a_deck_is_checked_like_the_cli_does(archive, webinar_id, inputs):
         assert s.query(Job).filter_by(asset_id=up.id).one().kind == "process_slides"
 
 
+@pytest.mark.storage
 def test_sweep_aborts_abandoned_uploads(archive, webinar_id):
     live = uploads.create(archive, "staff-1", webinar_id, "slides", "live.pdf", 1000)
     cancelled = uploads.create(archive, "staff-1", webinar_id, "slides", "gone.pdf", 1000)
@@ -168,6 +172,7 @@ def test_sweep_aborts_abandoned_uploads(archive, webinar_id):
     assert uploads.get(archive, live.id, "staff-1").state == "aborted"
 
 
+@pytest.mark.storage
 def test_abort_drops_the_parts(archive, webinar_id):
     up = uploads.create(archive, "staff-1", webinar_id, "recording", "talk.mov", 10 * PART)
     send(archive, up, b"x" * PART)
@@ -188,6 +193,7 @@ def test_direct_play(info, playable):
     assert uploads.direct_play(info) is playable
 
 
+@pytest.mark.storage
 def test_an_interrupted_completion_is_cleaned_up(archive, webinar_id):
     up = uploads.create(archive, "staff-1", webinar_id, "slides", "deck.pdf", 1000)
     with archive.catalog.transaction() as s:  # the web process died while completing
@@ -209,6 +215,7 @@ def test_the_idle_worker_sweeps(archive, worker, webinar_id):
     assert archive.store.list_multipart_uploads() == []
 
 
+@pytest.mark.storage
 def test_a_size_other_than_announced_is_refused_by_s3(archive, webinar_id, inputs):
     """Each part's length is signed in: bytes other than announced never reach S3, so no
     upload completes with another size (the completion's HEAD check stays behind it)."""

@@ -4,6 +4,8 @@ import urllib.error
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from archive import queries
 from archive.context import Archive
 from archive.editing import set_visibility
@@ -14,6 +16,9 @@ from archive.worker import Worker
 from web import create_app
 
 from ..conftest import make_settings
+
+# In the scale-out configuration too (scripts/test; tests/conftest.py).
+pytestmark = pytest.mark.scaleout
 
 LINKS_VALID_FOR = "X-Links-Valid-For"  # the player reads it: a header, not a name in the code
 

@@ -27,6 +27,9 @@ from web import create_app
 from ..conftest import make_settings
 from ..helpers import reload as _reload
 
+# In the scale-out configuration too (scripts/test; tests/conftest.py).
+pytestmark = pytest.mark.scaleout
+
 # Non-ASCII, quotes and a semicolon: the names must survive Content-Disposition.
 RECORDING_NAME = "Vortrag – Jürgen Müller, 東京.mp4"
 DECK_NAMES = ("Präsentation – Ana Müller.pdf", "Folien; Teil 2 “final”.pdf")

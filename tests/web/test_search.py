@@ -16,6 +16,9 @@ from ..conftest import make_settings
 from .test_pages import Page
 from ..archive.test_search import HOSTILE
 
+# In the scale-out configuration too (scripts/test; tests/conftest.py).
+pytestmark = pytest.mark.scaleout
+
 
 def _asset(webinar_id: str, kind: str) -> Asset:
     return Asset(id=new_id(), webinar_id=webinar_id, kind=kind, original_filename=f"file.{kind}",

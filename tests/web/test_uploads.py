@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from archive import uploads
 from archive.config import Settings
 from archive.models import Asset
@@ -11,6 +13,9 @@ from archive.worker import Worker
 
 from ..helpers import put_part
 from ..staff import OTHER_EMAIL, signed_in, signed_in_fixture, staff_app_fixture  # noqa: F401 (fixtures)
+
+# In the scale-out configuration too (scripts/test; tests/conftest.py).
+pytestmark = pytest.mark.scaleout
 
 
 def test_the_page_carries_its_settings_and_no_inline_script(client, webinar_id):
