@@ -5,7 +5,6 @@ else can see it (`queries.hidden_from_visitors`)."""
 from __future__ import annotations
 
 from flask_login import current_user
-from sqlalchemy.orm import Session
 
 from archive import queries
 from archive.models import Webinar
@@ -15,7 +14,7 @@ def staff_signed_in() -> bool:
     return bool(current_user and current_user.is_authenticated)
 
 
-def webinar(session: Session, webinar_id: str) -> Webinar | None:
+def webinar(session, webinar_id: str) -> Webinar | None:
     """The webinar if whoever asks may open it; None otherwise (the caller answers 404)."""
     if staff_signed_in():
         return queries.get(session, webinar_id)
