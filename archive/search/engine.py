@@ -19,6 +19,21 @@ from .tables import KINDS
 # The columns of a document a hit is made from.
 DOC_COLUMNS = "d.webinar_id, d.asset_id, d.kind, d.page, d.at_seconds, d.times"
 KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
+# A phrase held by at most this many documents is looked up in the documents first: the
+# webinars that say it are then known at once, however common its words are.
+PHRASE_PROBE_DOCUMENTS = 2000
+# What a document holding a phrase adds to its webinar's rank, by kind (as the summaries
+# weigh headings and own text over slides and captions).
+PHRASE_WEIGHTS = {"webinar": 5.0, "speaker": 5.0, "slide": 1.0, "caption": 1.0}
+
+
+def phrase_scores(scores: dict[str, float] | None, rows) -> dict[str, float]:
+    """The webinars holding every phrase so far: `rows` (webinar_id, kind) are the documents
+    holding the next phrase; each adds its kind's weight to its webinar's rank."""
+    found: dict[str, float] = {}
+    for r in rows:
+        found[r.webinar_id] = found.get(r.webinar_id, 0.0) + PHRASE_WEIGHTS.get(r.kind, 1.0)
+    return found if scores is None else {w: v + found[w] for w, v in scores.items() if w in found}
 
 
 @dataclass

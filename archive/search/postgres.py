@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, Float, String, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from ..models import Webinar, utcnow
-from .engine import DOC_COLUMNS, Engine
+from .engine import DOC_COLUMNS, PHRASE_PROBE_DOCUMENTS, Engine, phrase_scores
 from .marks import CLOSE, OPEN
 from .query import Query
 
@@ -39,12 +39,9 @@ def tsquery_summary(q: Query, any_term: bool = False) -> str:
     return "(" + " && ".join(parts) + ")"
 
 
-# A phrase whose rarest word is in at most this many documents (by ANALYZE's statistics)
-# is looked up in the documents first, as on SQLite: GIN intersects the words' postings,
-# so only documents holding all of them are checked for the phrase.
-PHRASE_PROBE_DOCUMENTS = 2000
-# What a document holding a phrase adds to its webinar's rank, by kind.
-PHRASE_WEIGHTS = {"webinar": 5.0, "speaker": 5.0, "slide": 1.0, "caption": 1.0}
+# A phrase whose rarest word is in at most PHRASE_PROBE_DOCUMENTS documents (by ANALYZE's
+# statistics) is looked up in the documents first, as on SQLite: GIN intersects the words'
+# postings, so only documents holding all of them are checked for the phrase.
 
 _NOW = bindparam("now", type_=DateTime)
 _LISTED_DAYS = (select(Webinar.id, Webinar.held_on, Webinar.created_at)
@@ -121,10 +118,7 @@ class Postgres(Engine):
                 {"p": phrase, "n": PHRASE_PROBE_DOCUMENTS + 1}).all()
             if len(rows) > PHRASE_PROBE_DOCUMENTS:
                 return None
-            found: dict[str, float] = {}
-            for r in rows:
-                found[r.webinar_id] = found.get(r.webinar_id, 0.0) + PHRASE_WEIGHTS.get(r.kind, 1.0)
-            scores = found if scores is None else {w: v + found[w] for w, v in scores.items() if w in found}
+            scores = phrase_scores(scores, rows)
             if not scores:
                 return []
         assert scores is not None

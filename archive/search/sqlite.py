@@ -8,17 +8,11 @@ from sqlalchemy import DateTime, Float, Integer, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from ..models import Webinar, utcnow
-from .engine import DOC_COLUMNS, KIND_ORDER, Candidate, Engine
+from .engine import DOC_COLUMNS, KIND_ORDER, PHRASE_PROBE_DOCUMENTS, Candidate, Engine, phrase_scores
 from .marks import CLOSE, OPEN
 from .query import Query
 from .tables import SearchWebinar
 
-# A phrase held by at most this many documents is looked up in the documents first: the
-# webinars that say it are then known at once, however common its words are.
-PHRASE_PROBE_DOCUMENTS = 2000
-# What a document holding a phrase adds to its webinar's rank, by kind (as the summaries
-# weigh headings and own text over slides and captions).
-PHRASE_WEIGHTS = {"webinar": 5.0, "speaker": 5.0, "slide": 1.0, "caption": 1.0}
 
 
 def quoted(term: str) -> str:
@@ -97,10 +91,7 @@ class Sqlite(Engine):
                                                           "n": PHRASE_PROBE_DOCUMENTS + 1}).all()
             if len(rows) > PHRASE_PROBE_DOCUMENTS:
                 return None
-            found: dict[str, float] = {}
-            for r in rows:
-                found[r.webinar_id] = found.get(r.webinar_id, 0.0) + PHRASE_WEIGHTS.get(r.kind, 1.0)
-            scores = found if scores is None else {w: v + found[w] for w, v in scores.items() if w in found}
+            scores = phrase_scores(scores, rows)
             if not scores:
                 return []
         assert scores is not None
