@@ -160,7 +160,9 @@ def remove_asset(archive: Archive, asset_id: str) -> Removed | None:
         open_uploads = [(key, s3_id) for key, s3_id in s.execute(
             select(Upload.key, Upload.s3_upload_id).where(Upload.id == asset_id, Upload.state.in_(LIVE_UPLOADS)))]
         s.execute(delete(Upload).where(Upload.id == asset_id))
-        s.execute(update(Presentation).where(Presentation.deck_asset_id == asset_id).values(deck_asset_id=None))
+        # A presentation without its deck has no slides to be in step with: its timeline goes too.
+        s.execute(update(Presentation).where(Presentation.deck_asset_id == asset_id)
+                  .values(deck_asset_id=None, slide_timeline=None))
         s.execute(delete(DailyCount).where(DailyCount.asset_id == asset_id))
         search.remove_asset(s, asset)
         s.delete(asset)

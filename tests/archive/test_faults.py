@@ -33,7 +33,7 @@ from werkzeug.serving import make_server
 
 from ..helpers import reload
 from ..media_inputs import ffmpeg
-from ..services import (MINIO_PASSWORD, MINIO_USER, PostgresServer, archive_env, free_port, minio_binary,
+from ..services import (MINIO_PASSWORD, MINIO_USER, MinioServer, PostgresServer, archive_env, free_port, minio_binary,
                         stop_process, wait_http)
 from .conftest import WEBINAR_ARCHIVE, WorkerProcess, wait_for
 from .deck_inputs import deck_files, listener  # noqa: F401
@@ -196,6 +196,8 @@ class OwnMinio:
                                           f"127.0.0.1:{free_port()}", str(self.data)],
                                          env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_http(f"{self.endpoint}/minio/health/live")
+
+    bucket_user = MinioServer.bucket_user
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -44,7 +44,8 @@ def test_h264_aac_takes_the_fast_path(archive, worker, inputs, tmp_path):
     w = _reload(archive, w.id)
     assert w.status == "ready", w.errors
     rec = w.recording
-    assert rec.info["web_plan"] == {"video": "copy", "audio": "copy"}
+    plan = rec.info["web_plan"]
+    assert (plan["video"], plan["audio"], plan["path"]) == ("copy", "copy", "direct")
     web = _download(archive, rec.outputs["web"], tmp_path / "web.mp4")
     info = probe.probe(web, _limits(archive))
     assert (info.video_codec, info.audio_codec) == ("h264", "aac")
@@ -61,7 +62,8 @@ def test_vp9_opus_webm_is_transcoded(archive, worker, inputs, tmp_path):
     worker.run_until_idle()
     rec = _reload(archive, w.id).recording
     assert rec.status == "ready", rec.error
-    assert rec.info["web_plan"] == {"video": "encode", "audio": "encode"}
+    plan = rec.info["web_plan"]
+    assert (plan["video"], plan["audio"], plan["path"]) == ("encode", "encode", "progressive")
     info = probe.probe(_download(archive, rec.outputs["web"], tmp_path / "web.mp4"), _limits(archive))
     assert (info.video_codec, info.audio_codec, info.pix_fmt) == ("h264", "aac", "yuv420p")
     assert (info.width, info.height) == (320, 240)

@@ -102,7 +102,7 @@ def test_deck_aware_captions_then_human_ones_win(archive, worker, talk, client):
     assert f"t={hit.at:g}" in r or f"t={int(hit.at)}" in r, r
     # It never held up watching: the recording was ready before the job started.
     with archive.catalog.session() as s:
-        jobs = {j.kind: j for j in s.scalars(select(Job).join(Asset).where(Asset.webinar_id == wid))}
+        jobs = {j.kind: j for j in s.scalars(select(Job).join(Job.asset).where(Asset.webinar_id == wid))}
     assert jobs["transcribe"].started_at >= jobs["process_recording"].finished_at
 
     # Staff correct the automatic transcript in the browser: it becomes human captions.
