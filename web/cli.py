@@ -28,11 +28,22 @@ EXIT_REJECTED = 2  # bad input or usage
 EXIT_TIMEOUT = 3
 
 
+# Every archive a command opens, closed by main() when the command ends, so that no
+# catalog connection outlives it (a test calling main() many times, a PostgreSQL catalog).
+_opened: list[Archive] = []
+
+
+def _open(settings: Settings) -> Archive:
+    archive = Archive.from_settings(settings)
+    _opened.append(archive)
+    return archive
+
+
 def _archive(args) -> Archive:
     """For the commands that write to the bucket: the schema and the bucket made if missing."""
     settings = Settings.from_env()
     settings.refuse_development_secrets()
-    archive = Archive.from_settings(settings)
+    archive = _open(settings)
     archive.setup()
     return archive
 
@@ -41,10 +52,8 @@ def _catalog_archive() -> Archive:
     """For the commands that only read or change catalog rows (status, jobs, user): the
     catalog as it is, neither migrated nor created, and the bucket never contacted, so
     they work while S3 is away and change nothing an operator did not ask for."""
-    settings = Settings.from_env()
-    archive = Archive.from_settings(settings)
+    archive = _open(Settings.from_env())
     if not archive.catalog.has_schema():
-        archive.close()
         raise ConfigError("the catalog has no tables yet: run `webinar-archive migrate` "
                           "(scripts/run does) first")
     return archive
@@ -623,6 +632,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    finally:
+        while _opened:
+            _opened.pop().close()
 
 
 if __name__ == "__main__":
