@@ -60,6 +60,18 @@ def check_recording(path: Path, settings: Settings, name: str | None = None, sha
                    info.summary(), [warning] if warning else [])
 
 
+def preview_recording(path: Path, settings: Settings, name: str | None = None) -> dict:
+    """How a recording plays, from a file of which only the first and last bytes are known
+    (the rest reads as zeros): its streams and declared duration, probed within the
+    settings' limits, without check_recording's look for where the data ends. Not a check:
+    it only lets a browser-playable upload play before check_recording runs on the whole
+    file (archive/uploads.py)."""
+    try:
+        return probe.probe_streams(path, media.ToolLimits.from_settings(settings)).summary()
+    except probe.MediaRejected as e:
+        raise ImportRejected(f"recording {name or path.name}: {e}") from e
+
+
 def check_deck(path: Path, settings: Settings, name: str | None = None, sha256: str | None = None) -> Checked:
     """A PDF is opened and counted (in the PDF child, within the render limits); a PPTX/ODP
     gets only cheap checks (the worker converts it)."""

@@ -299,7 +299,9 @@ class Asset(Base):
     original_ext: Mapped[str] = mapped_column(String(16))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
+    # None while a browser upload that already plays is still being read and checked in
+    # full (archive/uploads.py: early direct play); recorded before anything is derived.
+    sha256: Mapped[str | None] = mapped_column(String(64))
     # queued|processing|ready|failed, or removing: replaced, its rows and objects about to go
     status: Mapped[str] = mapped_column(String(16), default=AssetStatus.QUEUED)
     error: Mapped[str | None] = mapped_column(Text)
@@ -322,6 +324,17 @@ class Asset(Base):
     @property
     def served(self) -> bool:
         return self.status != AssetStatus.REMOVING and not self.replaces
+
+    @property
+    def verified(self) -> bool:
+        """The original has been read whole and its SHA-256 recorded."""
+        return self.sha256 is not None
+
+    @property
+    def plays_direct(self) -> bool:
+        """Watchable as uploaded: a browser-playable original, not processed yet."""
+        return bool((self.info or {}).get("direct_play")) and self.status in (AssetStatus.QUEUED,
+                                                                             AssetStatus.PROCESSING)
 
     @property
     def original_key(self) -> str:

@@ -153,6 +153,9 @@ def on_published(session: Session, job: Job, outcome: Outcome) -> None:
     the asset is `failed` and hidden (staff see why); another attempt due, it stays `ready`
     and that attempt carries on the playlist. A replacement is not shown early: the file
     it replaces plays until it is done."""
+    if job.upload_id is not None:  # a check: the upload plays before its full read ends
+        uploads.record_preview(session, job, outcome)
+        return
     kind = GRAPH.get(job.kind)
     asset = _locked_asset(session, job.asset_id) if job.asset_id is not None else None
     if asset is None or kind is None or asset.status == AssetStatus.REMOVING:

@@ -23,8 +23,26 @@ def _starts_like_mp4(path: Path) -> bool:
 
 def probe(path: Path, limits: ToolLimits) -> MediaInfo:
     """Identify a local file within `limits` (ToolLimits.from_settings); raise
-    MediaRejected with a readable reason if it is not media."""
-    path = Path(path)
+    MediaRejected with a readable reason if it is not media. The duration is the one
+    that plays (where the data ends)."""
+    info, start = _streams(Path(path), limits)
+    end = data_end(path, info.duration + start, limits)
+    if end is None or end <= start:
+        raise MediaRejected("the recording holds no playable data (the file stops before its first frame)")
+    if end - start < info.duration - TRUNCATION_TOLERANCE:
+        info = dataclasses.replace(info, duration=end - start, declared_duration=info.duration)
+    return info
+
+
+def probe_streams(path: Path, limits: ToolLimits) -> MediaInfo:
+    """The streams and the declared duration, from the container's index and first packets,
+    without looking for where the data ends: what a file of which only the first and last
+    bytes are known can tell (archive/uploads.py's early direct play)."""
+    return _streams(Path(path), limits)[0]
+
+
+def _streams(path: Path, limits: ToolLimits) -> tuple[MediaInfo, float]:
+    """(what ffprobe says of the file, its start time)."""
     size = path.stat().st_size
     if size == 0:
         raise MediaRejected("the file is empty (0 bytes)")
@@ -44,13 +62,7 @@ def probe(path: Path, limits: ToolLimits) -> MediaInfo:
     except ValueError as e:
         raise MediaRejected("not a readable recording: ffprobe's description of it is not readable") from e
     info = media_info_from_probe(data, size)
-    start = _number(_dict(data.get("format")).get("start_time")) or 0.0
-    end = data_end(path, info.duration + start, limits)
-    if end is None or end <= start:
-        raise MediaRejected("the recording holds no playable data (the file stops before its first frame)")
-    if end - start < info.duration - TRUNCATION_TOLERANCE:
-        info = dataclasses.replace(info, duration=end - start, declared_duration=info.duration)
-    return info
+    return info, _number(_dict(data.get("format")).get("start_time")) or 0.0
 
 
 # Containers round durations and pad streams: a shortfall below this is no truncation.

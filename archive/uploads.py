@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 from sqlalchemy import func, select, update
@@ -282,11 +283,50 @@ CHECK_KIND = "check_upload"
 
 
 
+# Read from each end of a recording before its full read, so that a browser-playable upload
+# plays at once: enough for the index of a faststart MP4 (or of one with its index at the end)
+# and the first packets ffprobe looks at.
+PREVIEW_BYTES = 16 * MIB
+
+
+def _preview(archive: Archive, upload: Upload, replaces: str | None) -> dict | None:
+    """The info of early direct play for a browser-playable recording (see check_upload),
+    from its first and last PREVIEW_BYTES put at their places in a sparse file of its size;
+    None when it does not apply or cannot say (the full check decides, as for any file)."""
+    size = upload.size
+    if upload.kind != "recording" or replaces or size <= 4 * PREVIEW_BYTES:
+        return None  # a replacement is not shown before it is processed; a small file is read at once
+    path = archive.settings.work_dir / f"preview.{upload.ext}"
+    try:
+        with open(path, "wb") as f:
+            f.truncate(size)
+            f.write(archive.store.read_range(upload.key, 0, PREVIEW_BYTES))
+            f.seek(size - PREVIEW_BYTES)
+            f.write(archive.store.read_range(upload.key, size - PREVIEW_BYTES, PREVIEW_BYTES))
+        info = intake.preview_recording(path, archive.settings, name=upload.filename)
+    except (intake.ImportRejected, StorageError, OSError) as e:
+        log.info("upload %s: no early direct play (%s)", upload.id, e)
+        return None
+    finally:
+        path.unlink(missing_ok=True)
+    return {**info, "direct_play": True} if direct_play(info) else None
+
+
 def check_upload(archive: Archive, upload: Upload, hb: Heartbeat) -> Outcome:
     """The job that checks a completed upload as `import` checks a file. One read of the
-    object, hashed as it arrives; the local copy is handed on to the asset's first job
-    (see Outcome.original). Writes nothing: `record_check` applies the result (the asset
-    and its first job, or the refusal) in the transaction that finishes the job."""
+    whole object, hashed as it arrives (on a second core); the local copy is handed on to
+    the asset's first job (see Outcome.original). Writes nothing: `record_check` applies
+    the result (the asset and its first job, or the refusal) in the transaction that
+    finishes the job.
+
+    Early direct play: while that read runs, a browser-playable recording (that replaces
+    nothing) is probed from its first and last bytes (two ranged reads of PREVIEW_BYTES)
+    and, if a browser plays it as it is, published at once (`record_preview`): its asset
+    exists, unverified (no SHA-256 yet), and the webinar's page plays the original. That
+    is all "watchable" waits for. The upload is reported verified ("received"), its
+    SHA-256 recorded and its first job queued (nothing derived is made before) only when
+    the whole file is read and checked; if that check refuses the file, the asset is
+    failed and hidden, staff see the reason on it and on the upload, and the object goes."""
     if upload.state != UploadState.CHECKING:
         raise PermanentError(f"{upload.filename}: the upload is {upload.state}, not waiting for its check")
     store = archive.store
@@ -295,7 +335,14 @@ def check_upload(archive: Archive, upload: Upload, hb: Heartbeat) -> Outcome:
         got = "nothing" if head is None else f"{head['size']} bytes"
         raise CheckRefused(f"{upload.filename}: announced {upload.size} bytes, S3 holds {got}")
     local = archive.settings.work_dir / f"original.{upload.ext}"
-    digest = store.download_hashed(upload.key, local)
+    with ThreadPoolExecutor(1, thread_name_prefix=f"read-{upload.id}") as pool:
+        whole = pool.submit(store.download_hashed, upload.key, local)
+        try:
+            early = _preview(archive, upload, head["metadata"].get("replaces"))
+            if early is not None:
+                hb.publish(Outcome(info=early))
+        finally:
+            digest = whole.result()
     try:
         checked = intake.check_file(upload.kind, local, archive.settings, name=upload.filename,
                                     language=upload.language, sha256=digest)
@@ -312,17 +359,46 @@ def check_upload(archive: Archive, upload: Upload, hb: Heartbeat) -> Outcome:
     return Outcome(info=info, original=Original(local, digest, checked.content_type))
 
 
+def _locked_upload(session: Session, upload_id: str) -> Upload | None:
+    return session.scalars(select(Upload).where(Upload.id == upload_id).with_for_update()
+                           .execution_options(populate_existing=True)).first()
+
+
+def _add_asset(session: Session, upload: Upload, content_type: str, sha256: str | None, info: dict) -> Asset:
+    position = session.scalar(select(func.coalesce(func.max(Asset.position), -1))
+                              .where(Asset.webinar_id == upload.webinar_id)) + 1
+    asset = Asset(id=upload.id, webinar_id=upload.webinar_id, kind=upload.kind, position=position,
+                  original_filename=upload.filename, original_ext=upload.ext, content_type=content_type,
+                  size=upload.size, sha256=sha256, status=AssetStatus.QUEUED, info=info, outputs={})
+    session.add(asset)
+    session.flush()
+    return asset
+
+
+def record_preview(session: Session, job: Job, outcome: Outcome) -> None:
+    """Early direct play (see check_upload), in a transaction that holds the check's lease:
+    the upload's asset is added, unverified, playing the original as it is."""
+    upload = _locked_upload(session, job.upload_id)
+    if upload is None or upload.state != UploadState.CHECKING or session.get(Asset, upload.id) is not None:
+        return  # ended meanwhile, or published by an earlier attempt
+    _add_asset(session, upload, upload.content_type, None, dict(outcome.info))
+    log.info("upload %s (%s): plays while it is checked", upload.id, upload.filename)
+
+
 def record_check(session: Session, store, job: Job, state: str, outcome: Outcome | None,
                  error: str | None, permanent: bool) -> Asset | None:
     """Apply the end of a check job to its upload, in the job's finishing transaction:
-    done, the asset is added (returned: the caller queues its first job) and the upload
-    is `done`; failed, the upload is refused with a sentence and its object deleted
-    (inside the transaction: a failed delete leaves the upload to be checked again)."""
-    upload = session.scalars(select(Upload).where(Upload.id == job.upload_id).with_for_update()
-                             .execution_options(populate_existing=True)).first()
+    done, the asset is added, or the one published early is verified (returned: the
+    caller queues its first job) and the upload is `done`; failed, the upload is refused
+    with a sentence and its object deleted (inside the transaction: a failed delete leaves
+    the upload to be checked again), and an asset published early is failed (hidden from
+    visitors, the reason shown to staff)."""
+    upload = _locked_upload(session, job.upload_id)
     if upload is None or upload.state != UploadState.CHECKING:
         return None
     upload.updated_at = utcnow()
+    early = session.scalars(select(Asset).where(Asset.id == upload.id)
+                            .execution_options(populate_existing=True)).first()
     if state == JobState.DONE and outcome is not None and outcome.original is not None:
         info = dict(outcome.info)
         if info.get("replaces") and _replaceable(session, upload.webinar_id, upload.kind, info["replaces"]) is None:
@@ -333,14 +409,12 @@ def record_check(session: Session, store, job: Job, state: str, outcome: Outcome
             same = captions_in(session, upload.webinar_id, upload.language or "")
             if same is not None:
                 info["replaces"] = same.id
-        position = session.scalar(select(func.coalesce(func.max(Asset.position), -1))
-                                  .where(Asset.webinar_id == upload.webinar_id)) + 1
-        asset = Asset(id=upload.id, webinar_id=upload.webinar_id, kind=upload.kind, position=position,
-                      original_filename=upload.filename, original_ext=upload.ext,
-                      content_type=outcome.original.content_type, size=upload.size,
-                      sha256=outcome.original.sha256, status=AssetStatus.QUEUED, info=info, outputs={})
-        session.add(asset)
-        session.flush()
+        if early is None:
+            asset = _add_asset(session, upload, outcome.original.content_type, outcome.original.sha256, info)
+        else:  # it played from its first and last bytes: now it is read whole and checked
+            asset = early
+            asset.sha256, asset.content_type = outcome.original.sha256, outcome.original.content_type
+            asset.info = {k: v for k, v in (asset.info or {}).items() if k not in info and k != "direct_play"} | info
         upload.state, upload.error = UploadState.DONE, None
         log.info("upload %s (%s): done", upload.id, upload.filename)
         return asset
@@ -350,6 +424,10 @@ def record_check(session: Session, store, job: Job, state: str, outcome: Outcome
             f"{upload.filename}: the check failed or stopped on each of its {job.attempts} attempt(s) (the worker "
             "was killed, ran out of memory or time, or could not reach storage); upload it again")
         upload.state, upload.error = UploadState.REFUSED, reason
+        if early is not None and early.status != AssetStatus.REMOVING:
+            # It played from its first and last bytes; the whole file did not pass: no more.
+            early.status, early.error = AssetStatus.FAILED, reason
+            early.info = {k: v for k, v in (early.info or {}).items() if k != "direct_play"}
         store.delete_keys([upload.key])
         log.info("upload %s refused: %s", upload.id, reason)
     return None
@@ -425,5 +503,5 @@ def sweep(archive: Archive, older_than: dt.timedelta | None = None,
 
 
 __all__ = ["Upload", "UploadRefused", "UploadNotFound", "CheckRefused", "create", "get", "sign_part", "list_parts",
-           "complete", "check_upload", "record_check", "CHECK_KIND", "abort", "sweep", "stale_multipart", "direct_play", "object_key",
+           "complete", "check_upload", "record_check", "record_preview", "CHECK_KIND", "abort", "sweep", "stale_multipart", "direct_play", "object_key",
            "EXTENSIONS", "KINDS"]

@@ -61,7 +61,9 @@ def manifest(webinar: Webinar) -> dict:
                 "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
                 "status": a.status, "error": a.error, "info": a.info, "outputs": a.outputs,
             }
-            for a in webinar.served_assets  # a replacement in processing is not the webinar yet
+            # A replacement in processing is not the webinar yet; an upload still being read
+            # (no SHA-256 yet) is not in the archive yet.
+            for a in webinar.served_assets if a.verified
         ],
     }
 

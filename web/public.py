@@ -122,7 +122,7 @@ def player_for(w) -> dict | None:
     """What the player needs: app URLs only (each one checks visibility and redirects to
     a fresh presigned link), so the page signs nothing and an expired link is re-asked."""
     rec = w.recording
-    if rec is not None and rec.info.get("direct_play") and rec.status in (AssetStatus.QUEUED, AssetStatus.PROCESSING):
+    if rec is not None and rec.plays_direct:
         # Watchable at once: a browser-playable upload plays as it is until the fast path is done.
         video = rec.info.get("kind") == "video"
         mime = "video/mp4" if video else ("audio/mpeg" if rec.original_ext == "mp3" else "audio/mp4")

@@ -266,6 +266,26 @@ def test_a_new_job_wakes_an_idle_worker(archive, backend, env, inputs, tmp_path)
     assert (first.started_at - first.created_at).total_seconds() < 30  # not the 300 s poll
 
 
+def test_the_embedded_queue_wakes_a_worker_of_another_process(minio, tmp_path, inputs):
+    """One machine, no Redis: the worker polls the table only every 5 minutes here, and a
+    job committed by another process (as the web process commits an upload's check) is
+    still claimed at once, through the worker's socket in the data folder."""
+    env = archive_env(minio, tmp_path, WEBINAR_ARCHIVE_WORKER_POLL_SECONDS="300")
+    archive = Archive.from_settings(Settings.from_env(env))
+    archive.setup()
+    wake = archive.settings.data_dir / "wake"
+    proc = WorkerProcess(env, tmp_path / "worker.log")
+    try:
+        # Its lanes past their first look at the (empty) table, waiting on their socket.
+        wait_for(lambda: wake.is_dir() and any(wake.iterdir()), 30, "the worker to wait on its socket")
+        w = _import(archive, inputs["h264_aac.mp4"])
+        wait_for(lambda: _webinar(archive, w.id).status == "ready", 60, "the webinar to be ready")
+    finally:
+        proc.stop()
+        archive.close()
+    assert not any(wake.iterdir())  # a stopped worker leaves no socket behind
+
+
 def test_a_lost_redis_message_does_not_strand_a_job(minio, tmp_path, postgres, redis_server, inputs):
     env = archive_env(minio, tmp_path, WEBINAR_ARCHIVE_DATABASE_URL=postgres.create_database(),
                       WEBINAR_ARCHIVE_REDIS_URL=redis_server.url, WEBINAR_ARCHIVE_WORKER_POLL_SECONDS="2")
