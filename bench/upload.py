@@ -208,19 +208,23 @@ class PageUpload:
         return self.page.locator("#upload-results li").nth(n).inner_text()
 
 
-def wait_ready(archive: Archive, webinar_id: str, filename: str, timeout: float = 3600) -> float:
-    """perf_counter() when the recording uploaded as `filename` is watchable (ready)."""
+def wait_ready(archive: Archive, webinar_id: str, filename: str, timeout: float = 3600,
+               playing: bool = False) -> float:
+    """perf_counter() when the recording uploaded as `filename` is ready (the fast path's
+    own files stored) or, with `playing`, when the page first plays it (ready, or the
+    original played as it is: Asset.plays_direct, the rule of the watch page)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with archive.catalog.session() as s:
             up = s.query(uploads.Upload).filter_by(webinar_id=webinar_id, filename=filename).one_or_none()
             asset = s.get(Asset, up.id) if up is not None else None
             status = asset.status if asset is not None else None
-        if status == AssetStatus.READY:
+            plays = asset is not None and asset.plays_direct
+        if status == AssetStatus.READY or (playing and plays):
             return time.perf_counter()
         if status == AssetStatus.FAILED or (up is not None and up.state == UploadState.REFUSED):
             raise SystemExit(f"{filename} was not made watchable: {up.error if up else ''} {status}")
-        time.sleep(0.05)
+        time.sleep(0.02 if playing else 0.05)
     raise SystemExit(f"{filename} not watchable after {timeout} s")
 
 
@@ -292,7 +296,13 @@ def browser_upload(base: str, archive: Archive, webinar_id: str, watch_webinar_i
                 page.goto(f"{base}/staff/webinars/{watch_webinar_id}/upload")
                 page.wait_for_selector(".uppy-Dashboard")
                 upload = PageUpload(page)
+                playing: list[float] = []
+                watcher = threading.Thread(target=lambda: playing.append(
+                    wait_ready(archive, watch_webinar_id, watch_src.name, playing=True)), daemon=True)
+                watcher.start()
                 out["watch_result"] = upload.run(watch_src)
+                watcher.join()
+                out["playing_seconds"] = playing[0] - upload.times["last_part"]
                 out["watch_seconds"] = wait_ready(archive, watch_webinar_id, watch_src.name) - upload.times["last_part"]
                 out["received_seconds"] = upload.times["result"] - upload.times["last_part"]
                 out["watch_mb"] = watch_src.stat().st_size / 1e6
@@ -409,10 +419,14 @@ def main() -> int:
     print(f"   from the completion to 'received' (checked by a worker): peak {b['rss_complete_kb'] / 1024:.1f} MB, "
           f"growth {(b['rss_complete_kb'] - b['rss_baseline_kb']) / 1024:.1f} MB")
     if "watch_mb" in b:
-        print(f"E  {b['watch_mb']:,.0f} MB browser-playable recording: from the last part accepted "
-              f"to 'received' {b['received_seconds']:.1f} s, to watchable (ready) {b['watch_seconds']:.1f} s; "
-              f"one boto3 GET of it {b['get_seconds']:.1f} s; ratio {b['watch_seconds'] / b['get_seconds']:.2f} "
-              f"(target <= 2.0)")
+        print(f"E  {b['watch_mb']:,.0f} MB browser-playable recording, from the last part accepted:")
+        print(f"   to watchable (the page plays the original, probed from its first and last bytes): "
+              f"{b['playing_seconds']:.1f} s")
+        print(f"   to 'received' (read whole once, SHA-256 recorded, checked): {b['received_seconds']:.1f} s")
+        print(f"   to the fast path's own files (ready): {b['watch_seconds']:.1f} s")
+        print(f"   one boto3 GET of it {b['get_seconds']:.1f} s; ratio watchable / GET "
+              f"{b['playing_seconds'] / b['get_seconds']:.2f} (target <= 2.0); received / GET "
+              f"{b['received_seconds'] / b['get_seconds']:.2f}; ready / GET {b['watch_seconds'] / b['get_seconds']:.2f}")
     return 0
 
 
