@@ -76,6 +76,7 @@ from archive.models import Asset, Webinar, new_id  # noqa: E402
 from archive.states import AssetStatus, UploadState  # noqa: E402
 from archive.worker import Worker  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from web.uploads import PARALLEL_PARTS  # noqa: E402
 from tests.services import MINIO_PASSWORD, MINIO_USER, MinioServer, free_port, stop_process, wait_http  # noqa: E402
 
 CACHE = Path(os.environ.get("WEBINAR_ARCHIVE_CACHE") or Path.home() / ".cache" / "webinar-archive") / "bench"
@@ -319,7 +320,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gb", type=float, default=2.0, help="size of the recording (default 2)")
     ap.add_argument("--part-mb", type=int, default=16, help="the part size preferred, in MiB (default 16)")
-    ap.add_argument("--parallel", type=int, default=4, help="parts in flight at once (default 4)")
+    ap.add_argument("--parallel", type=int, default=PARALLEL_PARTS,
+                    help=f"parts in flight at once (default {PARALLEL_PARTS}, the uploader's)")
     ap.add_argument("--no-resume-store", action="store_true",
                     help="do not keep the file in the browser's IndexedDB for resuming after a reload")
     ap.add_argument("--link-mbit", type=float, default=0,

@@ -16,7 +16,10 @@ from .staff import found_or_404, staff_required
 
 bp = Blueprint("uploads", __name__)
 
-PARALLEL_PARTS = 4
+# Parts in flight at once: chromium's connections per host, which the bare script of
+# bench/upload.py was fastest at (6 lanes against 4: 81 and 63 MB/s against 65 and 50 in
+# two runs of 2026-12-03). A reload or a network cut re-sends at most these parts.
+PARALLEL_PARTS = 6
 # Files up to this size are kept in the browser (IndexedDB) so that a reload resumes by
 # itself; a larger one is chosen again after a reload and then resumes likewise. Copying a
 # 2 GB file into IndexedDB halved the upload's speed (bench/upload.py).
