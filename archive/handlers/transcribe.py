@@ -114,7 +114,7 @@ def transcribe(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         if piece.size < rate // 2:
             continue
         vocab = speech.vocabulary([t for d in part.deck_ids for t in texts.get(d, [])], model.rarity)
-        text = speech.prompt(part.names, vocab, part.title)
+        text = speech.prompt(part.names, vocab, part.title, tokens=model.tokens)
         prompts.append({"start": part.start, "prompt": text})
         heard, lang = model.transcribe(piece, language, text, offset=part.start)
         if language is None and heard:

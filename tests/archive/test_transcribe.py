@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from archive import captions, pipeline, speech, uploads
+from archive import captions, pipeline, removal, speech, uploads
 from archive.importer import ImportRequest, PresentationInput, SpeakerInput, import_webinar
 from archive.context import Archive
 from archive.models import Asset, Job
@@ -18,6 +18,7 @@ from ..helpers import reload
 from ..speech_inputs import SPEAKER, TALK, make_talk, make_without_speech, whisper_dir
 from ..staff import signed_in, staff_app
 from .test_uploads import send
+from ..web.test_syndication import _validator
 
 
 @pytest.fixture
@@ -106,12 +107,12 @@ def test_deck_aware_captions_then_human_ones_win(archive, worker, talk, client):
     assert jobs["transcribe"].started_at >= jobs["process_recording"].finished_at
 
     # Staff correct the automatic transcript in the browser: it becomes human captions.
-    client = signed_in(staff_app(archive))
-    page = client.get(f"/staff/webinars/{wid}/captions/{auto.id}/edit").get_data(as_text=True)
+    staff = signed_in(staff_app(archive))
+    page = staff.get(f"/staff/webinars/{wid}/captions/{auto.id}/edit").get_data(as_text=True)
     assert "pineapple" in page
     cues = captions.parse(_vtt(archive, auto).encode())
     texts = [c.text.replace("pineapple", "mango") for c in cues]
-    r = client.post(f"/staff/webinars/{wid}/captions/{auto.id}/edit", data={"cue": texts})
+    r = staff.post(f"/staff/webinars/{wid}/captions/{auto.id}/edit", data={"cue": texts})
     assert r.status_code == 302, r.get_data(as_text=True)
     worker.run_until_idle()
     w = reload(archive, wid)
@@ -138,6 +139,21 @@ def test_deck_aware_captions_then_human_ones_win(archive, worker, talk, client):
     w = reload(archive, wid)
     assert [c.id for c in w.captions] == [up.id]
     assert _hits(archive, "kiwis") and not _hits(archive, "pineapple") and not _hits(archive, "mango")
+    [track] = client.get(f"/api/v1/webinars/{wid}").get_json()["captions"]
+    assert track["automatic"] is False and track["language"] == "en"
+
+    # The human captions deleted: the automatic track is back, in the player and in search.
+    removal.remove_asset(archive, up.id)
+    w = reload(archive, wid)
+    assert [c.id for c in w.captions] == [auto.id]
+    assert 'label="English (automatic)"' in client.get(f"/webinars/{wid}").get_data(as_text=True)
+    body = client.get(f"/api/v1/webinars/{wid}").get_json()
+    _validator("Webinar").validate(body)
+    [track] = body["captions"]
+    assert track["automatic"] is True and track["url"].endswith(f"/{auto.id}.vtt")
+    [hit] = _hits(archive, "pineapple")
+    assert hit.asset_id == auto.id and said <= hit.at <= said + 3.0
+    assert not _hits(archive, "kiwis")
 
 
 @pytest.fixture
