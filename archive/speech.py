@@ -27,6 +27,7 @@ CUE_SECONDS = 6.0
 PAUSE_SECONDS = 1.0  # a silence this long ends a cue
 PROMPT_TOKENS = 120  # what the recognizer is told: 200 made German speech loop ("das ist, das ist, ...")
 VOCABULARY_WORDS = 60
+BEAM = 5
 LOOPING = 2.4  # a segment's text this compressible (gzip) is a phrase said over and over: a loop
 LONGEST = 18  # letters: a longer "word" on a slide is an identifier nobody says as one
 MIN_SPEECH_SECONDS = 1.0  # less than this heard by the voice detector: nothing is transcribed
@@ -103,7 +104,11 @@ def vocabulary(texts: Iterable[str], rarity: Callable[[str], float], limit: int 
     """The deck's words a general recognizer is likely to get wrong, best first: weighted
     by how rare the word is to the model (`rarity`: the tokens it takes, say; a
     hyphenated word by its rarest part) and how often the deck uses it; common words are
-    left out, and so are words nobody says as one (identifiers longer than LONGEST)."""
+    left out, and so are words nobody says as one (identifiers longer than LONGEST). The
+    first page's capitalised words (the authors' names) count as special."""
+    texts = list(texts)
+    # The first page names the authors: a name there is worth a prompt's place.
+    title_page = {w.casefold() for w in deck_words(texts[:1]) if w[:1].isupper()}
     scored = []
     for word, n in deck_words(texts).items():
         if word.casefold() in _COMMON or len(word) < 3 and not word.isupper():
@@ -117,7 +122,8 @@ def vocabulary(texts: Iterable[str], rarity: Callable[[str], float], limit: int 
         # A capitalised word (a heading's "Results") is as rare as the word itself: the
         # model's tokens favour lower case.
         rare = min(4.0, max(min(rarity(p), rarity(p.lower())) if p[1:].islower() else rarity(p) for p in parts))
-        weight = rare + (1.5 if _looks_special(word) else 0.0)
+        named = word.casefold() in title_page and rare >= 2  # not a plain word ("Results")
+        weight = rare + (1.5 if _looks_special(word) or named else 0.0)
         if weight < 2.0:
             continue
         scored.append((weight * (1 + math.log(n)), word))
@@ -240,9 +246,11 @@ def check_folder(folder: Path) -> None:
 class Recognizer:
     """One loaded model. `transcribe` is thread-safe (one decoding at a time)."""
 
-    def __init__(self, model, name: str):
+    def __init__(self, model, name: str, beam: int = BEAM, batch: int = 0):
         self.model = model
         self.name = name
+        self.beam = beam  # beam search width (1: greedy)
+        self.batch = batch  # > 0: voiced chunks decoded that many at a time (BatchedInferencePipeline)
         self._lock = threading.Lock()
 
     def rarity(self, word: str) -> float:
@@ -277,10 +285,15 @@ class Recognizer:
             return [], None
         with self._lock:
             # A single fallback temperature: noise that defeats greedy decoding is not retried five times.
-            segments, info = self.model.transcribe(
-                audio, language=language, hotwords=prompt, vad_filter=True,
-                word_timestamps=True, beam_size=5, condition_on_previous_text=False,
-                temperature=(0.0, 0.4), vad_parameters=VAD)
+            options = dict(language=language, hotwords=prompt, vad_filter=True, word_timestamps=True,
+                           beam_size=self.beam, temperature=(0.0, 0.4), vad_parameters=VAD)
+            if self.batch:
+                from faster_whisper import BatchedInferencePipeline
+
+                segments, info = BatchedInferencePipeline(self.model).transcribe(
+                    audio, batch_size=self.batch, **options)
+            else:
+                segments, info = self.model.transcribe(audio, condition_on_previous_text=False, **options)
             words = []
             for seg in segments:
                 if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:

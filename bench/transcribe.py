@@ -307,6 +307,11 @@ def main() -> int:
     ap.add_argument("--show", action="store_true", help="print what was heard")
     ap.add_argument("--prompt-tokens", type=int, default=speech.PROMPT_TOKENS, help="the prompt's budget")
     ap.add_argument("--only", action="append", help="only the sets whose name has this (repeat)")
+    ap.add_argument("--speed", action="append", type=lambda v: tuple(int(x) for x in v.split(",")),
+                    metavar="BEAM,BATCH", help="decoding to time (repeat; default: the worker's, "
+                    f"{speech.BEAM},0); BATCH > 0: BatchedInferencePipeline")
+    ap.add_argument("--quality", action=argparse.BooleanOptionalAction, default=True,
+                    help="measure accuracy and timing (--no-quality: the speed only)")
     args = ap.parse_args()
     for tool in ("espeak-ng", "sox", "apt-get", "dpkg"):
         if shutil.which(tool) is None:
@@ -340,7 +345,7 @@ def main() -> int:
         tmp = Path(tmp_name)
         timing_errors: list[float] = []
         for k, (name, voice, lang, paragraphs, terms, prompt) in enumerate(sets):
-            if args.only and not any(o in name for o in args.only):
+            if not args.quality or args.only and not any(o in name for o in args.only):
                 continue
             audio, starts = talk_of(paragraphs, tmp, voice, seed=k)
             reference = " ".join(paragraphs)
@@ -362,7 +367,8 @@ def main() -> int:
             print(line)
             if terms:
                 print(f"  missed without: {', '.join(m0) or '-'}\n  missed with:    {', '.join(m1) or '-'}")
-        print("targets: deck terms >= 90 % with the prompt; WER with <= 0.5 x without on deck-heavy paragraphs")
+        if args.quality:
+            print("targets: deck terms >= 90 % with the prompt; WER with <= 0.5 x without on deck-heavy paragraphs")
         if timing_errors:
             timing_errors.sort()
             print(f"word start error vs synthesized: median {statistics.median(timing_errors):.2f} s, "
@@ -370,11 +376,12 @@ def main() -> int:
                   f"(target median <= 0.3 s)")
         prompt = sets[1][5]
 
-        human = librivox()
+        human = librivox() if args.quality else []
         scores = [score(ref, " ".join(w.text for w in model.transcribe(a, "en", None)[0]), [], "en") for a, ref in human]
-        print(f"human voice (LibriVox, pocketsphinx-testdata, {len(human)} clips, "
-              f"{sum(a.size for a, _ in human) / RATE:.0f} s): WER "
-              f"{sum(x[0] for x in scores) / sum(x[1] for x in scores) * 100:.1f} %")
+        if human:
+            print(f"human voice (LibriVox, pocketsphinx-testdata, {len(human)} clips, "
+                  f"{sum(a.size for a, _ in human) / RATE:.0f} s): WER "
+                  f"{sum(x[0] for x in scores) / sum(x[1] for x in scores) * 100:.1f} %")
 
         if args.minutes <= 0:
             return 0
@@ -382,21 +389,33 @@ def main() -> int:
         talk, seconds, i = [], 0.0, 0
         pieces = [mix(synthesize(t, tmp)[0], 20.0, seed=k) for k, t in enumerate(CONFERENCE_PARAGRAPHS + GENERAL_PARAGRAPHS)]
         # (English: the conference talk's paragraphs and the general ones, with the talk's prompt)
+        texts = []
+        said = CONFERENCE_PARAGRAPHS + GENERAL_PARAGRAPHS
         while seconds < args.minutes * 60:
             piece = pieces[i % len(pieces)]
+            texts.append(said[i % len(pieces)])
             talk += [piece, np.zeros(int(1.5 * RATE), dtype=np.float32)]
             seconds += piece.size / RATE + 1.5
             i += 1
         audio = np.concatenate(talk)
         cpu0, t = time.process_time(), time.perf_counter()
-        model.transcribe(audio, "en", prompt)
-        took, cpu = time.perf_counter() - t, time.process_time() - cpu0
-        rtf = seconds / took
-        print(f"speed: {seconds / 60:.1f} min of talk in {took:.1f} s (CPU {cpu:.0f} s): {rtf:.1f}x real time; "
-              f"60 minutes would take ~{60 / rtf:.1f} min (extrapolated; target >= 8x)")
-        busy = cpu / seconds
-        print(f"CPU time per second of talk: {busy:.3f} s; on {os.cpu_count()} idle cores that is at best "
-              f"~{os.cpu_count() / busy:.1f}x real time (the wall-clock figure above is what this load allowed)")
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+        get_speech_timestamps(audio, VadOptions(**speech.VAD))
+        print(f"voice detection alone: {time.perf_counter() - t:.1f} s (CPU {time.process_time() - cpu0:.1f} s) "
+              f"for {seconds / 60:.1f} min")
+        for beam, batch in args.speed or [(speech.BEAM, 0)]:
+            model.beam, model.batch = beam, batch
+            load = os.getloadavg()[0]
+            cpu0, t = time.process_time(), time.perf_counter()
+            heard, _ = model.transcribe(audio, "en", prompt)
+            took, cpu = time.perf_counter() - t, time.process_time() - cpu0
+            rtf = seconds / took
+            errors, n, *_ = score(" ".join(texts), " ".join(w.text for w in heard), [], "en")
+            print(f"speed, beam {beam}{f', batches of {batch}' if batch else ''}: {seconds / 60:.1f} min of talk "
+                  f"in {took:.1f} s (CPU {cpu:.0f} s, load {load:.1f} before): {rtf:.1f}x real time, 60 minutes "
+                  f"in ~{60 / rtf:.1f} min (extrapolated; target >= 8x); "
+                  f"CPU per second of talk {cpu / seconds:.3f} s, so at best ~{os.cpu_count() * seconds / cpu:.1f}x "
+                  f"on {os.cpu_count()} idle cores; WER {errors / n * 100:.1f} %")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak memory of this process (model + {seconds / 60:.0f} min of audio): {peak:.0f} MB")
         print(f"load after: {os.getloadavg()[0]:.2f}")
