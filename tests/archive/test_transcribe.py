@@ -65,6 +65,17 @@ def test_pure_parts():
     vocab = speech.vocabulary(["The TikZ and pgf packages for Beamer", "TikZ again"],
                               rarity=lambda w: {"pgf": 2.0}.get(w, 1.0 if w.islower() else 3.0))
     assert vocab[0] == "TikZ" and "pgf" in vocab and "the" not in vocab
+    # A title page's names without their footnote marks; a heading's plain word, a data
+    # listing's capitals and an identifier nobody says as one word stay out.
+    rarity = lambda w: 1.0 if w.casefold() in {"results", "and", "jens", "roded"} else 3.0  # noqa: E731
+    listing = " ".join(["ATOM", "HETATM", "CONECT", "MASTER", "REMARK"] * 3)
+    vocab = speech.vocabulary(["Haplotyping | Jens Gramm1 and Roded Sharan2 | Results", "Results: haplotype",
+                               listing, "insertsectionnavigationhorizontal"], rarity)
+    assert {"Gramm", "Sharan", "haplotype"} <= set(vocab), vocab
+    assert not {"Results", "ATOM", "REMARK", "insertsectionnavigationhorizontal"} & set(vocab), vocab
+    # The prompt fits its budget and keeps the title and the names, whatever the vocabulary.
+    text = speech.prompt(["Till Tantau"], [f"term{i}x" for i in range(200)], "Haplotyping", budget=60)
+    assert text.startswith("Haplotyping. Till Tantau. term0x, ") and len(text) // 4 + 1 <= 60
     assert not speech.kept("♪ ♪") and not speech.kept("[Music]") and speech.kept("Hello.")
 
 
