@@ -311,7 +311,7 @@ _loaded: dict[tuple[str, int], Recognizer] = {}
 _loading = threading.Lock()
 
 
-def recognizer(setting: str, threads: int = 0) -> Recognizer:
+def recognizer(setting: str, threads: int = 0, batch: int = 0) -> Recognizer:
     """The model the setting names, loaded once per process: a local folder (checked
     against its SHA256SUMS) or a faster-whisper model name (fetched by faster-whisper)."""
     if setting == OFF:
@@ -334,6 +334,7 @@ def recognizer(setting: str, threads: int = 0) -> Recognizer:
             except Exception as e:  # no network, an unknown name, a damaged file
                 raise ModelRefused(f"the model {setting} could not be loaded: {e}") from e
             _loaded[key] = Recognizer(model, setting)
+        _loaded[key].batch = batch
         return _loaded[key]
 
 

@@ -2,11 +2,15 @@
 
     .venv/bin/python bench/transcribe.py              # about 6 minutes of speech for the speed
     .venv/bin/python bench/transcribe.py --minutes 10
+    .venv/bin/python bench/transcribe.py --no-quality --minutes 5 --speed 5,0 --speed 1,0 --speed 5,8
 
-Speech with known text: Debian's espeak-ng reads paragraphs full of the terms of a real
-deck written by others (Beamer's user guide, from texlive-latex-recommended-doc, fetched
-with apt-get download and unpacked into the cache), mixed with room noise (pink noise and
-a hum, 20 dB below the voice). A real human voice: LibriVox readings that Debian's
+Speech with known text: Debian's espeak-ng (150 words a minute) reads paragraphs full of
+the terms of documents written by others (from texlive-latex-recommended-doc, fetched with
+apt-get download and unpacked into the cache: a German lecture deck, an English conference
+talk, Beamer's user guide), each set as one stretch as a presentation is transcribed,
+mixed with room noise (pink noise and a hum, 20 dB below the voice). The reference text is
+what is said; words espeak-ng would read otherwise than a speaker are respelt for it only
+(SAID). A real human voice: LibriVox readings that Debian's
 pocketsphinx-testdata ships with their transcripts. It prints, in one run:
 
 - word error rate with and without the deck-aware prompt (archive/speech.py builds it from
@@ -304,12 +308,14 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=6.0, help="talk length for the speed measurement (0: none)")
     ap.add_argument("--model", help="model (default: WEBINAR_ARCHIVE_TRANSCRIBE_MODEL, else scripts' Whisper base)")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=Settings.transcribe_batch,
+                    help="chunks decoded together for the accuracy runs (the worker's setting by default)")
     ap.add_argument("--show", action="store_true", help="print what was heard")
     ap.add_argument("--prompt-tokens", type=int, default=speech.PROMPT_TOKENS, help="the prompt's budget")
     ap.add_argument("--only", action="append", help="only the sets whose name has this (repeat)")
     ap.add_argument("--speed", action="append", type=lambda v: tuple(int(x) for x in v.split(",")),
                     metavar="BEAM,BATCH", help="decoding to time (repeat; default: the worker's, "
-                    f"{speech.BEAM},0); BATCH > 0: BatchedInferencePipeline")
+                    f"{speech.BEAM},BATCH of --batch); BATCH > 0: BatchedInferencePipeline")
     ap.add_argument("--quality", action=argparse.BooleanOptionalAction, default=True,
                     help="measure accuracy and timing (--no-quality: the speed only)")
     args = ap.parse_args()
@@ -322,7 +328,7 @@ def main() -> int:
         setting = str(CACHE / "whisper-base-ct2")
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}  cores: {os.cpu_count()}")
     t = time.perf_counter()
-    model = speech.recognizer(setting, args.threads)
+    model = speech.recognizer(setting, args.threads, args.batch)
     print(f"model {setting}: checked and loaded in {time.perf_counter() - t:.1f} s")
     sets = []  # (name, voice, language, paragraphs, terms, prompt)
     for name, path, voice, lang, paragraphs, terms, title in (
@@ -403,7 +409,7 @@ def main() -> int:
         get_speech_timestamps(audio, VadOptions(**speech.VAD))
         print(f"voice detection alone: {time.perf_counter() - t:.1f} s (CPU {time.process_time() - cpu0:.1f} s) "
               f"for {seconds / 60:.1f} min")
-        for beam, batch in args.speed or [(speech.BEAM, 0)]:
+        for beam, batch in args.speed or [(speech.BEAM, args.batch)]:
             model.beam, model.batch = beam, batch
             load = os.getloadavg()[0]
             cpu0, t = time.process_time(), time.perf_counter()

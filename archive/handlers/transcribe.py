@@ -90,7 +90,7 @@ def transcribe(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
     if language and language in human:
         return Outcome(info={"transcript": {"skipped": f"captions in {language} were uploaded"}})
     try:
-        model = speech.recognizer(settings.transcribe_model, settings.transcribe_threads)
+        model = speech.recognizer(settings.transcribe_model, settings.transcribe_threads, settings.transcribe_batch)
     except speech.ModelRefused as e:
         raise PermanentError(str(e)) from e
     limits = media.ToolLimits.from_settings(settings)
