@@ -142,6 +142,9 @@ class Settings:
     # checked against its SHA256SUMS), or "off"; the recognizer's CPU threads (0: all cores).
     transcribe_model: str = "base"
     transcribe_threads: int = 0
+    # Voiced chunks decoded together (faster-whisper's BatchedInferencePipeline); 0: one
+    # 30-second window after the other.
+    transcribe_batch: int = 0
 
     @property
     def transcribe_on(self) -> bool:
@@ -203,6 +206,7 @@ class Settings:
             play_beacons_per_minute=max(1, _env_number(env, "WEBINAR_ARCHIVE_PLAY_BEACONS_PER_MINUTE", 30)),
             transcribe_model=_env(env, "WEBINAR_ARCHIVE_TRANSCRIBE_MODEL", "base"),
             transcribe_threads=max(0, _env_number(env, "WEBINAR_ARCHIVE_TRANSCRIBE_THREADS", 0)),
+            transcribe_batch=max(0, _env_number(env, "WEBINAR_ARCHIVE_TRANSCRIBE_BATCH", 0)),
             media_cdn_url=(_env(env, "WEBINAR_ARCHIVE_MEDIA_CDN_URL") or "").rstrip("/") or None,
         )
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import search, webinars
+from . import search, transcripts, webinars
 from .analytics import DailyCount
 from .context import Archive
 from .models import Asset, Job, Presentation, Upload, Webinar
@@ -165,7 +165,12 @@ def remove_asset(archive: Archive, asset_id: str) -> Removed | None:
                   .values(deck_asset_id=None, slide_timeline=None))
         s.execute(delete(DailyCount).where(DailyCount.asset_id == asset_id))
         search.remove_asset(s, asset)
+        human_captions = asset.kind == "captions" and not asset.automatic
+        language = (asset.info or {}).get("language")
         s.delete(asset)
+        if human_captions:  # the automatic track in their language may be searched again
+            s.flush()
+            transcripts.human_gone(s, archive.store, webinar_id, language)
     removed = Removed(webinar_id, [asset_id])
     removed.uploads_aborted = _abort_uploads(archive, prefixes[0], open_uploads) if open_uploads else 0
     removed.objects = _delete_prefixes(archive, prefixes, bundles)

@@ -25,8 +25,11 @@ LINE_CHARS = 42  # a caption line, as broadcasters split them
 CUE_LINES = 2
 CUE_SECONDS = 6.0
 PAUSE_SECONDS = 1.0  # a silence this long ends a cue
-PROMPT_CHARS = 600  # Whisper reads at most 224 prompt tokens: about this much text
+PROMPT_TOKENS = 120  # what the recognizer is told: 200 made German speech loop ("das ist, das ist, ...")
 VOCABULARY_WORDS = 60
+BEAM = 5
+LOOPING = 2.4  # a segment's text this compressible (gzip) is a phrase said over and over: a loop
+LONGEST = 18  # letters: a longer "word" on a slide is an identifier nobody says as one
 MIN_SPEECH_SECONDS = 1.0  # less than this heard by the voice detector: nothing is transcribed
 VAD = {"min_silence_duration_ms": 500}
 
@@ -59,39 +62,68 @@ summary conclusion questions thank thanks overview outline part section contents
 
 
 def deck_words(texts: Iterable[str]) -> Counter:
-    """How often each word of the slides occurs (its spelling as most often written)."""
+    """How often each word of the slides occurs, under its spelling as most often written
+    (a mixed-case spelling before a shouted one: "LaTeX", not the logo's "LATEX"), a
+    plural counted with its singular. Capitals on a page that is mostly capitals (a data
+    listing, a code dump) are not words anyone says."""
     counts: Counter = Counter()
     spellings: dict[str, Counter] = {}
     for text in texts:
-        for m in _WORD.finditer(text or ""):
-            w = re.sub(r"['’]s$", "", m.group(0)).strip(".'’-+")
-            if len(w) < 2 or not any(c.isalpha() for c in w):
+        found = [re.sub(r"['’]s$", "", m.group(0)).strip(".'’-+") for m in _WORD.finditer(text or "")]
+        # A name with its affiliation's footnote mark (a title page's "Gramm1") is the name.
+        found = [re.sub(r"^([A-Z][a-z]{3,})\d$", r"\1", w) for w in found]
+        found = [w for w in found if len(w) >= 2 and any(c.isalpha() for c in w)]
+        shouting = sum(w.isupper() for w in found) > max(8, len(found) // 4)
+        for w in found:
+            if shouting and w.isupper():
                 continue
             key = w.casefold()
             counts[key] += 1
             spellings.setdefault(key, Counter())[w] += 1
-    return Counter({spellings[k].most_common(1)[0][0]: n for k, n in counts.items()})
+    for key in list(counts):  # "overlays" counts as "overlay" when the deck has both
+        if key.endswith("s") and key[:-1] in counts:
+            counts[key[:-1]] += counts.pop(key)
+            spellings[key[:-1]].update(spellings.pop(key))
+    def spelling(key: str) -> str:
+        ranked = [w for w, _ in spellings[key].most_common()]
+        inner = [w for w in ranked if any(c.isupper() for c in w[1:]) and not w.isupper()]  # LaTeX, TikZ
+        mixed = [w for w in ranked if not w.isupper()]
+        return (inner or mixed or ranked)[0] if len(key) > 3 else ranked[0]
+    return Counter({spelling(k): n for k, n in counts.items()})
 
 
 def _looks_special(word: str) -> bool:
-    """An acronym, a name written in mixed case, a word with digits or inner capitals."""
-    return (any(c.isdigit() for c in word) or sum(c.isupper() for c in word) >= 2
-            or (word[:1].islower() and any(c.isupper() for c in word[1:])))
+    """An acronym, a name written in mixed case, a word with digits or inner capitals
+    (each part of a hyphenated word on its own: "Front-Cover" is two plain words)."""
+    return any(any(c.isdigit() for c in part) or sum(c.isupper() for c in part) >= 2
+               or (part[:1].islower() and any(c.isupper() for c in part[1:]))
+               for part in word.split("-"))
 
 
 def vocabulary(texts: Iterable[str], rarity: Callable[[str], float], limit: int = VOCABULARY_WORDS) -> list[str]:
     """The deck's words a general recognizer is likely to get wrong, best first: weighted
-    by how rare the word is to the model (`rarity`: the tokens it takes, say) and how
-    often the deck uses it; common words are left out."""
+    by how rare the word is to the model (`rarity`: the tokens it takes, say; a
+    hyphenated word by its rarest part) and how often the deck uses it; common words are
+    left out, and so are words nobody says as one (identifiers longer than LONGEST). The
+    first page's capitalised words (the authors' names) count as special."""
+    texts = list(texts)
+    # The first page names the authors: a name there is worth a prompt's place.
+    title_page = {w.casefold() for w in deck_words(texts[:1]) if w[:1].isupper()}
     scored = []
     for word, n in deck_words(texts).items():
         if word.casefold() in _COMMON or len(word) < 3 and not word.isupper():
             continue
         # Not said as words: codes, file names, dates, identifiers, shouted data (PDB records).
         if (any(c.isdigit() or c == "_" for c in word) or word.count(".") > 0
-                or word.isupper() and len(word) > 6):
+                or word.isupper() and len(word) > 6 or len(word) > LONGEST):
             continue
-        weight = rarity(word) + (1.5 if _looks_special(word) else 0.0)
+        parts = [p for p in word.split("-") if p]
+        # A length says little beyond a few tokens: a long identifier is not rarer than a name.
+        # A capitalised word (a heading's "Results") is as rare as the word itself: the
+        # model's tokens favour lower case.
+        rare = min(4.0, max(min(rarity(p), rarity(p.lower())) if p[1:].islower() else rarity(p) for p in parts))
+        named = word.casefold() in title_page and rare >= 2  # not a plain word ("Results")
+        weight = rare + (1.5 if _looks_special(word) or named else 0.0)
         if weight < 2.0:
             continue
         scored.append((weight * (1 + math.log(n)), word))
@@ -99,22 +131,26 @@ def vocabulary(texts: Iterable[str], rarity: Callable[[str], float], limit: int 
     return [w for _, w in scored[:limit]]
 
 
-def prompt(names: Sequence[str], words: Sequence[str], title: str = "") -> str | None:
-    """The recognizer's initial prompt: the talk's title, its speakers and its vocabulary,
-    cut to what Whisper reads."""
+def prompt(names: Sequence[str], words: Sequence[str], title: str = "",
+           tokens: Callable[[str], int] | None = None, budget: int = PROMPT_TOKENS) -> str | None:
+    """What the recognizer is told about a stretch: the talk's title, its speakers and its
+    vocabulary (best first), within `budget` tokens (`tokens` counts them; about four
+    characters a token without it). Whisper keeps only the last 223 tokens of what it is
+    given, from the front: a prompt cut to fit keeps the title and names."""
+    count = tokens or (lambda text: len(text) // 4 + 1)
     parts = []
     if title.strip():
         parts.append(title.strip().rstrip(".") + ".")
     if names:
-        parts.append("Speakers: " + ", ".join(names) + ".")
+        parts.append(", ".join(names) + ".")
     text = " ".join(parts)
-    terms = []
+    terms: list[str] = []
     for w in words:
-        if len(text) + len(", ".join(terms + [w])) + 8 > PROMPT_CHARS:
+        if count(f"{text} {', '.join(terms + [w])}.") > budget:
             break
         terms.append(w)
     if terms:
-        text = (text + " Terms: " + ", ".join(terms) + ".").strip()
+        text = f"{text} {', '.join(terms)}.".strip()
     return text or None
 
 
@@ -210,27 +246,38 @@ def check_folder(folder: Path) -> None:
 class Recognizer:
     """One loaded model. `transcribe` is thread-safe (one decoding at a time)."""
 
-    def __init__(self, model, name: str):
+    def __init__(self, model, name: str, beam: int = BEAM, batch: int = 0):
         self.model = model
         self.name = name
+        self.beam = beam  # beam search width (1: greedy)
+        self.batch = batch  # > 0: voiced chunks decoded that many at a time (BatchedInferencePipeline)
         self._lock = threading.Lock()
 
     def rarity(self, word: str) -> float:
         """How many tokens the model needs for the word after a space: 1 for the words it
         knows best, more for names, acronyms and jargon."""
-        return float(len(self.model.hf_tokenizer.encode(" " + word, add_special_tokens=False).ids))
+        return float(self.tokens(" " + word))
+
+    def tokens(self, text: str) -> int:
+        """How many tokens the model reads for `text` (for the prompt's budget)."""
+        return len(self.model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
 
     def detect_language(self, audio) -> str:
         with self._lock:
             language, _, _ = self.model.detect_language(audio)
         return language
 
-    def transcribe(self, audio, language: str | None, initial_prompt: str | None,
+    def transcribe(self, audio, language: str | None, prompt: str | None,
                    offset: float = 0.0) -> tuple[list[Word], str | None]:
         """Words heard in `audio` (16 kHz mono float32), their times plus `offset`; and
         the language (None when no speech was heard). Voice activity detection skips what
         is not speech; a piece with less than a second of speech in all (silence, music,
-        a cough) is not given to the recognizer at all, which would invent words there."""
+        a cough) is not given to the recognizer at all, which would invent words there.
+
+        The prompt goes in as faster-whisper's `hotwords`, which every 30-second window
+        reads: as `initial_prompt` without conditioning on the previous text it would
+        reach the first window only (and with that conditioning, the prompt is pushed out
+        by the text heard, and a window's errors feed the next)."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         voiced = sum(t["end"] - t["start"] for t in get_speech_timestamps(audio, VadOptions(**VAD)))
@@ -238,16 +285,21 @@ class Recognizer:
             return [], None
         with self._lock:
             # A single fallback temperature: noise that defeats greedy decoding is not retried five times.
-            segments, info = self.model.transcribe(
-                audio, language=language, initial_prompt=initial_prompt, vad_filter=True,
-                word_timestamps=True, beam_size=5, condition_on_previous_text=False,
-                temperature=(0.0, 0.4), vad_parameters=VAD)
+            options = dict(language=language, hotwords=prompt, vad_filter=True, word_timestamps=True,
+                           beam_size=self.beam, temperature=(0.0, 0.4), vad_parameters=VAD)
+            if self.batch:
+                from faster_whisper import BatchedInferencePipeline
+
+                segments, info = BatchedInferencePipeline(self.model).transcribe(
+                    audio, batch_size=self.batch, **options)
+            else:
+                segments, info = self.model.transcribe(audio, condition_on_previous_text=False, **options)
             words = []
             for seg in segments:
                 if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
                     continue  # not speech: what the model "hears" in noise
-                if not kept(seg.text):
-                    continue
+                if not kept(seg.text) or seg.compression_ratio > LOOPING:
+                    continue  # not speech, or the decoder repeating itself
                 for w in seg.words or ():
                     text = w.word.strip()
                     if text and kept(text):
@@ -259,7 +311,7 @@ _loaded: dict[tuple[str, int], Recognizer] = {}
 _loading = threading.Lock()
 
 
-def recognizer(setting: str, threads: int = 0) -> Recognizer:
+def recognizer(setting: str, threads: int = 0, batch: int = 0) -> Recognizer:
     """The model the setting names, loaded once per process: a local folder (checked
     against its SHA256SUMS) or a faster-whisper model name (fetched by faster-whisper)."""
     if setting == OFF:
@@ -282,6 +334,7 @@ def recognizer(setting: str, threads: int = 0) -> Recognizer:
             except Exception as e:  # no network, an unknown name, a damaged file
                 raise ModelRefused(f"the model {setting} could not be loaded: {e}") from e
             _loaded[key] = Recognizer(model, setting)
+        _loaded[key].batch = batch
         return _loaded[key]
 
 

@@ -8,6 +8,7 @@ captions in its language are there; staff always see it.
 from __future__ import annotations
 
 import hashlib
+import json
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -66,6 +67,19 @@ def human_ready(session: Session, asset: Asset, records: dict) -> None:
         return
     for auto in _automatic_of(session, asset.webinar_id, asset.info.get("language")):
         search.remove_asset(session, auto)
+
+
+def human_gone(session: Session, store, webinar_id: str, language: str | None) -> None:
+    """Human captions were deleted (in the caller's transaction, after the delete): when
+    none in their language are left, the automatic track in it is found by search again,
+    word by word from its stored words (the player shows it again by itself)."""
+    left = list(session.scalars(select(Asset).where(Asset.webinar_id == webinar_id, Asset.kind == "captions")))
+    if primary(language) in human_languages(left):
+        return
+    for auto in _automatic_of(session, webinar_id, language):
+        if auto.status == AssetStatus.READY and auto.outputs.get("words"):
+            words = json.loads(store.get_bytes(auto.outputs["words"]))
+            search.index_asset(session, auto, [{"at": start, "text": text} for start, _, text in words])
 
 
 def corrected_vtt(original: list[captions.Cue], texts: list[str]) -> bytes:

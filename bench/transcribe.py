@@ -2,11 +2,15 @@
 
     .venv/bin/python bench/transcribe.py              # about 6 minutes of speech for the speed
     .venv/bin/python bench/transcribe.py --minutes 10
+    .venv/bin/python bench/transcribe.py --no-quality --minutes 5 --speed 5,0 --speed 1,0 --speed 5,8
 
-Speech with known text: Debian's espeak-ng reads paragraphs full of the terms of a real
-deck written by others (Beamer's user guide, from texlive-latex-recommended-doc, fetched
-with apt-get download and unpacked into the cache), mixed with room noise (pink noise and
-a hum, 20 dB below the voice). A real human voice: LibriVox readings that Debian's
+Speech with known text: Debian's espeak-ng (150 words a minute) reads paragraphs full of
+the terms of documents written by others (from texlive-latex-recommended-doc, fetched with
+apt-get download and unpacked into the cache: a German lecture deck, an English conference
+talk, Beamer's user guide), each set as one stretch as a presentation is transcribed,
+mixed with room noise (pink noise and a hum, 20 dB below the voice). The reference text is
+what is said; words espeak-ng would read otherwise than a speaker are respelt for it only
+(SAID). A real human voice: LibriVox readings that Debian's
 pocketsphinx-testdata ships with their transcripts. It prints, in one run:
 
 - word error rate with and without the deck-aware prompt (archive/speech.py builds it from
@@ -43,13 +47,20 @@ from archive import speech  # noqa: E402
 from archive.config import Settings  # noqa: E402
 
 RATE = 16000
+SPEED = 150  # words a minute: a calm speaker (espeak-ng says 175 by default)
 CACHE = Path(os.environ.get("WEBINAR_ARCHIVE_CACHE") or Path.home() / ".cache" / "webinar-archive")
 BEAMER = "usr/share/doc/texlive-doc/latex/beamer/"
 LECTURE = BEAMER + "beamerexample-lecture-print-version.pdf"  # a real Beamer deck (German, 8 pages)
+CONFERENCE = BEAMER + "beamerexample-conference-talk.pdf"  # a real conference talk (English, 31 pages)
 GUIDE = BEAMER + "beameruserguide.pdf"
 LIBRIVOX = "usr/share/pocketsphinx/test/data/librivox"
 
-# Deck-heavy paragraphs for the lecture deck (German): its terms, as its speaker would say them.
+# Deck-heavy paragraphs, written as they are said (the reference text is what is spoken):
+# a speaker says the command \frametitle as "frame title" and the acronym PGF as "P G F".
+# Each set's terms are the deck's spellings; a term counts as recognised where the
+# transcript has its words at that place, joined or not ("frametitle", "frame title",
+# "Frame-Title"), in any case, singular or plural.
+# The lecture deck (German): its terms, as its speaker would say them.
 LECTURE_PARAGRAPHS = [
     "Heute geht es um Syntax und Semantik. Die Syntax legt fest, nach welchen Regeln Worte gebaut "
     "werden, die Semantik legt fest, was sie bedeuten.",
@@ -63,19 +74,34 @@ LECTURE_PARAGRAPHS = [
 LECTURE_TERMS = ["Syntax", "Semantik", "Hieroglyphen", "kyrillischen", "syntaktische", "Medieninformatik",
                  "Renderer", "Szenerie", "Bioinformatik", "Proteine", "Basensequenzen", "Alphabet",
                  "Informatiker", "Tantau", "Lübeck"]
-# Deck-heavy paragraphs for the user guide (English): its terms (each is in its text).
+# The conference talk (English): a speaker presenting its slides.
+CONFERENCE_PARAGRAPHS = [
+    "I am Till Tantau, and this talk is about the complexity of SNP block partitioning under the perfect "
+    "phylogeny model. It is joint work with Jens Gramm and Roded Sharan.",
+    "The input is a genotype matrix. Its rows are taxa or individuals, and its columns are SNP sites. "
+    "The output is a haplotype matrix that explains the genotypes.",
+    "Perfect phylogeny haplotyping can be done efficiently, but data may be missing, and then the problem "
+    "becomes NP-complete. So we partition the site set into noncontiguous blocks.",
+    "Finding an optimal pp-partition of haplotype matrices is equivalent to finding optimal graph colorings. "
+    "For perfect path phylogenies, optimal partitions can be computed in polynomial time.",
+]
+CONFERENCE_TERMS = ["Tantau", "SNP", "phylogeny", "Gramm", "Sharan", "genotype", "taxa", "haplotype",
+                    "haplotyping", "NP-complete", "noncontiguous", "pp-partition", "colorings", "phylogenies",
+                    "polynomial"]
+# The user guide (English): a manual of 234 pages, not a talk's deck; its terms are Beamer's
+# commands, said as words.
 DECK_PARAGRAPHS = [
-    "In Beamer every slide is a frame. You start with documentclass beamer, then give each frame "
-    "a frametitle and, if you like, a framesubtitle. Inside a frame, itemize and enumerate work as in LaTeX.",
-    "Overlays are the heart of Beamer. With onslide you choose on which slides a part appears, and "
+    "In Beamer every slide is a frame. You start with document class beamer, then give each frame "
+    "a frame title and, if you like, a frame subtitle. Inside a frame, itemize and enumerate work as in LaTeX.",
+    "Overlays are the heart of Beamer. With on slide you choose on which slides a part appears, and "
     "the overlay specification gives the exact numbers. The pause command uncovers the next item.",
-    "The aspect ratio is set with the aspectratio option. Pictures come in with includegraphics, "
-    "or with pgfdeclareimage and pgfuseimage from the PGF package by Till Tantau.",
-    "Themes change the look. With setbeamertemplate you redefine a template, setbeamercolor changes "
-    "a colour, and usecolortheme picks a whole colour theme. The sidebar holds the navigation symbols.",
+    "The aspect ratio is set with the aspect ratio option. Pictures come in with include graphics, "
+    "or with PGF declare image and PGF use image from the PGF package by Till Tantau.",
+    "Themes change the look. With set beamer template you redefine a template, set beamer color changes "
+    "a color, and use color theme picks a whole color theme. The sidebar holds the navigation symbols.",
 ]
 TERMS = ["Beamer", "documentclass", "frametitle", "framesubtitle", "itemize", "enumerate", "LaTeX",
-         "onslide", "aspectratio", "includegraphics", "pgfdeclareimage", "pgfuseimage", "PGF",
+         "onslide", "overlay", "aspectratio", "includegraphics", "pgfdeclareimage", "pgfuseimage", "PGF",
          "Tantau", "setbeamertemplate", "setbeamercolor", "usecolortheme", "sidebar"]
 GENERAL_PARAGRAPHS = [
     "Thank you all for coming today. Before we start, let me say a few words about why good slides "
@@ -83,6 +109,17 @@ GENERAL_PARAGRAPHS = [
     "After the break we will look at three examples from real conferences, and then there is time "
     "for your questions. Please use the microphone so that everyone can hear you.",
 ]
+# How a speaker says a word that espeak-ng would read otherwise (the synthesizer is given
+# this; the reference keeps the word): "LaTeX" is "lay-tech", not "la T E X"; an acronym
+# said letter by letter is spelt out.
+SAID = {"LaTeX": "lay-tech", "PGF": "P G F", "NP-complete": "N P complete", "pp-partition": "P P partition"}
+# Number words as digits, for both texts (Whisper writes "three" or "3" as it likes).
+NUMBERS = {"en": {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+                  "seven": "7", "eight": "8", "nine": "9", "ten": "10"},
+           "de": {"null": "0", "eins": "1", "zwei": "2", "drei": "3", "vier": "4", "fünf": "5",
+                  "sechs": "6", "sieben": "7", "acht": "8", "neun": "9", "zehn": "10",
+                  "dreidimensionale": "3 dimensionale"}}
+PAUSE = 1.5  # seconds between paragraphs of a talk
 
 
 def say(*cmd: str) -> None:
@@ -128,9 +165,16 @@ def read_wav(path: Path) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
 
 
+def spoken(text: str) -> str:
+    """The text as the synthesizer is given it (SAID)."""
+    for word, said in SAID.items():
+        text = re.sub(rf"\b{re.escape(word)}\b", said, text)
+    return text
+
+
 def espeak(text: str, tmp: Path, voice: str = "en-us") -> np.ndarray:
     raw = tmp / "e.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "155", "-w", str(raw), text], check=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(SPEED), "-w", str(raw), spoken(text)], check=True)
     out = tmp / "e16.wav"
     subprocess.run(["sox", "-q", "-V1", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)], check=True)
     return read_wav(out)
@@ -176,42 +220,104 @@ def mix(voice: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
     return np.clip(voice + noise * level, -1, 1).astype(np.float32)
 
 
-def words_of(text: str) -> list[str]:
-    return speech.fold(re.sub(r"[^\w\s]", " ", text)).split()
+def words_of(text: str, language: str = "en") -> list[str]:
+    """Folded words (case, accents, punctuation and hyphens aside), number words as digits."""
+    numbers = NUMBERS.get(language, {})
+    words = speech.fold(re.sub(r"[^\w\s]", " ", text)).split()
+    if language == "en":  # one spelling: colour and color are the same word said
+        words = [re.sub(r"^(colo|behavio|favo|hono|neighbo)ur", r"\1r", w) for w in words]
+    return " ".join(numbers.get(w, w) for w in words).split()
 
 
-def edit_distance(ref: list[str], hyp: list[str]) -> int:
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
+def merged(words: list[str], terms: list[str]) -> list[str]:
+    """The words with each deck term said in several words joined into one, as written
+    ("frame title" -> "frametitle"), so that either spelling is the same word to compare."""
+    keys = {speech.fold(t).replace(" ", "").replace("-", "") for t in terms}
+    out, i = [], 0
+    while i < len(words):
+        for n in (4, 3, 2):
+            joined = "".join(words[i:i + n])
+            if i + n <= len(words) and (joined in keys or joined.endswith("s") and joined[:-1] in keys):
+                out.append(joined)
+                i += n
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
 
 
-def wer(pairs: list[tuple[str, str]]) -> float:
-    errors = sum(edit_distance(words_of(r), words_of(h)) for r, h in pairs)
-    return errors / max(1, sum(len(words_of(r)) for r, _ in pairs))
+def alignment(ref: list[str], hyp: list[str]) -> tuple[int, dict[int, int]]:
+    """Edit distance, and which hypothesis word each reference word was matched or
+    substituted with."""
+    d = [[0] * (len(hyp) + 1) for _ in range(len(ref) + 1)]
+    for i in range(len(ref) + 1):
+        d[i][0] = i
+    for j in range(len(hyp) + 1):
+        d[0][j] = j
+    for i in range(1, len(ref) + 1):
+        for j in range(1, len(hyp) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]))
+    pairs, i, j = {}, len(ref), len(hyp)
+    while i > 0 and j > 0:
+        if d[i][j] == d[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]):
+            pairs[i - 1] = j - 1
+            i, j = i - 1, j - 1
+        elif d[i][j] == d[i - 1][j] + 1:
+            i -= 1
+        else:
+            j -= 1
+    return d[-1][-1], pairs
 
 
-def terms_recognised(pairs: list[tuple[str, str]], terms: list[str]) -> tuple[int, int]:
-    found = total = 0
-    for ref, hyp in pairs:
-        ref_words, hyp_words = words_of(ref), words_of(hyp)
-        for term in terms:
-            t = speech.fold(term)
-            n = ref_words.count(t)
-            total += n
-            found += min(n, hyp_words.count(t))
-    return found, total
+def score(ref: str, hyp: str, terms: list[str], language: str) -> tuple[int, int, int, int, list[str]]:
+    """Word errors, reference words, deck terms recognised at their place, deck terms
+    said, and the terms missed (with what was heard instead)."""
+    r, h = merged(words_of(ref, language), terms), merged(words_of(hyp, language), terms)
+    errors, pairs = alignment(r, h)
+    keys = {speech.fold(t).replace(" ", "").replace("-", "") for t in terms}
+    found = said = 0
+    missed = []
+    for i, w in enumerate(r):
+        key = w if w in keys else w[:-1] if w.endswith("s") and w[:-1] in keys else None
+        if key is None:
+            continue
+        said += 1
+        heard = h[pairs[i]] if i in pairs else ""
+        if heard in (key, key + "s") or heard.endswith("s") and heard[:-1] == key:
+            found += 1
+        else:
+            missed.append(f"{key}->{heard or '-'}")
+    return errors, len(r), found, said, missed
+
+
+def talk_of(paragraphs: list[str], tmp: Path, voice: str, seed: int) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """The paragraphs said one after the other with a pause between them, in room noise
+    (one stretch, as a presentation is transcribed), and each word's start."""
+    pieces, starts, at = [], [], 0.0
+    for text in paragraphs:
+        samples, words = synthesize(text, tmp, voice)
+        pieces += [samples, np.zeros(int(PAUSE * RATE), dtype=np.float32)]
+        starts += [(w, at + t) for w, t in words]
+        at += samples.size / RATE + PAUSE
+    return mix(np.concatenate(pieces), 20.0, seed), starts
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--minutes", type=float, default=6.0, help="talk length for the speed measurement")
+    ap.add_argument("--minutes", type=float, default=6.0, help="talk length for the speed measurement (0: none)")
     ap.add_argument("--model", help="model (default: WEBINAR_ARCHIVE_TRANSCRIBE_MODEL, else scripts' Whisper base)")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=Settings.transcribe_batch,
+                    help="chunks decoded together for the accuracy runs (the worker's setting by default)")
+    ap.add_argument("--show", action="store_true", help="print what was heard")
+    ap.add_argument("--prompt-tokens", type=int, default=speech.PROMPT_TOKENS, help="the prompt's budget")
+    ap.add_argument("--only", action="append", help="only the sets whose name has this (repeat)")
+    ap.add_argument("--speed", action="append", type=lambda v: tuple(int(x) for x in v.split(",")),
+                    metavar="BEAM,BATCH", help="decoding to time (repeat; default: the worker's, "
+                    f"{speech.BEAM},BATCH of --batch); BATCH > 0: BatchedInferencePipeline")
+    ap.add_argument("--quality", action=argparse.BooleanOptionalAction, default=True,
+                    help="measure accuracy and timing (--no-quality: the speed only)")
     args = ap.parse_args()
     for tool in ("espeak-ng", "sox", "apt-get", "dpkg"):
         if shutil.which(tool) is None:
@@ -222,47 +328,53 @@ def main() -> int:
         setting = str(CACHE / "whisper-base-ct2")
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}  cores: {os.cpu_count()}")
     t = time.perf_counter()
-    model = speech.recognizer(setting, args.threads)
+    model = speech.recognizer(setting, args.threads, args.batch)
     print(f"model {setting}: checked and loaded in {time.perf_counter() - t:.1f} s")
     sets = []  # (name, voice, language, paragraphs, terms, prompt)
     for name, path, voice, lang, paragraphs, terms, title in (
             ("lecture deck (de)", LECTURE, "de", "de", LECTURE_PARAGRAPHS, LECTURE_TERMS, "Syntax versus Semantik"),
+            ("conference talk (en)", CONFERENCE, "en-us", "en", CONFERENCE_PARAGRAPHS, CONFERENCE_TERMS,
+             "On the Complexity of SNP Block Partitioning Under the Perfect Phylogeny Model"),
             ("user guide (en)", GUIDE, "en-us", "en", DECK_PARAGRAPHS, TERMS, "The beamer class")):
         texts = deck_texts(path)
         vocab = speech.vocabulary(texts, model.rarity)
-        prompt = speech.prompt(["Till Tantau"], vocab, title)
-        in_prompt = [t for t in terms if any(speech.fold(t) == speech.fold(v) for v in vocab)]
-        print(f"{name}: {path.rsplit('/', 1)[-1]}, {len(texts)} pages; {len(vocab)} words in the prompt, "
-              f"{len(in_prompt)} of the {len(terms)} scored terms among them")
+        prompt = speech.prompt(["Till Tantau"], vocab, title, tokens=model.tokens, budget=args.prompt_tokens)
+        keys = {speech.fold(v).replace("-", "") for v in prompt.split(", ")} if prompt else set()
+        in_prompt = [t for t in terms if speech.fold(t) in " ".join(keys)]
+        print(f"{name}: {path.rsplit('/', 1)[-1]}, {len(texts)} pages; prompt of {model.tokens(' ' + prompt)} tokens, "
+              f"{len(in_prompt)} of the {len(terms)} scored terms in it")
         print(f"  prompt: {prompt}")
         sets.append((name, voice, lang, paragraphs, terms, prompt))
-    sets.append(("general (en)", "en-us", "en", GENERAL_PARAGRAPHS, [], sets[-1][5]))
+    sets.append(("general (en)", "en-us", "en", GENERAL_PARAGRAPHS, [], sets[1][5]))  # with the talk's prompt
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         timing_errors: list[float] = []
-        for name, voice, lang, paragraphs, terms, prompt in sets:
-            results: dict[str, list] = {"without": [], "with": []}
-            for i, text in enumerate(paragraphs):
-                voice_samples, starts = synthesize(text, tmp, voice)
-                audio = mix(voice_samples, 20.0, seed=i)
-                for mode, p in (("without", None), ("with", prompt)):
-                    heard, _ = model.transcribe(audio, lang, p)
-                    results[mode].append((text, " ".join(w.text for w in heard)))
-                    if mode == "with":
-                        timing_errors += align_errors(starts, heard, offset=0.8)
-            w0, w1 = wer(results["without"]), wer(results["with"])
-            line = f"{name:18s} WER without prompt {w0 * 100:5.1f} %, with {w1 * 100:5.1f} %, ratio {w1 / w0 if w0 else float('nan'):.2f}"
+        for k, (name, voice, lang, paragraphs, terms, prompt) in enumerate(sets):
+            if not args.quality or args.only and not any(o in name for o in args.only):
+                continue
+            audio, starts = talk_of(paragraphs, tmp, voice, seed=k)
+            reference = " ".join(paragraphs)
+            line = f"{name:20s} ({audio.size / RATE:.0f} s)"
+            results = {}
+            for mode, p in (("without", None), ("with", prompt)):
+                heard, _ = model.transcribe(audio, lang, p)
+                results[mode] = score(reference, " ".join(w.text for w in heard), terms, lang)
+                if mode == "with":
+                    timing_errors += align_errors(starts, heard, offset=0.8)
+                if args.show:
+                    print(f"  {mode:7s} | {' '.join(w.text for w in heard)}")
+            (e0, n, f0, total, m0), (e1, _, f1, _, m1) = results["without"], results["with"]
+            w0, w1 = e0 / n, e1 / n
+            line += f" WER without prompt {w0 * 100:5.1f} %, with {w1 * 100:5.1f} %, ratio {w1 / w0 if w0 else float('nan'):.2f}"
             if terms:
-                f0, total = terms_recognised(results["without"], terms)
-                f1, _ = terms_recognised(results["with"], terms)
-                line += f"; deck terms recognised {f0}/{total} = {f0 / total * 100:.0f} % without, {f1}/{total} = {f1 / total * 100:.0f} % with"
+                line += (f"; deck terms recognised {f0}/{total} = {f0 / total * 100:.0f} % without, "
+                         f"{f1}/{total} = {f1 / total * 100:.0f} % with")
             print(line)
-            if os.environ.get("BENCH_SHOW"):
-                for mode, pairs in results.items():
-                    for ref, hyp in pairs:
-                        print(f"  {mode:7s} | {hyp}")
-        print("targets: deck terms >= 90 % with the prompt; WER with <= 0.5 x without on deck-heavy paragraphs")
+            if terms:
+                print(f"  missed without: {', '.join(m0) or '-'}\n  missed with:    {', '.join(m1) or '-'}")
+        if args.quality:
+            print("targets: deck terms >= 90 % with the prompt; WER with <= 0.5 x without on deck-heavy paragraphs")
         if timing_errors:
             timing_errors.sort()
             print(f"word start error vs synthesized: median {statistics.median(timing_errors):.2f} s, "
@@ -270,30 +382,46 @@ def main() -> int:
                   f"(target median <= 0.3 s)")
         prompt = sets[1][5]
 
-        human = librivox()
-        pairs = [(ref, " ".join(w.text for w in model.transcribe(a, "en", None)[0])) for a, ref in human]
-        print(f"human voice (LibriVox, pocketsphinx-testdata, {len(human)} clips, "
-              f"{sum(a.size for a, _ in human) / RATE:.0f} s): WER {wer(pairs) * 100:.1f} %")
+        human = librivox() if args.quality else []
+        scores = [score(ref, " ".join(w.text for w in model.transcribe(a, "en", None)[0]), [], "en") for a, ref in human]
+        if human:
+            print(f"human voice (LibriVox, pocketsphinx-testdata, {len(human)} clips, "
+                  f"{sum(a.size for a, _ in human) / RATE:.0f} s): WER "
+                  f"{sum(x[0] for x in scores) / sum(x[1] for x in scores) * 100:.1f} %")
 
+        if args.minutes <= 0:
+            return 0
         # Speed: a talk of --minutes, the paragraphs in turn with pauses between them.
         talk, seconds, i = [], 0.0, 0
-        pieces = [mix(synthesize(t, tmp)[0], 20.0, seed=k) for k, t in enumerate(DECK_PARAGRAPHS + GENERAL_PARAGRAPHS)]
-        # (English: the user guide's paragraphs and the general ones, with the guide's prompt)
+        pieces = [mix(synthesize(t, tmp)[0], 20.0, seed=k) for k, t in enumerate(CONFERENCE_PARAGRAPHS + GENERAL_PARAGRAPHS)]
+        # (English: the conference talk's paragraphs and the general ones, with the talk's prompt)
+        texts = []
+        said = CONFERENCE_PARAGRAPHS + GENERAL_PARAGRAPHS
         while seconds < args.minutes * 60:
             piece = pieces[i % len(pieces)]
+            texts.append(said[i % len(pieces)])
             talk += [piece, np.zeros(int(1.5 * RATE), dtype=np.float32)]
             seconds += piece.size / RATE + 1.5
             i += 1
         audio = np.concatenate(talk)
         cpu0, t = time.process_time(), time.perf_counter()
-        model.transcribe(audio, "en", prompt)
-        took, cpu = time.perf_counter() - t, time.process_time() - cpu0
-        rtf = seconds / took
-        print(f"speed: {seconds / 60:.1f} min of talk in {took:.1f} s (CPU {cpu:.0f} s): {rtf:.1f}x real time; "
-              f"60 minutes would take ~{60 / rtf:.1f} min (extrapolated; target >= 8x)")
-        busy = cpu / seconds
-        print(f"CPU time per second of talk: {busy:.3f} s; on {os.cpu_count()} idle cores that is at best "
-              f"~{os.cpu_count() / busy:.1f}x real time (the wall-clock figure above is what this load allowed)")
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+        get_speech_timestamps(audio, VadOptions(**speech.VAD))
+        print(f"voice detection alone: {time.perf_counter() - t:.1f} s (CPU {time.process_time() - cpu0:.1f} s) "
+              f"for {seconds / 60:.1f} min")
+        for beam, batch in args.speed or [(speech.BEAM, args.batch)]:
+            model.beam, model.batch = beam, batch
+            load = os.getloadavg()[0]
+            cpu0, t = time.process_time(), time.perf_counter()
+            heard, _ = model.transcribe(audio, "en", prompt)
+            took, cpu = time.perf_counter() - t, time.process_time() - cpu0
+            rtf = seconds / took
+            errors, n, *_ = score(" ".join(texts), " ".join(w.text for w in heard), [], "en")
+            print(f"speed, beam {beam}{f', batches of {batch}' if batch else ''}: {seconds / 60:.1f} min of talk "
+                  f"in {took:.1f} s (CPU {cpu:.0f} s, load {load:.1f} before): {rtf:.1f}x real time, 60 minutes "
+                  f"in ~{60 / rtf:.1f} min (extrapolated; target >= 8x); "
+                  f"CPU per second of talk {cpu / seconds:.3f} s, so at best ~{os.cpu_count() * seconds / cpu:.1f}x "
+                  f"on {os.cpu_count()} idle cores; WER {errors / n * 100:.1f} %")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak memory of this process (model + {seconds / 60:.0f} min of audio): {peak:.0f} MB")
         print(f"load after: {os.getloadavg()[0]:.2f}")

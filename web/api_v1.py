@@ -86,7 +86,7 @@ def detail(w: Webinar) -> dict:
         "presentations": presentations,
         "slides": slides,
         "slides_zip": _abs("public.download_all_slides", webinar_id=w.id) if bundle else None,
-        "captions": [{"language": c.info.get("language"),
+        "captions": [{"language": c.info.get("language"), "automatic": bool(c.automatic),
                       "url": _abs("media.captions", webinar_id=w.id, asset_id=c.id)}
                      for c in w.captions if c.status == AssetStatus.READY],
     }

@@ -120,8 +120,14 @@ SCHEMAS: dict = {
                     "slides": {"type": "array", "items": {"$ref": "#/components/schemas/SlideDeck"}},
                     "slides_zip": {"type": ["string", "null"], "format": "uri"},
                     "captions": {"type": "array", "items": {
-                        "type": "object", "required": ["language", "url"],
-                        "properties": {"language": _NULLABLE_STRING, "url": _URL}}},
+                        "type": "object", "required": ["language", "automatic", "url"],
+                        "properties": {
+                            "language": _NULLABLE_STRING,
+                            "automatic": {"type": "boolean",
+                                          "description": "made by speech recognition (with the slides' words), not "
+                                                         "by a person; listed only for a language without captions "
+                                                         "made by a person"},
+                            "url": _URL}}},
                 },
             },
         ],

@@ -90,7 +90,7 @@ def transcribe(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
     if language and language in human:
         return Outcome(info={"transcript": {"skipped": f"captions in {language} were uploaded"}})
     try:
-        model = speech.recognizer(settings.transcribe_model, settings.transcribe_threads)
+        model = speech.recognizer(settings.transcribe_model, settings.transcribe_threads, settings.transcribe_batch)
     except speech.ModelRefused as e:
         raise PermanentError(str(e)) from e
     limits = media.ToolLimits.from_settings(settings)
@@ -114,7 +114,7 @@ def transcribe(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         if piece.size < rate // 2:
             continue
         vocab = speech.vocabulary([t for d in part.deck_ids for t in texts.get(d, [])], model.rarity)
-        text = speech.prompt(part.names, vocab, part.title)
+        text = speech.prompt(part.names, vocab, part.title, tokens=model.tokens)
         prompts.append({"start": part.start, "prompt": text})
         heard, lang = model.transcribe(piece, language, text, offset=part.start)
         if language is None and heard:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from archive import captions, pipeline, speech, uploads
+from archive import captions, pipeline, removal, speech, uploads
 from archive.importer import ImportRequest, PresentationInput, SpeakerInput, import_webinar
 from archive.context import Archive
 from archive.models import Asset, Job
@@ -18,6 +18,7 @@ from ..helpers import reload
 from ..speech_inputs import SPEAKER, TALK, make_talk, make_without_speech, whisper_dir
 from ..staff import signed_in, staff_app
 from .test_uploads import send
+from ..web.test_syndication import _validator
 
 
 @pytest.fixture
@@ -64,6 +65,17 @@ def test_pure_parts():
     vocab = speech.vocabulary(["The TikZ and pgf packages for Beamer", "TikZ again"],
                               rarity=lambda w: {"pgf": 2.0}.get(w, 1.0 if w.islower() else 3.0))
     assert vocab[0] == "TikZ" and "pgf" in vocab and "the" not in vocab
+    # A title page's names without their footnote marks; a heading's plain word, a data
+    # listing's capitals and an identifier nobody says as one word stay out.
+    rarity = lambda w: 1.0 if w.casefold() in {"results", "and", "jens", "roded"} else 3.0  # noqa: E731
+    listing = " ".join(["ATOM", "HETATM", "CONECT", "MASTER", "REMARK"] * 3)
+    vocab = speech.vocabulary(["Haplotyping | Jens Gramm1 and Roded Sharan2 | Results", "Results: haplotype",
+                               listing, "insertsectionnavigationhorizontal"], rarity)
+    assert {"Gramm", "Sharan", "haplotype"} <= set(vocab), vocab
+    assert not {"Results", "ATOM", "REMARK", "insertsectionnavigationhorizontal"} & set(vocab), vocab
+    # The prompt fits its budget and keeps the title and the names, whatever the vocabulary.
+    text = speech.prompt(["Till Tantau"], [f"term{i}x" for i in range(200)], "Haplotyping", budget=60)
+    assert text.startswith("Haplotyping. Till Tantau. term0x, ") and len(text) // 4 + 1 <= 60
     assert not speech.kept("♪ ♪") and not speech.kept("[Music]") and speech.kept("Hello.")
 
 
@@ -106,12 +118,12 @@ def test_deck_aware_captions_then_human_ones_win(archive, worker, talk, client):
     assert jobs["transcribe"].started_at >= jobs["process_recording"].finished_at
 
     # Staff correct the automatic transcript in the browser: it becomes human captions.
-    client = signed_in(staff_app(archive))
-    page = client.get(f"/staff/webinars/{wid}/captions/{auto.id}/edit").get_data(as_text=True)
+    staff = signed_in(staff_app(archive))
+    page = staff.get(f"/staff/webinars/{wid}/captions/{auto.id}/edit").get_data(as_text=True)
     assert "pineapple" in page
     cues = captions.parse(_vtt(archive, auto).encode())
     texts = [c.text.replace("pineapple", "mango") for c in cues]
-    r = client.post(f"/staff/webinars/{wid}/captions/{auto.id}/edit", data={"cue": texts})
+    r = staff.post(f"/staff/webinars/{wid}/captions/{auto.id}/edit", data={"cue": texts})
     assert r.status_code == 302, r.get_data(as_text=True)
     worker.run_until_idle()
     w = reload(archive, wid)
@@ -138,6 +150,21 @@ def test_deck_aware_captions_then_human_ones_win(archive, worker, talk, client):
     w = reload(archive, wid)
     assert [c.id for c in w.captions] == [up.id]
     assert _hits(archive, "kiwis") and not _hits(archive, "pineapple") and not _hits(archive, "mango")
+    [track] = client.get(f"/api/v1/webinars/{wid}").get_json()["captions"]
+    assert track["automatic"] is False and track["language"] == "en"
+
+    # The human captions deleted: the automatic track is back, in the player and in search.
+    removal.remove_asset(archive, up.id)
+    w = reload(archive, wid)
+    assert [c.id for c in w.captions] == [auto.id]
+    assert 'label="English (automatic)"' in client.get(f"/webinars/{wid}").get_data(as_text=True)
+    body = client.get(f"/api/v1/webinars/{wid}").get_json()
+    _validator("Webinar").validate(body)
+    [track] = body["captions"]
+    assert track["automatic"] is True and track["url"].endswith(f"/{auto.id}.vtt")
+    [hit] = _hits(archive, "pineapple")
+    assert hit.asset_id == auto.id and said <= hit.at <= said + 3.0
+    assert not _hits(archive, "kiwis")
 
 
 @pytest.fixture
