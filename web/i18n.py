@@ -76,7 +76,7 @@ def file_size(n: int | None) -> str:
 # -- sentences made in archive/ (archive/wording.py) ----------------------------------
 
 _VALUE = re.compile(r"%\((\w+)\)s")
-_SIZE = re.compile(r"(\d+(?:\.\d)?) (B|KB|MB|GB)")
+_SIZE = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(\.\d)? (B|KB|MB|GB)")  # archive.formatting.file_size
 
 
 @lru_cache(maxsize=8)
@@ -144,7 +144,8 @@ def _said(text: str, depth: int) -> tuple[str, int, int]:
     if text in getattr(translations, "_catalog", {}):
         return translations.gettext(text), 1, 0
     if (size := _SIZE.fullmatch(text)) is not None:
-        return file_size(_bytes(float(size.group(1)), size.group(2))), 0, 0
+        number = float(size.group(1).replace(",", "") + (size.group(2) or ""))
+        return file_size(_bytes(number, size.group(3))), 0, 0
     if depth > 4:
         return text, 0, 0
     for pattern, msgid, literals, names in _templates(current_language()):
