@@ -61,3 +61,14 @@ def test_refusals_made_in_archive_are_said_in_the_page_language(client, archive)
         "." + e for e in uploads.EXTENSIONS["recording"])
     r = client.get("/staff/uploads/nothing-here", headers={"Accept-Language": "fr"})
     assert r.status_code == 404 and r.get_json()["error"] == "téléversement inconnu"
+
+
+def test_a_refused_form_says_why_in_the_page_language(client):
+    fields = ("title", "description", "series_id", "new_series", "tags", "language", "date", "time", "timezone",
+              "visibility", "publish_at")
+    form = {**{f: "" for f in fields}, "title": " ", "visibility": "draft"}
+    page = client.post("/staff/webinars/new", data=form, headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert 'id="details-error">Titel: ein Webinar braucht einen Titel.</p>' in page
+    form = {**form, "title": "Zeit", "date": "2026-06-10", "time": "25:99", "timezone": "Europe/Berlin"}
+    page = client.post("/staff/webinars/new", data=form, headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Heure : &#39;25:99&#39; n’est pas une heure (HH:MM)." in page
