@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from archive import uploads
+from archive.importer import ImportRequest, SpeakerInput, import_webinar
 from archive.models import Webinar, new_id
 from archive.states import Visibility
 from archive.worker import Worker
@@ -18,7 +19,7 @@ from .staff import sign_in_page, staff_app_fixture  # noqa: F401 (fixtures)
 pytestmark = pytest.mark.browser
 
 
-def test_the_uploader_speaks_german_and_french(live_server, archive, tmp_path):
+def test_the_uploader_speaks_german_and_french(live_server, archive, inputs, tmp_path):
     wid = new_id()
     with archive.catalog.transaction() as s:
         s.add(Webinar(id=wid, title="Sprachen", visibility=Visibility.DRAFT))
@@ -61,4 +62,14 @@ def test_the_uploader_speaks_german_and_french(live_server, archive, tmp_path):
         for width in (1280, 360):
             page.set_viewport_size({"width": width, "height": 900})
             page.screenshot(path=tmp_path / f"upload-de-{width}.png", full_page=True)
+
+        # A speaker's photo field (photo.js) says its refusals in German too.
+        other = import_webinar(archive, ImportRequest(title="Mit Foto", slides=[inputs["deck.pdf"]],
+                                                      speakers=[SpeakerInput("Ada Lovelace")]))
+        notes = tmp_path / "notizen.txt"
+        notes.write_text("kein Bild")
+        page.goto(f"{live_server}/staff/webinars/{other.id}/edit")
+        page.locator(".photo-field input[type=file]").first.set_input_files(notes)
+        expect(page.locator(".photo-field .photo-status").first).to_have_text(
+            "notizen.txt: kein JPEG-, PNG- oder WebP-Bild.")
         assert errors == []
