@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .formatting import file_size, srt_timestamp, vtt_timestamp
 from .states import AssetStatus
+from .wording import N_
 
 MAX_BYTES = 20 * 1024 * 1024
 _TIME = r"(?:(\d{1,3}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
@@ -34,7 +35,7 @@ class Cue:
 
 def check_language(tag: str) -> str:
     if not _LANGUAGE.match(tag):
-        raise CaptionsRejected(f"{tag!r} is not a language tag (like en, de, pt-BR)")
+        raise CaptionsRejected(N_("%(tag)s is not a language tag (like en, de, pt-BR)", tag=repr(tag)))
     return tag
 
 
@@ -55,15 +56,15 @@ def _seconds(h, m, s, frac) -> float:
 
 def decode(data: bytes) -> str:
     if len(data) > MAX_BYTES:
-        raise CaptionsRejected(f"the caption file is larger than {file_size(MAX_BYTES)}")
+        raise CaptionsRejected(N_("the caption file is larger than %(size)s", size=file_size(MAX_BYTES)))
     if b"\x00" in data[:4096]:
-        raise CaptionsRejected("not a text file")
+        raise CaptionsRejected(N_("not a text file"))
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise CaptionsRejected("the caption file is neither UTF-8 nor Windows-1252 text")
+    raise CaptionsRejected(N_("the caption file is neither UTF-8 nor Windows-1252 text"))
 
 
 def parse(data: bytes) -> list[Cue]:
@@ -80,16 +81,16 @@ def parse(data: bytes) -> list[Cue]:
             continue
         m = _CUE_TIMING.match(lines[timing_at])
         if not m:
-            raise CaptionsRejected(f"unreadable cue timing: {lines[timing_at].strip()[:80]!r}")
+            raise CaptionsRejected(N_("unreadable cue timing: %(line)s", line=repr(lines[timing_at].strip()[:80])))
         g = m.groups()
         start, end = _seconds(*g[0:4]), _seconds(*g[4:8])
         if end < start:
-            raise CaptionsRejected(f"a cue ends before it starts: {lines[timing_at].strip()[:80]!r}")
+            raise CaptionsRejected(N_("a cue ends before it starts: %(line)s", line=repr(lines[timing_at].strip()[:80])))
         body = "\n".join(lines[timing_at + 1:]).strip()
         if body:
             cues.append(Cue(start, end, body))
     if not cues:
-        raise CaptionsRejected("no cues found: is this a WebVTT or SRT file?")
+        raise CaptionsRejected(N_("no cues found: is this a WebVTT or SRT file?"))
     return sorted(cues, key=lambda c: (c.start, c.end))
 
 

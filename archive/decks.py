@@ -29,6 +29,7 @@ from xml.parsers import expat
 
 from .formatting import file_size
 from .slides import SlidesRejected
+from .wording import N_
 
 MAX_ENTRIES = 10_000
 MAX_UNCOMPRESSED = 10**9  # 1 GB, as refusals write it
@@ -55,15 +56,15 @@ _OOXML_MAIN = "application/vnd.openxmlformats-officedocument.presentationml.pres
 # Other OOXML main parts, for a message that says what the file is instead.
 _OOXML_OTHER = {
     "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml":
-        "a macro-enabled presentation (PPTM); save it as PPTX or PDF",
+        N_("a macro-enabled presentation (PPTM); save it as PPTX or PDF"),
     "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml":
-        "a PowerPoint show (PPSX); save it as PPTX or PDF",
+        N_("a PowerPoint show (PPSX); save it as PPTX or PDF"),
     "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml":
-        "a PowerPoint template (POTX); save it as PPTX or PDF",
+        N_("a PowerPoint template (POTX); save it as PPTX or PDF"),
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml":
-        "a Word document, not a presentation",
+        N_("a Word document, not a presentation"),
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml":
-        "an Excel workbook, not a presentation",
+        N_("an Excel workbook, not a presentation"),
 }
 _ODP_MIMETYPE = "application/vnd.oasis.opendocument.presentation"
 
@@ -111,11 +112,11 @@ def _check_ole(path: Path) -> None:
     legacy = "PowerPoint Document".encode("utf-16-le")
     found = _scan_for(path, [encrypted, legacy])
     if encrypted in found:
-        raise SlidesRejected("the presentation is password-protected; remove the password "
-                             "(or export a PDF) and upload it again")
+        raise SlidesRejected(N_("the presentation is password-protected; remove the password "
+                                "(or export a PDF) and upload it again"))
     if legacy in found:
-        raise SlidesRejected("a PowerPoint 97-2003 file (.ppt); save it as PPTX or PDF")
-    raise SlidesRejected("an OLE compound file (old Office format), not a PDF, PPTX or ODP deck")
+        raise SlidesRejected(N_("a PowerPoint 97-2003 file (.ppt); save it as PPTX or PDF"))
+    raise SlidesRejected(N_("an OLE compound file (old Office format), not a PDF, PPTX or ODP deck"))
 
 
 def _central_directory(path: Path) -> tuple[int, int]:
@@ -126,7 +127,7 @@ def _central_directory(path: Path) -> tuple[int, int]:
         tail = f.read()
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < 22:
-        raise SlidesRejected("a damaged zip file (no central directory); not a usable PPTX or ODP")
+        raise SlidesRejected(N_("a damaged zip file (no central directory); not a usable PPTX or ODP"))
     _disk, _cd_disk, _here, entries, cd_size, _cd_offset, _comment = struct.unpack(
         "<4H2LH", tail[at + 4: at + 22])
     return entries, cd_size
@@ -147,14 +148,14 @@ def _check_zip_limits(z: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     if len(infos) > MAX_ENTRIES:
         raise SlidesRejected(f"the package has {len(infos):,} entries; at most {MAX_ENTRIES:,} are accepted")
     if len({i.filename for i in infos}) != len(infos):
-        raise SlidesRejected("a damaged package (the same entry twice)")
+        raise SlidesRejected(N_("a damaged package (the same entry twice)"))
     if any(i.flag_bits & 0x1 for i in infos):
-        raise SlidesRejected("the package is password-protected (encrypted zip entries)")
+        raise SlidesRejected(N_("the package is password-protected (encrypted zip entries)"))
     total = sum(i.file_size for i in infos)
     packed = sum(i.compress_size for i in infos)
     if total > MAX_UNCOMPRESSED:
-        raise SlidesRejected(f"the package would unpack to {file_size(total)}; at most {file_size(MAX_UNCOMPRESSED)} "
-                             "is accepted (a zip bomb?)")
+        raise SlidesRejected(N_("the package would unpack to %(size)s; at most %(max)s is accepted (a zip bomb?)",
+                                size=file_size(total), max=file_size(MAX_UNCOMPRESSED)))
     if total > RATIO_FLOOR and total > MAX_RATIO * max(packed, 1):
         raise SlidesRejected(f"the package would unpack to {file_size(total)} from {file_size(packed)} "
                              f"({total // max(packed, 1):,} times its size): a zip bomb")
@@ -183,7 +184,7 @@ def inspect_package(path: Path) -> Format:
     if head.startswith(_OLE_MAGIC):
         _check_ole(path)
     if not head.startswith(b"PK\x03\x04"):
-        raise SlidesRejected("not a PDF, PPTX or ODP file")
+        raise SlidesRejected(N_("not a PDF, PPTX or ODP file"))
     entries, cd_size = _central_directory(path)
     if entries == 0xFFFF or entries > MAX_ENTRIES:  # 0xFFFF: ZIP64, more than 65,534 entries
         shown = "more than 65,000" if entries == 0xFFFF else f"{entries:,}"
@@ -202,8 +203,8 @@ def inspect_package(path: Path) -> Format:
     except _ZIP_ERRORS as e:
         if not _damage(e):
             raise
-        raise SlidesRejected(f"a damaged zip file: {e}") from e
-    raise SlidesRejected("a zip file, but not a PPTX or ODP presentation")
+        raise SlidesRejected(N_("a damaged zip file: %(reason)s", reason=e)) from e
+    raise SlidesRejected(N_("a zip file, but not a PPTX or ODP presentation"))
 
 
 def _check_ooxml(z: zipfile.ZipFile, content_types: bytes) -> Format:
@@ -213,20 +214,20 @@ def _check_ooxml(z: zipfile.ZipFile, content_types: bytes) -> Format:
     for ctype, what in _OOXML_OTHER.items():
         if ctype in types:
             raise SlidesRejected(what)
-    raise SlidesRejected("an Office Open XML file, but not a PowerPoint presentation")
+    raise SlidesRejected(N_("an Office Open XML file, but not a PowerPoint presentation"))
 
 
 def _check_odf(z: zipfile.ZipFile, mimetype: bytes) -> Format:
     kind = mimetype.decode("ascii", "replace").strip()
     if kind != _ODP_MIMETYPE:
         what = kind.rsplit(".", 1)[-1] if kind.startswith("application/vnd.oasis.opendocument.") else kind
-        raise SlidesRejected(f"an OpenDocument {what!s}, not a presentation (ODP)")
+        raise SlidesRejected(N_("an OpenDocument %(what)s, not a presentation (ODP)", what=what))
     manifest = _read_small(z, "META-INF/manifest.xml")
     if manifest is not None and b"encryption-data" in manifest:
-        raise SlidesRejected("the presentation is password-protected; remove the password "
-                             "(or export a PDF) and upload it again")
+        raise SlidesRejected(N_("the presentation is password-protected; remove the password "
+                                "(or export a PDF) and upload it again"))
     if "content.xml" not in z.namelist():
-        raise SlidesRejected("a damaged ODP (no content.xml)")
+        raise SlidesRejected(N_("a damaged ODP (no content.xml)"))
     return FORMATS["odp"]
 
 

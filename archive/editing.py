@@ -33,6 +33,7 @@ from .models import (VIEWABLE, VISIBILITIES, Presentation, PresentationSpeaker, 
                      WebinarSpeaker, new_id, slugify)
 from .states import AssetStatus, Visibility
 from .storage import StorageError
+from .wording import N_
 
 log = logging.getLogger(__name__)
 
@@ -125,18 +126,19 @@ def check_details(d: Details) -> _CheckedDetails:
     """Every check of the webinar form that needs no catalog, in the form's order."""
     title = _text(d.title, "title", "Title")
     if not title:
-        raise EditRejected("title", "Title: a webinar needs a title.")
+        raise EditRejected("title", N_("Title: a webinar needs a title."))
     description = _text(d.description, "description", "Description", MAX_TEXT)
     new_series = _text(d.new_series, "new_series", "New series") or None
     if new_series is not None and not slugify(new_series):
-        raise EditRejected("new_series", f"New series: {new_series!r} has no letters or digits to make a name of.")
+        raise EditRejected("new_series", N_("New series: %(name)s has no letters or digits to make a name of.",
+                                             name=repr(new_series)))
     tags: dict[str, str] = {}
     for name in (d.tags or "").split(","):
         name = _text(name, "tags", "Tags", 200)
         if not name:
             continue
         if not slugify(name):
-            raise EditRejected("tags", f"Tags: {name!r} has no letters or digits.")
+            raise EditRejected("tags", N_("Tags: %(name)s has no letters or digits.", name=repr(name)))
         tags.setdefault(slugify(name), name)
     language = (d.language or "").strip() or None
     if language is not None:
@@ -151,33 +153,33 @@ def check_details(d: Details) -> _CheckedDetails:
         try:
             held_on = dt.date.fromisoformat(d.date.strip())
         except ValueError:
-            raise EditRejected("date", f"Date: {d.date.strip()!r} is not a date (YYYY-MM-DD).") from None
+            raise EditRejected("date", N_("Date: %(value)s is not a date (YYYY-MM-DD).", value=repr(d.date.strip()))) from None
     starts_at = None
     if (d.time or "").strip():
         raw = d.time.strip()
         if not re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", raw):
-            raise EditRejected("time", f"Time: {raw!r} is not a time of day (HH:MM).")
+            raise EditRejected("time", N_("Time: %(value)s is not a time of day (HH:MM).", value=repr(raw)))
         try:
             clock = dt.time.fromisoformat(raw.zfill(5) if len(raw) == 4 else raw)
         except ValueError:
-            raise EditRejected("time", f"Time: {raw!r} is not a time of day (HH:MM).") from None
+            raise EditRejected("time", N_("Time: %(value)s is not a time of day (HH:MM).", value=repr(raw))) from None
         if held_on is None:
-            raise EditRejected("date", "Date: a start time needs a date.")
+            raise EditRejected("date", N_("Date: a start time needs a date."))
         if zone is None:
-            raise EditRejected("timezone", "Time zone: a start time needs a time zone (like Europe/Berlin).")
+            raise EditRejected("timezone", N_("Time zone: a start time needs a time zone (like Europe/Berlin)."))
         local = dt.datetime.combine(held_on, clock, tzinfo=zone)
         starts_at = local.astimezone(dt.timezone.utc).replace(tzinfo=None)
     visibility = (d.visibility or "").strip()
     if visibility not in VISIBILITIES:
-        raise EditRejected("visibility", f"Visibility: choose one of {', '.join(VISIBILITIES)}.")
+        raise EditRejected("visibility", N_("Visibility: choose one of %(choices)s.", choices=", ".join(VISIBILITIES)))
     publish_at = None
     if (d.publish_at or "").strip():
         raw = d.publish_at.strip()
         try:
             at = dt.datetime.fromisoformat(raw)
         except ValueError:
-            raise EditRejected("publish_at", f"Publish at: {raw!r} is not a date and time "
-                                             "(like 2026-06-10T09:00).") from None
+            raise EditRejected("publish_at", N_("Publish at: %(value)s is not a date and time (like 2026-06-10T09:00).",
+                                                value=repr(raw))) from None
         if at.tzinfo is None:
             at = at.replace(tzinfo=zone or dt.timezone.utc)
         publish_at = at.astimezone(dt.timezone.utc).replace(tzinfo=None)
@@ -196,8 +198,8 @@ def _get_or_create(s: Session, model, slug: str, **values):
 def _check_files(w: Webinar, visibility: str) -> None:
     """A webinar is seen by visitors only once it has something to show."""
     if visibility in VIEWABLE.visibilities and not w.assets:
-        raise EditRejected("visibility", "Visibility: this webinar has no recording and no slides yet; "
-                                         "keep it a draft and upload its files before publishing it.")
+        raise EditRejected("visibility", N_("Visibility: this webinar has no recording and no slides yet; "
+                                            "keep it a draft and upload its files before publishing it."))
 
 
 def _apply_details(s: Session, w: Webinar, c: _CheckedDetails) -> None:
@@ -210,7 +212,7 @@ def _apply_details(s: Session, w: Webinar, c: _CheckedDetails) -> None:
     elif c.series_id is not None:
         series = s.get(Series, c.series_id)
         if series is None:
-            raise EditRejected("series_id", "Series: that series no longer exists; choose another.")
+            raise EditRejected("series_id", N_("Series: that series no longer exists; choose another."))
         w.series = series
     else:
         w.series = None
@@ -239,7 +241,7 @@ def update_webinar(archive: Archive, webinar_id: str, details: Details) -> Webin
 def set_visibility(archive: Archive, webinar_id: str, visibility: str) -> Webinar:
     """Publish (public) or unpublish (draft) with one button; publish_at still holds."""
     if visibility not in VISIBILITIES:
-        raise EditRejected("visibility", f"Visibility: choose one of {', '.join(VISIBILITIES)}.")
+        raise EditRejected("visibility", N_("Visibility: choose one of %(choices)s.", choices=", ".join(VISIBILITIES)))
 
     def change(s: Session, w: Webinar) -> None:
         _check_files(w, visibility)
@@ -256,19 +258,19 @@ def set_caption_language(archive: Archive, webinar_id: str, asset_id: str, langu
     try:
         captions.check_language(language)
     except captions.CaptionsRejected as e:
-        raise EditRejected("language", f"Language: {e}.") from e
+        raise EditRejected("language", N_("Language: %(reason)s.", reason=e)) from e
 
     def change(s: Session, w: Webinar) -> None:
         track = next((a for a in w.assets if a.id == asset_id and a.kind == "captions"
                       and a.status != AssetStatus.REMOVING), None)
         if track is None:
-            raise EditRejected("asset_id", "Language: that caption file is no longer here.")
+            raise EditRejected("asset_id", N_("Language: that caption file is no longer here."))
         other = next((a for a in w.assets if a.kind == "captions" and a.id != track.id
                       and a.status != AssetStatus.REMOVING and (a.info or {}).get("language") == language), None)
         if other is not None:
-            raise EditRejected("language", f"Language: {other.original_filename} is already the {language} "
-                                           f"captions; remove it first, or upload a new {language} file to "
-                                           "replace it.")
+            raise EditRejected("language", N_("Language: %(file)s is already the %(language)s captions; remove it first, "
+                                              "or upload a new %(language)s file to replace it.",
+                                              file=other.original_filename, language=language))
         track.info = {k: v for k, v in (track.info or {}).items() if k != "label"} | {"language": language}
     return _edit(archive, webinar_id, change)
 
@@ -300,8 +302,8 @@ def _at_once():
     try:
         yield
     except IntegrityError as e:
-        raise EditRejected("form", "Saving: someone else saved a change to the same speaker, tag or series "
-                                   "at the same moment; send the form again.") from e
+        raise EditRejected("form", N_("Saving: someone else saved a change to the same speaker, tag or series "
+                                      "at the same moment; send the form again.")) from e
 
 
 def _after(archive: Archive, webinar_id: str, others: set[str]) -> Webinar:
@@ -325,7 +327,7 @@ def _renumber(rows: list) -> None:
 
 def _move(rows: list, index: int, direction: str) -> list:
     if direction not in ("up", "down"):
-        raise EditRejected("direction", "Move: the direction is up or down.")
+        raise EditRejected("direction", N_("Move: the direction is up or down."))
     other = index - 1 if direction == "up" else index + 1
     rows = list(rows)
     if 0 <= other < len(rows):
@@ -345,9 +347,9 @@ class SpeakerForm:
 def _check_speaker(f: SpeakerForm) -> SpeakerForm:
     name = _text(f.name, "name", "Name")
     if not name:
-        raise EditRejected("name", "Name: a speaker needs a name.")
+        raise EditRejected("name", N_("Name: a speaker needs a name."))
     if not slugify(name):
-        raise EditRejected("name", f"Name: {name!r} is not a name.")
+        raise EditRejected("name", N_("Name: %(name)s is not a name.", name=repr(name)))
     return SpeakerForm(name, _text(f.organisation, "organisation", "Organisation"),
                        _text(f.bio, "bio", "Bio", MAX_TEXT))
 
@@ -356,7 +358,7 @@ def _link(w: Webinar, speaker_id: str) -> WebinarSpeaker:
     for link in w.speaker_links:
         if link.speaker_id == speaker_id:
             return link
-    raise EditRejected("speaker_id", "Speaker: not a speaker of this webinar (reload the page).")
+    raise EditRejected("speaker_id", N_("Speaker: not a speaker of this webinar (reload the page)."))
 
 
 def _webinars_of(s: Session, speaker_id: str) -> set[str]:
@@ -378,7 +380,7 @@ def add_speaker(archive: Archive, webinar_id: str, form: SpeakerForm) -> Webinar
             others: set[str] = set()
         else:
             if any(link.speaker_id == row.id for link in w.speaker_links):
-                raise EditRejected("name", f"Name: {row.name} is already a speaker of this webinar.")
+                raise EditRejected("name", N_("Name: %(name)s is already a speaker of this webinar.", name=row.name))
             if f.organisation:
                 row.organisation = f.organisation
             if f.bio:
@@ -399,8 +401,8 @@ def edit_speaker(archive: Archive, webinar_id: str, speaker_id: str, form: Speak
         if slug != row.slug:
             taken = s.scalars(select(Speaker).where(Speaker.slug == slug, Speaker.id != row.id)).first()
             if taken is not None:
-                raise EditRejected("name", f"Name: another speaker is called {taken.name}; remove this speaker "
-                                           f"and add {taken.name} instead.")
+                raise EditRejected("name", N_("Name: another speaker is called %(name)s; remove this speaker and add "
+                                              "%(name)s instead.", name=taken.name))
             row.slug = slug
         row.name, row.organisation, row.bio = f.name, f.organisation, f.bio
         return _webinars_of(s, row.id)
@@ -462,28 +464,29 @@ def _presentation(w: Webinar, presentation_id: str) -> Presentation:
     for p in w.presentations:
         if p.id == presentation_id:
             return p
-    raise EditRejected("presentation_id", "Presentation: not a presentation of this webinar (reload the page).")
+    raise EditRejected("presentation_id", N_("Presentation: not a presentation of this webinar (reload the page)."))
 
 
 def _fill(w: Webinar, p: Presentation, form: PresentationForm) -> None:
     title = _text(form.title, "title", "Title")
     if not title:
-        raise EditRejected("title", "Title: a presentation needs a title.")
+        raise EditRejected("title", N_("Title: a presentation needs a title."))
     speakers = {link.speaker_id: link.speaker for link in w.speaker_links}
     chosen: list[str] = []
     for sid in form.speaker_ids:
         if sid not in speakers:
-            raise EditRejected("speaker_ids", "Speakers: choose among this webinar's speakers (reload the page).")
+            raise EditRejected("speaker_ids", N_("Speakers: choose among this webinar's speakers (reload the page)."))
         if sid not in chosen:
             chosen.append(sid)
     deck = None
     if (form.deck_id or "").strip():
         deck = next((a for a in w.decks if a.id == form.deck_id.strip()), None)
         if deck is None:
-            raise EditRejected("deck_id", "Deck: choose one of this webinar's slide decks.")
+            raise EditRejected("deck_id", N_("Deck: choose one of this webinar's slide decks."))
         used = next((o for o in w.presentations if o is not p and o.deck_asset_id == deck.id), None)
         if used is not None:
-            raise EditRejected("deck_id", f"Deck: {deck.original_filename} is already the deck of {used.title!r}.")
+            raise EditRejected("deck_id", N_("Deck: %(file)s is already the deck of %(title)s.", file=deck.original_filename,
+                                                 title=repr(used.title)))
     start = _start(form.start)
     _check_within(w, start, "start", "Start")
     p.title, p.deck, p.start_seconds = title, deck, start
@@ -543,7 +546,7 @@ def edit_slide_timeline(archive: Archive, webinar_id: str, presentation_id: str,
         deck = next((a for a in w.decks if a.id == p.deck_asset_id), None)
         timeline = slidesync.for_review(p, deck)
         if deck is None or timeline is None:
-            raise EditRejected("slide_times", "Slide changes: this presentation has none to review yet.")
+            raise EditRejected("slide_times", N_("Slide changes: this presentation has none to review yet."))
         at = _start(start, "start", "Time") if action in ("move", "add") else None
         edit = slidesync.Edit(action, index=number(index, "index", "Change"), start=at,
                               page=number(page, "page", "Page"))
@@ -563,19 +566,20 @@ def parse_timestamps(text: str) -> list[tuple[float, str]]:
     entries: list[tuple[float, str]] = []
     lines = [(n, line.strip()) for n, line in enumerate((text or "").splitlines(), 1) if line.strip()]
     if not lines:
-        raise EditRejected("timestamps", "Timestamps: paste one line per presentation, like \"12:30 Results\".")
+        raise EditRejected("timestamps", N_("Timestamps: paste one line per presentation, like \"12:30 Results\"."))
     if len(lines) > MAX_TIMESTAMP_LINES:
-        raise EditRejected("timestamps", f"Timestamps: more than {MAX_TIMESTAMP_LINES} lines.")
+        raise EditRejected("timestamps", N_("Timestamps: more than %(max)s lines.", max=MAX_TIMESTAMP_LINES))
     for n, line in lines:
         m = _LINE.match(line)
         if not m:
-            raise EditRejected("timestamps", f"Timestamps, line {n}: {line!r} does not start with a time "
-                                             "(like 12:30 or 1:02:03).")
+            raise EditRejected("timestamps", N_("Timestamps, line %(n)s: %(line)s does not start with a time "
+                                                "(like 12:30 or 1:02:03).", n=n, line=repr(line)))
         seconds = _start(m.group(1), "timestamps", f"Timestamps, line {n}")
         title = (m.group(2) or "").strip(_SEPARATORS).strip()
         if entries and seconds < entries[-1][0]:
-            raise EditRejected("timestamps", f"Timestamps, line {n}: {m.group(1)} comes before the line above it; "
-                                             "list the presentations in the order they were given.")
+            raise EditRejected("timestamps", N_("Timestamps, line %(n)s: %(time)s comes before the line above it; "
+                                                "list the presentations in the order they were given.",
+                                                n=n, time=m.group(1)))
         entries.append((seconds, _text(title, "timestamps", f"Timestamps, line {n}")))
     return entries
 
@@ -591,8 +595,8 @@ def set_start_times(archive: Archive, webinar_id: str, text: str) -> Webinar:
         if not w.presentations:
             untitled = [n for n, (_, title) in enumerate(entries, 1) if not title]
             if untitled:
-                raise EditRejected("timestamps", f"Timestamps, line {untitled[0]}: this webinar has no presentations "
-                                                 "yet, so each line needs a title after its time.")
+                raise EditRejected("timestamps", N_("Timestamps, line %(n)s: this webinar has no presentations "
+                                                    "yet, so each line needs a title after its time.", n=untitled[0]))
             for position, (seconds, title) in enumerate(entries):
                 w.presentations.append(Presentation(id=new_id(), position=position, title=title,
                                                     start_seconds=seconds, speaker_links=[]))

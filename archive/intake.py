@@ -20,6 +20,7 @@ from PIL import Image
 from . import captions, decks, media, probe, slides
 from .config import Settings
 from .hashing import sha256_file
+from .wording import N_
 
 
 class ImportRejected(Exception):
@@ -54,7 +55,7 @@ def check_recording(path: Path, settings: Settings, name: str | None = None, sha
     try:
         info = probe.probe(path, media.ToolLimits.from_settings(settings))
     except probe.MediaRejected as e:
-        raise ImportRejected(f"recording {name}: {e}") from e
+        raise ImportRejected(N_("recording %(file)s: %(reason)s", file=name, reason=e)) from e
     warning = probe.truncation_warning(info)
     return Checked(path, "recording", info.extension, info.content_type, sha256 or sha256_file(path),
                    info.summary(), [warning] if warning else [])
@@ -88,7 +89,7 @@ def check_deck(path: Path, settings: Settings, name: str | None = None, sha256: 
             return Checked(path, "slides", "pdf", "application/pdf", sha256 or sha256_file(path), info)
         fmt = decks.inspect_package(path)
     except slides.SlidesRejected as e:
-        raise ImportRejected(f"slides {name}: {e}") from e
+        raise ImportRejected(N_("slides %(file)s: %(reason)s", file=name, reason=e)) from e
     return Checked(path, "slides", fmt.ext, fmt.content_type, sha256 or sha256_file(path), {})
 
 
@@ -100,7 +101,7 @@ def check_captions(language: str, path: Path, name: str | None = None, sha256: s
         captions.check_language(language)
         cues = captions.parse(path.read_bytes())
     except captions.CaptionsRejected as e:
-        raise ImportRejected(f"captions {name}: {e}") from e
+        raise ImportRejected(N_("captions %(file)s: %(reason)s", file=name, reason=e)) from e
     ext = "srt" if path.suffix.lower() == ".srt" else "vtt"
     return Checked(path, "captions", ext, "text/vtt" if ext == "vtt" else "application/x-subrip",
                    sha256 or sha256_file(path), {"language": language, "cues": len(cues)})

@@ -13,6 +13,7 @@ from . import ffmpeg_commands as cmd
 from .formatting import hms
 from .media import MediaError, MediaRejected, ToolLimits, first_line, run_ffmpeg, run_ffprobe
 from .mediatypes import MediaInfo, Plan, display_size, even, web_plan
+from .wording import N_
 
 
 def _starts_like_mp4(path: Path) -> bool:
@@ -28,7 +29,7 @@ def probe(path: Path, limits: ToolLimits) -> MediaInfo:
     info, start = _streams(Path(path), limits)
     end = data_end(path, info.duration + start, limits)
     if end is None or end <= start:
-        raise MediaRejected("the recording holds no playable data (the file stops before its first frame)")
+        raise MediaRejected(N_("the recording holds no playable data (the file stops before its first frame)"))
     if end - start < info.duration - TRUNCATION_TOLERANCE:
         info = dataclasses.replace(info, duration=end - start, declared_duration=info.duration)
     return info
@@ -45,22 +46,22 @@ def _streams(path: Path, limits: ToolLimits) -> tuple[MediaInfo, float]:
     """(what ffprobe says of the file, its start time)."""
     size = path.stat().st_size
     if size == 0:
-        raise MediaRejected("the file is empty (0 bytes)")
+        raise MediaRejected(N_("the file is empty (0 bytes)"))
     rc, out, err = run_ffprobe(cmd.probe_args(path), limits.probe())
     err = err.replace(f"file:{path}: ", "")
     if rc != 0:
         if "moov atom not found" in err and _starts_like_mp4(path):
-            raise MediaRejected("the MP4 is truncated or unfinished (no moov atom)", err)
+            raise MediaRejected(N_("the MP4 is truncated or unfinished (no moov atom)"), err)
         if "moov atom not found" in err:
-            raise MediaRejected("not a readable recording: the file is not media", err)
+            raise MediaRejected(N_("not a readable recording: the file is not media"), err)
         if "not on whitelist" in err:
-            raise MediaRejected("not a recording in an accepted container "
-                                "(MP4, MOV, MKV, WebM, AVI, M4A, MP3, WAV, OGG, FLAC)", err)
-        raise MediaRejected(f"not a readable recording: {first_line(err)}", err)
+            raise MediaRejected(N_("not a recording in an accepted container "
+                                   "(MP4, MOV, MKV, WebM, AVI, M4A, MP3, WAV, OGG, FLAC)"), err)
+        raise MediaRejected(N_("not a readable recording: %(reason)s", reason=first_line(err)), err)
     try:
         data = json.loads(out.decode("utf-8", "replace") or "{}")
     except ValueError as e:
-        raise MediaRejected("not a readable recording: ffprobe's description of it is not readable") from e
+        raise MediaRejected(N_("not a readable recording: ffprobe's description of it is not readable")) from e
     info = media_info_from_probe(data, size)
     return info, _number(_dict(data.get("format")).get("start_time")) or 0.0
 
@@ -150,8 +151,8 @@ def _rotation(v: dict) -> int:
             raise MediaRejected(f"the video's rotate tag {str(tag)[:40]!r} is not a whole number of degrees")
         rotation = r
     if rotation % 90:
-        raise MediaRejected(f"the video declares a rotation of {rotation} degrees; "
-                            "only quarter turns are supported")
+        raise MediaRejected(N_("the video declares a rotation of %(degrees)s degrees; only quarter turns are supported",
+                               degrees=rotation))
     return (rotation + 180) % 360 - 180  # -90, 0, 90 or 180
 
 
@@ -163,7 +164,7 @@ def media_info_from_probe(data: dict, size: int) -> MediaInfo:
     names = format_name.split(",")
     demuxer = next((n for n in names if n in cmd.DEMUXER_ALLOWLIST), None)
     if demuxer is None:
-        raise MediaRejected(f"container {format_name!r} is not accepted")
+        raise MediaRejected(N_("container %(name)s is not accepted", name=repr(format_name)))
     if demuxer == "webm":
         demuxer = "matroska"
     streams = [st for st in data.get("streams") or [] if isinstance(st, dict)]
@@ -172,20 +173,20 @@ def media_info_from_probe(data: dict, size: int) -> MediaInfo:
              and not _dict(st.get("disposition")).get("attached_pic")]
     audio = [st for st in streams if st.get("codec_type") == "audio"]
     if not video and not audio:
-        raise MediaRejected("the file has neither a video nor an audio stream")
+        raise MediaRejected(N_("the file has neither a video nor an audio stream"))
     v = video[0] if video else {}
     a = audio[0] if audio else {}
     if video and not _text(v.get("codec_name")):
-        raise MediaRejected("the video stream's codec is unknown to ffmpeg")
+        raise MediaRejected(N_("the video stream's codec is unknown to ffmpeg"))
     if not video and not _text(a.get("codec_name")):
-        raise MediaRejected("the audio stream's codec is unknown to ffmpeg")
+        raise MediaRejected(N_("the audio stream's codec is unknown to ffmpeg"))
     duration = next((d for d in (_number(fmt.get("duration")), _number(v.get("duration")),
                                  _number(a.get("duration"))) if d), 0.0)
     if duration <= 0:
-        raise MediaRejected("the recording has no duration (is it truncated?)")
+        raise MediaRejected(N_("the recording has no duration (is it truncated?)"))
     width, height = _number(v.get("width"), int), _number(v.get("height"), int)
     if video and (not width or not height or width <= 0 or height <= 0):
-        raise MediaRejected("the video stream declares no picture size")
+        raise MediaRejected(N_("the video stream declares no picture size"))
     channels = _number(a.get("channels"), int)
     bit_rate = _number(fmt.get("bit_rate"), int)
     info = MediaInfo(
@@ -214,17 +215,17 @@ def check_limits(info: MediaInfo) -> None:
     if info.has_video and info.width and info.height and (
             max(info.width, info.height) > presets.MAX_WIDTH
             or min(info.width, info.height) > presets.MAX_HEIGHT):  # portrait too
-        raise MediaRejected(f"the video is {info.width}x{info.height}; the largest accepted is "
-                            f"{presets.MAX_WIDTH}x{presets.MAX_HEIGHT}")
+        raise MediaRejected(N_("the video is %(size)s; the largest accepted is %(max)s", size=f"{info.width}x{info.height}",
+                               max=f"{presets.MAX_WIDTH}x{presets.MAX_HEIGHT}"))
     if info.duration > presets.MAX_DURATION_SECONDS:
-        raise MediaRejected(f"the recording declares {hms(info.duration)}; at most "
-                            f"{hms(presets.MAX_DURATION_SECONDS)} is accepted")
+        raise MediaRejected(N_("the recording declares %(duration)s; at most %(max)s is accepted",
+                               duration=hms(info.duration), max=hms(presets.MAX_DURATION_SECONDS)))
     if info.size / info.duration < presets.MIN_BYTES_PER_SECOND:
-        raise MediaRejected(f"the file declares {hms(info.duration)} but holds only {info.size} bytes: "
-                            "it is truncated or damaged")
+        raise MediaRejected(N_("the file declares %(duration)s but holds only %(size)s bytes: it is truncated or damaged",
+                               duration=hms(info.duration), size=info.size))
     if info.audio_streams > presets.MAX_AUDIO_STREAMS:
-        raise MediaRejected(f"the file has {info.audio_streams} audio streams; at most "
-                            f"{presets.MAX_AUDIO_STREAMS} are accepted")
+        raise MediaRejected(N_("the file has %(streams)s audio streams; at most %(max)s are accepted",
+                               streams=info.audio_streams, max=presets.MAX_AUDIO_STREAMS))
 
 
 # -- plans (pure) -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 
 from .slides import SlidesRejected, render_scale
+from .wording import N_
 
 
 def _open(path: Path) -> pdfium.PdfDocument:
@@ -28,16 +29,16 @@ def _open(path: Path) -> pdfium.PdfDocument:
     except pdfium.PdfiumError as e:
         text = str(e)
         if "password" in text.lower():
-            raise SlidesRejected("the PDF is password-protected; upload it without a password") from e
-        raise SlidesRejected(f"the PDF cannot be read: {text}") from e
+            raise SlidesRejected(N_("the PDF is password-protected; upload it without a password")) from e
+        raise SlidesRejected(N_("the PDF cannot be read: %(reason)s", reason=text)) from e
 
 
 def _summary(doc: pdfium.PdfDocument, max_pages: int) -> dict:
     n = len(doc)
     if n == 0:
-        raise SlidesRejected("the PDF has no pages")
+        raise SlidesRejected(N_("the PDF has no pages"))
     if n > max_pages:
-        raise SlidesRejected(f"the PDF has {n} pages; at most {max_pages} are accepted")
+        raise SlidesRejected(N_("the PDF has %(pages)s pages; at most %(max)s are accepted", pages=n, max=max_pages))
     sizes = [list(doc.get_page_size(i)) for i in range(n)]
     title = (doc.get_metadata_dict().get("Title") or "").strip() or None
     return {"page_count": n, "page_sizes": sizes, "title": title}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import runner
+from .wording import N_
 
 # Page images: the viewer's size and a thumbnail strip.
 PAGE_WIDTHS = {"large": 1600, "thumb": 320}
@@ -58,7 +59,7 @@ def deck_kind(path: Path) -> str:
     """What the bytes say: "pdf", or "office" for a zip or OLE file (`decks` looks closer)."""
     path = Path(path)
     if path.stat().st_size == 0:
-        raise SlidesRejected("the file is empty (0 bytes)")
+        raise SlidesRejected(N_("the file is empty (0 bytes)"))
     with open(path, "rb") as f:
         head = f.read(1024)
     if b"%PDF-" in head:
@@ -66,9 +67,9 @@ def deck_kind(path: Path) -> str:
     if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):
         return "office"
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith(_HTML_STARTS):
-        raise SlidesRejected("not a PDF, PPTX or ODP file: it is a web page (HTML), "
-                             "perhaps an error or sign-in page saved instead of the deck")
-    raise SlidesRejected("not a PDF, PPTX or ODP file")
+        raise SlidesRejected(N_("not a PDF, PPTX or ODP file: it is a web page (HTML), "
+                                "perhaps an error or sign-in page saved instead of the deck"))
+    raise SlidesRejected(N_("not a PDF, PPTX or ODP file"))
 
 
 def render_scale(w_pt: float, h_pt: float, width: int) -> float:
@@ -132,11 +133,11 @@ def _child(args: list[str], pdf: Path, limits: runner.Limits, work: Path,
 def _check_header(path: Path) -> None:
     size = path.stat().st_size
     if size == 0:
-        raise SlidesRejected("the file is empty (0 bytes)")
+        raise SlidesRejected(N_("the file is empty (0 bytes)"))
     with open(path, "rb") as f:
         head = f.read(1024)
     if b"%PDF-" not in head:
-        raise SlidesRejected("not a PDF file (no %PDF header)")
+        raise SlidesRejected(N_("not a PDF file (no PDF header)"))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

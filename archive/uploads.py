@@ -29,6 +29,7 @@ from .mediatypes import MediaInfo, web_plan
 from .models import Asset, Job, Upload, Webinar, new_id, utcnow
 from .states import AssetStatus, JobState, UploadState
 from .storage import StorageError
+from .wording import N_
 
 log = logging.getLogger(__name__)
 
@@ -108,34 +109,36 @@ def create(archive: Archive, owner: str, webinar_id: str, kind: str, filename: s
     `replaces` names a file of the same webinar and kind that the new one replaces once
     it is processed; a new recording replaces the webinar's recording by itself."""
     if not owner:
-        raise UploadRefused("sign in to upload")
+        raise UploadRefused(N_("sign in to upload"))
     if kind not in KINDS:
-        raise UploadRefused(f"a file is a recording, slides or captions, not {kind!r}")
+        raise UploadRefused(N_("a file is a recording, slides or captions, not %(kind)s", kind=repr(kind)))
     filename = (filename or "").strip().replace("/", "_").replace("\\", "_")[:400]
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     allowed = EXTENSIONS[kind]
     if ext not in allowed:
-        raise UploadRefused(f"{filename or 'the file'}: {kind} must be one of "
-                            f"{', '.join('.' + e for e in allowed)}")
+        raise UploadRefused(N_("%(file)s: %(kind)s must be one of %(extensions)s", file=filename or N_("the file"),
+                               kind=kind, extensions=", ".join("." + e for e in allowed)))
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-        raise UploadRefused(f"{filename}: the file is empty")
+        raise UploadRefused(N_("%(file)s: the file is empty", file=filename))
     limit = size_limit(archive.settings, kind)
     if size > limit:
-        raise UploadRefused(f"{filename}: {file_size(size)} is more than the {file_size(limit)} accepted for {kind}")
+        raise UploadRefused(N_("%(file)s: %(size)s is more than the %(limit)s accepted for %(kind)s", file=filename,
+                               size=file_size(size), limit=file_size(limit), kind=kind))
     if kind == "captions":
         # Not given: read from the name as the folder import does ("talk.de.srt": de).
         language = (language or "").strip() or captions.language_of_name(filename)
         try:
             captions.check_language(language)
         except captions.CaptionsRejected as e:
-            raise UploadRefused(f"{filename}: {e}") from e
+            raise UploadRefused(N_("%(file)s: %(reason)s", file=filename, reason=e)) from e
     with archive.catalog.session() as s:
         webinar = s.get(Webinar, webinar_id)
         if webinar is None:
-            raise UploadRefused("no such webinar")
+            raise UploadRefused(N_("no such webinar"))
         if replaces:
             if _replaceable(s, webinar_id, kind, replaces) is None:
-                raise UploadRefused(f"{filename}: the file to replace is not a {kind} file of this webinar")
+                raise UploadRefused(N_("%(file)s: the file to replace is not a %(kind)s file of this webinar",
+                                        file=filename, kind=kind))
         elif kind == "recording" and webinar.recording is not None:
             replaces = webinar.recording.id
         elif kind == "captions" and (same := captions_in(s, webinar_id, language)) is not None:
@@ -163,14 +166,14 @@ def get(archive: Archive, upload_id: str, owner: str) -> Upload:
     with archive.catalog.session() as s:
         record = s.get(Upload, upload_id)
     if record is None or not owner or record.owner != owner:
-        raise UploadNotFound("no such upload")
+        raise UploadNotFound(N_("no such upload"))
     return record
 
 
 def _uploading(archive: Archive, upload_id: str, owner: str) -> Upload:
     record = get(archive, upload_id, owner)
     if record.state != UploadState.UPLOADING:
-        raise UploadRefused(f"{record.filename}: the upload is {record.state}")
+        raise UploadRefused(N_("%(file)s: the upload is %(state)s", file=record.filename, state=record.state))
     return record
 
 
@@ -181,12 +184,13 @@ def sign_part(archive: Archive, upload_id: str, owner: str, part_number: int,
     nothing beyond the announced size can be stored. `preferred` is the one given to
     part_size when the upload was created."""
     if not isinstance(part_number, int) or isinstance(part_number, bool) or not 1 <= part_number <= MAX_PARTS:
-        raise UploadRefused(f"a part number is 1 to {MAX_PARTS}")
+        raise UploadRefused(N_("a part number is 1 to %(max)s", max=MAX_PARTS))
     record = _uploading(archive, upload_id, owner)
     part = part_size(record.size, preferred)
     count = part_count(record.size, part)
     if part_number > count:
-        raise UploadRefused(f"{record.filename}: {record.size} bytes make {count} part(s), not {part_number}")
+        raise UploadRefused(N_("%(file)s: %(size)s bytes make %(count)s part(s), not %(number)s", file=record.filename,
+                                size=record.size, count=count, number=part_number))
     length = min(part, record.size - (part_number - 1) * part)
     return archive.store.presign_upload_part(record.key, record.s3_upload_id, part_number, length)
 
@@ -208,15 +212,15 @@ def _set_state(archive: Archive, upload_id: str, new: str, *, expect: tuple[str,
 
 def _check_parts(parts) -> list[dict]:
     if not isinstance(parts, list) or not parts:
-        raise UploadRefused("the upload names no parts")
+        raise UploadRefused(N_("the upload names no parts"))
     out = []
     for p in parts:
         if not isinstance(p, dict) or not isinstance(p.get("PartNumber"), int) or not isinstance(p.get("ETag"), str):
-            raise UploadRefused("each part needs a PartNumber and an ETag")
+            raise UploadRefused(N_("each part needs a PartNumber and an ETag"))
         out.append({"PartNumber": p["PartNumber"], "ETag": p["ETag"]})
     numbers = [p["PartNumber"] for p in out]
     if numbers != sorted(set(numbers)) or not 1 <= numbers[0] or numbers[-1] > MAX_PARTS:
-        raise UploadRefused("parts must be numbered 1 to 10000, ascending, once each")
+        raise UploadRefused(N_("parts must be numbered 1 to 10000, ascending, once each"))
     return out
 
 
@@ -236,10 +240,11 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
     if record.state in (UploadState.CHECKING, UploadState.DONE):  # the browser asked twice: the answer stands
         return record
     if record.state == UploadState.REFUSED:
-        raise UploadRefused(record.error or f"{record.filename} was refused")
+        raise UploadRefused(record.error or N_("%(file)s was refused", file=record.filename))
     parts = _check_parts(parts)
     if not _set_state(archive, record.id, UploadState.COMPLETING, expect=(UploadState.UPLOADING,)):
-        raise UploadRefused(f"{record.filename}: the upload is {get(archive, upload_id, owner).state}")
+        raise UploadRefused(N_("%(file)s: the upload is %(state)s", file=record.filename,
+                                state=get(archive, upload_id, owner).state))
     store = archive.store
     try:
         store.complete_multipart(record.key, record.s3_upload_id, parts)
@@ -247,13 +252,14 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
         # The parts are still there: the browser may send what is missing and try again.
         log.warning("completing upload %s failed: %s", record.id, e)
         _set_state(archive, record.id, UploadState.UPLOADING, expect=(UploadState.COMPLETING,))
-        raise UploadRefused(f"{record.filename}: the upload could not be completed; some parts are missing "
-                            "or damaged") from e
+        raise UploadRefused(N_("%(file)s: the upload could not be completed; some parts are missing or damaged",
+                               file=record.filename)) from e
     try:
         head = store.head(record.key)
         if head is None or head["size"] != record.size:
-            got = "nothing" if head is None else f"{head['size']} bytes"
-            raise CheckRefused(f"{record.filename}: announced {record.size} bytes, S3 holds {got}")
+            got = N_("nothing") if head is None else N_("%(size)s bytes", size=head["size"])
+            raise CheckRefused(N_("%(file)s: announced %(size)s bytes, S3 holds %(got)s", file=record.filename,
+                                  size=record.size, got=got))
         with archive.catalog.transaction() as s:
             moved = s.execute(update(Upload).where(Upload.id == record.id, Upload.state == UploadState.COMPLETING)
                               .values(state=UploadState.CHECKING, error=None, updated_at=utcnow()))
@@ -264,7 +270,7 @@ def complete(archive: Archive, upload_id: str, owner: str, parts) -> Upload:
         raise UploadRefused(str(e)) from e
     except BaseException:
         # Not the file's fault (storage, database): the object goes, the user may try again.
-        _refuse(archive, record, f"{record.filename}: the upload could not be recorded; try again")
+        _refuse(archive, record, N_("%(file)s: the upload could not be recorded; try again", file=record.filename))
         raise
     return get(archive, upload_id, owner)
 
@@ -328,12 +334,14 @@ def check_upload(archive: Archive, upload: Upload, hb: Heartbeat) -> Outcome:
     the whole file is read and checked; if that check refuses the file, the asset is
     failed and hidden, staff see the reason on it and on the upload, and the object goes."""
     if upload.state != UploadState.CHECKING:
-        raise PermanentError(f"{upload.filename}: the upload is {upload.state}, not waiting for its check")
+        raise PermanentError(N_("%(file)s: the upload is %(state)s, not waiting for its check", file=upload.filename,
+                                 state=upload.state))
     store = archive.store
     head = store.head(upload.key)
     if head is None or head["size"] != upload.size:
-        got = "nothing" if head is None else f"{head['size']} bytes"
-        raise CheckRefused(f"{upload.filename}: announced {upload.size} bytes, S3 holds {got}")
+        got = N_("nothing") if head is None else N_("%(size)s bytes", size=head["size"])
+        raise CheckRefused(N_("%(file)s: announced %(size)s bytes, S3 holds %(got)s", file=upload.filename,
+                              size=upload.size, got=got))
     local = archive.settings.work_dir / f"original.{upload.ext}"
     with ThreadPoolExecutor(1, thread_name_prefix=f"read-{upload.id}") as pool:
         whole = pool.submit(store.download_hashed, upload.key, local)
@@ -349,8 +357,8 @@ def check_upload(archive: Archive, upload: Upload, hb: Heartbeat) -> Outcome:
     except intake.ImportRejected as e:
         raise CheckRefused(str(e)) from e
     if upload.kind == "slides" and checked.ext != upload.ext:
-        raise CheckRefused(f"{upload.filename}: the file is {checked.ext.upper()}, "
-                           f"not .{upload.ext}; rename it and upload it again")
+        raise CheckRefused(N_("%(file)s: the file is %(format)s, not .%(ext)s; rename it and upload it again",
+                              file=upload.filename, format=checked.ext.upper(), ext=upload.ext))
     info = dict(checked.info)
     if upload.kind == "recording" and direct_play(info):
         info["direct_play"] = True
@@ -420,9 +428,10 @@ def record_check(session: Session, store, job: Job, state: str, outcome: Outcome
         return asset
     if state == JobState.FAILED:
         # A known-bad file says why; anything else is the check's fault, not the file's.
-        reason = error if permanent and error else (
-            f"{upload.filename}: the check failed or stopped on each of its {job.attempts} attempt(s) (the worker "
-            "was killed, ran out of memory or time, or could not reach storage); upload it again")
+        reason = error if permanent and error else N_(
+            "%(file)s: the check failed or stopped on each of its %(attempts)s attempt(s) (the worker was killed, "
+            "ran out of memory or time, or could not reach storage); upload it again",
+            file=upload.filename, attempts=job.attempts)
         upload.state, upload.error = UploadState.REFUSED, reason
         if early is not None and early.status != AssetStatus.REMOVING:
             # It played from its first and last bytes; the whole file did not pass: no more.
@@ -439,7 +448,7 @@ def abort(archive: Archive, upload_id: str, owner: str) -> Upload:
     if record.state in (UploadState.ABORTED, UploadState.REFUSED):
         return record
     if record.state != UploadState.UPLOADING:
-        raise UploadRefused(f"{record.filename}: the upload is {record.state}")
+        raise UploadRefused(N_("%(file)s: the upload is %(state)s", file=record.filename, state=record.state))
     archive.store.abort_multipart(record.key, record.s3_upload_id)
     _set_state(archive, record.id, UploadState.ABORTED, expect=(UploadState.UPLOADING,), error="cancelled")
     return get(archive, upload_id, owner)

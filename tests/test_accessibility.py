@@ -52,6 +52,8 @@ def site(minio, inputs, tmp_path_factory):
                                                        held_on=dt.date(2022, 3, 1), language="de",
                                                        series="Open data")).id,
         "slides": import_webinar(archive, ImportRequest(title="Slides only", slides=[inputs["deck.pdf"]])).id,
+        "draft": import_webinar(archive, ImportRequest(title="Not out yet", slides=[inputs["deck.pdf"]],
+                                                       visibility="draft")).id,
     }
     Worker(archive, "w").run_until_idle()
     add_user(archive, ADMIN, "admin")
@@ -68,7 +70,7 @@ def site(minio, inputs, tmp_path_factory):
 
 ADMIN = "admin@example.org"
 SHOTS = Path("/tmp/shots-a11y")  # pages changed for accessibility, for a look
-SHOT = ("search", "video", "staff edit", "staff upload")
+SHOT = ("search", "video", "staff edit", "staff upload", "preview", "staff upload fr", "staff upload de")
 PAGES = [("home", "/"), ("video", "/webinars/{video}"), ("audio", "/webinars/{audio}"),
          ("slides", "/webinars/{slides}"), ("embed", "/embed/{video}"), ("embed audio", "/embed/{audio}"),
          ("missing", "/webinars/nosuchthing"),
@@ -79,7 +81,10 @@ PAGES = [("home", "/"), ("video", "/webinars/{video}"), ("audio", "/webinars/{au
 STAFF_PAGES = [("staff home", "/staff/"), ("staff jobs", "/staff/jobs"), ("staff webinar", "/staff/webinars/{video}"),
                ("staff new", "/staff/webinars/new"), ("staff edit", "/staff/webinars/{video}/edit"),
                ("staff upload", "/staff/webinars/{video}/upload"), ("staff delete", "/staff/webinars/{video}/delete"),
-               ("staff statistics", "/staff/statistics"), ("staff users", "/staff/users")]
+               ("staff statistics", "/staff/statistics"), ("staff users", "/staff/users"),
+               ("preview", "/webinars/{draft}"),  # a draft, seen by staff: banner and a staff footer
+               ("staff upload fr", "/staff/webinars/{video}/upload?lang=fr"),  # Uppy's French pack
+               ("staff upload de", "/staff/webinars/{video}/upload?lang=de")]
 
 
 @pytest.mark.parametrize("width", [1280, 360])

@@ -107,5 +107,9 @@ def test_caption_files_wait_with_their_language_and_replace_one_of_the_same_lang
         snap(page, "staff-webinar")
         page.get_by_role("link", name="preview of the public page").click()
         expect(page.locator(".staff-preview")).to_contain_text("This webinar is a draft")
+        footer = page.locator("footer.site")  # a signed-in staff member's footer, not "Staff login"
+        expect(footer.get_by_role("link", name="Staff area")).to_be_visible()
+        expect(footer.get_by_role("button", name="Log out")).to_be_visible()
+        expect(footer).not_to_contain_text("Staff login")
         snap(page, "preview")
         assert errors == []

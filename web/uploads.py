@@ -5,6 +5,7 @@ content of a completed upload is checked by a worker, never in a request."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from archive import captions, queries, uploads
@@ -12,7 +13,8 @@ from archive.context import Archive
 from archive.states import UploadState
 from archive.storage import StorageError
 
-from .staff import found_or_404, staff_required
+from .i18n import current_language, file_size, say
+from .staff import found_or_404, staff_required, state_name
 
 bp = Blueprint("uploads", __name__)
 
@@ -41,7 +43,15 @@ def _part_bytes() -> int:
 
 
 def _error(message: str, status: int):
-    return jsonify(error=message), status
+    """A refusal as JSON, its sentence (made in archive/, in English) in the reader's language."""
+    return jsonify(error=say(message)), status
+
+
+def _said(answer: dict) -> dict:
+    """An upload as JSON, the reason of a refusal in the reader's language."""
+    if answer.get("error"):
+        answer["error"] = say(answer["error"])
+    return answer
 
 
 @bp.errorhandler(uploads.UploadNotFound)
@@ -57,13 +67,43 @@ def _refused(e):
 @bp.errorhandler(StorageError)
 def _storage(e):
     current_app.logger.warning("storage error during an upload: %s", e)
-    return _error("the file store is not answering; try again in a moment", 503)
+    return _error(gettext("the file store is not answering; try again in a moment"), 503)
+
+
+# Uppy's own words in the page's language: its language packs, vendored (scripts/vendor-js).
+UPPY_LOCALES = {"de": "de_DE", "fr": "fr_FR"}
+
+
+def _uploader_texts(limits: dict, extensions: dict) -> dict:
+    """What upload.js says itself, in the page's language ({file}, {language}, {name},
+    {status} and Uppy's %{time} are filled in by the page)."""
+    listed = {kind: ", ".join(exts) for kind, exts in extensions.items()}
+    return {
+        "note": gettext("Recordings (%(recording)s), slides (%(slides)s), captions (%(captions)s)", **listed),
+        "tooLarge": {kind: gettext("%(file)s is larger than the %(limit)s accepted for %(kind)s", file="{file}",
+                                   limit=file_size(limit), kind=state_name(kind))
+                     for kind, limit in limits.items()},
+        "language": gettext("Language"),
+        "languageHint": gettext("a language code, like en, de or pt-BR"),
+        "uploading": gettext("Uploading"),
+        "offline": gettext("Waiting for the network"),
+        "timeLeft": gettext("%(time)s left", time="%{time}"),
+        "timeUnknown": gettext("time left unknown"),
+        "received": gettext("received; it is being processed"),
+        "receivedCaptions": gettext("received (captions in %(language)s); it is being processed", language="{language}"),
+        "replacing": gettext("received (captions in %(language)s); it replaces %(name)s (the same language) once it "
+                             "is processed", language="{language}", name="{name}"),
+        "checking": gettext("uploaded; still being checked, see the webinar’s staff page later"),
+        "failed": gettext("the upload failed"),
+        "refused": gettext("the file was refused"),
+        "answered": gettext("the server answered %(status)s", status="{status}"),
+    }
 
 
 def _json() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise uploads.UploadRefused("expected a JSON object")
+        raise uploads.UploadRefused(gettext("expected a JSON object"))
     return body
 
 
@@ -76,10 +116,11 @@ def page(webinar_id: str):
     if request.args.get("replace"):
         replacing = found_or_404(next((a for a in w.served_assets if a.id == request.args["replace"]), None))
     settings = _archive().settings
+    limits = {kind: uploads.size_limit(settings, kind) for kind in uploads.KINDS}
+    extensions = {kind: sorted(exts) for kind, exts in uploads.EXTENSIONS.items()}
     return render_template(
-        "upload.html", webinar=w, replacing=replacing,
-        limits={kind: uploads.size_limit(settings, kind) for kind in uploads.KINDS},
-        extensions={kind: sorted(exts) for kind, exts in uploads.EXTENSIONS.items()},
+        "upload.html", webinar=w, replacing=replacing, limits=limits, extensions=extensions,
+        texts=_uploader_texts(limits, extensions), uppy_locale=UPPY_LOCALES.get(current_language()),
         parallel=current_app.config.get("UPLOAD_PARALLEL_PARTS", PARALLEL_PARTS),
         resume_store_bytes=current_app.config.get("UPLOAD_RESUME_STORE_BYTES", RESUME_STORE_BYTES))
 
@@ -118,7 +159,7 @@ def caption_language():
 @bp.get("/staff/uploads/<upload_id>")
 @staff_required()
 def status(upload_id: str):
-    return jsonify(uploads.get(_archive(), upload_id, _owner()).as_dict())
+    return jsonify(_said(uploads.get(_archive(), upload_id, _owner()).as_dict()))
 
 
 @bp.post("/staff/uploads/<upload_id>/parts/<int:part_number>")
@@ -139,7 +180,7 @@ def complete(upload_id: str):
     """Joins the parts and checks the size only: a worker checks the content. 202 while
     it does (the page then polls `status`), 200 once the file is recorded."""
     up = uploads.complete(_archive(), upload_id, _owner(), _json().get("parts"))
-    return (jsonify(**up.as_dict(), page=url_for("public.webinar", webinar_id=up.webinar_id)),
+    return (jsonify(**_said(up.as_dict()), page=url_for("public.webinar", webinar_id=up.webinar_id)),
             202 if up.state == UploadState.CHECKING else 200)
 
 

@@ -52,6 +52,10 @@ def test_visitors_get_not_found_and_staff_a_preview_that_says_who_can_see_it(app
         assert f"A {name} webinar" in html
         assert 'class="staff-preview"' in html and BANNERS[name] in html, name
         assert f'href="/staff/webinars/{wid}"' in html  # back to its staff page
+        # Its footer is a signed-in staff member's: the staff area and signing out, no "Staff login".
+        footer = html[html.index('<footer class="site"'):]
+        assert "Staff login" not in footer and '>Staff area</a>' in footer
+        assert 'action="/staff/logout"' in footer and ">Log out</button>" in footer
         # Never kept by a cache a visitor could be served from, never indexed.
         assert r.headers["Cache-Control"] == "private, no-store" and r.headers["X-Robots-Tag"] == "noindex"
         assert client.get(f"/webinars/{wid}/recording/download").status_code == 302  # its files too
@@ -73,4 +77,5 @@ def test_a_viewable_webinar_shows_no_banner(app, client, archive, inputs):
     for who in (client, app.test_client()):
         html = who.get(f"/webinars/{w.id}").get_data(as_text=True)
         assert "Out there" in html and "staff-preview" not in html
+        assert "Staff login" in html  # a page visitors share (and that is cached for them)
     assert '>public page</a>' in client.get(f"/staff/webinars/{w.id}").get_data(as_text=True)

@@ -10,6 +10,7 @@ from archive import browse, photos
 from archive.models import Speaker
 from archive.storage import StorageError
 
+from ..i18n import say
 from ..media import links
 from . import archive, bp, staff_required
 
@@ -62,7 +63,7 @@ def photo_finish(speaker_id: str):
     except photos.SpeakerNotFound:
         return _error(_("No such speaker (reload the page)."), 404)
     except photos.PhotoRefused as e:
-        return _error(str(e), 422)
+        return _error(say(e), 422)
     except StorageError as e:
         return _store_down(e)
     # A fresh link to the new key: the public route may be cached by the browser.

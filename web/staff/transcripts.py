@@ -3,9 +3,11 @@ saved text becomes human captions, which win over the automatic ones."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from archive import captions, corrections
 
+from ..i18n import say
 from . import archive, bp, found_or_404, staff_required
 
 
@@ -28,6 +30,6 @@ def save_transcript(webinar_id: str, asset_id: str):
     try:
         corrections.save(archive(), track, texts)
     except captions.CaptionsRejected as e:
-        return _editor(webinar_id, track, str(e), texts)
-    flash("The corrected transcript is saved as captions; search follows once they are processed.", "ok")
+        return _editor(webinar_id, track, say(e), texts)
+    flash(_("The corrected transcript is saved as captions; search follows once they are processed."), "ok")
     return redirect(url_for("staff.webinar", webinar_id=webinar_id))

@@ -17,6 +17,7 @@ from archive.formatting import hms
 from archive.states import Visibility
 
 from ..browse import language_name
+from ..i18n import say
 from . import archive, bp, staff_required
 from .photos import photo_urls
 
@@ -69,7 +70,7 @@ def _change(webinar_id: str, failed: str, anchor: str, done: str, change):
         abort(404)
     except editing.EditRejected as e:
         if e.field in _NOT_TYPED:  # nothing the user typed to show again: the page was stale
-            flash(str(e), "error")
+            flash(say(e), "error")
             return _back(webinar_id, anchor)
         return _page(webinar_id, failed, e)
     flash(done, "ok")
@@ -221,7 +222,7 @@ def set_caption_language(webinar_id: str, asset_id: str):
     except editing.WebinarNotFound:
         abort(404)
     except editing.EditRejected as e:
-        flash(str(e), "error")
+        flash(say(e), "error")
     else:
         flash(_("The captions are now in %(language)s.", language=language_name(language)), "ok")
     return redirect(url_for("staff.webinar", webinar_id=webinar_id, _anchor=f"file-{asset_id}"))

@@ -4,6 +4,11 @@
 // is one sentence shown beside the file input.
 (function () {
   "use strict";
+  var texts = {};  // the page's words, the same for every photo field
+
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (all, name) { return name in values ? values[name] : all; });
+  }
 
   function csrf() {
     var meta = document.querySelector("meta[name=csrf-token]");
@@ -18,7 +23,7 @@
       body: JSON.stringify(body),
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
-        if (!response.ok) throw new Error(data.error || "The server answered " + response.status + ".");
+        if (!response.ok) throw new Error(data.error || fill(texts.answered, { status: response.status }));
         return data;
       });
     });
@@ -38,7 +43,7 @@
       });
       xhr.addEventListener("load", function () {
         if (xhr.status >= 200 && xhr.status < 300) resolve(issued.key);
-        else reject(new Error("The file store refused the file (" + xhr.status + "): it must be an image within the size limit."));
+        else reject(new Error(fill(texts.storeRefused, { status: xhr.status })));
       });
       xhr.addEventListener("error", function () { reject(new Error("The file could not be sent to the file store; try again.")); });
       xhr.send(form);
@@ -52,6 +57,7 @@
     var status = box.querySelector(".photo-status");
     var maxBytes = parseInt(box.dataset.maxBytes, 10);
     var types = box.dataset.types.split(",");
+    texts = JSON.parse(box.dataset.texts);  // the page's words (_speakers.html)
 
     function say(text, refused) {
       status.textContent = text;
@@ -62,21 +68,21 @@
     input.addEventListener("change", function () {
       var file = input.files[0];
       if (!file) return;
-      if (types.indexOf(file.type) < 0) { say(file.name + ": not a JPEG, PNG or WebP image.", true); return; }
+      if (types.indexOf(file.type) < 0) { say(fill(texts.notImage, { file: file.name }), true); return; }
       if (file.size > maxBytes) {
-        say(file.name + ": larger than " + box.dataset.maxSize + ".", true);  // the server's own wording
+        say(fill(texts.tooLarge, { file: file.name }), true);  // the server's own wording
         return;
       }
       input.disabled = true;
       bar.hidden = false;
       bar.value = 0;
-      say("Sending " + file.name + "…");
+      say(fill(texts.sending, { file: file.name }));
       call(box.dataset.startUrl, {})
         .then(function (issued) {
           return send(issued, file, function (fraction) { bar.value = Math.round(fraction * 100); });
         })
         .then(function (key) {
-          say("Checking " + file.name + "…");
+          say(fill(texts.checking, { file: file.name }));
           return call(box.dataset.finishUrl, { key: key });
         })
         .then(function (done) {

@@ -18,6 +18,12 @@
   var parallel = parseInt(root.dataset.parallel, 10);
   var resumeMax = parseInt(root.dataset.resumeMaxBytes, 10);
   var results = document.getElementById("upload-results");
+  // The page's words (web/uploads.py) and Uppy's own language pack, if the page has one.
+  var texts = JSON.parse(root.dataset.texts);
+  var locale = root.dataset.locale && U.locales ? U.locales[root.dataset.locale] : undefined;
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (all, name) { return name in values ? values[name] : all; });
+  }
   // ?replace=<asset id>: one file of that kind, which replaces it once processed.
   var replaces = root.dataset.replaces || "";
   var replaceKind = root.dataset.replaceKind || "";
@@ -51,7 +57,7 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (!response.ok) {
-          var error = new Error(data.error || "the server answered " + response.status);
+          var error = new Error(data.error || fill(texts.answered, { status: response.status }));
           error.status = response.status;
           error.refused = response.status === 404 || response.status === 422;  // trying again cannot help
           throw error;
@@ -85,7 +91,7 @@
     function next(data) {
       if (data.state === "done") return data;
       if (data.state === "refused") {
-        var refusal = new Error(data.error || "the file was refused");
+        var refusal = new Error(data.error || texts.refused);
         refusal.refused = true;
         throw refusal;
       }
@@ -122,6 +128,7 @@
 
   var uppy = new U.Uppy({
     id: "webinar-upload-" + webinar + (replaces ? "-replace-" + replaces : ""),  // Golden Retriever keeps one state per webinar
+    locale: locale,
     // Files go as soon as they are chosen, but for caption files: they wait for the Upload
     // button, so that staff can check (and change) the language read from their name.
     autoProceed: false,
@@ -129,7 +136,7 @@
     onBeforeFileAdded: function (file) {
       var kind = kindOf(file.name);
       if (kind && file.size > limits[kind]) {
-        uppy.info(file.name + " is larger than the " + Math.round(limits[kind] / 1e6) + " MB accepted for " + kind, "error", 8000);
+        uppy.info(fill(texts.tooLarge[kind], { file: file.name }), "error", 8000);
         return false;
       }
       return true;
@@ -162,11 +169,10 @@
     width: "100%",
     showProgressDetails: true,  // speed and time left
     proudlyDisplayPoweredByUppy: false,
-    note: "Recordings (" + extensions.recording.join(", ") + "), slides (" + extensions.slides.join(", ") +
-          "), captions (" + extensions.captions.join(", ") + ")",
+    note: texts.note,
     metaFields: function (file) {
       return kindOf(file.name) === "captions"
-        ? [{ id: "language", name: "Language", placeholder: "a language code, like en, de or pt-BR" }] : [];
+        ? [{ id: "language", name: texts.language, placeholder: texts.languageHint }] : [];
     },
   });
 
@@ -284,18 +290,17 @@
   uppy.on("upload", function () { if (captionNote) captionNote.hidden = true; });
 
   uppy.on("upload-success", function (file) {
-    var about = file.meta.language ? " (captions in " + file.meta.language + ")" : "";
+    var values = { language: file.meta.language || "", name: file.meta.replacing || "" };
     if (stillChecking[file.id]) {
-      report(file, "uploaded" + about + "; still being checked, see the webinar’s staff page later", "checking");
+      report(file, texts.checking, "checking");
     } else if (file.meta.replacing) {
-      report(file, "received" + about + "; it replaces " + file.meta.replacing +
-             " (the same language) once it is processed", "received");
+      report(file, fill(texts.replacing, values), "received");
     } else {
-      report(file, "received" + about + "; it is being processed", "received");
+      report(file, fill(file.meta.language ? texts.receivedCaptions : texts.received, values), "received");
     }
   });
   uppy.on("upload-error", function (file, error) {
-    report(file, (error && error.message) || "the upload failed", "refused");
+    report(file, (error && error.message) || texts.failed, "refused");
     // A refusal is final: the file leaves the Dashboard, which would offer a Retry that
     // cannot succeed; the reason stays in the list below it.
     if (error && error.refused && uppy.getFile(file.id)) uppy.removeFile(file.id);
@@ -309,8 +314,8 @@
   var timeKnown = true;
   function showStatus() {
     dashboard.setOptions({ locale: { strings: {
-      uploading: online ? "Uploading" : "Waiting for the network",
-      xTimeLeft: online && timeKnown ? "%{time} left" : "time left unknown",
+      uploading: online ? texts.uploading : texts.offline,
+      xTimeLeft: online && timeKnown ? texts.timeLeft : texts.timeUnknown,
     } } });
   }
   uppy.on("is-offline", function () { online = false; showStatus(); });
