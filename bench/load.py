@@ -181,6 +181,9 @@ def main() -> int:
     ap.add_argument("--upload-seconds", type=int, default=300, help="length of the recording uploaded meanwhile")
     ap.add_argument("--web-workers", type=int, default=2)
     ap.add_argument("--scale-out", action="store_true", help="PostgreSQL + Redis, two worker processes")
+    ap.add_argument("--worker-nice", type=int, default=None,
+                    help="the workers' WEBINAR_ARCHIVE_WORKER_NICE (default: the setting's own default; 0: the "
+                         "processing at the web app's CPU priority, to compare)")
     args = ap.parse_args()
     procs: list[subprocess.Popen] = []
     services = []
@@ -199,7 +202,10 @@ def main() -> int:
                          "WEBINAR_ARCHIVE_REDIS_URL": redis.url}
             port = free_port()
             base = f"http://127.0.0.1:{port}"
+            if args.worker_nice is not None:
+                extra["WEBINAR_ARCHIVE_WORKER_NICE"] = str(args.worker_nice)
             env = archive_env(minio, tmp, WEBINAR_ARCHIVE_PUBLIC_URL=base, WEBINAR_ARCHIVE_PORT=str(port), **extra)
+            worker_nice = Settings.from_env(env).worker_nice
             archive = Archive.from_settings(Settings.from_env(env))
             archive.setup()
             short = clip(tmp / "short.mp4", 60)
@@ -265,6 +271,8 @@ def main() -> int:
     print(f"\n{args.viewers} viewers, {args.seconds} s, think time ~{args.think:g} s; gunicorn {args.web_workers} "
           f"processes x 8 threads; {'PostgreSQL + Redis, 2 workers' if args.scale_out else 'SQLite, 1 worker'}; "
           f"load average {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} CPUs")
+    print(f"processing (workers and their ffmpeg) at CPU priority nice +{worker_nice} above the web app's "
+          f"(WEBINAR_ARCHIVE_WORKER_NICE)")
     total = sum(len(v) for v in stats.ms.values())
     errors = sum(stats.errors.values())
     print(f"requests {total}, errors {errors} (target 0)" + (f": {stats.errors}" if errors else ""))
