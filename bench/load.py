@@ -16,6 +16,14 @@ segment fetched from MinIO through its presigned link, and the trivial endpoint
 Prints the errors (target 0), p50/p99 per kind of request (target: pages and playlists
 p99 < 100 ms) with their ratio to the baseline, and the web processes' memory (gunicorn's
 master and workers, summed RSS) every few seconds (target: flat).
+
+2026-12-03, SQLite, 200 viewers, 60 s, load average 12-14 from other work on the 2 cores:
+0 errors, memory flat (427-430 MB); pages p50 533 / p99 2,397 ms, playlists p99 1,994 and
+2,795 ms with the worker at the web app's priority (`--worker-nice 0`); 677 / 2,124, 2,198
+and 2,521 ms at nice +10 (the default). Target p99 < 100 ms NOT met. /api/health (no
+catalog, no presigning) took as long as the pages (p50 514 / 662 ms): requests queue for
+the CPU (about 220 served a second), so neither a query nor presigning dominates p99, and
+lowering the worker's priority changed nothing measurable against the machine's other load.
 """
 from __future__ import annotations
 

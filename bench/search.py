@@ -65,6 +65,24 @@ say its rarest word is in at most 2,000 documents. 1,000 webinars under a load a
 38 (baseline get-by-id p50 26 ms): whole mix p50 160 ms / p95 1.5 s (30x the baseline);
 40 phrase queries, old and new path alternating: p50 1,113 -> 566 ms. A 10,000-webinar
 PostgreSQL build did not fit the machine's load this time either (1,000 webinars: 687 s).
+
+2026-12-03: the build writes ORM rows and indexes them with search.index_new_webinars (the
+rows index_webinar and index_asset write, two statements per batch of 200), with speakers,
+organisations and a presentation per webinar, and text drawn with NumPy; built catalogs are
+kept in --cache per size and seed and measured again by later runs (migrated first).
+PostgreSQL, 10,000 webinars (1,102,889 documents): built in 2,106 s + 200 s of GIN under a
+load average of 8-18 (1,000: 109 s + 24 s at 7). Measured at load 4.4-5.6 (`--backends
+postgres --webinars 10000 --budget 60`, the second time from the cache): before, p50 44 /
+p95 499 ms (phrases p50 432 ms; common words p50 86 ms); with the summaries found through
+GIN alone, apart from the joins (a merge join had walked every summary's vocabulary), p50
+26 / p95 306 ms (common words p50 63 ms); with phrases probed when their words together are
+rare, p50 27 / p95 131 / p99 467 ms (phrases p50 101 ms, rare words p50 19 ms). Target p95
+< 30 ms NOT met. What is left: ranking every summary that holds a common word (9,400 rows
+of ts_rank, joins and a sort: 60-80 ms) and phrases whose words are in most webinars but
+rare as a phrase, checked on the candidates' documents 7,500 at a time (50 ms a batch):
+PostgreSQL has no positions index to skip through (a GIN of adjacent word pairs found such
+a phrase in 5 ms over 1,000 webinars, but took 190 s to fill and 200 s to index there, and
+would be 1.4 GB over 10,000).
 """
 from __future__ import annotations
 
