@@ -204,7 +204,8 @@ def build(catalog: Catalog, corpus: Corpus, n_webinars: int, pages: int, batch: 
                                                 .capitalize(), deck_asset_id=deck.id, speaker_links=[])]
                 s.add_all([w, deck, caps])
                 slides = [{"page": p, "text": t} for p, t in enumerate(corpus.sentences(pages, 15, 70), 1)]
-                cues = [{"at": c * 4.0, "text": t} for c, t in enumerate(corpus.sentences(rnd.randint(20, 75) * 15, 6, 14))]
+                said = corpus.sentences(rnd.randint(20, 75) * 15, 6, 14)
+                cues = [{"at": c * 4.0, "text": t} for c, t in enumerate(said)]
                 made.append((w, [(deck, slides), (caps, cues)]))
                 cues_total += len(cues)
                 if len(samples["ids"]) < 500:

@@ -304,8 +304,8 @@ def test_many_new_webinars_at_once_are_indexed_as_one_by_one(archive):
                 docs = s.scalars(select(SearchDocument).filter_by(webinar_id=w.id).order_by(SearchDocument.id))
                 out.append(([(kinds.get(d.asset_id), d.kind, d.page, d.at_seconds, d.title, d.text, d.times)
                              for d in docs],
-                            tuple(s.execute(text("SELECT title, text, words FROM search_webinars WHERE webinar_id = :w"),
-                                      {"w": w.id}).one())))
+                            tuple(s.execute(text("SELECT title, text, words FROM search_webinars "
+                                                 "WHERE webinar_id = :w"), {"w": w.id}).one())))
             return out
 
     assert written(at_once) == written(one_by_one)
