@@ -105,6 +105,10 @@ class Settings:
     # How often an idle worker looks in the jobs table; with Redis it is woken at once
     # by new jobs and this scan only catches what a lost message would have stranded.
     worker_poll_seconds: float = 1.0
+    # `webinar-archive worker` lowers its own CPU priority by this much (nice, 0-19) at
+    # start, and every tool it runs (ffmpeg, LibreOffice, the recognizer's threads) inherits
+    # it: on a machine shared with the web app, processing takes the CPU visitors leave.
+    worker_nice: int = 10
     job_retry_delay_seconds: float = 5.0  # times the attempt number
     redis_url: str | None = None  # None: the embedded queue (the jobs table alone)
     # Media processing (issue 6): every ffmpeg/ffprobe limit and the fast path's knobs.
@@ -182,6 +186,7 @@ class Settings:
             ffmpeg_memory_mb=_env_number(env, "WEBINAR_ARCHIVE_FFMPEG_MEMORY_MB", 4096),
             worker_poll_seconds=_env_number(env, "WEBINAR_ARCHIVE_WORKER_POLL_SECONDS",
                                            10.0 if redis_url else 1.0, float),
+            worker_nice=min(19, max(0, _env_number(env, "WEBINAR_ARCHIVE_WORKER_NICE", 10))),
             job_retry_delay_seconds=_env_number(env, "WEBINAR_ARCHIVE_JOB_RETRY_DELAY", 5.0, float),
             redis_url=redis_url,
             ffprobe_timeout_seconds=_env_number(env, "WEBINAR_ARCHIVE_FFPROBE_TIMEOUT", 60),

@@ -35,6 +35,12 @@ log = logging.getLogger(__name__)
 PERIODIC_SWEEP_SECONDS = 600
 
 
+def lower_priority(niceness: int) -> int:
+    """Lower this process's CPU priority by `niceness` (Settings.worker_nice), for good:
+    the children it starts inherit it. Returns the niceness now in force."""
+    return os.nice(max(0, niceness))
+
+
 class Worker:
     def __init__(self, archive: Archive, name: str | None = None,
                  graph: dict[str, pipeline.JobKind] | None = None):

@@ -65,6 +65,28 @@ say its rarest word is in at most 2,000 documents. 1,000 webinars under a load a
 38 (baseline get-by-id p50 26 ms): whole mix p50 160 ms / p95 1.5 s (30x the baseline);
 40 phrase queries, old and new path alternating: p50 1,113 -> 566 ms. A 10,000-webinar
 PostgreSQL build did not fit the machine's load this time either (1,000 webinars: 687 s).
+
+2026-12-03: the build writes ORM rows and indexes them with search.index_new_webinars (the
+rows index_webinar and index_asset write, two statements per batch of 200), with speakers,
+organisations and a presentation per webinar, and text drawn with NumPy; built catalogs are
+kept in --cache per size and seed and measured again by later runs (migrated first).
+PostgreSQL, 10,000 webinars (1,102,889 documents): built in 2,106 s + 200 s of GIN under a
+load average of 8-18 (1,000: 109 s + 24 s at 7). Measured at load 4.4-5.6 (`--backends
+postgres --webinars 10000 --budget 60`, the second time from the cache): before, p50 44 /
+p95 499 ms (phrases p50 432 ms; common words p50 86 ms); with the summaries found through
+GIN alone, apart from the joins (a merge join had walked every summary's vocabulary), p50
+26 / p95 306 ms (common words p50 63 ms); with phrases probed when their words together are
+rare, p50 27 / p95 131 / p99 467 ms (phrases p50 101 ms, rare words p50 19 ms). Target p95
+< 30 ms NOT met. What is left: ranking every summary that holds a common word (9,400 rows
+of ts_rank, joins and a sort: 60-80 ms) and phrases whose words are in most webinars but
+rare as a phrase, checked on the candidates' documents 7,500 at a time (50 ms a batch):
+PostgreSQL has no positions index to skip through (a GIN of adjacent word pairs found such
+a phrase in 5 ms over 1,000 webinars, but took 190 s to fill and 200 s to index there, and
+would be 1.4 GB over 10,000).
+The same build on SQLite: 1,000 webinars in 28 s, p50 8.7 / p95 26 ms (load 7.8); 10,000 in
+387 s, p50 9.1 / p95 43 / p99 84 ms at load 1.1 (phrases of common words p50 50 ms): this
+corpus's phrase samples hold more common words than the 20 ms run's. PostgreSQL over 1,000
+after both changes: p50 13 / p95 52 ms at load 3.9 (before: p50 19 / p95 144 at 7.7).
 """
 from __future__ import annotations
 
@@ -84,17 +106,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
+import numpy as np  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from archive import search  # noqa: E402
 from archive.catalog import Catalog  # noqa: E402
-from archive.models import Asset, Webinar  # noqa: E402
+from archive.models import Asset, Presentation, Speaker, Webinar, WebinarSpeaker  # noqa: E402
 
 COMMON = ("the and of to a in is that it for on with as this we are be at by from or an our "
           "you can have not will which data they more all one about their so if how what when "
           "there new use also has was these into some time other them work make than only").split()
 SYLLABLES = [c + v for c in ("b", "c", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z",
                              "br", "st", "tr", "ch", "pl") for v in ("a", "e", "i", "o", "u", "ai", "ou")]
+
+
+# Where built catalogs are kept (not under /root: a PostgreSQL cluster belongs to `postgres`).
+CACHE = Path("/var/tmp/webinar-archive-bench-search")
+BUILD = 3  # what `build` writes: a new number when it changes, so that no cached catalog is measured as new
 
 
 class Corpus:
@@ -117,6 +145,8 @@ class Corpus:
             acc += wgt
             self.cum.append(acc / total)
         self.rnd = rnd
+        self.np = np.random.default_rng(seed)
+        self.cum_np = np.array(self.cum)
 
     def take(self, n: int) -> list[str]:
         return self.rnd.choices(self.words, cum_weights=self.cum, k=n)
@@ -124,36 +154,63 @@ class Corpus:
     def sentence(self, n: int) -> str:
         return " ".join(self.take(n))
 
+    def sentences(self, count: int, shortest: int, longest: int) -> list[str]:
+        """`count` sentences of `shortest` to `longest` words, drawn at once (NumPy: the
+        build's own time goes to the archive's indexing, not to making up text)."""
+        lengths = self.np.integers(shortest, longest + 1, count)
+        picks = np.searchsorted(self.cum_np, self.np.random(int(lengths.sum())), side="right")
+        words = [self.words[i] for i in np.minimum(picks, len(self.words) - 1).tolist()]
+        out, at = [], 0
+        for n in lengths.tolist():
+            out.append(" ".join(words[at:at + n]))
+            at += n
+        return out
 
-def build(catalog: Catalog, corpus: Corpus, n_webinars: int, pages: int, batch: int = 100) -> dict:
-    """n_webinars public webinars (2% private), each with a deck and captions, indexed
-    through search.index_webinar / search.index_asset; returns counts and a few samples."""
+
+FIRST = ("Ada Alan Amira Ana Bruno Chen Chiara Dmitri Elena Emeka Fatima Grace Hana Ines Ivan Jonas Julia Kai "
+         "Karin Lars Lea Luis Maya Mehmet Nadia Noor Olga Omar Paolo Priya Rosa Sami Sofia Tariq Yuki Zoe").split()
+LAST = ("Abe Bauer Costa Dubois Eriksen Fischer Garcia Haddad Ito Jansen Kowalski Lopez Martin Nakamura Novak "
+        "Okafor Petrov Quinn Rossi Schmidt Silva Tanaka Usman Varga Weber Xu Yilmaz Zhang").split()
+
+
+def build(catalog: Catalog, corpus: Corpus, n_webinars: int, pages: int, batch: int = 200) -> dict:
+    """n_webinars public webinars (2% private), each with one to three speakers (a pool of
+    made-up people and organisations), a presentation, a deck and captions, written as ORM
+    rows and indexed by search.index_new_webinars (the rows index_webinar and index_asset
+    write, two statements per batch); returns counts and a few samples."""
     rnd = corpus.rnd
     samples: dict[str, list] = {"phrases": [], "titles": [], "ids": []}
     cues_total = 0
     t0 = time.perf_counter()
+    with catalog.transaction() as s:
+        people = [f"s{i:06d}" for i in range(max(50, n_webinars // 5))]
+        s.add_all(Speaker(id=sp, slug=f"speaker-{sp}", name=f"{rnd.choice(FIRST)} {rnd.choice(LAST)}",
+                          organisation=" ".join(corpus.take(rnd.randint(1, 3))).title() + " Institute")
+                  for sp in people)
     for start in range(0, n_webinars, batch):
         with catalog.transaction() as s:
+            pool = {sp.id: sp for sp in s.scalars(select(Speaker))}
+            made = []
             for i in range(start, min(start + batch, n_webinars)):
                 wid = f"w{i:07d}"
                 title = " ".join(corpus.take(rnd.randint(3, 7))).capitalize()
-                w = Webinar(id=wid, title=title, description=corpus.sentence(rnd.randint(30, 150)),
-                            visibility="private" if rnd.random() < 0.02 else "public")
+                w = Webinar(id=wid, title=title, description=corpus.sentences(1, 30, 150)[0],
+                            visibility="private" if rnd.random() < 0.02 else "public", series=None, tags=[],
+                            speaker_links=[WebinarSpeaker(speaker=pool[sp], position=n)
+                                           for n, sp in enumerate(rnd.sample(people, rnd.randint(1, 3)))])
                 deck = Asset(id=f"d{i:07d}", webinar_id=wid, kind="slides", original_filename="deck.pdf",
                              original_ext="pdf", content_type="application/pdf", size=1, sha256="0" * 64,
                              status="ready", info={}, outputs={})
                 caps = Asset(id=f"c{i:07d}", webinar_id=wid, kind="captions", original_filename="en.vtt",
                              original_ext="vtt", content_type="text/vtt", size=1, sha256="0" * 64,
                              status="ready", info={"language": "en"}, outputs={})
+                w.presentations = [Presentation(id=f"p{i:07d}", title=" ".join(corpus.take(rnd.randint(2, 6)))
+                                                .capitalize(), deck_asset_id=deck.id, speaker_links=[])]
                 s.add_all([w, deck, caps])
-                s.flush()
-                search.index_webinar(s, w)
-                search.index_asset(s, deck, [{"page": p, "text": corpus.sentence(rnd.randint(15, 70))}
-                                             for p in range(1, pages + 1)])
-                minutes = rnd.randint(20, 75)
-                cues = [{"at": c * 4.0, "text": corpus.sentence(rnd.randint(6, 14))}
-                        for c in range(minutes * 15)]
-                search.index_asset(s, caps, cues)
+                slides = [{"page": p, "text": t} for p, t in enumerate(corpus.sentences(pages, 15, 70), 1)]
+                said = corpus.sentences(rnd.randint(20, 75) * 15, 6, 14)
+                cues = [{"at": c * 4.0, "text": t} for c, t in enumerate(said)]
+                made.append((w, [(deck, slides), (caps, cues)]))
                 cues_total += len(cues)
                 if len(samples["ids"]) < 500:
                     samples["ids"].append(wid)
@@ -163,8 +220,9 @@ def build(catalog: Catalog, corpus: Corpus, n_webinars: int, pages: int, batch: 
                     j = rnd.randrange(0, max(1, len(words) - k))
                     samples["phrases"].append(" ".join(words[j:j + k]))
                     samples["titles"].append(rnd.choice(title.split()))
+            search.index_new_webinars(s, made)
         done = min(start + batch, n_webinars)
-        if done % max(batch, n_webinars // 10) == 0 or done == n_webinars:
+        if done % max(batch, n_webinars // 10) < batch or done == n_webinars:
             print(f"  {done:>6} webinars indexed ({time.perf_counter() - t0:.0f} s)", flush=True)
     with catalog.session() as s:
         docs = s.scalar(text("SELECT count(*) FROM search_documents"))
@@ -187,6 +245,13 @@ def restore_indexes(catalog: Catalog, definitions: list[str]) -> None:
         c.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
         for definition in definitions:
             c.exec_driver_sql(definition)
+
+
+def drop_database(pg, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def samples_from(catalog: Catalog, seed: int) -> dict:
@@ -386,10 +451,12 @@ def main() -> int:
     ap.add_argument("--optimize", action="store_true",
                     help="SQLite: merge the FTS5 index into one segment before measuring")
     ap.add_argument("--seed", type=int, default=8)
-    ap.add_argument("--keep", action="store_true", help="keep the catalogs (their folder is printed)")
+    ap.add_argument("--cache", type=Path, default=CACHE,
+                    help="where catalogs are kept once built, one folder per size, seed and build; later runs "
+                         "measure them again (migrated first) instead of building them (default %(default)s)")
+    ap.add_argument("--no-cache", action="store_true", help="build in a temporary folder, removed at the end")
     ap.add_argument("--reuse", type=Path, metavar="DIR",
-                    help="measure the catalogs (SQLite file, PostgreSQL cluster) kept in DIR by an earlier --keep "
-                         "run (migrated first) instead of building them; building 10,000 webinars takes minutes")
+                    help="measure the catalogs (SQLite file, PostgreSQL cluster) kept in DIR (an older run's folder)")
     ap.add_argument("--budget", type=float, default=120,
                     help="seconds of measuring per backend, warm-up included (default 120)")
     args = ap.parse_args()
@@ -397,50 +464,69 @@ def main() -> int:
     search.indexing.CAPTION_WINDOW_SECONDS = args.caption_window
     if args.caption_window <= 0:
         search.indexing.CAPTION_WINDOW_CHARS = 0  # every cue its own document
-    tmp = args.reuse or Path(tempfile.mkdtemp(prefix="webinar-archive-bench-search-"))
-    tmp.chmod(0o755)  # a kept PostgreSQL cluster inside belongs to the `postgres` user when run as root
+    key = f"{args.webinars}w-{args.pages}p-seed{args.seed}-cw{args.caption_window:g}-build{BUILD}"
+    cached = not (args.reuse or args.no_cache or args.tokenizer)
+    if args.reuse:
+        tmp = args.reuse
+    elif cached:
+        tmp = args.cache / key
+        tmp.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="webinar-archive-bench-search-"))
+    for folder in (tmp, *tmp.parents):  # a PostgreSQL cluster inside belongs to `postgres` when run as root
+        if folder == Path(tempfile.gettempdir()) or folder == Path("/var/tmp"):
+            break
+        folder.chmod(0o755)
     print(f"{args.webinars:,} webinars, {args.pages} slide pages each, captions in windows of "
           f"{args.caption_window:g} s; {args.queries} queries; in {tmp}", flush=True)
     pg = None
     try:
         for backend in args.backends.split(","):
             corpus = Corpus(args.seed)
+            built = tmp / f"{backend}.built"  # written once a build is complete
+            reuse = args.reuse is not None or built.exists()
             if backend == "sqlite":
                 path = tmp / "catalog.sqlite3"
+                if not reuse:
+                    for leftover in tmp.glob("catalog.sqlite3*"):
+                        leftover.unlink()
                 url = f"sqlite:///{path}"
             elif backend == "postgres":
                 from tests.services import PostgresServer
-                try:  # kept beside the SQLite catalog with --keep, and found there by --reuse
-                    pg = PostgresServer(tmp / "postgres" if args.keep or args.reuse else None)
+                try:  # kept beside the SQLite catalog
+                    pg = PostgresServer(tmp / "postgres" if cached or args.reuse else None)
                 except (RuntimeError, FileNotFoundError) as e:
                     print(f"\n== postgres: skipped ({e})")
                     continue
+                if not reuse:
+                    drop_database(pg, "bench")  # an interrupted build
                 url = pg.create_database("bench")
             else:
                 raise SystemExit(f"unknown backend {backend!r}")
             catalog = Catalog(url)
             catalog.migrate()
-            if args.reuse:
-                print(f"\nreusing {path}", flush=True)
+            if reuse:
+                print(f"\nreusing the {backend} catalog built earlier in {tmp}", flush=True)
                 info = samples_from(catalog, args.seed)
             else:
                 if backend == "sqlite" and args.tokenizer:
                     retokenize(catalog, args.tokenizer)
                 print(f"\nbuilding the {backend} catalog...", flush=True)
-                dropped = without_gin_indexes(catalog) if backend == "postgres" and args.webinars > 2000 else []
+                dropped = without_gin_indexes(catalog) if backend == "postgres" else []
                 info = build(catalog, corpus, args.webinars, args.pages)
                 if dropped:
                     t = time.perf_counter()
                     restore_indexes(catalog, dropped)
                     print(f"  GIN indexes built in {time.perf_counter() - t:.0f} s", flush=True)
-            if backend == "sqlite":
-                with catalog.engine.begin() as c:
-                    if args.optimize:
-                        c.exec_driver_sql("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
-                    c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            else:
-                with catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-                    c.exec_driver_sql("VACUUM ANALYZE")
+                if backend == "sqlite":
+                    with catalog.engine.begin() as c:
+                        if args.optimize:
+                            c.exec_driver_sql("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
+                        c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                else:
+                    with catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                        c.exec_driver_sql("VACUUM ANALYZE")
+                built.write_text(f"{info['seconds']:.0f} s\n")
             qs = queries(corpus, info, args.queries, args.seed)
             times, base, per_kind = measure_catalog(catalog, qs, info["ids"], args.budget)
             size = sqlite_size(catalog, path) if backend == "sqlite" else postgres_size(catalog)
@@ -455,7 +541,7 @@ def main() -> int:
     finally:
         if pg is not None:
             pg.stop()
-        if not args.keep and not args.reuse:
+        if not cached and not args.reuse:
             shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -21,7 +21,7 @@ from archive.importer import ImportRejected, ImportRequest, import_webinar
 from archive.models import Webinar
 from archive.states import AssetStatus, JobState, Visibility
 from archive.storage import StorageError
-from archive.worker import Worker
+from archive.worker import Worker, lower_priority
 
 EXIT_FAILED = 1  # processing failed
 EXIT_REJECTED = 2  # bad input or usage
@@ -120,6 +120,7 @@ class _Gunicorn(BaseApplication):
 
 def cmd_worker(args) -> int:
     archive = _archive(args)
+    lower_priority(archive.settings.worker_nice)
     worker = Worker(archive)
 
     def stop(_sig, _frame):

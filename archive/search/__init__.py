@@ -10,7 +10,8 @@ entry each, however many documents they have and however often a word is said.
 One module per concern:
 - `tables`: the two tables (the engines' indexes of them are kept by triggers written in
   the migrations 0005 and 0007, in the transaction that changes the rows);
-- `indexing`: the writers, `index_webinar`, `index_asset`, `remove_asset`;
+- `indexing`: the writers, `index_webinar`, `index_asset`, `remove_asset` (and
+  `index_new_webinars`, the same rows for many new webinars at once);
 - `query`: the query language a visitor types, parsed into a `Query`;
 - `sqlite` (FTS5) and `postgres` (tsvector): the two engines, behind `engine.Engine`;
 - `marks`: matched words, handed on as `Marked` plain-text segments (web/ renders them);
@@ -22,8 +23,8 @@ The names below are the package's public interface (`archive.search.index_asset`
 from __future__ import annotations
 
 from .indexing import (CAPTION_WINDOW_CHARS, CAPTION_WINDOW_SECONDS, Document, caption_documents,
-                       documents_from_texts, index_asset, index_webinar, refresh_summary, remove_asset,
-                       slide_documents, vocabulary, webinar_documents)
+                       documents_from_texts, index_asset, index_new_webinars, index_webinar, refresh_summary,
+                       remove_asset, slide_documents, summary, vocabulary, webinar_documents)
 from .marks import CLOSE, OPEN, Marked, snippet
 from .query import MAX_QUERY_CHARS, Query
 from .reading import HITS_PER_WEBINAR, Hit, Result, Results, search
@@ -32,7 +33,8 @@ from .tables import KINDS, WEBINAR_KINDS, SearchDocument, SearchWebinar
 __all__ = [
     "CAPTION_WINDOW_CHARS", "CAPTION_WINDOW_SECONDS", "CLOSE", "HITS_PER_WEBINAR", "KINDS", "MAX_QUERY_CHARS",
     "OPEN", "WEBINAR_KINDS", "Document", "Hit", "Marked", "Query", "Result", "Results", "SearchDocument",
-    "SearchWebinar", "caption_documents", "documents_from_texts", "index_asset", "index_webinar",
-    "refresh_summary", "remove_asset", "search", "slide_documents", "snippet", "vocabulary",
+    "SearchWebinar", "caption_documents", "documents_from_texts", "index_asset", "index_new_webinars",
+    "index_webinar", "refresh_summary", "remove_asset", "search", "slide_documents", "snippet", "summary",
+    "vocabulary",
     "webinar_documents",
 ]

@@ -145,15 +145,49 @@ def vocabulary(texts: Iterable[str]) -> str:
     return " ".join(out)
 
 
+def summary(rows: Iterable) -> dict[str, str]:
+    """A webinar's summary (`title`, `text`, `words`) made from its documents' (kind,
+    title, text), in the order they were written."""
+    rows = list(rows)
+    return {"title": "\n".join(r.title for r in rows if r.title),
+            "text": "\n".join(r.text for r in rows if r.kind in WEBINAR_KINDS and r.text)[:MAX_SUMMARY_CHARS],
+            "words": vocabulary(r.text for r in rows if r.kind not in WEBINAR_KINDS)}
+
+
+_WRITE_SUMMARY = text("""
+    INSERT INTO search_webinars (webinar_id, title, text, words) VALUES (:wid, :title, :text, :words)
+    ON CONFLICT (webinar_id) DO UPDATE SET title = excluded.title, text = excluded.text,
+                                           words = excluded.words""")
+
+
 def refresh_summary(session: Session, webinar_id: str) -> None:
     """Rewrite the webinar's summary from its documents (in the caller's transaction)."""
     rows = session.execute(select(SearchDocument.kind, SearchDocument.title, SearchDocument.text)
                            .where(SearchDocument.webinar_id == webinar_id).order_by(SearchDocument.id)).all()
-    title = "\n".join(r.title for r in rows if r.title)
-    own = "\n".join(r.text for r in rows if r.kind in WEBINAR_KINDS and r.text)[:MAX_SUMMARY_CHARS]
-    words = vocabulary(r.text for r in rows if r.kind not in WEBINAR_KINDS)
-    session.execute(text("""
-        INSERT INTO search_webinars (webinar_id, title, text, words) VALUES (:wid, :title, :text, :words)
-        ON CONFLICT (webinar_id) DO UPDATE SET title = excluded.title, text = excluded.text,
-                                               words = excluded.words"""),
-                    {"wid": webinar_id, "title": title, "text": own, "words": words})
+    session.execute(_WRITE_SUMMARY, {"wid": webinar_id, **summary(rows)})
+
+
+@dataclass
+class _Row:
+    kind: str
+    title: str
+    text: str
+
+
+def index_new_webinars(session: Session, webinars: Iterable[tuple[Webinar, list[tuple[Asset, list[dict]]]]]) -> None:
+    """Index webinars that have no documents yet, each with its assets' texts, in the
+    caller's transaction: the very rows `index_webinar` and then `index_asset` for each
+    asset would write, in two statements for all of them rather than a round of
+    statements per asset (bulk loads of a large catalog: bench/search.py)."""
+    session.flush()
+    documents: list[dict] = []
+    summaries: list[dict] = []
+    for webinar, assets in webinars:
+        rows = _rows(webinar.id, None, webinar_documents(webinar))
+        for asset, texts in assets:
+            rows += _rows(webinar.id, asset.id, documents_from_texts(texts))
+        documents += rows
+        summaries.append({"wid": webinar.id, **summary(_Row(r["kind"], r["title"], r["text"]) for r in rows)})
+    _write(session, documents)
+    if summaries:
+        session.execute(_WRITE_SUMMARY, summaries)

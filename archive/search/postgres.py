@@ -39,9 +39,13 @@ def tsquery_summary(q: Query, any_term: bool = False) -> str:
     return "(" + " && ".join(parts) + ")"
 
 
-# A phrase whose rarest word is in at most PHRASE_PROBE_DOCUMENTS documents (by ANALYZE's
-# statistics) is looked up in the documents first, as on SQLite: GIN intersects the words'
-# postings, so only documents holding all of them are checked for the phrase.
+# A phrase whose words are together in at most PHRASE_PROBE_DOCUMENTS documents (by
+# ANALYZE's statistics, the words taken as independent) is looked up in the documents
+# first, as on SQLite: GIN intersects the words' postings, so only documents holding all
+# of them are checked for the phrase. Words found in most webinars are each in a few
+# percent of the documents, so such a phrase is rare as a phrase, and checking ranked
+# candidates for it read thousands of documents per batch (over 10,000 webinars: two
+# batches, 50 + 200 ms, before the whole index).
 
 _NOW = bindparam("now", type_=DateTime)
 _LISTED_DAYS = (select(Webinar.id, Webinar.held_on, Webinar.created_at)
@@ -49,9 +53,10 @@ _LISTED_DAYS = (select(Webinar.id, Webinar.held_on, Webinar.created_at)
 
 
 def documents_holding(session: Session, phrase: str) -> float | None:
-    """About how many documents hold the rarest word of `phrase`, from the statistics
-    ANALYZE keeps of `search_fts.tsv` (its most common words and their shares; a word not
-    among them is rarer than the least of them); None before any ANALYZE."""
+    """About how many documents hold every word of `phrase`, from the statistics ANALYZE
+    keeps of `search_fts.tsv` (its most common words and their shares; a word not among
+    them is rarer than the least of them), the words taken as independent; None before
+    any ANALYZE."""
     row = session.execute(text("""
         SELECT s.most_common_elems::text::text[] AS words, s.most_common_elem_freqs AS freqs, c.reltuples
         FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
@@ -62,9 +67,10 @@ def documents_holding(session: Session, phrase: str) -> float | None:
     floor = min(row.freqs[:len(row.words)])  # the least share listed
     words = session.scalars(text("SELECT unnest(tsvector_to_array(to_tsvector('archive_search', :p)))"),
                             {"p": phrase}).all()
-    if not words:
-        return 0.0
-    return min(share.get(w, floor) for w in words) * row.reltuples
+    held = float(row.reltuples)
+    for w in words:
+        held *= min(1.0, share.get(w, floor))
+    return held if words else 0.0
 
 
 class Postgres(Engine):
@@ -77,11 +83,17 @@ class Postgres(Engine):
         # Found by `tsv` (every word; GIN answers a query of plain words without reading
         # a vector), ranked by `rank_tsv` (headings and own text only: a few hundred
         # bytes to read per webinar, not its whole vocabulary); then newest first.
+        # The matching summaries are taken apart from the joins (MATERIALIZED): joined, the
+        # planner may walk search_webinar_fts by its primary key for a merge join and test
+        # every summary's whole vocabulary (86 of 102 ms over 1,000 webinars, 10x that
+        # over 10,000) where GIN answers without reading one.
         self.matches = text(f"""
-            SELECT sw.webinar_id, ts_rank('{{0.1, 0.2, 0.4, 1.0}}', f.rank_tsv, {tsquery_summary(q, any_term=True)})
-                   AS score
-            FROM search_webinar_fts f JOIN search_webinars sw ON sw.id = f.summary_id
-            WHERE f.tsv @@ {tsquery_summary(q)}""").columns(webinar_id=String, score=Float).subquery("m")
+            WITH f AS MATERIALIZED (
+                SELECT summary_id, ts_rank('{{0.1, 0.2, 0.4, 1.0}}', rank_tsv,
+                                           {tsquery_summary(q, any_term=True)}) AS score
+                FROM search_webinar_fts WHERE tsv @@ {tsquery_summary(q)})
+            SELECT sw.webinar_id, f.score FROM f JOIN search_webinars sw ON sw.id = f.summary_id
+            """).columns(webinar_id=String, score=Float).subquery("m")
         self.hits_sql = f"""
             SELECT d.id, {self.RANK} AS score, {DOC_COLUMNS}
             FROM search_documents d JOIN search_fts f ON f.doc_id = d.id CROSS JOIN (SELECT {self.any_tsq} AS q) qq

@@ -262,3 +262,52 @@ def test_phrases_are_checked_on_the_documents_and_a_word_counts_once_per_webinar
     with archive.catalog.session() as s:
         words = s.scalar(text("SELECT words FROM search_webinars WHERE webinar_id = :w"), {"w": chatty})
     assert words.split().count("budget") == 1 and "portal" in words.split()
+
+
+def test_many_new_webinars_at_once_are_indexed_as_one_by_one(archive):
+    """`index_new_webinars` (bulk loads) writes the very documents and summaries that
+    `index_webinar` and `index_asset` write for each webinar and asset in turn."""
+    texts = [[{"page": 1, "text": "Open data, portals"}, {"page": 2, "text": "budget lines"}],
+             [{"at": 0.0, "text": "welcome to the budget"}, {"at": 40.0, "text": "open data again"}]]
+
+    def add(s, made):
+        w = Webinar(id=new_id(), title=f"Fiscal {len(made)}", description="the *open* budget")
+        s.add(w)
+        assets = []
+        for kind, entries in zip(("slides", "captions"), texts):
+            asset = Asset(id=new_id(), webinar_id=w.id, kind=kind, original_filename="f", original_ext="pdf",
+                          content_type="application/pdf", size=1, sha256="0" * 64, status="ready", info={},
+                          outputs={})
+            s.add(asset)
+            assets.append((asset, entries))
+        made.append((w, assets))
+
+    one_by_one, at_once = [], []
+    with archive.catalog.transaction() as s:
+        for _ in range(2):
+            add(s, one_by_one)
+        s.flush()
+        for w, assets in one_by_one:
+            search.index_webinar(s, w)
+            for asset, entries in assets:
+                search.index_asset(s, asset, entries)
+    with archive.catalog.transaction() as s:
+        for _ in range(2):
+            add(s, at_once)
+        search.index_new_webinars(s, at_once)
+
+    def written(made):
+        with archive.catalog.session() as s:
+            out = []
+            for w, assets in made:
+                kinds = {a.id: a.kind for a, _ in assets}
+                docs = s.scalars(select(SearchDocument).filter_by(webinar_id=w.id).order_by(SearchDocument.id))
+                out.append(([(kinds.get(d.asset_id), d.kind, d.page, d.at_seconds, d.title, d.text, d.times)
+                             for d in docs],
+                            tuple(s.execute(text("SELECT title, text, words FROM search_webinars "
+                                                 "WHERE webinar_id = :w"), {"w": w.id}).one())))
+            return out
+
+    assert written(at_once) == written(one_by_one)
+    assert {r.webinar_id for r in find(archive, '"open data" budget', limit=10).results} \
+        == {w.id for w, _ in at_once + one_by_one}

@@ -437,3 +437,19 @@ def test_a_recording_cut_short_is_imported_with_a_warning_on_stderr(cli, tmp_pat
     with cli.archive.catalog.session() as s:
         w = queries.get(s, result["id"])
     assert 2.0 < w.recording.info["duration"] < 3.5
+
+
+def _niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_the_worker_runs_at_the_configured_lower_cpu_priority(cli):
+    """WEBINAR_ARCHIVE_WORKER_NICE: the worker (and so every tool it starts) yields the CPU
+    to the web app on a shared machine."""
+    cli.env["WEBINAR_ARCHIVE_WORKER_NICE"] = "7"
+    worker = cli.start_worker()
+    expected = min(19, os.nice(0) + 7)
+    deadline = time.monotonic() + 60
+    while _niceness(worker.pid) != expected and worker.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _niceness(worker.pid) == expected, cli.output("worker-0")
