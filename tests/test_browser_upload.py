@@ -263,7 +263,7 @@ def test_staff_put_a_webinar_online_from_the_browser(live_server, archive, minio
         results = _wait_for_results(page, archive, log, [big_recording.name, *[d.name for d in decks], fake.name])
         assert "received" in results[big_recording.name]
         assert all("received" in results[d.name] for d in decks)
-        assert results[fake.name] == "Not a deck.pdf: slides Not a deck.pdf: not a PDF, PPTX or ODP file"
+        assert results[fake.name] == "slides Not a deck.pdf: not a PDF, PPTX or ODP file"
         # A refusal is final: the Dashboard offers no Retry for it (nor for anything else).
         expect(page.locator(".uppy-Dashboard-Item", has_text="Not a deck.pdf")).to_have_count(0)
         expect(page.locator(".uppy-StatusBar-actionBtn--retry, .uppy-Dashboard-Item-progressIcon--retry")) \

@@ -116,7 +116,8 @@
     li.className = outcome;
     li.dataset.file = file.name;
     if (outcome === "refused") li.setAttribute("role", "alert");
-    li.textContent = file.name + ": " + text;
+    // The server's sentence usually names the file itself ("Recording talk.mp4: …"); say it once.
+    li.textContent = text.indexOf(file.name) >= 0 ? text : file.name + ": " + text;
     results.appendChild(li);
   }
 
