@@ -14,9 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from typing import Any, Callable, Collection
 
 from sqlalchemy import and_, case, event, func, inspect, or_, select, true, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from .catalog import Catalog
@@ -189,12 +191,38 @@ def heartbeat(catalog: Catalog, job_id: int, owner: str, lease_seconds: int,
         return r.rowcount == 1
 
 
+DEADLOCK_TRIES = 3
+
+
+def _again_after_deadlock(transaction: Callable[[], Any]) -> Any:
+    """Run `transaction` again when PostgreSQL ended it to break a deadlock (SQLSTATE
+    40P01: another transaction held a row this one needed, and the reverse); nothing of
+    the aborted try was written, so trying again is safe. Other errors pass through."""
+    for n in range(1, DEADLOCK_TRIES + 1):
+        try:
+            return transaction()
+        except OperationalError as e:
+            if getattr(e.orig, "sqlstate", None) != "40P01" or n == DEADLOCK_TRIES:
+                raise
+            log.warning("the catalog ended a deadlock; trying the transaction again (%s of %s)",
+                        n + 1, DEADLOCK_TRIES)
+            time.sleep(0.05 * n)
+
+
 def finish(catalog: Catalog, job_id: int, owner: str, attempt: int, error: str | None = None,
            log_tail: str | None = None, permanent: bool = False, retry_delay: float = 5.0,
            outcome: Any = None, on_finished: OnFinished | None = None) -> str:
     """Record the outcome of attempt `attempt`; returns the job's new state. `on_finished`
     applies it to the asset in the same transaction. A worker that lost its lease (it
-    stalled past it and another worker took the job) changes nothing."""
+    stalled past it and another worker took the job) changes nothing. Two jobs of one
+    asset finishing together may deadlock on PostgreSQL: the transaction is tried again."""
+    return _again_after_deadlock(lambda: _finish(catalog, job_id, owner, attempt, error, log_tail,
+                                                 permanent, retry_delay, outcome, on_finished))
+
+
+def _finish(catalog: Catalog, job_id: int, owner: str, attempt: int, error: str | None,
+            log_tail: str | None, permanent: bool, retry_delay: float,
+            outcome: Any, on_finished: OnFinished | None) -> str:
     now = utcnow()
     mine = and_(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING, Job.attempts == attempt)
     with catalog.transaction() as s:
@@ -227,6 +255,11 @@ def publish(catalog: Catalog, job_id: int, owner: str, attempt: int, outcome: An
     """Record what a running job has already published (a recording watchable before its
     encode ends): `on_published` applies `outcome` to the asset in a transaction that first
     checks the lease, as `finish` does. False when the job is no longer this attempt's."""
+    return _again_after_deadlock(lambda: _publish(catalog, job_id, owner, attempt, outcome, on_published))
+
+
+def _publish(catalog: Catalog, job_id: int, owner: str, attempt: int, outcome: Any,
+             on_published: OnPublished) -> bool:
     mine = and_(Job.id == job_id, Job.lease_owner == owner, Job.state == JobState.RUNNING, Job.attempts == attempt)
     with catalog.transaction() as s:
         held = s.execute(update(Job).where(mine).values(lease_expires_at=Job.lease_expires_at)

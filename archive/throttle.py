@@ -4,8 +4,8 @@ viewer and day).
 
 Counts are kept per fixed window (a minute, ten minutes, a UTC day): in the catalog, or in
 Redis when the archive has one. A key may name a client address or an e-mail address: it is
-stored only as an HMAC made with the archive's secret key, and forgotten when its window
-ends, so nothing personal is kept in clear.
+stored only as an HMAC made with the archive's secret key, and forgotten one window after
+its window ends (limits read the window before too), so nothing personal is kept in clear.
 """
 from __future__ import annotations
 
@@ -43,12 +43,12 @@ class Counters(Protocol):
         """Adds `amount` to `key`'s count in the current window of `window` seconds and
         returns the new count, atomically across processes."""
 
-    def count(self, key: str, window: int) -> int:
-        """`key`'s count in the current window."""
+    def count(self, key: str, window: int, ago: int = 0) -> int:
+        """`key`'s count in the current window (`ago`=1: in the window before it)."""
 
 
-def _window_start(window: int, now: float) -> int:
-    return int(now) // window * window
+def _window_start(window: int, now: float, ago: int = 0) -> int:
+    return (int(now) // window - ago) * window
 
 
 def _digest(secret: str, key: str, window: int, start: int) -> str:
@@ -66,7 +66,8 @@ class CatalogCounters:
     def hit(self, key: str, window: int, amount: int = 1) -> int:
         now = time.time()
         start = _window_start(window, now)
-        expires = dt.datetime.fromtimestamp(start + window, dt.timezone.utc).replace(tzinfo=None)
+        # Kept through the next window too: limits weigh the window before (SignInLimits).
+        expires = dt.datetime.fromtimestamp(start + 2 * window, dt.timezone.utc).replace(tzinfo=None)
         with self.catalog.transaction() as s:
             insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
             stmt = insert(RateCount).values(key=_digest(self.secret, key, window, start),
@@ -78,8 +79,8 @@ class CatalogCounters:
             s.execute(delete(RateCount).where(RateCount.expires_at <= ended))
         return count
 
-    def count(self, key: str, window: int) -> int:
-        start = _window_start(window, time.time())
+    def count(self, key: str, window: int, ago: int = 0) -> int:
+        start = _window_start(window, time.time(), ago)
         with self.catalog.session() as s:
             found = s.scalar(select(RateCount.count).where(
                 RateCount.key == _digest(self.secret, key, window, start)))
@@ -102,25 +103,25 @@ class RedisCounters:
         self.secret = secret
         self.fallback = fallback
 
-    def _key(self, key: str, window: int) -> str:
-        return f"{self.prefix}{_digest(self.secret, key, window, _window_start(window, time.time()))}"
+    def _key(self, key: str, window: int, ago: int = 0) -> str:
+        return f"{self.prefix}{_digest(self.secret, key, window, _window_start(window, time.time(), ago))}"
 
     def hit(self, key: str, window: int, amount: int = 1) -> int:
         name = self._key(key, window)
         try:
             with self.redis.pipeline() as p:
-                count, _ = p.incrby(name, amount).expire(name, window + 1).execute()
+                count, _ = p.incrby(name, amount).expire(name, 2 * window + 1).execute()
             return int(count)
         except self._errors as e:
             log.warning("Redis counter failed (%s); counting in the catalog", e)
             return self.fallback.hit(key, window, amount)
 
-    def count(self, key: str, window: int) -> int:
+    def count(self, key: str, window: int, ago: int = 0) -> int:
         try:
-            return int(self.redis.get(self._key(key, window)) or 0)
+            return int(self.redis.get(self._key(key, window, ago)) or 0)
         except self._errors as e:
             log.warning("Redis counter failed (%s); counting in the catalog", e)
-            return self.fallback.count(key, window)
+            return self.fallback.count(key, window, ago)
 
 
 def counters_from_settings(settings: Settings, catalog: Catalog) -> Counters:
@@ -142,6 +143,10 @@ class SignInLimits:
     included, or the limit would not stop a guesser. An account's limit is higher than a
     client's, so one client alone cannot lock its owner out: the owner, from another client,
     still signs in.
+
+    The windows slide: a count is this window's plus the window before's, weighed by how
+    much of that one still lies within `window` seconds of now, so that a guesser gains no
+    fresh allowance when a fixed window turns over (nor a test that runs across the turn).
     """
 
     counters: Counters
@@ -162,7 +167,11 @@ class SignInLimits:
         """Counts an attempt; False when the client or the account is over its limit
         (the attempt must then be refused without checking the password)."""
         for key, limit in self._keys(client, account):
-            if self.counters.hit(key, self.window) > limit:
+            count = self.counters.hit(key, self.window)
+            if count > limit:
+                return False
+            before = self.counters.count(key, self.window, ago=1)
+            if before and count + before * (1 - time.time() % self.window / self.window) > limit:
                 return False
         return True
 

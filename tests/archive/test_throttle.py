@@ -65,3 +65,19 @@ def test_sign_in_limits_count_failures_per_client_and_per_account(archive):
         assert limits.begin("192.0.2.3", "ed@example.org")
     assert not limits.begin("192.0.2.4", "ed@example.org")  # five failures: the account waits
     assert limits.begin("192.0.2.4", "admin@example.org")  # but not its client, for others
+
+
+def test_sign_in_limits_hold_across_the_turn_of_a_window(archive, monkeypatch):
+    """A guesser gets no fresh allowance when the fixed window turns over: the window
+    before still counts, by how much of it lies within the last `window` seconds."""
+    limits = SignInLimits(throttle.counters_from_settings(archive.settings, archive.catalog),
+                          window=600, per_client=3, per_account=50)
+    turn = (int(throttle.time.time()) // 600 + 1) * 600  # the next turn of a 10-minute window
+    clock = {"now": turn - 2.0}
+    monkeypatch.setattr(throttle.time, "time", lambda: clock["now"])
+    for _ in range(3):
+        assert limits.begin("192.0.2.9", "ed@example.org")  # three failures just before the turn
+    clock["now"] = turn + 1.0
+    assert not limits.begin("192.0.2.9", "ed@example.org")  # just after it: still refused
+    clock["now"] = turn + 599.0  # the old window nearly out of reach: the fourth failure is allowed
+    assert limits.begin("192.0.2.9", "ed@example.org")
