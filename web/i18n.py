@@ -165,7 +165,22 @@ def _said(text: str, depth: int) -> tuple[str, int, int]:
                 return translations.gettext(msgid) % best, own + score[0], -score[1]
             except (KeyError, ValueError, TypeError):
                 return text, 0, 0
+    if text.endswith(".") and not text.endswith(".."):  # a sentence of the catalogs, ended by a full stop
+        said, known, joins = _said(text[:-1], depth + 1)
+        if known:
+            return said + ".", known, joins
     return text, 0, 0
+
+
+def sentence(text: object) -> str:
+    """`say` for a sentence shown on its own (a flashed message): it starts with a capital
+    letter and ends with a full stop in every language, although archive/ writes it as the
+    CLI prints it after a colon ("the last active admin cannot be deactivated")."""
+    said = say(text)
+    if not said:
+        return said
+    said = said[0].upper() + said[1:]
+    return said if said[-1] in ".!?…" else said + "."
 
 
 def _bytes(number: float, unit: str) -> int:
