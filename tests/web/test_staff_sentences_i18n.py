@@ -134,6 +134,11 @@ def test_say_translates_the_template_and_its_values(bare_app):
     assert fr(photo) == "Photo : une image GIF ; utilisez JPEG, PNG ou WebP."
     assert de(N_("aligning the slides: %(reason)s", reason=N_("the recording has no picture"))) == (
         "beim Zuordnen der Folien: die Aufzeichnung hat kein Bild")
+    slow = N_("slides %(file)s: %(reason)s", file="many.pdf", reason=N_(
+        "reading the PDF took longer than the %(limit)s s limit (too many pages, or a page too complex to draw)",
+        limit=3))
+    assert fr(slow) == ("diapositives many.pdf : la lecture du PDF a dépassé la limite de 3 s (trop de pages, "
+                        "ou une page trop complexe à dessiner)")
     assert de(N_("slides stored as .%(ext)s cannot be converted", ext="key")) == (
         "als .key gespeicherte Folien können nicht umgewandelt werden")
 
