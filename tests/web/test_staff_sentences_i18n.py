@@ -8,13 +8,14 @@ import zipfile
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from archive import decks, editing, intake
 from archive.handlers.align import align_slides
 from archive.importer import ImportRequest, import_webinar
 from archive.jobs import PermanentError
-from archive.models import Asset, new_id
-from archive.states import AssetStatus
+from archive.models import Asset, Job, new_id
+from archive.states import AssetStatus, JobState
 from archive.wording import N_
 from web import i18n
 
@@ -80,6 +81,14 @@ def test_a_refused_deck_and_an_alignment_that_cannot_run_on_the_webinars_page(cl
     french = client.get(f"/staff/webinars/{w.id}", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "diapositives evil.pptx : [Content_Types].xml déclare une DTD XML" in french
     assert "le webinaire n’a pas d’enregistrement traité auquel aligner les diapositives" in french
+
+    # A job that is not failed or done cannot be retried (archive/jobs.py): said alone, capitalised.
+    with archive.catalog.session() as s:
+        job = s.scalars(select(Job.id).where(Job.asset_id == deck.id, Job.state == JobState.QUEUED)).first()
+    html = client.post(f"/staff/jobs/{job}/retry", headers={"Accept-Language": "fr"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert (f"La tâche {job} est dans l’état « en attente » ; seule une tâche en échec ou terminée peut être "
+            "relancée.") in html
 
 
 def test_an_account_that_cannot_be_added_in_german_and_french(app, archive):
