@@ -610,7 +610,7 @@ def set_start_times(archive: Archive, webinar_id: str, text: str) -> Webinar:
 
 
 def _count_mismatch(lines: int, presentations: int) -> str:
-    """Never as many lines as presentations; one template per plural, for the catalogs."""
+    """The counts differ (so one of them is more than 1): a template for each plural, for the catalogs."""
     if lines == 1:
         return N_("Timestamps: 1 line for %(count)s presentations; give one line per presentation, in order.",
                   count=presentations)
