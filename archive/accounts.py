@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .models import Base, utcnow
+from .wording import N_
 
 ROLES = ("admin", "editor")
 MIN_PASSWORD_LENGTH = 12
@@ -75,18 +76,18 @@ def normalize_email(email: str) -> str:
     email = (email or "").strip().lower()
     local, at, domain = email.partition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in email) or len(email) > 320:
-        raise AccountError(f"not an e-mail address: {email!r}")
+        raise AccountError(N_("not an e-mail address: %(email)s", email=repr(email)))
     return email
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(N_("the password must have at least %(count)s characters", count=MIN_PASSWORD_LENGTH))
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise AccountError(f"no such role: {role!r} (roles: {', '.join(ROLES)})")
+        raise AccountError(N_("no such role: %(role)s (roles: %(roles)s)", role=repr(role), roles=", ".join(ROLES)))
 
 
 def get(session: Session, user_id: int | str) -> User | None:
@@ -119,7 +120,7 @@ def by_email(session: Session, email: str) -> User | None:
 def find(session: Session, email: str) -> User:
     user = by_email(session, email)
     if user is None:
-        raise AccountError(f"no account for {email.strip().lower()!r}")
+        raise AccountError(N_("no account for %(email)s", email=repr(email.strip().lower())))
     return user
 
 
@@ -134,13 +135,13 @@ def add_user(session: Session, email: str, password: str, role: str = "editor",
     _check_role(role)
     _check_password(password)
     if by_email(session, email) is not None:
-        raise AccountError(f"there is already an account for {email!r}")
+        raise AccountError(N_("there is already an account for %(email)s", email=repr(email)))
     user = User(email=email, password_hash=hasher.hash(password), role=role, active=True)
     session.add(user)
     try:
         session.flush()
     except IntegrityError as e:  # added by someone else at the same moment
-        raise AccountError(f"there is already an account for {email!r}") from e
+        raise AccountError(N_("there is already an account for %(email)s", email=repr(email))) from e
     return user
 
 
@@ -181,7 +182,7 @@ def _active_admins(session: Session) -> int:
 def set_role(session: Session, user: User, role: str) -> None:
     _check_role(role)
     if user.role == "admin" and role != "admin" and user.active and _active_admins(session) <= 1:
-        raise AccountError("the last active admin cannot stop being one")
+        raise AccountError(N_("the last active admin cannot stop being one"))
     if user.role != role:
         user.role = role
         end_sessions(session, user)
@@ -190,7 +191,7 @@ def set_role(session: Session, user: User, role: str) -> None:
 def deactivate(session: Session, user: User) -> None:
     """The account can no longer sign in; its sessions end at their next request."""
     if user.role == "admin" and user.active and _active_admins(session) <= 1:
-        raise AccountError("the last active admin cannot be deactivated")
+        raise AccountError(N_("the last active admin cannot be deactivated"))
     user.active = False
     end_sessions(session, user)
 

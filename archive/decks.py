@@ -139,14 +139,15 @@ def _read_small(z: zipfile.ZipFile, name: str) -> bytes | None:
     except KeyError:
         return None
     if info.file_size > MAX_SMALL_PART:
-        raise SlidesRejected(f"{name} is implausibly large ({info.file_size:,} bytes)")
+        raise SlidesRejected(N_("%(part)s is implausibly large (%(size)s bytes)", part=name, size=f"{info.file_size:,}"))
     return z.read(info)
 
 
 def _check_zip_limits(z: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     infos = z.infolist()
     if len(infos) > MAX_ENTRIES:
-        raise SlidesRejected(f"the package has {len(infos):,} entries; at most {MAX_ENTRIES:,} are accepted")
+        raise SlidesRejected(N_("the package has %(count)s entries; at most %(max)s are accepted",
+                                count=f"{len(infos):,}", max=f"{MAX_ENTRIES:,}"))
     if len({i.filename for i in infos}) != len(infos):
         raise SlidesRejected(N_("a damaged package (the same entry twice)"))
     if any(i.flag_bits & 0x1 for i in infos):
@@ -157,8 +158,9 @@ def _check_zip_limits(z: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
         raise SlidesRejected(N_("the package would unpack to %(size)s; at most %(max)s is accepted (a zip bomb?)",
                                 size=file_size(total), max=file_size(MAX_UNCOMPRESSED)))
     if total > RATIO_FLOOR and total > MAX_RATIO * max(packed, 1):
-        raise SlidesRejected(f"the package would unpack to {file_size(total)} from {file_size(packed)} "
-                             f"({total // max(packed, 1):,} times its size): a zip bomb")
+        raise SlidesRejected(N_("the package would unpack to %(size)s from %(packed)s (%(ratio)s times its size): "
+                                "a zip bomb", size=file_size(total), packed=file_size(packed),
+                                ratio=f"{total // max(packed, 1):,}"))
     return infos
 
 
@@ -187,10 +189,13 @@ def inspect_package(path: Path) -> Format:
         raise SlidesRejected(N_("not a PDF, PPTX or ODP file"))
     entries, cd_size = _central_directory(path)
     if entries == 0xFFFF or entries > MAX_ENTRIES:  # 0xFFFF: ZIP64, more than 65,534 entries
-        shown = "more than 65,000" if entries == 0xFFFF else f"{entries:,}"
-        raise SlidesRejected(f"the package has {shown} entries; at most {MAX_ENTRIES:,} are accepted")
+        if entries == 0xFFFF:
+            raise SlidesRejected(N_("the package has more than 65,000 entries; at most %(max)s are accepted",
+                                    max=f"{MAX_ENTRIES:,}"))
+        raise SlidesRejected(N_("the package has %(count)s entries; at most %(max)s are accepted",
+                                count=f"{entries:,}", max=f"{MAX_ENTRIES:,}"))
     if cd_size > MAX_CENTRAL_DIRECTORY:
-        raise SlidesRejected(f"the package's zip directory is {file_size(cd_size)}; too large for a deck")
+        raise SlidesRejected(N_("the package's zip directory is %(size)s; too large for a deck", size=file_size(cd_size)))
     try:
         with zipfile.ZipFile(path) as z:
             _check_zip_limits(z)
@@ -239,7 +244,7 @@ def _parser(name: str) -> expat.XMLParserType:
     parser.ordered_attributes = True
 
     def doctype(*_):
-        raise SlidesRejected(f"{name} declares an XML DTD, which no presentation program writes")
+        raise SlidesRejected(N_("%(part)s declares an XML DTD, which no presentation program writes", part=name))
 
     parser.StartDoctypeDeclHandler = doctype
     return parser
@@ -247,11 +252,11 @@ def _parser(name: str) -> expat.XMLParserType:
 
 def _run(parser: expat.XMLParserType, data: bytes, name: str) -> None:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise SlidesRejected(f"{name} is not UTF-8 XML")
+        raise SlidesRejected(N_("%(part)s is not UTF-8 XML", part=name))
     try:
         parser.Parse(data, True)
     except expat.ExpatError as e:
-        raise SlidesRejected(f"{name} is not well-formed XML ({e})") from e
+        raise SlidesRejected(N_("%(part)s is not well-formed XML (%(reason)s)", part=name, reason=e)) from e
 
 
 class _PrologDone(Exception):
@@ -267,14 +272,14 @@ def _start_tag(data: bytes, at: int) -> tuple[list[tuple[bytes, int, int]], int,
     """The start tag at byte `at`: its attributes as (name, start, end) spans, its end, empty?"""
     m = _TAG_NAME.match(data, at)
     if m is None:  # not an ASCII-compatible encoding
-        raise SlidesRejected("an XML part of the package is in an encoding other than UTF-8")
+        raise SlidesRejected(N_("an XML part of the package is in an encoding other than UTF-8"))
     pos, attrs = m.end(), []
     while a := _ATTR.match(data, pos):
         attrs.append((a.group(1), a.start(), a.end()))
         pos = a.end()
     close = _TAG_END.match(data, pos)
     if close is None:
-        raise SlidesRejected("an XML part of the package could not be read")
+        raise SlidesRejected(N_("an XML part of the package could not be read"))
     return attrs, close.end(), close.group(1) == b"/"
 
 
@@ -327,13 +332,13 @@ def _root_tag(data: bytes, name: str) -> str | None:
 
     parser.StartElementHandler = root
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise SlidesRejected(f"{name} is not UTF-8 XML")
+        raise SlidesRejected(N_("%(part)s is not UTF-8 XML", part=name))
     try:
         parser.Parse(data, True)
     except _PrologDone:
         pass
     except expat.ExpatError as e:
-        raise SlidesRejected(f"{name} is not well-formed XML ({e})") from e
+        raise SlidesRejected(N_("%(part)s is not well-formed XML (%(reason)s)", part=name, reason=e)) from e
     return found[0] if found else None
 
 
@@ -354,7 +359,7 @@ def _strip_attributes(data: bytes, name: str, drop: Drop) -> tuple[bytes, int]:
         raw, _, _ = _start_tag(data, parser.CurrentByteIndex)
         raw = [r for r in raw if r[0] != b"xmlns" and not r[0].startswith(b"xmlns:")]
         if len(raw) != len(pairs):
-            raise SlidesRejected(f"{name}: the attributes of an element could not be read")
+            raise SlidesRejected(N_("%(part)s: the attributes of an element could not be read", part=name))
         ranges.extend((raw[i][1], raw[i][2]) for i in bad)
 
     parser.StartElementHandler = start
@@ -533,7 +538,7 @@ def _read_entry(z: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes
     with z.open(info) as r:
         data = r.read(budget + 1)
     if len(data) > budget:
-        raise SlidesRejected(f"the package unpacks to more than {file_size(MAX_UNCOMPRESSED)}")
+        raise SlidesRejected(N_("the package unpacks to more than %(max)s", max=file_size(MAX_UNCOMPRESSED)))
     return data
 
 
@@ -583,10 +588,10 @@ def sanitize_package(src: Path, dst: Path, strip_links: bool = True) -> int:
                         while chunk := r.read(1 << 20):
                             total += len(chunk)
                             if total > MAX_UNCOMPRESSED:
-                                raise SlidesRejected(f"the package unpacks to more than {file_size(MAX_UNCOMPRESSED)}")
+                                raise SlidesRejected(N_("the package unpacks to more than %(max)s", max=file_size(MAX_UNCOMPRESSED)))
                             w.write(chunk)
     except _ZIP_ERRORS as e:
         if not _damage(e):  # the disk, not the deck
             raise
-        raise SlidesRejected(f"a damaged package: {e}") from e
+        raise SlidesRejected(N_("a damaged package: %(reason)s", reason=e)) from e
     return removed

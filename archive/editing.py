@@ -109,32 +109,32 @@ class _CheckedDetails:
 def _text(value: str | None, name: str, label: str, limit: int = MAX_TITLE) -> str:
     value = (value or "").strip()
     if len(value) > limit:
-        raise EditRejected(name, f"{label}: longer than {limit} characters.")
+        raise EditRejected(name, N_("%(field)s: longer than %(limit)s characters.", field=label, limit=limit))
     if "\x00" in value:
-        raise EditRejected(name, f"{label}: contains a NUL character.")
+        raise EditRejected(name, N_("%(field)s: contains a NUL character.", field=label))
     return value
 
 
 def _zone(name: str) -> ZoneInfo:
     try:
-        return intake.time_zone(name, "Time zone")
+        return intake.time_zone(name, N_("Time zone"))
     except ImportRejected as e:
-        raise EditRejected("timezone", f"{e}.") from e
+        raise EditRejected("timezone", f"{e}.") from e  # intake's sentence (N_) and a full stop
 
 
 def check_details(d: Details) -> _CheckedDetails:
     """Every check of the webinar form that needs no catalog, in the form's order."""
-    title = _text(d.title, "title", "Title")
+    title = _text(d.title, "title", N_("Title"))
     if not title:
         raise EditRejected("title", N_("Title: a webinar needs a title."))
-    description = _text(d.description, "description", "Description", MAX_TEXT)
-    new_series = _text(d.new_series, "new_series", "New series") or None
+    description = _text(d.description, "description", N_("Description"), MAX_TEXT)
+    new_series = _text(d.new_series, "new_series", N_("New series")) or None
     if new_series is not None and not slugify(new_series):
         raise EditRejected("new_series", N_("New series: %(name)s has no letters or digits to make a name of.",
                                              name=repr(new_series)))
     tags: dict[str, str] = {}
     for name in (d.tags or "").split(","):
-        name = _text(name, "tags", "Tags", 200)
+        name = _text(name, "tags", N_("Tags"), 200)
         if not name:
             continue
         if not slugify(name):
@@ -143,9 +143,9 @@ def check_details(d: Details) -> _CheckedDetails:
     language = (d.language or "").strip() or None
     if language is not None:
         try:
-            intake.check_language(language, "Language")
+            intake.check_language(language, N_("Language"))
         except ImportRejected as e:
-            raise EditRejected("language", f"{e}.") from e
+            raise EditRejected("language", f"{e}.") from e  # intake's sentence (N_) and a full stop
     zone_name = (d.timezone or "").strip() or None
     zone = _zone(zone_name) if zone_name else None
     held_on = None
@@ -345,13 +345,13 @@ class SpeakerForm:
 
 
 def _check_speaker(f: SpeakerForm) -> SpeakerForm:
-    name = _text(f.name, "name", "Name")
+    name = _text(f.name, "name", N_("Name"))
     if not name:
         raise EditRejected("name", N_("Name: a speaker needs a name."))
     if not slugify(name):
         raise EditRejected("name", N_("Name: %(name)s is not a name.", name=repr(name)))
-    return SpeakerForm(name, _text(f.organisation, "organisation", "Organisation"),
-                       _text(f.bio, "bio", "Bio", MAX_TEXT))
+    return SpeakerForm(name, _text(f.organisation, "organisation", N_("Organisation")),
+                       _text(f.bio, "bio", N_("Bio"), MAX_TEXT))
 
 
 def _link(w: Webinar, speaker_id: str) -> WebinarSpeaker:
@@ -439,14 +439,14 @@ class PresentationForm:
     start: str = ""  # 1:02:03, 62:03 or seconds; empty: unknown
 
 
-def _start(value: str, name: str = "start", label: str = "Start") -> float | None:
+def _start(value: str, name: str = "start", label: str = N_("Start")) -> float | None:
     value = (value or "").strip()
     if not value:
         return None
     try:
         return intake.parse_start(value, label)
     except ImportRejected as e:
-        raise EditRejected(name, f"{e}.") from e
+        raise EditRejected(name, f"{e}.") from e  # intake's sentence (N_) and a full stop
 
 
 def _duration(w: Webinar) -> float | None:
@@ -457,7 +457,8 @@ def _duration(w: Webinar) -> float | None:
 def _check_within(w: Webinar, start: float | None, name: str, label: str) -> None:
     duration = _duration(w)
     if start is not None and duration and start > duration:
-        raise EditRejected(name, f"{label}: {hms(start)} is after the end of the recording ({hms(duration)}).")
+        raise EditRejected(name, N_("%(field)s: %(time)s is after the end of the recording (%(duration)s).",
+                                    field=label, time=hms(start), duration=hms(duration)))
 
 
 def _presentation(w: Webinar, presentation_id: str) -> Presentation:
@@ -468,7 +469,7 @@ def _presentation(w: Webinar, presentation_id: str) -> Presentation:
 
 
 def _fill(w: Webinar, p: Presentation, form: PresentationForm) -> None:
-    title = _text(form.title, "title", "Title")
+    title = _text(form.title, "title", N_("Title"))
     if not title:
         raise EditRejected("title", N_("Title: a presentation needs a title."))
     speakers = {link.speaker_id: link.speaker for link in w.speaker_links}
@@ -488,7 +489,7 @@ def _fill(w: Webinar, p: Presentation, form: PresentationForm) -> None:
             raise EditRejected("deck_id", N_("Deck: %(file)s is already the deck of %(title)s.", file=deck.original_filename,
                                                  title=repr(used.title)))
     start = _start(form.start)
-    _check_within(w, start, "start", "Start")
+    _check_within(w, start, "start", N_("Start"))
     p.title, p.deck, p.start_seconds = title, deck, start
     p.deck_asset_id = deck.id if deck is not None else None
     keep = {pl.speaker_id: pl for pl in p.speaker_links}
@@ -538,7 +539,7 @@ def edit_slide_timeline(archive: Archive, webinar_id: str, presentation_id: str,
         if not value:
             return None
         if not value.isdigit():
-            raise EditRejected(name, f"{label}: {value!r} is not a number.")
+            raise EditRejected(name, N_("%(field)s: %(value)s is not a number.", field=label, value=repr(value)))
         return int(value)
 
     def change(s: Session, w: Webinar) -> None:
@@ -547,14 +548,14 @@ def edit_slide_timeline(archive: Archive, webinar_id: str, presentation_id: str,
         timeline = slidesync.for_review(p, deck)
         if deck is None or timeline is None:
             raise EditRejected("slide_times", N_("Slide changes: this presentation has none to review yet."))
-        at = _start(start, "start", "Time") if action in ("move", "add") else None
-        edit = slidesync.Edit(action, index=number(index, "index", "Change"), start=at,
-                              page=number(page, "page", "Page"))
+        at = _start(start, "start", N_("Time")) if action in ("move", "add") else None
+        edit = slidesync.Edit(action, index=number(index, "index", N_("Change")), start=at,
+                              page=number(page, "page", N_("Page")))
         try:
             p.slide_timeline = slidesync.edited(timeline, edit, page_count=int(deck.info.get("page_count") or 0),
                                                 duration=_duration(w))
         except slidesync.TimelineRejected as e:
-            raise EditRejected("slide_times", f"Slide changes: {e}") from e
+            raise EditRejected("slide_times", N_("Slide changes: %(reason)s", reason=e)) from e
         s.flush()
         slidesync.apply_search_moments(s, deck)
     return _edit(archive, webinar_id, change)
@@ -574,13 +575,13 @@ def parse_timestamps(text: str) -> list[tuple[float, str]]:
         if not m:
             raise EditRejected("timestamps", N_("Timestamps, line %(n)s: %(line)s does not start with a time "
                                                 "(like 12:30 or 1:02:03).", n=n, line=repr(line)))
-        seconds = _start(m.group(1), "timestamps", f"Timestamps, line {n}")
+        seconds = _start(m.group(1), "timestamps", N_("Timestamps, line %(n)s", n=n))
         title = (m.group(2) or "").strip(_SEPARATORS).strip()
         if entries and seconds < entries[-1][0]:
             raise EditRejected("timestamps", N_("Timestamps, line %(n)s: %(time)s comes before the line above it; "
                                                 "list the presentations in the order they were given.",
                                                 n=n, time=m.group(1)))
-        entries.append((seconds, _text(title, "timestamps", f"Timestamps, line {n}")))
+        entries.append((seconds, _text(title, "timestamps", N_("Timestamps, line %(n)s", n=n))))
     return entries
 
 
@@ -591,7 +592,7 @@ def set_start_times(archive: Archive, webinar_id: str, text: str) -> Webinar:
 
     def change(s: Session, w: Webinar) -> None:
         for n, (seconds, _) in enumerate(entries, 1):
-            _check_within(w, seconds, "timestamps", f"Timestamps, line {n}")
+            _check_within(w, seconds, "timestamps", N_("Timestamps, line %(n)s", n=n))
         if not w.presentations:
             untitled = [n for n, (_, title) in enumerate(entries, 1) if not title]
             if untitled:
@@ -602,13 +603,22 @@ def set_start_times(archive: Archive, webinar_id: str, text: str) -> Webinar:
                                                     start_seconds=seconds, speaker_links=[]))
             return
         if len(entries) != len(w.presentations):
-            raise EditRejected("timestamps", f"Timestamps: {len(entries)} line{'s' if len(entries) != 1 else ''} "
-                                             f"for {len(w.presentations)} presentation"
-                                             f"{'s' if len(w.presentations) != 1 else ''}; give one line per "
-                                             "presentation, in order.")
+            raise EditRejected("timestamps", _count_mismatch(len(entries), len(w.presentations)))
         for p, (seconds, _) in zip(w.presentations, entries):
             p.start_seconds = seconds
     return _edit(archive, webinar_id, change)
+
+
+def _count_mismatch(lines: int, presentations: int) -> str:
+    """The counts differ (so one of them is more than 1): a template for each plural, for the catalogs."""
+    if lines == 1:
+        return N_("Timestamps: 1 line for %(count)s presentations; give one line per presentation, in order.",
+                  count=presentations)
+    if presentations == 1:
+        return N_("Timestamps: %(lines)s lines for 1 presentation; give one line per presentation, in order.",
+                  lines=lines)
+    return N_("Timestamps: %(lines)s lines for %(count)s presentations; give one line per presentation, "
+              "in order.", lines=lines, count=presentations)
 
 
 def series_choices(session: Session) -> list[Series]:

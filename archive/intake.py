@@ -51,7 +51,7 @@ def check_recording(path: Path, settings: Settings, name: str | None = None, sha
     (messages); the path's by default. The duration recorded is the one that plays."""
     name = name or path.name
     if not path.is_file():
-        raise ImportRejected(f"recording {path}: no such file")
+        raise ImportRejected(N_("recording %(file)s: %(reason)s", file=path, reason=N_("no such file")))
     try:
         info = probe.probe(path, media.ToolLimits.from_settings(settings))
     except probe.MediaRejected as e:
@@ -70,7 +70,7 @@ def preview_recording(path: Path, settings: Settings, name: str | None = None) -
     try:
         return probe.probe_streams(path, media.ToolLimits.from_settings(settings)).summary()
     except probe.MediaRejected as e:
-        raise ImportRejected(f"recording {name or path.name}: {e}") from e
+        raise ImportRejected(N_("recording %(file)s: %(reason)s", file=name or path.name, reason=e)) from e
 
 
 def check_deck(path: Path, settings: Settings, name: str | None = None, sha256: str | None = None) -> Checked:
@@ -78,7 +78,7 @@ def check_deck(path: Path, settings: Settings, name: str | None = None, sha256: 
     gets only cheap checks (the worker converts it)."""
     name = name or path.name
     if not path.is_file():
-        raise ImportRejected(f"slides {path}: no such file")
+        raise ImportRejected(N_("slides %(file)s: %(reason)s", file=path, reason=N_("no such file")))
     try:
         if slides.deck_kind(path) == "pdf":
             deck = slides.inspect_pdf(path, slides.render_limits(settings), settings.deck_max_pages,
@@ -96,7 +96,7 @@ def check_deck(path: Path, settings: Settings, name: str | None = None, sha256: 
 def check_captions(language: str, path: Path, name: str | None = None, sha256: str | None = None) -> Checked:
     name = name or path.name
     if not path.is_file():
-        raise ImportRejected(f"captions {path}: no such file")
+        raise ImportRejected(N_("captions %(file)s: %(reason)s", file=path, reason=N_("no such file")))
     try:
         captions.check_language(language)
         cues = captions.parse(path.read_bytes())
@@ -110,27 +110,31 @@ def check_captions(language: str, path: Path, name: str | None = None, sha256: s
 def check_photo(speaker: str, path: Path) -> Checked:
     """A speaker's photo: a JPEG, PNG or WebP that Pillow decodes, within size limits.
     Messages start with "speaker 'NAME' photo FILE: "."""
-    where = f"speaker {speaker!r} photo {path.name}"
+    def refused(reason: str, file: object = path.name) -> ImportRejected:
+        return ImportRejected(N_("%(field)s: %(reason)s", reason=reason,
+                                 field=N_("speaker %(name)s photo %(file)s", name=repr(speaker), file=file)))
+
     if not path.is_file():
-        raise ImportRejected(f"speaker {speaker!r} photo {path}: no such file")
+        raise refused(N_("no such file"), path)
     size = path.stat().st_size
     if size == 0:
-        raise ImportRejected(f"{where}: the file is empty")
+        raise refused(N_("the file is empty"))
     if size > PHOTO_MAX_BYTES:
-        raise ImportRejected(f"{where}: larger than {PHOTO_MAX_BYTES // (1024 * 1024)} MB")
+        raise refused(N_("larger than %(size)s", size=f"{PHOTO_MAX_BYTES // (1024 * 1024)} MB"))
     try:
         with Image.open(path) as im:
             if im.format not in PHOTO_FORMATS:
-                raise ImportRejected(f"{where}: a {im.format} image; use JPEG, PNG or WebP")
+                raise refused(N_("a %(format)s image; use JPEG, PNG or WebP", format=im.format))
             width, height = im.size
             if max(width, height) > PHOTO_MAX_SIDE:
-                raise ImportRejected(f"{where}: {width}x{height} pixels, more than {PHOTO_MAX_SIDE} on a side")
+                raise refused(N_("%(size)s pixels, more than %(max)s on a side", size=f"{width}x{height}",
+                                 max=PHOTO_MAX_SIDE))
             im.load()  # decodes every pixel: a truncated file fails here
             ext, content_type = PHOTO_FORMATS[im.format]
     except ImportRejected:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ImportRejected(f"{where}: not a readable image ({e})") from e
+        raise refused(N_("not a readable image (%(reason)s)", reason=e)) from e
     return Checked(path, "photo", ext, content_type, sha256_file(path), {"width": width, "height": height})
 
 
@@ -145,7 +149,7 @@ def check_file(kind: str, path: Path, settings: Settings, name: str | None = Non
         return check_deck(path, settings, name, sha256)
     if kind == "captions":
         return check_captions(language or "", path, name, sha256)
-    raise ImportRejected(f"unknown kind of file {kind!r}")
+    raise ImportRejected(N_("unknown kind of file %(kind)s", kind=repr(kind)))
 
 
 def inside(folder: Path, value: str | Path, where: str) -> Path:
@@ -154,20 +158,22 @@ def inside(folder: Path, value: str | Path, where: str) -> Path:
     description or folder may come from elsewhere; the files beside it are all it may read."""
     text = str(value)
     if Path(text).is_absolute():
-        raise ImportRejected(f"{where}: {text!r} is an absolute path; name a file in the folder "
-                             "(paths are relative to it)")
+        raise ImportRejected(N_("%(field)s: %(path)s is an absolute path; name a file in the folder "
+                                "(paths are relative to it)", field=where, path=repr(text)))
     if ".." in Path(text).parts:
-        raise ImportRejected(f"{where}: {text!r} leads out of the folder (..); name a file in it")
+        raise ImportRejected(N_("%(field)s: %(path)s leads out of the folder (..); name a file in it",
+                                field=where, path=repr(text)))
     path = folder / text
+    missing = N_("%(field)s: no such file %(path)s (paths are relative to the folder)", field=where, path=repr(text))
     try:
         resolved, home = path.resolve(strict=True), folder.resolve(strict=True)
     except (OSError, RuntimeError, ValueError):  # missing, a symlink loop, a NUL in the name
-        raise ImportRejected(f"{where}: no such file {text!r} (paths are relative to the folder)") from None
+        raise ImportRejected(missing) from None
     if not resolved.is_relative_to(home):
-        raise ImportRejected(f"{where}: {text!r} is a link that leads out of the folder; "
-                             "copy the file into it")
+        raise ImportRejected(N_("%(field)s: %(path)s is a link that leads out of the folder; copy the file into it",
+                                field=where, path=repr(text)))
     if not resolved.is_file():
-        raise ImportRejected(f"{where}: no such file {text!r} (paths are relative to the folder)")
+        raise ImportRejected(missing)
     return path
 
 
@@ -178,7 +184,7 @@ def check_language(tag: str, where: str = "language") -> str:
     try:
         captions.check_language(tag)
     except captions.CaptionsRejected as e:
-        raise ImportRejected(f"{where}: {e}") from e
+        raise ImportRejected(N_("%(field)s: %(reason)s", field=where, reason=e)) from e
     return tag
 
 
@@ -186,8 +192,8 @@ def time_zone(name: str, where: str = "timezone") -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ImportRejected(f"{where}: {name!r} is not an IANA time zone "
-                             "(like Europe/Berlin or America/New_York)") from e
+        raise ImportRejected(N_("%(field)s: %(value)s is not an IANA time zone (like Europe/Berlin or "
+                                "America/New_York)", field=where, value=repr(name))) from e
 
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d{2}(?:\.\d+)?)$")
@@ -195,19 +201,21 @@ _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d{2}(?:\.\d+)?)$")
 
 def parse_start(value: Any, where: str = "start") -> float:
     """Seconds into the recording from 1:02:03, 62:03 or a number of seconds."""
+    not_a_time = N_("%(field)s: %(value)s is not a time (use \"1:02:03\", \"62:03\" or seconds)",
+                    field=where, value=repr(value))
     if isinstance(value, bool):
-        raise ImportRejected(f"{where}: {value!r} is not a time")
+        raise ImportRejected(N_("%(field)s: %(value)s is not a time", field=where, value=repr(value)))
     if isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, str) and _CLOCK.match(value.strip()):
         h, m, s = _CLOCK.match(value.strip()).groups()
         if float(s) >= 60 or (h is not None and int(m) >= 60):
-            raise ImportRejected(f"{where}: {value!r} is not a time (use \"1:02:03\", \"62:03\" or seconds)")
+            raise ImportRejected(not_a_time)
         seconds = int(h or 0) * 3600 + int(m) * 60 + float(s)
     elif isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
         seconds = float(value)
     else:
-        raise ImportRejected(f"{where}: {value!r} is not a time (use \"1:02:03\", \"62:03\" or seconds)")
+        raise ImportRejected(not_a_time)
     if seconds < 0 or seconds != seconds or seconds == float("inf"):
-        raise ImportRejected(f"{where}: {value!r} is not a time in the recording")
+        raise ImportRejected(N_("%(field)s: %(value)s is not a time in the recording", field=where, value=repr(value)))
     return seconds

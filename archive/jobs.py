@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from .catalog import Catalog
 from .models import Job, utcnow
 from .states import JobState
+from .wording import N_
 
 log = logging.getLogger(__name__)
 
@@ -278,14 +279,15 @@ def retry(catalog: Catalog, job_id: int, on_retried: OnClaimed | None = None) ->
         if job is None:
             raise LookupError(f"no job {job_id}")
         if job.state not in RETRYABLE:
-            raise JobStateError(f"job {job_id} is {job.state}; only a failed or done job can be retried")
+            raise JobStateError(N_("job %(id)s is %(state)s; only a failed or done job can be retried", id=job_id,
+                                    state=job.state))
         result = s.execute(
             update(Job).where(Job.id == job_id, Job.state == job.state)
             .values(state=JobState.QUEUED, attempts=0, error=None, log_tail=None, progress=0,
                     run_after=utcnow(), started_at=None, finished_at=None)
             .execution_options(synchronize_session=False))
         if result.rowcount != 1:
-            raise JobStateError(f"job {job_id} changed while it was being retried; try again")
+            raise JobStateError(N_("job %(id)s changed while it was being retried; try again", id=job_id))
         s.refresh(job)
         if on_retried is not None:
             on_retried(s, job)

@@ -24,6 +24,7 @@ from .formatting import file_size
 from .intake import PHOTO_FORMATS, PHOTO_MAX_BYTES, ImportRejected, check_photo
 from .models import Speaker, WebinarSpeaker
 from .storage import StorageError
+from .wording import N_
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def finish(archive: Archive, speaker_id: str, key: object) -> Speaker:
     """Check the uploaded file and make it the speaker's photo; PhotoRefused says why not."""
     sp = _speaker(archive, speaker_id)
     if not isinstance(key, str) or not issued(sp, key):
-        raise PhotoRefused("Photo: this upload was not started for this speaker; choose the file again.")
+        raise PhotoRefused(N_("Photo: this upload was not started for this speaker; choose the file again."))
     try:
         final, checked = _check_and_copy(archive, sp, key)
     finally:
@@ -92,9 +93,9 @@ def finish(archive: Archive, speaker_id: str, key: object) -> Speaker:
 def _check_and_copy(archive: Archive, sp: Speaker, key: str):
     found = archive.store.head(key)
     if found is None:
-        raise PhotoRefused("Photo: the file did not arrive in the file store; choose it again.")
+        raise PhotoRefused(N_("Photo: the file did not arrive in the file store; choose it again."))
     if found["size"] > PHOTO_MAX_BYTES:
-        raise PhotoRefused(f"Photo: the file is larger than {file_size(PHOTO_MAX_BYTES)}.")
+        raise PhotoRefused(N_("Photo: the file is larger than %(size)s.", size=file_size(PHOTO_MAX_BYTES)))
     archive.settings.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="photo-") as tmp:
         path = Path(tmp) / "upload"
@@ -110,12 +111,12 @@ def _check_and_copy(archive: Archive, sp: Speaker, key: str):
 
 def _sentence(reason: str, name: str, path: Path) -> str:
     """The import check's reason without the file's place on this machine."""
-    where = f"speaker {name!r} photo {path.name}: "
+    where = N_("speaker %(name)s photo %(file)s", name=repr(name), file=path.name) + ": "
     reason = reason[len(where):] if reason.startswith(where) else reason
     for place in (f" '{path}'", f" {path}", str(path)):
         reason = reason.replace(place, "")
     reason = reason.replace(" ()", "")
-    return f"Photo: {reason.rstrip('.')}."
+    return N_("Photo: %(reason)s.", reason=reason.rstrip("."))
 
 
 def remove_photo(archive: Archive, speaker_id: str) -> Speaker:

@@ -34,6 +34,7 @@ from .models import Asset, Job, Presentation, Webinar
 from .states import AssetStatus, JobState
 from .config import Settings
 from .storage import S3Store
+from .wording import N_
 
 Handler = Callable[..., Outcome]
 
@@ -244,7 +245,8 @@ def _take_over(session: Session, new: Asset) -> None:
 def on_retried(session: Session, job: Job) -> None:
     """A failed or done job put back in the queue by staff."""
     if job.upload_id is not None:  # a refused upload's object is gone: nothing to check again
-        raise jobs.JobStateError(f"job {job.id} checked an upload, which has ended; upload the file again")
+        raise jobs.JobStateError(N_("job %(id)s checked an upload, which has ended; upload the file again",
+                                    id=job.id))
     asset = _locked_asset(session, job.asset_id)
     kind = GRAPH.get(job.kind)
     if asset is not None and kind is not None and kind.makes_watchable and asset.status == AssetStatus.FAILED:

@@ -142,13 +142,15 @@ def _rotation(v: dict) -> int:
         if isinstance(sd, dict) and "rotation" in sd:
             r = _number(sd["rotation"])
             if r is None:
-                raise MediaRejected(f"the video's rotation {sd['rotation']!r} is not a number of degrees")
+                raise MediaRejected(N_("the video's rotation %(value)s is not a number of degrees",
+                                       value=repr(sd["rotation"])))
             rotation = int(round(r))
     tag = _dict(v.get("tags")).get("rotate")
     if tag is not None:
         r = _number(tag, int)
         if r is None:
-            raise MediaRejected(f"the video's rotate tag {str(tag)[:40]!r} is not a whole number of degrees")
+            raise MediaRejected(N_("the video's rotate tag %(value)s is not a whole number of degrees",
+                                   value=repr(str(tag)[:40])))
         rotation = r
     if rotation % 90:
         raise MediaRejected(N_("the video declares a rotation of %(degrees)s degrees; only quarter turns are supported",

@@ -37,6 +37,7 @@ from PIL import Image
 
 from . import ffmpeg_commands as cmd
 from . import media, probe
+from .wording import N_
 
 # What is decoded: this many frames a second, this wide (height from the display aspect).
 SAMPLE_FPS = 2.0
@@ -482,7 +483,7 @@ def frame_size(info) -> tuple[int, int]:
     from .mediatypes import display_size
     w, h = display_size(info)
     if not w or not h:
-        raise AlignmentError("the recording has no picture")
+        raise AlignmentError(N_("the recording has no picture"))
     fw = min(FRAME_WIDTH, w)
     fh = max(2, int(round(fw * h / w / 2)) * 2)
     return fw - fw % 2, fh

@@ -112,22 +112,28 @@ def _child(args: list[str], pdf: Path, limits: runner.Limits, work: Path,
     except runner.ToolUnavailable:
         raise  # an operator's problem (no sandbox here): retried
     except runner.ToolError as e:
-        raise RenderFailed(f"reading the PDF took longer than the {limits.seconds:g} s limit "
-                           "(too many pages, or a page too complex to draw)", e.log) from e
+        raise RenderFailed(N_("reading the PDF took longer than the %(limit)s s limit "
+                              "(too many pages, or a page too complex to draw)", limit=f"{limits.seconds:g}"),
+                           e.log) from e
+    out_of_memory = N_("reading the PDF needs more than the %(limit)s MB memory limit", limit=limits.memory_mb)
     if done.returncode == 0 and result:
         out = result[-1]
         if out.get("out_of_memory"):
-            raise RenderFailed(f"reading the PDF needs more than the {limits.memory_mb} MB memory limit", done.log)
+            raise RenderFailed(out_of_memory, done.log)
         if "rejected" in out:
             raise SlidesRejected(out["rejected"])
         return out
     if done.returncode < 0:
-        hint = f" (out of memory? the limit is {limits.memory_mb} MB)" if limits.memory_mb else ""
-        raise RenderFailed(f"the PDF renderer was killed by signal {-done.returncode} on this deck{hint}", done.log)
+        if limits.memory_mb:
+            raise RenderFailed(N_("the PDF renderer was killed by signal %(signal)s on this deck (out of memory? "
+                                  "the limit is %(limit)s MB)", signal=-done.returncode, limit=limits.memory_mb),
+                               done.log)
+        raise RenderFailed(N_("the PDF renderer was killed by signal %(signal)s on this deck",
+                              signal=-done.returncode), done.log)
     if any(sign in ln for ln in done.log.splitlines()[-3:] for sign in _OUT_OF_MEMORY):
-        raise RenderFailed(f"reading the PDF needs more than the {limits.memory_mb} MB memory limit", done.log)
+        raise RenderFailed(out_of_memory, done.log)
     last = done.log.strip().splitlines()[-1] if done.log.strip() else f"exit status {done.returncode}"
-    raise RenderFailed(f"the PDF could not be rendered: {last}", done.log)
+    raise RenderFailed(N_("the PDF could not be rendered: %(reason)s", reason=last), done.log)
 
 
 def _check_header(path: Path) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from .models import Asset, Presentation
 from .search.tables import SearchDocument
 from .states import TimelineSource
+from .wording import N_
 
 # A change staff move or add is at least this far from its neighbours.
 MIN_GAP_SECONDS = 0.5
@@ -209,7 +210,7 @@ def edited(timeline: dict | None, edit: Edit, *, page_count: int, duration: floa
         return out
     if edit.action in ("move", "remove"):
         if edit.index is None or not 0 <= edit.index < len(segments):
-            raise TimelineRejected("There is no such slide change.")
+            raise TimelineRejected(N_("There is no such slide change."))
         i = edit.index
         seg = segments[i]
         prev = segments[i - 1] if i > 0 else None
@@ -222,16 +223,16 @@ def edited(timeline: dict | None, edit: Edit, *, page_count: int, duration: floa
             low = prev["start"] + MIN_GAP_SECONDS if prev is not None else 0.0
             high = seg["end"] - MIN_GAP_SECONDS
             if not low <= start <= high:
-                raise TimelineRejected("A slide change cannot move past its neighbours.")
+                raise TimelineRejected(N_("A slide change cannot move past its neighbours."))
             if prev is not None and (seg["start"] - prev["end"] <= ADJACENT_SECONDS or prev["end"] > start):
                 prev["end"] = round(start, 3)
             segments[i] = _segment(start, seg["end"], seg["page"], 1.0)
     elif edit.action == "add":
         start = _checked_time(edit.start, end)
         if edit.page is None or not 1 <= edit.page <= max(page_count, 1):
-            raise TimelineRejected("There is no such page in the deck.")
+            raise TimelineRejected(N_("There is no such page in the deck."))
         if any(abs(s["start"] - start) < MIN_GAP_SECONDS for s in segments):
-            raise TimelineRejected("There is already a slide change at that time.")
+            raise TimelineRejected(N_("There is already a slide change at that time."))
         after = [s for s in segments if s["start"] > start]
         stop = after[0]["start"] if after else end
         for s in segments:
@@ -241,12 +242,12 @@ def edited(timeline: dict | None, edit: Edit, *, page_count: int, duration: floa
         segments.append(_segment(start, max(stop, start + MIN_GAP_SECONDS), edit.page, 1.0))
         segments.sort(key=lambda s: s["start"])
     else:
-        raise TimelineRejected("Unknown change.")
+        raise TimelineRejected(N_("Unknown change."))
     out.update(segments=segments, source=TimelineSource.STAFF.value)
     return out
 
 
 def _checked_time(value: float | None, end: float) -> float:
     if value is None or value < 0 or value > end:
-        raise TimelineRejected("The time is outside the recording.")
+        raise TimelineRejected(N_("The time is outside the recording."))
     return round(float(value), 3)

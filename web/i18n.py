@@ -148,6 +148,18 @@ def _said(text: str, depth: int) -> tuple[str, int, int]:
         return file_size(_bytes(number, size.group(3))), 0, 0
     if depth > 4:
         return text, 0, 0
+    found, own = _by_template(text, depth)
+    if not own and text.endswith(".") and not text.endswith(".."):  # a sentence of the catalogs, a full stop
+        said, known, joins = _said(text[:-1], depth + 1)
+        if known and (found is None or (known, -joins) > (found[1], -found[2])):
+            return said + ".", known, joins
+    return found or (text, 0, 0)
+
+
+def _by_template(text: str, depth: int) -> tuple[tuple[str, int, int] | None, int]:
+    """The first template `text` fits, as `_said` says it, and whether the template has
+    words of its own (not only a join of values)."""
+    translations = get_translations()
     for pattern, msgid, literals, names in _templates(current_language()):
         if pattern.fullmatch(text) is None:
             continue
@@ -162,10 +174,21 @@ def _said(text: str, depth: int) -> tuple[str, int, int]:
                 best, score = {n: s[0] for n, s in said.items()}, (known, -joins)
         if best is not None:
             try:
-                return translations.gettext(msgid) % best, own + score[0], -score[1]
+                return (translations.gettext(msgid) % best, own + score[0], -score[1]), own
             except (KeyError, ValueError, TypeError):
-                return text, 0, 0
-    return text, 0, 0
+                return None, 0
+    return None, 0
+
+
+def sentence(text: object) -> str:
+    """`say` for a sentence shown on its own (a flashed message): it starts with a capital
+    letter and ends with a full stop in every language, although archive/ writes it as the
+    CLI prints it after a colon ("the last active admin cannot be deactivated")."""
+    said = say(text)
+    if not said:
+        return said
+    said = said[0].upper() + said[1:]
+    return said if said[-1] in ".!?…" else said + "."
 
 
 def _bytes(number: float, unit: str) -> int:

@@ -21,6 +21,7 @@ from ..context import Archive
 from ..jobs import Heartbeat, PermanentError
 from ..models import Asset
 from ..states import AssetStatus
+from ..wording import N_
 from .common import Outcome, upload_files
 
 log = logging.getLogger(__name__)
@@ -83,12 +84,12 @@ def align_slides(archive: Archive, deck: Asset, hb: Heartbeat) -> Outcome:
     with archive.catalog.session() as s:
         recording, start, end = queries.alignment_inputs(s, deck.id)
     if recording is None or recording.status != AssetStatus.READY or not recording.outputs.get("web"):
-        raise PermanentError("the webinar has no processed recording to align the slides with")
+        raise PermanentError(N_("the webinar has no processed recording to align the slides with"))
     if recording.info.get("kind", "video") != "video":
-        raise PermanentError("the recording has no picture: there are no slides to find in it")
+        raise PermanentError(N_("the recording has no picture: there are no slides to find in it"))
     pages = (deck.outputs.get("pages") or {}).get("large") or []
     if not pages:
-        raise PermanentError("the deck has no page images")
+        raise PermanentError(N_("the deck has no page images"))
     with tempfile.TemporaryDirectory(dir=archive.settings.work_dir, prefix="align-") as tmp:
         work = Path(tmp)
         src = work / "recording.mp4"
@@ -106,7 +107,7 @@ def align_slides(archive: Archive, deck: Asset, hb: Heartbeat) -> Outcome:
             alignment = slidealign.align_recording(src, page_files, archive.settings, start=start, end=end,
                                                    scratch=scratch)
         except slidealign.AlignmentError as e:  # the worker keeps ffmpeg's message, retries if passing
-            raise media.MediaError(f"aligning the slides: {e}", e.log, permanent=e.permanent) from e
+            raise media.MediaError(N_("aligning the slides: %(reason)s", reason=e), e.log, permanent=e.permanent) from e
         hb.progress(0.8)
         hb.check()
         frames = _grab_frames(archive, src, alignment.segments, work, recording.id, deck, hb)

@@ -9,6 +9,7 @@ from .. import decks, libreoffice, slides
 from ..context import Archive
 from ..jobs import Heartbeat, PermanentError
 from ..models import Asset
+from ..wording import N_
 from .common import Outcome, fetch_original, upload_files
 
 
@@ -23,7 +24,7 @@ def process_slides(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         if converted:
             fmt = decks.FORMATS.get(asset.original_ext)
             if fmt is None:
-                raise PermanentError(f"slides stored as .{asset.original_ext} cannot be converted")
+                raise PermanentError(N_("slides stored as .%(ext)s cannot be converted", ext=asset.original_ext))
             clean = work / f"clean.{fmt.ext}"
             removed = decks.sanitize_package(src, clean)
             if removed:

@@ -367,7 +367,7 @@ def test_admins_manage_accounts_from_the_accounts_page(client, archive, people):
     post(client, f"/staff/users/{new.id}/role", {"role": "admin"})
     post(client, f"/staff/users/{new.id}/deactivate")
     post(client, f"/staff/users/{people['admin']}/deactivate")  # now the last active admin
-    assert "the last active admin cannot be deactivated" in client.get("/staff/users").get_data(as_text=True)
+    assert "The last active admin cannot be deactivated." in client.get("/staff/users").get_data(as_text=True)
     with archive.catalog.session() as s:
         new = accounts.find(s, "new.person@example.org")
         assert (new.role, new.active) == ("admin", False)

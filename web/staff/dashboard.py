@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from archive import jobs as job_queue
 from archive import pipeline, staff_queries
 
+from ..i18n import say, sentence
 from . import archive, bp, found_or_404, staff_required, wants_json
 
 
@@ -76,8 +77,8 @@ def retry(job_id: int):
         abort(404)
     except job_queue.JobStateError as e:
         if wants_json():
-            return jsonify(error=e.args[0]), 409
-        flash(e.args[0], "error")
+            return jsonify(error=say(e.args[0])), 409
+        flash(sentence(e.args[0]), "error")
     else:
         if wants_json():
             return jsonify(id=job.id, state=job.state)

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 
 from archive import accounts
 
-from ..i18n import say
+from ..i18n import sentence
 from . import archive, bp, staff_required
 
 
@@ -28,7 +28,7 @@ def _change(user_id: int, change, done):
             change(s, user)
             email = user.email
     except accounts.AccountError as e:
-        flash(say(e), "error")
+        flash(sentence(e), "error")
     else:
         flash(done(email), "ok")
     return redirect(url_for("staff.users"))
@@ -43,7 +43,7 @@ def add_user():
             user = accounts.add_user(s, f.get("email", ""), f.get("password", ""), f.get("role", "editor"))
             email, role = user.email, user.role
     except accounts.AccountError as e:
-        flash(say(e), "error")
+        flash(sentence(e), "error")
     else:
         flash(_("Added %(email)s (%(role)s).", email=email, role=role), "ok")
     return redirect(url_for("staff.users"))
