@@ -212,6 +212,40 @@ SAVED_FOR_RESUME = """async ([storeName, kept]) => {
 }"""
 
 
+# Installed before a reload, for the page that comes after it: every text the Dashboard's
+# status bar shows, and every part PUT that S3 accepted (Uppy sends them by XMLHttpRequest),
+# each with the page's clock. The PUTs of the resume's first second go only after that
+# second, so that the status bar surely shows something before a part has gone since.
+WATCH_STATUS_AND_PARTS = """(() => {
+  const statusTexts = window.statusTexts = [], partsDone = window.partsDone = [];
+  let last = null, gate = null;
+  new MutationObserver(() => {
+    const bar = document.querySelector(".uppy-StatusBar");
+    const text = bar ? bar.textContent.trim() : null;
+    if (text && text !== last) statusTexts.push([performance.now(), text]);
+    last = text;
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+  const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.open = function (method, url) {
+    this.partPut = method === "PUT" && /[?&]partNumber=/.test(String(url));
+    // Added before Uppy's own handler: the time is taken before Uppy hears of the answer.
+    if (this.partPut) this.addEventListener("load", () => {
+      if (this.status === 200) partsDone.push(performance.now());
+    });
+    return open.apply(this, arguments);
+  };
+  XMLHttpRequest.prototype.send = function () {
+    if (this.partPut && gate === null) gate = performance.now() + HOLD_MS;
+    const wait = this.partPut ? gate - performance.now() : 0;
+    if (wait <= 0) return send.apply(this, arguments);
+    setTimeout(() => send.apply(this, arguments), wait);
+  };
+})();"""
+
+# A time left as Uppy writes it: "0s left", "42s left", "3m 05s left", "1h 02m left".
+TIME_LEFT = re.compile(r"\d\s*[hms]\s*left", re.I)
+
+
 def _the_upload(archive, filename: str):
     with archive.catalog.session() as s:
         return s.query(uploads.Upload).filter_by(filename=filename).one()
@@ -344,6 +378,8 @@ def test_upload_resumes_after_a_reload(live_server, archive, minio, webinar_id, 
                            timeout=STALL_SECONDS * 1000, polling=100)
     finished_before_reload = set(log.done)
     assert len(finished_before_reload) < 41
+    if kept:
+        page.add_init_script(WATCH_STATUS_AND_PARTS.replace("HOLD_MS", "1000"))
     page.reload()
     if not kept:
         # Too large to keep in the browser: the page shows the file without its bytes and
@@ -355,6 +391,14 @@ def test_upload_resumes_after_a_reload(live_server, archive, minio, webinar_id, 
         page.locator("input.uppy-Dashboard-input").first.set_input_files([big_recording])
     _wait_for_results(page, archive, log, [big_recording.name])
     assert "received" in _results(page)[big_recording.name]
+    if kept:
+        # Resumed by itself: no time left is shown until a part has gone since the reload
+        # (Uppy would count it from the first start: "0s left" for a long while).
+        texts, parts_done = page.evaluate("() => [window.statusTexts, window.partsDone]")
+        assert parts_done
+        before_a_part = [text for t, text in texts if t < min(parts_done)]
+        assert any("Uploading" in text for text in before_a_part), texts
+        assert not [text for text in before_a_part if TIME_LEFT.search(text)], texts
 
     rec = _the_upload(archive, big_recording.name)
     assert rec.state == "done"
