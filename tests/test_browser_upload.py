@@ -399,6 +399,14 @@ def test_upload_resumes_after_a_reload(live_server, archive, minio, webinar_id, 
         before_a_part = [text for t, text in texts if t < min(parts_done)]
         assert any("Uploading" in text for text in before_a_part), texts
         assert not [text for text in before_a_part if TIME_LEFT.search(text)], texts
+        # Later, the time left is the resumed upload's own: never "0s left" with most of it to go
+        # (Uppy's estimate said so for the rest of the upload, the parts S3 had counting as sent).
+        later = [text for t, text in texts if t >= min(parts_done)]
+        assert any(TIME_LEFT.search(text) for text in later), texts  # a time left is shown again
+        sent = [(float(m.group(1)), float(m.group(2)), text) for text in later
+                if (m := re.search(r"([\d.]+) MB of ([\d.]+) MB", text))]
+        early = [text for done, total, text in sent if done < 0.6 * total]  # 40% or more to go
+        assert not [text for text in early if re.search(r"\b0\s*s\s*left", text)], texts
 
     rec = _the_upload(archive, big_recording.name)
     assert rec.state == "done"

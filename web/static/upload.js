@@ -308,26 +308,51 @@
   });
 
   // Offline, the upload waits and goes on by itself when the network is back: the status
-  // says so, without a time left. After a reload no time left is shown until a part has
-  // gone since the resume (until then Uppy's estimate counts from the first start).
+  // says so, without a time left. After a reload that resumes, Uppy's own estimate is wrong
+  // for a long while ("0s left": the parts S3 already had count as bytes sent in an instant),
+  // so the time left is ours: unknown until two parts have gone since the resume, then the
+  // bytes still to send at the speed of the parts sent since, redrawn once a second.
   var dashboard = uppy.getPlugin("Dashboard");
   var online = navigator.onLine !== false;
-  var timeKnown = true;
+  var resumed = null;  // after a restore: {since: first part's time, bytes: sent after it}
+  var shown = null;
+  function timeLeft() {
+    if (!online) return texts.timeUnknown;
+    if (!resumed) return texts.timeLeft;  // Uppy's estimate, filled in by Uppy
+    if (!resumed.bytes) return texts.timeUnknown;
+    var remaining = 0;
+    uppy.getFiles().forEach(function (f) {
+      if (f.progress && f.progress.uploadStarted && !f.progress.uploadComplete) {
+        remaining += Math.max(0, (f.progress.bytesTotal || f.size || 0) - (f.progress.bytesUploaded || 0));
+      }
+    });
+    var speed = resumed.bytes / Math.max(1, performance.now() - resumed.since);  // bytes per ms
+    return texts.timeLeft.replace("%{time}", duration(remaining / speed / 1000));
+  }
+  function duration(seconds) {  // as Uppy writes it: "42s", "3m 05s", "1h 02m"
+    var s = Math.round(seconds), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    if (h) return h + "h " + two(m) + "m";
+    if (m) return m + "m " + two(s % 60) + "s";
+    return s + "s";
+  }
   function showStatus() {
-    dashboard.setOptions({ locale: { strings: {
-      uploading: online ? texts.uploading : texts.offline,
-      xTimeLeft: online && timeKnown ? texts.timeLeft : texts.timeUnknown,
-    } } });
+    var strings = { uploading: online ? texts.uploading : texts.offline, xTimeLeft: timeLeft() };
+    if (shown && shown.uploading === strings.uploading && shown.xTimeLeft === strings.xTimeLeft) return;
+    shown = strings;
+    dashboard.setOptions({ locale: { strings: strings } });
   }
   uppy.on("is-offline", function () { online = false; showStatus(); });
   uppy.on("is-online", function () { online = true; showStatus(); });
-  uppy.on("restored", function () { timeKnown = false; showStatus(); });
-  uppy.on("s3-multipart:part-uploaded", function () {
-    if (!timeKnown) {
-      timeKnown = true;
-      showStatus();
-    }
+  uppy.on("restored", function () { resumed = { since: null, bytes: 0 }; showStatus(); });
+  uppy.on("s3-multipart:part-uploaded", function (file) {
+    if (!resumed) return;
+    if (resumed.since === null) resumed.since = performance.now();  // the speed counts from here
+    else resumed.bytes += (file && file.meta.partBytes) || 0;
+    showStatus();
   });
+  setInterval(function () { if (resumed && resumed.bytes) showStatus(); }, 1000);
+  uppy.on("complete", function () { resumed = null; showStatus(); });
 
   window.webinarUploader = uppy;  // for the browser tests and the curious
 })();
