@@ -402,7 +402,8 @@ def test_upload_resumes_after_a_reload(live_server, archive, minio, webinar_id, 
         # Later, the time left is the resumed upload's own: never "0s left" with most of it to go
         # (Uppy's estimate said so for the rest of the upload, the parts S3 had counting as sent).
         later = [text for t, text in texts if t >= min(parts_done)]
-        assert any(TIME_LEFT.search(text) for text in later), texts  # a time left is shown again
+        if max(parts_done) - min(parts_done) > 3000:  # parts went long enough for a speed (1.5 s)
+            assert any(TIME_LEFT.search(text) for text in later), texts  # a time left is shown again
         sent = [(float(m.group(1)), float(m.group(2)), text) for text in later
                 if (m := re.search(r"([\d.]+) MB of ([\d.]+) MB", text))]
         early = [text for done, total, text in sent if done < 0.6 * total]  # 40% or more to go

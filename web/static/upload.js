@@ -310,8 +310,9 @@
   // Offline, the upload waits and goes on by itself when the network is back: the status
   // says so, without a time left. After a reload that resumes, Uppy's own estimate is wrong
   // for a long while ("0s left": the parts S3 already had count as bytes sent in an instant),
-  // so the time left is ours: unknown until two parts have gone since the resume, then the
-  // bytes still to send at the speed of the parts sent since, redrawn once a second.
+  // so the time left is ours: unknown until parts have gone for a few seconds since the
+  // resume, then the bytes still to send at the speed of those parts, redrawn once a second.
+  var SPEED_AFTER_MS = 1500;
   var dashboard = uppy.getPlugin("Dashboard");
   var online = navigator.onLine !== false;
   var resumed = null;  // after a restore: {since: first part's time, bytes: sent after it}
@@ -319,7 +320,8 @@
   function timeLeft() {
     if (!online) return texts.timeUnknown;
     if (!resumed) return texts.timeLeft;  // Uppy's estimate, filled in by Uppy
-    if (!resumed.bytes) return texts.timeUnknown;
+    // Parts in flight together end together: a speed needs a few seconds of them.
+    if (!resumed.bytes || performance.now() - resumed.since < SPEED_AFTER_MS) return texts.timeUnknown;
     var remaining = 0;
     uppy.getFiles().forEach(function (f) {
       if (f.progress && f.progress.uploadStarted && !f.progress.uploadComplete) {
@@ -351,7 +353,7 @@
     else resumed.bytes += (file && file.meta.partBytes) || 0;
     showStatus();
   });
-  setInterval(function () { if (resumed && resumed.bytes) showStatus(); }, 1000);
+  setInterval(function () { if (resumed && resumed.since !== null) showStatus(); }, 1000);
   uppy.on("complete", function () { resumed = null; showStatus(); });
 
   window.webinarUploader = uppy;  // for the browser tests and the curious
