@@ -22,6 +22,12 @@ cached), imported and run through the pipeline:
      same file in the same run, plus the same job's download, probe and decode check.
      Target: no more than 5% slower.
 
+`--minutes 10 --encoded-only` on 2026-12-03 (2 cores, nothing else running, load 4.3 from the
+bench itself), 10-minute 1080p25 MPEG-2/MP2 MKV of 465 MB: D1 first playable segment 4.7 s
+(target <= 30 s); D2 progressive encode 2.78x real time at 720p (target >= 1.5x); D3 closed
+playlist 218.2 s against today's 391.9 s (encode 385.2 s of 1080p): -44.3%. The ladder (D4)
+and the 60-minute run were not run that day (the 60-minute run takes about 1.5 h).
+
 `--fast-path-only --repeat 5` on 2026-11-28 (2 shared cores, idle), 60-minute 720p
 recording of 901 MB. Before: 14.4 / 14.0 / 14.3 s (median 14.3 s) against an I/O floor of
 5.1 s (ratio 2.83): download 2.6 s, then a separate SHA-256 read (0.9 s), one ffmpeg run
