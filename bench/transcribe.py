@@ -8,7 +8,9 @@ Speech with known text: Debian's espeak-ng (150 words a minute) reads paragraphs
 the terms of documents written by others (from texlive-latex-recommended-doc, fetched with
 apt-get download and unpacked into the cache: a German lecture deck, an English conference
 talk, Beamer's user guide), each set as one stretch as a presentation is transcribed,
-mixed with room noise (pink noise and a hum, 20 dB below the voice). The reference text is
+mixed with room noise (pink noise and a hum, 20 dB below the voice), each set heard --runs
+times (3 by default) in other noise: a decoding that falls back to sampling varies from
+run to run by several points, and the figures are over all runs. The reference text is
 what is said; words espeak-ng would read otherwise than a speaker are respelt for it only
 (SAID). A real human voice: LibriVox readings that Debian's
 pocketsphinx-testdata ships with their transcripts. It prints, in one run:
@@ -212,8 +214,11 @@ def room(n: int, seed: int) -> np.ndarray:
     return noise.astype(np.float32)
 
 
+MIX_PAD = 0.8  # seconds of room noise before and after the voice
+
+
 def mix(voice: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
-    pad = np.zeros(int(0.8 * RATE), dtype=np.float32)
+    pad = np.zeros(int(MIX_PAD * RATE), dtype=np.float32)
     voice = np.concatenate([pad, voice, pad])
     noise = room(voice.size, seed)
     level = np.sqrt(np.mean(voice[np.abs(voice) > 0.01] ** 2)) / (10 ** (snr_db / 20))
@@ -291,16 +296,16 @@ def score(ref: str, hyp: str, terms: list[str], language: str) -> tuple[int, int
     return errors, len(r), found, said, missed
 
 
-def talk_of(paragraphs: list[str], tmp: Path, voice: str, seed: int) -> tuple[np.ndarray, list[tuple[str, float]]]:
-    """The paragraphs said one after the other with a pause between them, in room noise
-    (one stretch, as a presentation is transcribed), and each word's start."""
+def talk_of(paragraphs: list[str], tmp: Path, voice: str) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """The paragraphs said one after the other with a pause between them (one stretch, as
+    a presentation is transcribed; `mix` adds the room), and each word's start."""
     pieces, starts, at = [], [], 0.0
     for text in paragraphs:
         samples, words = synthesize(text, tmp, voice)
         pieces += [samples, np.zeros(int(PAUSE * RATE), dtype=np.float32)]
         starts += [(w, at + t) for w, t in words]
         at += samples.size / RATE + PAUSE
-    return mix(np.concatenate(pieces), 20.0, seed), starts
+    return np.concatenate(pieces), starts
 
 
 def main() -> int:
@@ -311,6 +316,9 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=Settings.transcribe_batch,
                     help="chunks decoded together for the accuracy runs (the worker's setting by default)")
     ap.add_argument("--show", action="store_true", help="print what was heard")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="each set heard this many times, in other room noise (a decoding that falls back to "
+                    "sampling varies from run to run); the figures are over all runs")
     ap.add_argument("--prompt-tokens", type=int, default=speech.PROMPT_TOKENS, help="the prompt's budget")
     ap.add_argument("--only", action="append", help="only the sets whose name has this (repeat)")
     ap.add_argument("--speed", action="append", type=lambda v: tuple(int(x) for x in v.split(",")),
@@ -353,20 +361,29 @@ def main() -> int:
         for k, (name, voice, lang, paragraphs, terms, prompt) in enumerate(sets):
             if not args.quality or args.only and not any(o in name for o in args.only):
                 continue
-            audio, starts = talk_of(paragraphs, tmp, voice, seed=k)
+            voice_only, starts = talk_of(paragraphs, tmp, voice)
+            seconds = voice_only.size / RATE + 2 * MIX_PAD
             reference = " ".join(paragraphs)
-            line = f"{name:20s} ({audio.size / RATE:.0f} s)"
-            results = {}
-            for mode, p in (("without", None), ("with", prompt)):
-                heard, _ = model.transcribe(audio, lang, p)
-                results[mode] = score(reference, " ".join(w.text for w in heard), terms, lang)
-                if mode == "with":
-                    timing_errors += align_errors(starts, heard, offset=0.8)
-                if args.show:
-                    print(f"  {mode:7s} | {' '.join(w.text for w in heard)}")
+            results: dict[str, list] = {}
+            for run in range(args.runs):
+                audio = mix(voice_only, 20.0, seed=100 * k + run)
+                for mode, p in (("without", None), ("with", prompt)):
+                    heard, _ = model.transcribe(audio, lang, p)
+                    errors, n, found, said, missed = score(reference, " ".join(w.text for w in heard), terms, lang)
+                    total = results.setdefault(mode, [0, 0, 0, 0, []])
+                    total[0] += errors
+                    total[1] += n
+                    total[2] += found
+                    total[3] += said
+                    total[4] += missed
+                    if mode == "with":
+                        timing_errors += align_errors(starts, heard, offset=MIX_PAD)
+                    if args.show:
+                        print(f"  {mode:7s} | {' '.join(w.text for w in heard)}")
             (e0, n, f0, total, m0), (e1, _, f1, _, m1) = results["without"], results["with"]
             w0, w1 = e0 / n, e1 / n
-            line += f" WER without prompt {w0 * 100:5.1f} %, with {w1 * 100:5.1f} %, ratio {w1 / w0 if w0 else float('nan'):.2f}"
+            line = (f"{name:20s} ({seconds:.0f} s x {args.runs}) WER without prompt {w0 * 100:5.1f} %, "
+                    f"with {w1 * 100:5.1f} %, ratio {w1 / w0 if w0 else float('nan'):.2f}")
             if terms:
                 line += (f"; deck terms recognised {f0}/{total} = {f0 / total * 100:.0f} % without, "
                          f"{f1}/{total} = {f1 / total * 100:.0f} % with")
