@@ -308,6 +308,11 @@ def talk_of(paragraphs: list[str], tmp: Path, voice: str) -> tuple[np.ndarray, l
     return np.concatenate(pieces), starts
 
 
+def summed(scores: list[tuple]) -> tuple[int, int, int, int, list[str]]:
+    """`score`'s results of several runs added up, the terms missed in each run listed."""
+    return (*(sum(s[i] for s in scores) for i in range(4)), [m for s in scores for m in s[4]])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=6.0, help="talk length for the speed measurement (0: none)")
@@ -362,27 +367,20 @@ def main() -> int:
             if not args.quality or args.only and not any(o in name for o in args.only):
                 continue
             voice_only, starts = talk_of(paragraphs, tmp, voice)
-            seconds = voice_only.size / RATE + 2 * MIX_PAD
             reference = " ".join(paragraphs)
-            results: dict[str, list] = {}
+            results: dict[str, list] = {"without": [], "with": []}
             for run in range(args.runs):
                 audio = mix(voice_only, 20.0, seed=100 * k + run)
                 for mode, p in (("without", None), ("with", prompt)):
                     heard, _ = model.transcribe(audio, lang, p)
-                    errors, n, found, said, missed = score(reference, " ".join(w.text for w in heard), terms, lang)
-                    total = results.setdefault(mode, [0, 0, 0, 0, []])
-                    total[0] += errors
-                    total[1] += n
-                    total[2] += found
-                    total[3] += said
-                    total[4] += missed
+                    results[mode].append(score(reference, " ".join(w.text for w in heard), terms, lang))
                     if mode == "with":
                         timing_errors += align_errors(starts, heard, offset=MIX_PAD)
                     if args.show:
                         print(f"  {mode:7s} | {' '.join(w.text for w in heard)}")
-            (e0, n, f0, total, m0), (e1, _, f1, _, m1) = results["without"], results["with"]
+            (e0, n, f0, total, m0), (e1, _, f1, _, m1) = summed(results["without"]), summed(results["with"])
             w0, w1 = e0 / n, e1 / n
-            line = (f"{name:20s} ({seconds:.0f} s x {args.runs}) WER without prompt {w0 * 100:5.1f} %, "
+            line = (f"{name:20s} ({audio.size / RATE:.0f} s x {args.runs}) WER without prompt {w0 * 100:5.1f} %, "
                     f"with {w1 * 100:5.1f} %, ratio {w1 / w0 if w0 else float('nan'):.2f}")
             if terms:
                 line += (f"; deck terms recognised {f0}/{total} = {f0 / total * 100:.0f} % without, "
