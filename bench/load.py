@@ -119,8 +119,14 @@ class Client:
 
 
 def viewer(base: str, targets: list[tuple[str, str]], stats: Stats, stop: threading.Event, think: float,
-           rnd: random.Random) -> None:
+           rnd: random.Random, watch: int) -> None:
+    """A viewer opens a webinar (its page, the master and one media playlist), then watches
+    it: `watch` rounds, each one byte range of the recording (the next one, as a player
+    reads) and the baseline, a think time apart; then opens another webinar. watch=1: a
+    new webinar every round (every request of a round goes through the app but one)."""
     client = Client()
+    # Viewers arrive at the pace they leave: over one watching time, not all at once.
+    stop.wait(rnd.uniform(0, watch * think))
     try:
         while not stop.is_set():
             webinar_id, asset_id = rnd.choice(targets)
@@ -141,22 +147,27 @@ def viewer(base: str, targets: list[tuple[str, str]], stats: Stats, stop: thread
             timed("page", f"{base}/webinars/{webinar_id}")
             master_url = f"{base}/webinars/{webinar_id}/recording/{asset_id}/hls/master.m3u8"
             master = timed("master playlist", master_url)
+            reads: list[tuple[str, str]] = []  # (segment URL, Range header), in playing order
             if master is not None:
                 uris = [ln for ln in master.decode().splitlines() if ln and not ln.startswith("#")]
                 media_url = urljoin(master_url, rnd.choice(uris)) if uris else None
                 media = timed("media playlist", media_url) if media_url else None
                 if media is not None:
                     ranges = re.findall(r'#EXT-X-BYTERANGE:(\d+)@(\d+)\s*\n(\S+)', media.decode())
-                    if ranges:
-                        length, start, seg = rnd.choice(ranges)
-                        end = int(start) + min(int(length), 256 * 1024) - 1
-                        timed("media range", seg, ok=(206,), headers={"Range": f"bytes={start}-{end}"})
-                    else:
-                        segs = [ln for ln in media.decode().splitlines() if ln and not ln.startswith("#")]
-                        if segs:
-                            timed("media range", rnd.choice(segs), ok=(206,), headers={"Range": "bytes=0-65535"})
-            timed("baseline /api/health", f"{base}/api/health")
-            stop.wait(rnd.uniform(0.5 * think, 1.5 * think))
+                    reads = [(seg, f"bytes={start}-{int(start) + min(int(length), 256 * 1024) - 1}")
+                             for length, start, seg in ranges]
+                    if not reads:
+                        reads = [(seg, "bytes=0-65535") for seg in media.decode().splitlines()
+                                 if seg and not seg.startswith("#")]
+            at = rnd.randrange(len(reads)) if reads else 0  # where this viewer starts watching
+            for n in range(watch):
+                if n and stop.is_set():
+                    break
+                if reads:
+                    seg, byte_range = reads[(at + n) % len(reads)]
+                    timed("media range", seg, ok=(206,), headers={"Range": byte_range})
+                timed("baseline /api/health", f"{base}/api/health")
+                stop.wait(rnd.uniform(0.5 * think, 1.5 * think))
     finally:
         client.close()
 
@@ -185,6 +196,9 @@ def main() -> int:
     ap.add_argument("--viewers", type=int, default=200)
     ap.add_argument("--seconds", type=int, default=60, help="how long the viewers watch; then all stops")
     ap.add_argument("--think", type=float, default=2.0, help="mean pause between a viewer's rounds, seconds")
+    ap.add_argument("--watch", type=int, default=10,
+                    help="rounds a viewer watches one webinar (a byte range each) before opening another; "
+                         "1: a new webinar page and its playlists every round")
     ap.add_argument("--webinars", type=int, default=3)
     ap.add_argument("--upload-seconds", type=int, default=300, help="length of the recording uploaded meanwhile")
     ap.add_argument("--web-workers", type=int, default=2)
@@ -239,16 +253,24 @@ def main() -> int:
                 procs.append(subprocess.Popen([exe, "worker"], env={**env, "WEBINAR_ARCHIVE_WORK_DIR":
                                                                     str(tmp / f"scratch-{n}")}, **quiet))
             wait_http(f"{base}/api/health")
+            # Warm-up, not measured: each web process loads its templates and catalogs on its
+            # first requests (a second or so once after a start, as after any deploy).
+            warm = Client()
+            for _ in range(4 * args.web_workers):
+                for webinar_id, asset_id in targets:
+                    warm.conns.clear()  # a new connection each time: spread over the processes
+                    warm.get(f"{base}/webinars/{webinar_id}")
+                    warm.get(f"{base}/webinars/{webinar_id}/recording/{asset_id}/hls/master.m3u8")
+            warm.close()
 
             stats, stop = Stats(), threading.Event()
             rnd = random.Random(16)
             threads = [threading.Thread(target=viewer, args=(base, targets, stats, stop, args.think,
-                                                             random.Random(rnd.random())), daemon=True)
+                                                             random.Random(rnd.random()), args.watch), daemon=True)
                        for _ in range(args.viewers)]
             started = time.monotonic()
-            for th in threads:  # ramp up over two seconds
+            for th in threads:  # each one arrives in its own time (see viewer)
                 th.start()
-                time.sleep(2 / args.viewers)
             # the upload and its processing, while the viewers watch
             upload = subprocess.Popen([exe, "import", "--title", "Uploaded under load", "--recording", str(big),
                                        "--wait", "--json"], env=env, stdout=subprocess.PIPE,
@@ -276,7 +298,8 @@ def main() -> int:
                 service.stop()
 
     load = os.getloadavg()
-    print(f"\n{args.viewers} viewers, {args.seconds} s, think time ~{args.think:g} s; gunicorn {args.web_workers} "
+    print(f"\n{args.viewers} viewers, {args.seconds} s, think time ~{args.think:g} s, a new webinar every "
+          f"{args.watch} rounds; gunicorn {args.web_workers} "
           f"processes x 8 threads; {'PostgreSQL + Redis, 2 workers' if args.scale_out else 'SQLite, 1 worker'}; "
           f"load average {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} CPUs")
     print(f"processing (workers and their ffmpeg) at CPU priority nice +{worker_nice} above the web app's "
