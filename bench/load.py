@@ -17,13 +17,32 @@ Prints the errors (target 0), p50/p99 per kind of request (target: pages and pla
 p99 < 100 ms) with their ratio to the baseline, and the web processes' memory (gunicorn's
 master and workers, summed RSS) every few seconds (target: flat).
 
-2026-12-03, SQLite, 200 viewers, 60 s, load average 12-14 from other work on the 2 cores:
-0 errors, memory flat (427-430 MB); pages p50 533 / p99 2,397 ms, playlists p99 1,994 and
-2,795 ms with the worker at the web app's priority (`--worker-nice 0`); 677 / 2,124, 2,198
-and 2,521 ms at nice +10 (the default). Target p99 < 100 ms NOT met. /api/health (no
-catalog, no presigning) took as long as the pages (p50 514 / 662 ms): requests queue for
-the CPU (about 220 served a second), so neither a query nor presigning dominates p99, and
-lowering the worker's priority changed nothing measurable against the machine's other load.
+Viewers: each opens a webinar (page, master, one media playlist), then watches it, one byte
+range of the recording a round (the next, as a player reads; a think time apart), and after
+--watch rounds (10) opens another; they arrive over one watching time, after a warm-up that
+is not measured (each web process's first requests load its templates). `--watch 1` is the
+former model: a new page and its playlists every round, five times the requests to the app.
+
+Earlier, 2026-12-03 (`--watch 1`, SQLite, load average 12-14 from other work): 0 errors,
+memory flat, pages p50 533 / p99 2,397 ms; /api/health as slow (p50 514 ms). Two causes were
+found: processing took 40 % of the 2 cores however niced (each tool ran in a session of its
+own, which Linux schedules as a group at nice 0: runner.session_nice now gives it the
+worker's), and a playlist loaded the whole webinar and read S3 on every request (now two
+catalog rows; closed playlists and pages kept 2 s: web/recent.py).
+
+2026-12-03 16:41-16:48, after both (load average 5-6, another benchmark waiting its turn):
+  SQLite, 1 worker:             page p50 5.3 / p99 53 ms; master 4.9 / 24; media playlist
+                                5.5 / 40; byte range 4.3 / 38; /api/health 3.3 / 27.
+                                0 errors; memory flat. Target met.
+  --scale-out (PostgreSQL, Redis, 2 workers): page 7.6 / 101 ms; master 8.8 / 49; media
+                                playlist 10.1 / 55; /api/health 3.1 / 22. 0 errors; memory
+                                +5 MB (+1.2 %) in 60 s. Page p99 just over the target: the
+                                request that renders a page again (every 2 s per process)
+                                waits for the render.
+  --watch 1, SQLite (16:36):    pages p50 13.9 / p99 163 ms, playlists 154 and 162 ms,
+                                /api/health 11 / 143 ms: 470 requests a second to the app,
+                                the 2 cores shared with MinIO, the 200 client threads and
+                                the encode; p99 not met in that model (it was 2.4 s).
 """
 from __future__ import annotations
 
