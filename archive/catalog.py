@@ -44,7 +44,9 @@ class Catalog:
         self.url = database_url
         if database_url.startswith("sqlite:///"):
             Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(database_url, pool_pre_ping=True)
+        # A server's connection can drop while pooled (checked before use); a file's cannot.
+        sqlite = database_url.startswith("sqlite")
+        self.engine: Engine = create_engine(database_url, pool_pre_ping=not sqlite)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.queue: JobQueue = queue or LocalQueue()

@@ -118,9 +118,11 @@ SYSTEM_FOLDERS = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/
 _TOP_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _BWRAP = "bwrap"
 # A fresh namespace of every kind, the network shared only when asked; bwrap and all it
-# started die with the worker; a new session, so no child can push keystrokes into the
-# worker's terminal (TIOCSTI).
-_BWRAP_FLAGS = ("--unshare-all", "--die-with-parent", "--new-session")
+# started die with the worker. No `--new-session`: `run` starts every child in a session of
+# its own already (no controlling terminal, so no keystrokes pushed into the worker's one:
+# TIOCSTI), and gives that session the worker's CPU priority, which a second session made
+# by bwrap would not have (see `session_nice`).
+_BWRAP_FLAGS = ("--unshare-all", "--die-with-parent")
 
 
 def _system_view() -> list[str]:
@@ -195,9 +197,36 @@ def network_isolation_available() -> bool:
     return True
 
 
+def session_nice(niceness: int) -> bool:
+    """Give this process's session the CPU priority `niceness` (0-19), as its processes have.
+
+    Linux (with autogroup, the default of desktop and many server kernels) schedules each
+    session as one group, and shares the CPU between groups by the group's own nice value
+    (0 for a new session), not by the nice values of the processes in it. A tool started in
+    a session of its own would get as much CPU as the whole web app however niced. Only a
+    group this process leads is changed; without autogroup (or in a cgroup of its own, as
+    under systemd or a container, where CPU weights do this job) nothing is, and it says so.
+    Raw system calls only: it also runs between fork and exec.
+    """
+    if niceness <= 0 or os.getsid(0) != os.getpid():
+        return False
+    try:
+        fd = os.open("/proc/self/autogroup", os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        os.write(fd, str(min(19, niceness)).encode())
+        return True
+    except OSError:  # EAGAIN: another group was changed in the last 100 ms (unprivileged)
+        return False
+    finally:
+        os.close(fd)
+
+
 def _child_setup(memory_mb: int | None) -> Callable[[], None]:
-    """Runs in the child between fork and exec: cap its address space and make it die
-    with the worker, so a worker killed with SIGKILL leaves no child writing behind it."""
+    """Runs in the child between fork and exec: cap its address space, make it die with
+    the worker, so a worker killed with SIGKILL leaves no child writing behind it, and give
+    its session (it starts one) the worker's CPU priority."""
     parent = os.getpid()
     limit = None
     if memory_mb:
@@ -212,6 +241,7 @@ def _child_setup(memory_mb: int | None) -> Callable[[], None]:
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the worker died before prctl took effect
             os._exit(1)
+        session_nice(os.nice(0))
 
     return setup
 

@@ -23,7 +23,7 @@ from typing import Collection
 
 from sqlalchemy import select
 
-from . import jobs, media, pipeline, queries, removal, sweep, webinars
+from . import jobs, media, pipeline, queries, removal, runner, sweep, webinars
 from .context import Archive
 from .handlers.common import Outcome, handed_path
 from .models import Asset, Job, Upload
@@ -37,8 +37,12 @@ PERIODIC_SWEEP_SECONDS = 600
 
 def lower_priority(niceness: int) -> int:
     """Lower this process's CPU priority by `niceness` (Settings.worker_nice), for good:
-    the children it starts inherit it. Returns the niceness now in force."""
-    return os.nice(max(0, niceness))
+    the children it starts inherit it (each tool's own session too: runner.session_nice),
+    and so does this process's session where the worker leads it (started on its own, as
+    by a service manager without cgroups). Returns the niceness now in force."""
+    now = os.nice(max(0, niceness))
+    runner.session_nice(now)
+    return now
 
 
 class Worker:

@@ -22,12 +22,13 @@ from collections import OrderedDict
 
 from flask import Blueprint, Response, abort, current_app, redirect
 
-from archive import hls
+from archive import hls, queries
 from archive.context import Archive
 from archive.states import AssetStatus
 from archive.storage import StorageError
 
 from . import access
+from .recent import recent
 
 bp = Blueprint("media", __name__)
 
@@ -99,12 +100,18 @@ def _redirect(key: str) -> Response:
 
 
 def _asset(webinar_id: str, asset_id: str, kind: str):
-    with _archive().catalog.session() as s:
-        w = access.webinar(s, webinar_id)
-        if w is None:
-            abort(404)
-        a = next((a for a in w.served_assets if a.id == asset_id and a.kind == kind and a.status == AssetStatus.READY), None)
-    if a is None:
+    """The ready, served file of a webinar whoever asks may open, else 404. A visitor's
+    check reads two rows (the webinar's visibility, the asset), not the whole webinar:
+    the media routes are asked for many times a page."""
+    catalog = _archive().catalog
+    with catalog.session() as s:
+        if queries.viewable_now(catalog.engine, webinar_id):
+            a = queries.asset(s, webinar_id, asset_id)
+            a = a if a is not None and a.served else None
+        else:
+            w = access.webinar(s, webinar_id)  # staff see every webinar; visitors get None
+            a = next((a for a in w.served_assets if a.id == asset_id), None) if w is not None else None
+    if a is None or a.kind != kind or a.status != AssetStatus.READY:
         abort(404)
     return a
 
@@ -151,9 +158,15 @@ def hls_media(webinar_id: str, asset_id: str, rendition: str):
         valid_for.append(left)
         return url
 
-    text = _text(base + "index.m3u8")
-    r = _respond(hls.rewrite_playlist(text, sign), HLS_TYPE, valid_for)
-    if hls.ENDLIST not in text:  # a growing playlist (a progressive encode): never a stale copy
+    def make():
+        text = _text(base + "index.m3u8")
+        # A closed playlist never changes: kept a moment (its links stay valid far longer).
+        return (hls.rewrite_playlist(text, sign), hls.ENDLIST in text, min(valid_for, default=None),
+                time.monotonic()), hls.ENDLIST in text
+
+    body, closed, valid, made_at = recent("media_playlists").made(base, make)
+    r = _respond(body, HLS_TYPE, [valid - (time.monotonic() - made_at)] if valid is not None else None)
+    if not closed:  # a growing playlist (a progressive encode): never a stale copy
         r.headers["Cache-Control"] = "no-store"
     return r
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections import OrderedDict
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
@@ -21,6 +19,7 @@ from archive.states import AssetStatus, EncodeState, Visibility
 from archive.storage import StorageError, content_disposition
 
 from . import access
+from .recent import recent
 from .browse import filters_from_args, language_name, page_arg, pages_of
 
 
@@ -248,16 +247,8 @@ def chapters(webinar_id: str):
 
 
 # A ready webinar's page is the same for every visitor: it is rendered at most once per
-# PAGE_CACHE_SECONDS per process. Its visibility is read on every request all the same
-# (one indexed column), so a webinar made private stops being served at once.
-PAGE_CACHE_SECONDS = 2.0
-PAGE_CACHE_SIZE = 500
-
-
-def _page_cache() -> OrderedDict:
-    return current_app.extensions.setdefault("webinar_pages", OrderedDict())
-
-
+# recent.SECONDS per process. Its visibility is read on every request all the same (one
+# indexed column), so a webinar made private stops being served at once.
 @bp.get("/webinars/<webinar_id>")
 def webinar(webinar_id: str):
     if not queries.viewable_now(_archive().catalog.engine, webinar_id):
@@ -265,18 +256,13 @@ def webinar(webinar_id: str):
             abort(404)
         return _preview(webinar_id)
     count(webinar_id, "view")
-    cache, now = _page_cache(), time.monotonic()
     key = (webinar_id, str(get_locale()))  # one rendering per interface language
-    hit = cache.get(key)
-    if hit is not None and now - hit[0] < PAGE_CACHE_SECONDS:
-        return _page(*hit[1:])
-    html, settled, unlisted = _render_webinar(webinar_id)
-    if settled:  # a page under processing changes from one request to the next
-        cache[key] = (now, html, unlisted)
-        cache.move_to_end(key)
-        while len(cache) > PAGE_CACHE_SIZE:
-            cache.popitem(last=False)
-    return _page(html, unlisted)
+
+    def render():
+        html, settled, unlisted = _render_webinar(webinar_id)
+        return (html, unlisted), settled  # a page under processing changes from one request to the next
+
+    return _page(*recent("webinar_pages").made(key, render))
 
 
 def _preview(webinar_id: str):

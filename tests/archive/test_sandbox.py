@@ -4,6 +4,7 @@ the worker's environment. Tried on real processes, as the worker runs its tools.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -119,7 +120,8 @@ def test_ffmpeg_output_folders_are_writable(tmp_path):
 def test_the_bwrap_command_line():
     view = runner.View(read=(Path("/w/job/in/deck.pptx"),), write=(Path("/w/job"),))
     args = runner.bwrap_args(view, network=False, cwd=Path("/w/job"))
-    assert args[:4] == ["bwrap", "--unshare-all", "--die-with-parent", "--new-session"]
+    # No --new-session: run() gives each child a session of its own (see the test below).
+    assert args[:3] == ["bwrap", "--unshare-all", "--die-with-parent"] and "--new-session" not in args
     assert "--share-net" not in args and "--share-net" in runner.bwrap_args(view, network=True)
     assert args[args.index("--proc") + 1] == "/proc" and args[args.index("--dev") + 1] == "/dev"
     joined = " ".join(args)
@@ -130,6 +132,36 @@ def test_the_bwrap_command_line():
         joined.index("--ro-bind-try /w/job/in/deck.pptx /w/job/in/deck.pptx")
     assert args[-3:] == ["--chdir", "/w/job", "--"]
     assert "/etc/passwd" not in joined and "/home" not in joined
+
+
+# In a terminal (`script` gives the worker one): what the worker sees, then what each tool sees.
+_SESSION = """
+import subprocess
+from archive import runner, worker
+check = "awk '{print $3}' /proc/self/autogroup; (: </dev/tty) 2>/dev/null && echo tty || echo no-tty"
+print("worker", subprocess.run(["sh", "-c", check], capture_output=True, text=True).stdout.split())
+worker.lower_priority(7)
+for isolation in runner.Isolation:
+    done = runner.run(["sh", "-c", check], runner.Limits(30, isolation=isolation), capture_stdout=True)
+    print(isolation.value, done.stdout.decode().split())
+"""
+
+
+def test_a_tool_runs_at_the_workers_cpu_priority_and_without_a_terminal(tmp_path):
+    """Each tool runs in a session of its own: no terminal to push keystrokes into, and,
+    where Linux schedules sessions as groups (autogroup), its group gets the worker's nice
+    value; else a niced worker's ffmpeg took as much CPU as the whole web app."""
+    if not Path("/proc/self/autogroup").exists():
+        pytest.skip("this kernel does not group sessions (no autogroup): nothing to give")
+    script = tmp_path / "session.py"
+    script.write_text(_SESSION)
+    out = subprocess.run(["script", "-qec", f"{PY} {script}", "/dev/null"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stdout + out.stderr
+    seen = dict(line.split(" ", 1) for line in out.stdout.replace("\r", "").splitlines() if line)
+    assert seen["worker"].endswith("'tty']"), seen  # the check can tell a terminal
+    for isolation in runner.Isolation:
+        assert seen[isolation.value] == "['7', 'no-tty']", seen
 
 
 def test_a_refused_sandbox_is_a_clear_tool_unavailable(tmp_path):
