@@ -1,5 +1,5 @@
-"""What every visitor gets alike, kept a moment per process: a ready webinar's page, its
-recording's playlists and the files its media routes point at.
+"""What every visitor gets alike, kept a moment per process: a ready webinar's page and its
+recording's closed media playlists (their links signed).
 
 Kept `seconds` (2 s): under load the same few pages and playlists are asked for hundreds of
 times a second, and building one reads the catalog and S3. Whoever asks is still checked on
