@@ -39,6 +39,12 @@ catalog rows; closed playlists and pages kept 2 s: web/recent.py).
                                 +5 MB (+1.2 %) in 60 s. Page p99 just over the target: the
                                 request that renders a page again (every 2 s per process)
                                 waits for the render.
+  Again at 17:23-17:30 (load average 5-6, nothing else running; p50s twice the above):
+  --scale-out:                  page 13.3 / 241 ms; master 14.2 / 134; media playlist 16.1
+                                / 120; /api/health 4.7 / 79. NOT met.
+  SQLite:                       page 10.2 / 97.5 ms; master 7.8 / 66; media playlist 10.3 /
+                                85; /api/health 5.7 / 62. Met, barely: p99 moves by 2x from
+                                run to run here.
   --watch 1, SQLite (16:36):    pages p50 13.9 / p99 163 ms, playlists 154 and 162 ms,
                                 /api/health 11 / 143 ms: 470 requests a second to the app,
                                 the 2 cores shared with MinIO, the 200 client threads and
