@@ -14,6 +14,15 @@ class Clock:
         return self.now
 
 
+def expired(value: str) -> Recent:
+    """A Recent holding `value` under "w", made 3 s ago (kept 2 s): to be made again."""
+    clock = Clock()
+    recent = Recent(seconds=2.0, clock=clock)
+    assert recent.made("w", lambda: (value, True)) == value
+    clock.now += 3
+    return recent
+
+
 def test_a_value_is_kept_its_seconds_then_made_again():
     clock, made = Clock(), []
     recent = Recent(seconds=2.0, clock=clock)
@@ -31,19 +40,13 @@ def test_a_value_is_kept_its_seconds_then_made_again():
 
 
 def test_a_value_not_to_be_kept_is_made_each_time_and_drops_the_old_one():
-    clock = Clock()
-    recent = Recent(seconds=2.0, clock=clock)
-    assert recent.made("w", lambda: ("settled", True)) == "settled"
-    clock.now += 3
+    recent = expired("settled")
     assert recent.made("w", lambda: ("processing 1", False)) == "processing 1"
     assert recent.made("w", lambda: ("processing 2", False)) == "processing 2"
 
 
 def test_while_one_thread_makes_a_value_again_the_others_get_the_old_one():
-    clock = Clock()
-    recent = Recent(seconds=2.0, clock=clock)
-    recent.made("w", lambda: ("old", True))
-    clock.now += 3
+    recent = expired("old")
     making, release = threading.Event(), threading.Event()
 
     def slow():
@@ -61,10 +64,7 @@ def test_while_one_thread_makes_a_value_again_the_others_get_the_old_one():
 
 
 def test_a_failed_making_lets_the_next_request_make_it():
-    clock = Clock()
-    recent = Recent(seconds=2.0, clock=clock)
-    recent.made("w", lambda: ("old", True))
-    clock.now += 3
+    recent = expired("old")
 
     def broken():
         raise RuntimeError("S3 down")
