@@ -183,16 +183,32 @@ def sign_part(archive: Archive, upload_id: str, owner: str, part_number: int,
     its announced size needs, each with its length signed in (S3 refuses any other), so
     nothing beyond the announced size can be stored. `preferred` is the one given to
     part_size when the upload was created."""
-    if not isinstance(part_number, int) or isinstance(part_number, bool) or not 1 <= part_number <= MAX_PARTS:
-        raise UploadRefused(N_("a part number is 1 to %(max)s", max=MAX_PARTS))
+    return sign_parts(archive, upload_id, owner, [part_number], preferred)[part_number]
+
+
+# Part URLs signed in one request at most: the uploader asks for the next parts' URLs
+# together (a request per dozen parts, not per part).
+SIGN_AT_ONCE = 64
+
+
+def sign_parts(archive: Archive, upload_id: str, owner: str, part_numbers: list[int],
+               preferred: int = PART_BYTES) -> dict[int, str]:
+    """sign_part for several parts of one upload, read once: {part number: URL}."""
+    if not isinstance(part_numbers, list) or not 1 <= len(part_numbers) <= SIGN_AT_ONCE:
+        raise UploadRefused(N_("one to %(most)s part numbers at a time", most=SIGN_AT_ONCE))
+    for number in part_numbers:
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_PARTS:
+            raise UploadRefused(N_("a part number is 1 to %(max)s", max=MAX_PARTS))
     record = _uploading(archive, upload_id, owner)
     part = part_size(record.size, preferred)
     count = part_count(record.size, part)
-    if part_number > count:
-        raise UploadRefused(N_("%(file)s: %(size)s bytes make %(count)s part(s), not %(number)s", file=record.filename,
-                                size=record.size, count=count, number=part_number))
-    length = min(part, record.size - (part_number - 1) * part)
-    return archive.store.presign_upload_part(record.key, record.s3_upload_id, part_number, length)
+    for number in part_numbers:
+        if number > count:
+            raise UploadRefused(N_("%(file)s: %(size)s bytes make %(count)s part(s), not %(number)s",
+                                   file=record.filename, size=record.size, count=count, number=number))
+    return {number: archive.store.presign_upload_part(record.key, record.s3_upload_id, number,
+                                                      min(part, record.size - (number - 1) * part))
+            for number in dict.fromkeys(part_numbers)}
 
 
 def list_parts(archive: Archive, upload_id: str, owner: str) -> list[dict]:

@@ -168,6 +168,14 @@ def sign_part(upload_id: str, part_number: int):
     return jsonify(url=uploads.sign_part(_archive(), upload_id, _owner(), part_number, _part_bytes()))
 
 
+@bp.post("/staff/uploads/<upload_id>/parts")
+@staff_required()
+def sign_parts(upload_id: str):
+    """The URLs of several parts at once: {"numbers": [n, ...]} -> {"urls": {"n": url}}."""
+    urls = uploads.sign_parts(_archive(), upload_id, _owner(), _json().get("numbers"), _part_bytes())
+    return jsonify(urls={str(n): url for n, url in urls.items()})
+
+
 @bp.get("/staff/uploads/<upload_id>/parts")
 @staff_required()
 def list_parts(upload_id: str):

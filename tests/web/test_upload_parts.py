@@ -103,3 +103,32 @@ def test_part_sizes_keep_within_s3_limits(size):
     assert count <= uploads.MAX_PARTS
     assert (count - 1) * part < size <= count * part
     assert uploads.part_size(size) >= uploads.PART_BYTES  # the default when none is preferred
+
+
+def test_parts_are_signed_a_batch_at_a_time_within_the_announced_size(client, archive, webinar_id):
+    """The uploader asks for the next parts' URLs in one request: each is the URL of its own
+    part (S3 takes that part's bytes through it and no others), and a batch holding a part
+    beyond the announced size, or too many parts, is refused whole."""
+    size = 12 * MIB
+    data = bytes(range(256)) * (size // 256)
+    up = _create(client, webinar_id, size)
+    upload_id = up["uploadId"]
+    r = client.post(f"/staff/uploads/{upload_id}/parts", json={"numbers": [1, 2, 3]})
+    assert r.status_code == 200, r.json
+    urls = {int(n): url for n, url in r.json["urls"].items()}
+    assert sorted(urls) == [1, 2, 3]
+    assert _put(urls[2], data[:PART])[0] == 200  # any 5 MiB goes to part 2's URL...
+    assert _put(urls[3], data[:PART])[0] == REFUSED  # ...but part 3 is the 2 MiB that are left
+    etags = {n: _put(urls[n], data[(n - 1) * PART:n * PART])[1] for n in (1, 2, 3)}
+    assert all(etags.values())
+    r = client.post(f"/staff/uploads/{upload_id}/parts", json={"numbers": [3, 4]})
+    assert r.status_code == 422 and r.json["error"] == "talk.mp4: 12582912 bytes make 3 part(s), not 4"
+    for numbers in ([], list(range(1, uploads.SIGN_AT_ONCE + 2)), ["1"], [0], None):
+        assert client.post(f"/staff/uploads/{upload_id}/parts", json={"numbers": numbers}).status_code == 422
+    other = _create(client, webinar_id, size)["uploadId"]
+    assert client.delete(f"/staff/uploads/{other}").status_code in (200, 204)
+    assert client.post(f"/staff/uploads/{other}/parts", json={"numbers": [1]}).status_code in (404, 422)
+    r = client.post(f"/staff/uploads/{upload_id}/complete",
+                    json={"parts": [{"PartNumber": n, "ETag": etags[n]} for n in (1, 2, 3)]})
+    assert r.status_code == 202, r.json
+    assert archive.store.get_bytes(up["key"]) == data

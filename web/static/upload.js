@@ -27,7 +27,7 @@
   // ?replace=<asset id>: one file of that kind, which replaces it once processed.
   var replaces = root.dataset.replaces || "";
   var replaceKind = root.dataset.replaceKind || "";
-  var PROGRESS_MS = 250;  // progress is drawn at most this often
+  var PROGRESS_MS = 500;  // progress is drawn at most this often
   var POLL_MS = 1000;  // how often the page asks whether a completed file passed its check
   var GIVE_UP_MS = 60 * 60 * 1000;  // then it stops asking (the check goes on)
   var stillChecking = {};  // file id -> true: the page stopped asking before an answer
@@ -192,19 +192,20 @@
       delete created[file.id];
       return answer || createUpload(file);
     },
-    // A part's URL is asked for while the part before it in its lane still goes, so that a
-    // lane does not wait for the server between two parts.
+    // Parts' URLs are asked for a dozen at a time, and the next dozen while a lane still
+    // has parts signed ahead: no lane waits for the server between two parts, and the
+    // server signs in one request what took twelve.
     signPart: function (file, opts) {
-      var key = opts.uploadId + "/" + opts.partNumber;
-      var early = signed[key];
-      delete signed[key];
-      var ahead = opts.partNumber + parallel;
-      if (file.meta.partBytes && ahead <= Math.ceil(file.size / file.meta.partBytes) &&
-          !signed[opts.uploadId + "/" + ahead]) {
-        signed[opts.uploadId + "/" + ahead] = signPartNow(opts.uploadId, ahead).catch(function () { return null; });
-      }
-      return Promise.resolve(early).then(function (answer) {
-        return answer || signPartNow(opts.uploadId, opts.partNumber, opts.signal);
+      var id = opts.uploadId, n = opts.partNumber;
+      var count = file.meta.partBytes ? Math.ceil(file.size / file.meta.partBytes) : 0;
+      var asked = askedUpTo[id] || 0;
+      if (count && asked < n) signAhead(id, n, count);  // the first part, or a resume's
+      else if (count && asked < Math.min(n + parallel, count)) signAhead(id, asked + 1, count);
+      var early = signed[id + "/" + n];
+      delete signed[id + "/" + n];
+      var fresh = early && Date.now() - early.at < SIGNED_KEEP_MS;
+      return Promise.resolve(fresh ? early.url : null).then(function (url) {
+        return url ? { url: url } : signPartNow(id, n, opts.signal);
       });
     },
     listParts: function (file, opts) {
@@ -224,7 +225,24 @@
     },
   });
 
-  var signed = {};  // "upload id/part number" -> the URL asked for ahead (a promise)
+  var SIGN_BATCH = 2 * parallel;  // part URLs asked for in one request
+  // Part URLs live an hour; one signed ahead longer ago than this (a slow link) is asked again.
+  var SIGNED_KEEP_MS = 10 * 60 * 1000;
+  var signed = {};  // "upload id/part number" -> {at: when asked, url: a promise (null: ask again)}
+  var askedUpTo = {};  // upload id -> the highest part number whose URL was asked for ahead
+  function signAhead(uploadId, first, count) {
+    var numbers = [];
+    for (var k = first; k < first + SIGN_BATCH && k <= count; k++) numbers.push(k);
+    askedUpTo[uploadId] = Math.max(askedUpTo[uploadId] || 0, numbers[numbers.length - 1]);
+    var answer = call("POST", uploadUrl(uploadId, "/parts"), { numbers: numbers });
+    var at = Date.now();
+    numbers.forEach(function (k) {
+      signed[uploadId + "/" + k] = {
+        at: at,
+        url: answer.then(function (data) { return data.urls[k] || null; }, function () { return null; }),
+      };
+    });
+  }
   function signPartNow(uploadId, partNumber, signal) {
     return call("POST", uploadUrl(uploadId, "/parts/" + partNumber), {}, signal);
   }
