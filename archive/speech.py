@@ -31,6 +31,10 @@ BEAM = 5
 LOOPING = 2.4  # a segment's text this compressible (gzip) is a phrase said over and over: a loop
 LONGEST = 18  # letters: a longer "word" on a slide is an identifier nobody says as one
 MIN_SPEECH_SECONDS = 1.0  # less than this heard by the voice detector: nothing is transcribed
+# Voice this long with no word heard in it, when a prompt was given, is heard again without
+# the prompt; a word's time is widened by SLACK each way when telling what it covers.
+UNHEARD_SECONDS = 1.5
+SLACK = 0.4
 VAD = {"min_silence_duration_ms": 500}
 
 
@@ -280,31 +284,71 @@ class Recognizer:
         by the text heard, and a window's errors feed the next)."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-        voiced = sum(t["end"] - t["start"] for t in get_speech_timestamps(audio, VadOptions(**VAD)))
-        if voiced < MIN_SPEECH_SECONDS * 16000:
+        spans = [(t["start"] / 16000, t["end"] / 16000) for t in get_speech_timestamps(audio, VadOptions(**VAD))]
+        if sum(end - start for start, end in spans) < MIN_SPEECH_SECONDS:
             return [], None
         with self._lock:
-            # A single fallback temperature: noise that defeats greedy decoding is not retried five times.
-            options = dict(language=language, hotwords=prompt, vad_filter=True, word_timestamps=True,
-                           beam_size=self.beam, temperature=(0.0, 0.4), vad_parameters=VAD)
-            if self.batch:
-                from faster_whisper import BatchedInferencePipeline
+            words, language = self._decode(audio, language, prompt, offset)
+            if prompt:
+                # Speech the decoder passed over with the prompt (a sentence of the deck's
+                # terms skipped whole, or looped on and dropped) is heard again without it.
+                for start, end in unheard(spans, [(w.start - offset, w.end - offset) for w in words]):
+                    piece = audio[int(start * 16000):int(end * 16000)]
+                    words += [w for w in self._decode(piece, language, None, offset + start, batch=False)[0]
+                              if start <= (w.start + w.end) / 2 - offset <= end]
+                words.sort(key=lambda w: w.start)
+        return words, language
 
-                segments, info = BatchedInferencePipeline(self.model).transcribe(
-                    audio, batch_size=self.batch, **options)
-            else:
-                segments, info = self.model.transcribe(audio, condition_on_previous_text=False, **options)
-            words = []
-            for seg in segments:
-                if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
-                    continue  # not speech: what the model "hears" in noise
-                if not kept(seg.text) or seg.compression_ratio > LOOPING:
-                    continue  # not speech, or the decoder repeating itself
-                for w in seg.words or ():
-                    text = w.word.strip()
-                    if text and kept(text):
-                        words.append(Word(round(float(w.start) + offset, 3), round(float(w.end) + offset, 3), text))
+    def _decode(self, audio, language: str | None, prompt: str | None, offset: float,
+                batch: bool = True) -> tuple[list[Word], str | None]:
+        """The words of the segments kept, and the language."""
+        # A single fallback temperature: noise that defeats greedy decoding is not retried five times.
+        options = dict(language=language, hotwords=prompt, vad_filter=True, word_timestamps=True,
+                       beam_size=self.beam, temperature=(0.0, 0.4), vad_parameters=VAD)
+        if self.batch and batch:
+            from faster_whisper import BatchedInferencePipeline
+
+            segments, info = BatchedInferencePipeline(self.model).transcribe(audio, batch_size=self.batch, **options)
+        else:
+            segments, info = self.model.transcribe(audio, condition_on_previous_text=False, **options)
+        words = []
+        for seg in segments:
+            if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
+                continue  # not speech: what the model "hears" in noise
+            if not kept(seg.text):
+                continue  # not speech ("[music]")
+            said = [w for w in seg.words or () if w.word.strip() and kept(w.word.strip())]
+            if seg.compression_ratio > LOOPING or looping(w.word for w in said):
+                continue  # the decoder repeating itself
+            words += [Word(round(float(w.start) + offset, 3), round(float(w.end) + offset, 3), w.word.strip())
+                      for w in said]
         return words, info.language
+
+
+def unheard(spans: Sequence[tuple[float, float]], heard: Sequence[tuple[float, float]],
+            least: float = UNHEARD_SECONDS) -> list[tuple[float, float]]:
+    """The stretches of voice (`spans`, seconds) that no word heard covers, of `least`
+    seconds or more (a word's time is given some slack: voice runs on before and after)."""
+    out = []
+    for start, end in spans:
+        at = start
+        for w_start, w_end in sorted(heard):
+            if w_end + SLACK < at or w_start - SLACK > end:
+                continue
+            if w_start - SLACK - at >= least:
+                out.append((at, w_start - SLACK))
+            at = max(at, w_end + SLACK)
+        if end - at >= least:
+            out.append((at, end))
+    return out
+
+
+def looping(words: Iterable[str]) -> bool:
+    """One word said three times or more and nothing else: the decoder repeating a word
+    (of the prompt, most often) over noise or a pause, too short for the compression
+    ratio to tell."""
+    said = [fold(w).strip(".,;:!?") for w in words]
+    return len(said) >= 3 and len(set(said)) == 1
 
 
 _loaded: dict[tuple[str, int], Recognizer] = {}

@@ -77,6 +77,13 @@ def test_pure_parts():
     text = speech.prompt(["Till Tantau"], [f"term{i}x" for i in range(200)], "Haplotyping", budget=60)
     assert text.startswith("Haplotyping. Till Tantau. term0x, ") and len(text) // 4 + 1 <= 60
     assert not speech.kept("♪ ♪") and not speech.kept("[Music]") and speech.kept("Hello.")
+    # Voice the decoder passed over (no word in it for 1.5 s and more) is heard again;
+    # a word covers its own time and SLACK (0.4 s) each way.
+    assert speech.unheard([(0.0, 10.0)], [(0.5, 1.0), (1.2, 2.0), (6.0, 7.0)]) == [(2.4, 5.6), (7.4, 10.0)]
+    assert speech.unheard([(0.0, 3.0), (5.0, 9.0)], []) == [(0.0, 3.0), (5.0, 9.0)]
+    assert speech.unheard([(0.0, 3.0)], [(0.2, 1.4), (2.0, 2.8)]) == []
+    assert speech.looping(["Euclid,", "Euclid,", "euclid"]) and not speech.looping(["la", "la", "land"])
+    assert not speech.looping(["so", "so"])
 
 
 def test_a_model_whose_files_do_not_match_is_refused(tmp_path):
