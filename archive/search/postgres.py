@@ -83,10 +83,15 @@ def documents_holding(session: Session, phrase: str) -> float | None:
 
 
 RUM_INDEX = "search_webinar_fts_rank_rum"  # made by migration 0014 where rum is installed
-# Taken from the RUM index at a time: past a few hundred, summaries ranking alike (a word
-# once in a description) make most of them; fewer, and ties at the edge send too many
-# queries the long way. Each costs a join and a ts_rank of its small vector.
+# Taken from the RUM index at a time: four times the page's depth, at least RUM_CANDIDATES,
+# for pages up to RUM_MOST / 4 deep (deeper ones, as the long lists a common phrase is
+# checked on, are ranked all). Scores are coarse: a word once in the description is one
+# score shared by hundreds of webinars, and an edge inside such a tie leaves only those
+# above it certain. The index sorts every match whatever `k` is (~10-20 ms for a word in
+# every summary); each one taken costs a join and a ts_rank of its small vector (~15 ms
+# per 1,000 over 10,000 webinars).
 RUM_CANDIDATES = 200
+RUM_MOST = 1000
 # From this many matching summaries on, the RUM index ranks them (below, ts_rank on each).
 RUM_FROM = 2000
 RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"
@@ -159,7 +164,8 @@ class Postgres(Engine):
         session.execute(text("SET LOCAL enable_seqscan = off"))
         try:
             # Few matches are quicker ranked all (a ms per 200); many, from the RUM index.
-            if ranks_in_index(session) and session.scalar(self.matching, {**self.params, "most": RUM_FROM}) >= RUM_FROM:
+            if (4 * (offset + n) <= RUM_MOST and ranks_in_index(session)
+                    and session.scalar(self.matching, {**self.params, "most": RUM_FROM}) >= RUM_FROM):
                 found = self._best_ranked(session, n, offset)
                 if found is not None:
                     return found
@@ -179,7 +185,7 @@ class Postgres(Engine):
         means `offset + n` listed matches ranking strictly above the edge (all summaries
         ranking so are among those taken; among equals at the edge, some may be missing),
         or, when the index had fewer to give, all that rank above zero."""
-        k = max(RUM_CANDIDATES, 2 * (offset + n))
+        k = max(RUM_CANDIDATES, 4 * (offset + n))
         r = self.ranked
         stmt = (select(r.c.webinar_id, r.c.d, r.c.score, r.c.edge, r.c.found)
                 .join(Webinar, Webinar.id == r.c.webinar_id).where(Webinar.is_listed())

@@ -350,7 +350,8 @@ def test_postgres_ranks_alike_with_and_without_its_rum_index(postgres, catalog_t
 
     queries = ["widget", "WIDGET gadget", "widget -filler", '"widget gadget"', "gadget", "filler"]
     monkeypatch.setattr(postgres_module, "RUM_FROM", 1)  # the index however few match
-    monkeypatch.setattr(postgres_module, "RUM_CANDIDATES", 3)  # and its edge within the ties
+    monkeypatch.setattr(postgres_module, "RUM_CANDIDATES", 8)  # and its edge within ties
+    monkeypatch.setattr(postgres_module, "RUM_MOST", 40)  # for the first pages
     taken = []
     best = postgres_module.Postgres._best_ranked
     monkeypatch.setattr(postgres_module.Postgres, "_best_ranked",
