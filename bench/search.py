@@ -373,6 +373,43 @@ def report(name: str, build_info: dict, size: str, times, base, per_kind) -> Non
           f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
+def measure_rum(catalog: Catalog, qs: list[tuple[str, str]], budget: float) -> None:
+    """PostgreSQL: each query with the RUM index (where the catalog has it) and without
+    (ranking every match, as on a server without rum), alternating, so that both see the
+    same load; p50/p95 per kind of query for both, and their ratio."""
+    from archive.search import postgres
+
+    with catalog.session() as s:
+        if not postgres.ranks_in_index(s):
+            print("  (no RUM index in this catalog: nothing to compare)")
+            return
+    real = postgres.ranks_in_index
+    times: dict[bool, dict[str, list[float]]] = {True: {}, False: {}}
+    deadline = time.monotonic() + budget
+    try:
+        for i, (kind, q) in enumerate(qs):
+            if time.monotonic() > deadline:
+                print(f"  (time budget spent: {i} of {len(qs)} queries compared)")
+                break
+            for rum in (True, False) if i % 2 else (False, True):
+                postgres.ranks_in_index = real if rum else (lambda session: False)
+                t = time.perf_counter()
+                with catalog.session() as s:
+                    search.search(s, q)
+                ms = (time.perf_counter() - t) * 1000
+                times[rum].setdefault(kind, []).append(ms)
+                times[rum].setdefault("(all)", []).append(ms)
+    finally:
+        postgres.ranks_in_index = real
+    print("  with the RUM index / without it (every match ranked), alternating:")
+    for kind in sorted(times[True]):
+        a, b = times[True][kind], times[False][kind]
+        print(f"  {kind:<22} n={len(a):<4} p50 {pct(a, 50):7.2f} / {pct(b, 50):7.2f} ms   "
+              f"p95 {pct(a, 95):7.2f} / {pct(b, 95):7.2f} ms   ratio p50 {pct(a, 50) / pct(b, 50):.2f}, "
+              f"p95 {pct(a, 95) / pct(b, 95):.2f}")
+    print(f"  load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
 def measure_http(catalog_url: str, data: Path, qs: list[tuple[str, str]]) -> None:
     from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -446,6 +483,8 @@ def main() -> int:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--http", action="store_true", help="also measure GET /api/v1/search on loopback")
+    ap.add_argument("--compare-rum", action="store_true",
+                    help="PostgreSQL: also each query with and without the RUM index, alternating")
     ap.add_argument("--caption-window", type=float, default=search.CAPTION_WINDOW_SECONDS,
                     help="seconds of captions per document (0: one document per cue)")
     ap.add_argument("--tokenizer", default=None, help="SQLite: another FTS5 tokenizer, e.g. "
@@ -534,6 +573,8 @@ def main() -> int:
             size = sqlite_size(catalog, path) if backend == "sqlite" else postgres_size(catalog)
             report(backend + (f" ({args.tokenizer})" if backend == "sqlite" and args.tokenizer else ""),
                    info, size, times, base, per_kind)
+            if args.compare_rum and backend == "postgres":
+                measure_rum(catalog, qs[:len(times)], args.budget)
             if args.http:
                 measure_http(url, tmp / "data", qs[:len(times)])
             catalog.dispose()

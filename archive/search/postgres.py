@@ -40,9 +40,8 @@ def tsquery_summary(q: Query) -> str:
 
 
 def tsquery_words(q: Query) -> tuple[str, dict[str, str]]:
-    """The tsquery that ranks summaries: any word of any term, and its parameters. Each
-    word on its own (a phrase's words too), so that a summary ranks above zero exactly
-    when it holds one of them (`rank_tsv @@` this), which the RUM path relies on."""
+    """Any word of a query of single words, and its parameters (each word's own, as the
+    RUM path binds them)."""
     words = list(dict.fromkeys(w.lower() for t in q.terms for w in Query.tokens(t)))
     params = {f"w{i}": w for i, w in enumerate(words)}
     return "(" + " || ".join(f"plainto_tsquery('archive_search', :{k})" for k in params) + ")", params
@@ -112,8 +111,9 @@ class Postgres(Engine):
         super().__init__(q)
         _, self.params = tsquery(q)
         self.any_tsq, _ = tsquery(q, any_term=True)
-        rank_q, rank_words = tsquery_words(q)
-        self.params.update(rank_words)
+        # Ranked by any term (a phrase's words all together, so that the candidates a
+        # phrase is checked on hold its words in their headings first).
+        rank_q = "(" + " || ".join(f"plainto_tsquery('archive_search', :t{i})" for i in range(len(q.terms))) + ")"
         # Found by `tsv` (every word; GIN answers a query of plain words without reading
         # a vector), ranked by `rank_tsv` (headings and own text only: a few hundred
         # bytes to read per webinar, not its whole vocabulary); then newest first.
@@ -132,19 +132,24 @@ class Postgres(Engine):
         # distance (1 / ts_rank). Only these are joined and sorted. A summary that ranks
         # above zero holds a word of the query in `rank_tsv`, so it is among them unless
         # it ranks at or below the edge; one that matches only by its vocabulary ranks zero.
-        # The whole query must be in the summary (`tsv`): a word of the query in `rank_tsv`
+        # Only for queries of single words (phrases are checked on candidate lists of their
+        # own, and a phrase's words ranked together need not be in `rank_tsv` to rank above
+        # zero). The whole query must be in the summary (`tsv`): a word of it in `rank_tsv`
         # is not enough when it has several words or exclusions; then the summaries holding
         # it are taken through GIN (their ids only, no vector read) and the best ranked
         # must be among them.
-        one_word = len(rank_words) == 1 and not q.phrases and not q.excluded_words
+        self.rum = not q.phrases
+        rum_q, rank_words = tsquery_words(q)
+        self.params.update(rank_words)
+        one_word = len(rank_words) == 1 and not q.excluded_words
         whole = "" if one_word else \
             f"AND c.summary_id IN (SELECT summary_id FROM search_webinar_fts WHERE tsv @@ {tsquery_summary(q)})"
         self.ranked = text(f"""
             WITH c AS MATERIALIZED (
-                SELECT summary_id, rank_tsv <=> {rank_q} AS d FROM search_webinar_fts
-                WHERE rank_tsv @@ {rank_q} ORDER BY rank_tsv <=> {rank_q} LIMIT :k),
+                SELECT summary_id, rank_tsv <=> {rum_q} AS d FROM search_webinar_fts
+                WHERE rank_tsv @@ {rum_q} ORDER BY rank_tsv <=> {rum_q} LIMIT :k),
             e AS (SELECT max(d) AS edge, count(*) AS found FROM c)
-            SELECT sw.webinar_id, c.d, ts_rank({RANK_WEIGHTS}, f.rank_tsv, {rank_q}) AS score, e.edge, e.found
+            SELECT sw.webinar_id, c.d, ts_rank({RANK_WEIGHTS}, f.rank_tsv, {rum_q}) AS score, e.edge, e.found
             FROM c CROSS JOIN e JOIN search_webinar_fts f ON f.summary_id = c.summary_id
             JOIN search_webinars sw ON sw.id = c.summary_id WHERE TRUE {whole}
             """).columns(webinar_id=String, d=Float, score=Float, edge=Float, found=Integer).subquery("r")
@@ -164,7 +169,7 @@ class Postgres(Engine):
         session.execute(text("SET LOCAL enable_seqscan = off"))
         try:
             # Few matches are quicker ranked all (a ms per 200); many, from the RUM index.
-            if (4 * (offset + n) <= RUM_MOST and ranks_in_index(session)
+            if (self.rum and 4 * (offset + n) <= RUM_MOST and ranks_in_index(session)
                     and session.scalar(self.matching, {**self.params, "most": RUM_FROM}) >= RUM_FROM):
                 found = self._best_ranked(session, n, offset)
                 if found is not None:
