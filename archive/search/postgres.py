@@ -154,8 +154,8 @@ class Postgres(Engine):
             JOIN search_webinars sw ON sw.id = c.summary_id WHERE TRUE {whole}
             """).columns(webinar_id=String, d=Float, score=Float, edge=Float, found=Integer).subquery("r")
         # How many summaries match, counted up to RUM_FROM through GIN.
-        self.matching = text(f"SELECT count(*) FROM (SELECT 1 FROM search_webinar_fts WHERE tsv @@ {tsquery_summary(q)} "
-                             "LIMIT :most) x")
+        self.matching = text("SELECT count(*) FROM (SELECT 1 FROM search_webinar_fts "
+                             f"WHERE tsv @@ {tsquery_summary(q)} LIMIT :most) x")
         self.hits_sql = f"""
             SELECT d.id, {self.RANK} AS score, {DOC_COLUMNS}
             FROM search_documents d JOIN search_fts f ON f.doc_id = d.id CROSS JOIN (SELECT {self.any_tsq} AS q) qq
