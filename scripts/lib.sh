@@ -34,9 +34,19 @@ ensure_debian_packages() {
   for extra in "$@"; do
     command -v "${extra%%=*}" >/dev/null 2>&1 || want+=("${extra#*=}")
   done
-  # PostgreSQL's initdb is not on PATH; it is only asked for by scripts/test.
+  # PostgreSQL's initdb is not on PATH; it is only asked for by scripts/test. With it, the
+  # rum extension for its version (search ranks inside a RUM index where rum is there;
+  # the tests run search both ways): Debian's default PostgreSQL when none is installed yet.
   if [ "${WANT_POSTGRESQL:-0}" = 1 ]; then
-    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || want+=(postgresql)
+    local pg_major="" initdb
+    for initdb in /usr/lib/postgresql/*/bin/initdb; do
+      [ -x "$initdb" ] && pg_major="$(basename "$(dirname "$(dirname "$initdb")")")"
+    done
+    if [ -z "$pg_major" ]; then
+      want+=(postgresql)
+      pg_major="$(apt-cache show --no-all-versions postgresql 2>/dev/null | sed -n 's/^Depends:.*postgresql-\([0-9][0-9]*\).*/\1/p' | head -1)"
+    fi
+    [ -n "$pg_major" ] && ! dpkg -s "postgresql-$pg_major-rum" >/dev/null 2>&1 && want+=("postgresql-$pg_major-rum")
   fi
   [ ${#want[@]} -eq 0 ] && return 0
   mapfile -t want < <(printf '%s\n' "${want[@]}" | sort -u)

@@ -6,10 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import select, text
 
 from archive import pipeline, queries, search
+from archive.catalog import MIGRATIONS, Catalog
 from archive.search import postgres, reading, sqlite
+from archive.search import postgres as postgres_module  # beside the `postgres` server fixture
 from archive.importer import ImportRequest, import_webinar
 from archive.models import Asset, Job, Webinar, new_id, utcnow
 from archive.pdfgen import write_deck
@@ -311,3 +315,62 @@ def test_many_new_webinars_at_once_are_indexed_as_one_by_one(archive):
     assert written(at_once) == written(one_by_one)
     assert {r.webinar_id for r in find(archive, '"open data" budget', limit=10).results} \
         == {w.id for w, _ in at_once + one_by_one}
+
+
+def test_postgres_ranks_alike_with_and_without_its_rum_index(postgres, catalog_template, monkeypatch):
+    """Where the rum extension is installed, migration 0014 gives the summaries a RUM
+    index and the best ranked come from it; the results are those of ranking every match
+    (ties newest first, listed webinars only, pages), and without the index (a server
+    without rum: here, the index dropped by the downgrade) search ranks every match."""
+    catalog = Catalog(postgres.create_database(template=catalog_template))
+    with catalog.session() as s:
+        rum = s.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'")).first() is not None
+        assert postgres_module.ranks_in_index(s) == rum
+    day = dt.date(2026, 1, 1)
+    ids = {}
+    with catalog.transaction() as s:
+        for i in range(24):  # many alike: 'widget' once, twice... in the description; some only in captions
+            w = Webinar(id=new_id(), title=f"Talk {i}", description="widget " * (i % 4) + f"filler {i % 3}",
+                        visibility="private" if i == 5 else "public", held_on=day + dt.timedelta(days=i % 7))
+            s.add(w)
+            s.flush()
+            search.index_webinar(s, w)
+            search.index_asset(s, _captions_asset(s, w.id), [{"at": 1.0, "text": f"a widget gadget said {i}"}])
+            ids[i] = w.id
+        w = Webinar(id=new_id(), title="The widget handbook", description="gadget")
+        s.add(w)
+        s.flush()
+        search.index_webinar(s, w)
+        ids["title"] = w.id
+
+    def pages(query: str) -> list:
+        with catalog.session() as s:
+            out = [search.search(s, query, limit=4, offset=o) for o in (0, 4, 8, 20)]
+        return [([(r.webinar_id, round(r.score, 6)) for r in p.results], p.has_more) for p in out]
+
+    queries = ["widget", "WIDGET gadget", "widget -filler", '"widget gadget"', "gadget", "filler"]
+    monkeypatch.setattr(postgres_module, "RUM_FROM", 1)  # the index however few match
+    monkeypatch.setattr(postgres_module, "RUM_CANDIDATES", 8)  # and its edge within ties
+    monkeypatch.setattr(postgres_module, "RUM_MOST", 40)  # for the first pages
+    taken = []
+    best = postgres_module.Postgres._best_ranked
+    monkeypatch.setattr(postgres_module.Postgres, "_best_ranked",
+                        lambda self, *a: taken.append(best(self, *a)) or taken[-1])
+    with_index = {q: pages(q) for q in queries}
+    assert any(t is not None for t in taken) == rum  # some answered from the index alone
+    top = with_index["widget"][0][0]
+    assert top[0][0] == ids["title"] and ids[5] not in {w for p, _ in with_index["widget"] for w, _ in p}
+    monkeypatch.setattr(postgres_module, "ranks_in_index", lambda session: False)
+    assert {q: pages(q) for q in queries} == with_index
+    monkeypatch.undo()
+    # A server without rum: no index, and search as it always was.
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with catalog.engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0013")
+    catalog.dispose()  # connections that knew of the index
+    with catalog.session() as s:
+        assert not postgres_module.ranks_in_index(s)
+    assert {q: pages(q) for q in queries} == with_index
+    catalog.dispose()
