@@ -43,12 +43,13 @@ ACCESS = {
     "staff.remove_presentation": "staff", "staff.move_presentation": "staff", "staff.set_timestamps": "staff",
     "staff.photo_start": "staff", "staff.photo_finish": "staff", "staff.photo_remove": "staff",
     "uploads.page": "staff", "uploads.create": "staff", "uploads.status": "staff", "uploads.sign_part": "staff",
-    "uploads.list_parts": "staff", "uploads.complete": "staff", "uploads.cancel": "staff",
+    "uploads.sign_parts": "staff", "uploads.list_parts": "staff", "uploads.complete": "staff", "uploads.cancel": "staff",
     "uploads.caption_language": "staff", "staff.set_caption_language": "staff",
     "staff.slide_times": "staff", "staff.edit_slide_times": "staff",
     "staff.edit_transcript": "staff", "staff.save_transcript": "staff",
 }
-JSON_ONLY = {"staff.jobs_json", "uploads.caption_language", "uploads.create", "uploads.status", "uploads.sign_part", "uploads.list_parts",
+JSON_ONLY = {"staff.jobs_json", "uploads.caption_language", "uploads.create", "uploads.status", "uploads.sign_part",
+             "uploads.sign_parts", "uploads.list_parts",
              "uploads.complete", "uploads.cancel", "staff.photo_start", "staff.photo_finish"}
 # Routes about an object this test's webinar does not hold (a presentation, a caption file):
 # staff who are let in get "not found", never a refusal.
