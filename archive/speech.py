@@ -347,7 +347,7 @@ def looping(words: Iterable[str]) -> bool:
     """One word said three times or more and nothing else: the decoder repeating a word
     (of the prompt, most often) over noise or a pause, too short for the compression
     ratio to tell."""
-    said = [fold(w).strip(".,;:!?") for w in words]
+    said = [fold(w).strip() for w in words]
     return len(said) >= 3 and len(set(said)) == 1
 
 

@@ -30,10 +30,12 @@ def tsquery(q: Query, any_term: bool = False) -> tuple[str, dict[str, str]]:
     return "(" + " && ".join(parts) + ")", params
 
 
-def tsquery_summary(q: Query) -> str:
+def tsquery_summary(q: Query, any_term: bool = False) -> str:
     """The tsquery over summaries (parameters as `tsquery`'s): every word of every term
-    (plainto_tsquery: no word order), none of the excluded single words."""
+    (plainto_tsquery: no word order), none of the excluded single words; or any term."""
     parts = [f"plainto_tsquery('archive_search', :t{i})" for i in range(len(q.terms))]
+    if any_term:
+        return "(" + " || ".join(parts) + ")"
     parts += [f"!! plainto_tsquery('archive_search', :x{i})" for i, t in enumerate(q.excluded)
               if t in q.excluded_words]
     return "(" + " && ".join(parts) + ")"
@@ -113,7 +115,7 @@ class Postgres(Engine):
         self.any_tsq, _ = tsquery(q, any_term=True)
         # Ranked by any term (a phrase's words all together, so that the candidates a
         # phrase is checked on hold its words in their headings first).
-        rank_q = "(" + " || ".join(f"plainto_tsquery('archive_search', :t{i})" for i in range(len(q.terms))) + ")"
+        rank_q = tsquery_summary(q, any_term=True)
         # Found by `tsv` (every word; GIN answers a query of plain words without reading
         # a vector), ranked by `rank_tsv` (headings and own text only: a few hundred
         # bytes to read per webinar, not its whole vocabulary); then newest first.
