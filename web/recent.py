@@ -5,8 +5,14 @@ Kept `seconds` (2 s): under load the same few pages and playlists are asked for 
 times a second, and building one reads the catalog and S3. Whoever asks is still checked on
 every request (the webinar's visibility, one indexed row), so a webinar made private stops
 being served at once; what is kept can only be up to `seconds` behind a staff edit (and the
-time of one making: while one thread makes a value again, the others are given the old one
-rather than all making it at once).
+time of one making).
+
+A value past its seconds is made again behind the visitors' backs: the request that finds it
+old is answered with it at once and a thread makes the new one (in a copy of that request's
+context), and until that is done every request gets the old one. Under load no visitor then
+waits for a page to be rendered on the catalog, only the first visitor of a page not kept
+yet (or of one not to be kept: a page under processing). A making that fails drops the old
+value, so the next request makes it itself and meets the error.
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ import time
 from collections import OrderedDict
 from typing import Callable, Hashable, TypeVar
 
-from flask import current_app
+from flask import copy_current_request_context, current_app, has_request_context
 
 T = TypeVar("T")
 
@@ -26,8 +32,11 @@ SIZE = 500
 class Recent:
     """A small LRU of values, each kept `seconds` from when it was made."""
 
-    def __init__(self, seconds: float = SECONDS, size: int = SIZE, clock=time.monotonic):
-        self.seconds, self.size, self.clock = seconds, size, clock
+    def __init__(self, seconds: float = SECONDS, size: int = SIZE, clock=time.monotonic,
+                 later: Callable[[Callable[[], None]], None] | None = None):
+        """`later(fn)` runs fn after the caller has its answer (web: `after_answer`); without
+        it, an old value is made again by the request that finds it old."""
+        self.seconds, self.size, self.clock, self.later = seconds, size, clock, later
         self._items: OrderedDict[Hashable, tuple[float, object]] = OrderedDict()
         self._making: set[Hashable] = set()
         self._lock = threading.Lock()
@@ -41,7 +50,8 @@ class Recent:
 
     def made(self, key: Hashable, make: Callable[[], tuple[T, bool]]) -> T:
         """The kept value while fresh; else one `make` makes now, kept when it says so
-        (`make` returns (value, keep)). While another thread makes it, the old value."""
+        (`make` returns (value, keep)). While another thread makes it, the old value; an
+        old value with `later`: the old value, and `make` runs later."""
         now = self.clock()
         with self._lock:
             hit = self._items.get(key)
@@ -49,8 +59,26 @@ class Recent:
                 self._items.move_to_end(key)
                 return hit[1]  # type: ignore[return-value]
             self._making.add(key)
+        if hit is not None and self.later is not None:
+            try:
+                self.later(lambda: self._make(key, make, dropping=True))
+            except BaseException:
+                with self._lock:
+                    self._making.discard(key)
+                raise
+            return hit[1]  # type: ignore[return-value]
+        return self._make(key, make)
+
+    def _make(self, key: Hashable, make: Callable[[], tuple[T, bool]], dropping: bool = False) -> T:
+        """`make` for `key`, its value kept or its old one dropped; `dropping`: the old one
+        is dropped when `make` fails too (it was served meanwhile)."""
         try:
             value, keep = make()
+        except BaseException:
+            if dropping:
+                with self._lock:
+                    self._items.pop(key, None)
+            raise
         finally:
             with self._lock:
                 self._making.discard(key)
@@ -66,9 +94,27 @@ class Recent:
             self._items.clear()
 
 
+def after_answer(fn: Callable[[], None]) -> None:
+    """Run `fn` in a thread of its own, in a copy of this request's context (outside a
+    request: now). What it raises is logged."""
+    if not has_request_context():
+        fn()
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    @copy_current_request_context
+    def run() -> None:
+        try:
+            fn()
+        except Exception:
+            app.logger.exception("making a kept page or playlist again failed")
+
+    threading.Thread(target=run, name="recent-make", daemon=True).start()
+
+
 def recent(name: str) -> Recent:
     """This app's Recent called `name` (one per kind of thing kept)."""
     ext = current_app.extensions
     if name not in ext:
-        ext.setdefault(name, Recent())
+        ext.setdefault(name, Recent(later=after_answer))
     return ext[name]

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
+from archive.importer import ImportRequest, import_webinar
+from archive.models import Webinar
+from archive.worker import Worker
 from web.recent import Recent
 
 
@@ -81,3 +85,77 @@ def test_the_least_recently_used_go_beyond_its_size():
     for key in "abc":
         recent.made(key, lambda key=key: (key, True))
     assert recent.made("a", lambda: ("a again", True)) == "a again"
+
+
+def test_with_later_an_old_value_is_answered_at_once_and_made_again_behind():
+    clock, queued, made = Clock(), [], []
+    recent = Recent(seconds=2.0, clock=clock, later=queued.append)
+
+    def make():
+        made.append(clock.now)
+        return f"page of {clock.now}", True
+
+    assert recent.made("w", make) == "page of 100.0"  # nothing kept yet: made now
+    assert queued == []
+    clock.now += 3
+    assert recent.made("w", make) == "page of 100.0"  # old: answered, made later
+    assert recent.made("w", make) == "page of 100.0"  # meanwhile nobody makes it again
+    assert len(queued) == 1 and made == [100.0]
+    queued.pop()()
+    assert made == [100.0, 103.0]
+    assert recent.made("w", make) == "page of 103.0"
+    assert queued == []
+
+
+def test_with_later_a_failed_making_drops_the_old_value():
+    clock, queued = Clock(), []
+    recent = Recent(seconds=2.0, clock=clock, later=queued.append)
+    recent.made("w", lambda: ("old", True))
+    clock.now += 3
+
+    def broken():
+        raise RuntimeError("S3 down")
+
+    assert recent.made("w", broken) == "old"
+    try:
+        queued.pop()()
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the making should have failed")
+    # the next request makes it itself (and meets the error if it lasts), never the old value
+    assert recent.made("w", lambda: ("new", True)) == "new"
+    assert queued == []
+
+
+def test_with_later_a_value_not_to_be_kept_is_dropped_once_made():
+    clock, queued = Clock(), []
+    recent = Recent(seconds=2.0, clock=clock, later=queued.append)
+    recent.made("w", lambda: ("settled", True))
+    clock.now += 3
+    assert recent.made("w", lambda: ("processing", False)) == "settled"
+    queued.pop()()
+    assert recent.made("w", lambda: ("processing 2", False)) == "processing 2"
+
+
+def test_an_old_page_is_answered_at_once_and_rendered_again_in_the_background(client, archive, inputs):
+    w = import_webinar(archive, ImportRequest(title="Kept a moment", recording=inputs["h264_aac.mp4"]))
+    Worker(archive, "w").run_until_idle()
+    fr = {"Accept-Language": "fr"}
+    assert "Kept a moment" in client.get(f"/webinars/{w.id}").get_data(as_text=True)
+    assert "Kept a moment" in client.get(f"/webinars/{w.id}", headers=fr).get_data(as_text=True)
+    pages = client.application.extensions["webinar_pages"]
+    with archive.catalog.transaction() as s:
+        s.get(Webinar, w.id).title = "Renamed by staff"
+    pages.seconds = 0.0  # everything kept is old from now on
+    # The request that finds the page old gets it as it was; a thread renders it again,
+    # in a copy of that request's context (its interface language included).
+    assert "Kept a moment" in client.get(f"/webinars/{w.id}", headers=fr).get_data(as_text=True)
+    assert "Kept a moment" in client.get(f"/webinars/{w.id}").get_data(as_text=True)
+    deadline = time.monotonic() + 30
+    while any(t.name == "recent-make" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pages.seconds = 60.0
+    html = client.get(f"/webinars/{w.id}", headers=fr).get_data(as_text=True)
+    assert "Renamed by staff" in html and '<html lang="fr">' in html
+    assert "Renamed by staff" in client.get(f"/webinars/{w.id}").get_data(as_text=True)
