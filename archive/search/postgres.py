@@ -3,8 +3,12 @@ with the `archive_search` configuration ('simple' plus unaccent when the extensi
 there); a summary has `tsv` (every word, stripped: for finding) and `rank_tsv` (headings A,
 own text B: ts_rank reads this small vector only). Where the rum extension is installed,
 `rank_tsv` also has a RUM index (migration 0014) that hands out the best ranked summaries
-first; without it, every matching summary is ranked, as it always was."""
+first; without it, every matching summary is ranked, as it always was. A document's
+adjacent word pairs, hashed, have a GIN index of their own (migration 0015), through which a
+phrase of common words is found in the few documents holding its pairs."""
 from __future__ import annotations
+
+import math
 
 from sqlalchemy import DateTime, Float, Integer, String, bindparam, select, text
 from sqlalchemy.orm import Session
@@ -49,13 +53,15 @@ def tsquery_words(q: Query) -> tuple[str, dict[str, str]]:
     return "(" + " || ".join(f"plainto_tsquery('archive_search', :{k})" for k in params) + ")", params
 
 
-# A phrase whose words are together in at most PHRASE_PROBE_DOCUMENTS documents (by
-# ANALYZE's statistics, the words taken as independent) is looked up in the documents
-# first, as on SQLite: GIN intersects the words' postings, so only documents holding all
-# of them are checked for the phrase. Words found in most webinars are each in a few
-# percent of the documents, so such a phrase is rare as a phrase, and checking ranked
-# candidates for it read thousands of documents per batch (over 10,000 webinars: two
-# batches, 50 + 200 ms, before the whole index).
+# A phrase is looked up in the documents first, as on SQLite, through the index of word
+# pairs (migration 0015): "can or of" has its words together in 79,000 of 1.1 M documents
+# and its pairs in 71, where it is said in 52; checking ranked candidates for such a phrase
+# read thousands of documents per batch (over 10,000 webinars: 100-700 ms), and so did a
+# mid-frequency word beside a common one ("saisa the") through the index of words. Only a
+# phrase in more than PHRASE_PROBE_DOCUMENTS documents is left to the ranked candidates.
+# Without the pairs' index, a phrase whose words are together in at most that many
+# documents (by ANALYZE's statistics, the words taken as independent) is looked up through
+# the words' postings, which GIN intersects.
 
 _NOW = bindparam("now", type_=DateTime)
 _LISTED_DAYS = (select(Webinar.id, Webinar.held_on, Webinar.created_at)
@@ -81,6 +87,58 @@ def documents_holding(session: Session, phrase: str) -> float | None:
     for w in words:
         held *= min(1.0, share.get(w, floor))
     return held if words else 0.0
+
+
+PAIRS_INDEX = "search_fts_pairs"  # made by migration 0015: search_pairs(tsv), hashed adjacent word pairs
+
+
+def phrase_pairs(session: Session, phrase: str) -> list[str] | None:
+    """The hashed adjacent word pairs of `phrase`, as the index of migration 0015 holds a
+    document's; None when there is no such index or the phrase has no pair."""
+    info = session.connection().info
+    if "search_pairs" not in info:
+        info["search_pairs"] = session.execute(text("SELECT to_regclass(:i) IS NOT NULL"), {"i": PAIRS_INDEX}).scalar()
+    if not info["search_pairs"]:
+        return None
+    pairs = session.scalar(text("SELECT tsvector_to_array(search_pairs(to_tsvector('archive_search', :p)))"),
+                           {"p": phrase})
+    if not pairs or not all(h.isalnum() and h.isascii() for h in pairs):  # hex digits, as the function makes
+        return None
+    return pairs
+
+
+def pairs_common(session: Session, pairs: list[str], n: int) -> bool:
+    """Whether every pair is among the most common ones ANALYZE lists for the index ("of
+    the", "the to") and, by their shares, they are together in at least `n` documents (a
+    pair not listed may be in any number of documents under the least share listed)."""
+    stats = session.execute(text("""
+        SELECT s.most_common_elems::text::text[] AS pairs, s.most_common_elem_freqs AS freqs, c.reltuples
+        FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
+        WHERE s.tablename = :i AND s.attname = 'search_pairs'"""), {"i": PAIRS_INDEX}).first()
+    if stats is None or not stats.pairs or not stats.freqs or stats.reltuples <= 0:
+        return False
+    share = dict(zip(stats.pairs, stats.freqs))
+    return all(h in share for h in pairs) and stats.reltuples * math.prod(share[h] for h in pairs) >= n
+
+
+def documents_with_pairs(session: Session, phrase: str, pairs: list[str], most: int) -> list | None:
+    """The documents (webinar_id, kind) holding `phrase`, found through the index of word
+    pairs: only documents holding every pair of the phrase (or a pair hashed alike) are
+    checked for it; None when more than `most` hold it. The candidates are taken apart
+    (OFFSET 0), so that the phrase is checked on them only, not on what the index of words
+    would add; their rows are read only once they are known to be few (a common phrase's
+    first 2,000 documents cost 6 ms, and 30 with their rows)."""
+    ids = session.scalars(text("""
+        SELECT f.doc_id FROM (
+            SELECT doc_id, tsv FROM search_fts WHERE search_pairs(tsv) @@ CAST(:pairs AS tsquery) OFFSET 0) f
+        WHERE f.tsv @@ phraseto_tsquery('archive_search', :p) LIMIT :n"""),
+        {"pairs": " & ".join(f"'{h}'" for h in pairs), "p": phrase, "n": most + 1}).all()
+    if len(ids) > most:
+        return None
+    if not ids:
+        return []
+    return session.execute(text("SELECT webinar_id, kind FROM search_documents WHERE id IN :ids")
+                           .bindparams(bindparam("ids", expanding=True)), {"ids": ids}).all()
 
 
 RUM_INDEX = "search_webinar_fts_rank_rum"  # made by migration 0014 where rum is installed
@@ -206,17 +264,26 @@ class Postgres(Engine):
         return [(row.webinar_id, float(row.score)) for row in rows[offset:offset + n]]
 
     def held_phrases(self, session: Session) -> list[tuple[str, float]] | None:
-        # Each phrase's documents when its rarest word is rare enough: their webinars, ranked
-        # by where and how often they say it (as sqlite.Sqlite.held_phrases).
+        # Each phrase's documents when few hold it: their webinars, ranked by where and how
+        # often they say it (as sqlite.Sqlite.held_phrases). Its documents are found through
+        # its word pairs where they are indexed, else through its words when they are rare
+        # enough together.
         scores: dict[str, float] | None = None
+        n = PHRASE_PROBE_DOCUMENTS + 1
         for phrase in self.q.phrases:
-            held = documents_holding(session, phrase)
-            if held is None or held > PHRASE_PROBE_DOCUMENTS:
-                return None
-            rows = session.execute(text(
-                "SELECT d.webinar_id, d.kind FROM search_fts f JOIN search_documents d ON d.id = f.doc_id "
-                "WHERE f.tsv @@ phraseto_tsquery('archive_search', :p) LIMIT :n"),
-                {"p": phrase, "n": PHRASE_PROBE_DOCUMENTS + 1}).all()
+            pairs = phrase_pairs(session, phrase)
+            if pairs is not None:
+                rows = None if pairs_common(session, pairs, n) else \
+                    documents_with_pairs(session, phrase, pairs, PHRASE_PROBE_DOCUMENTS)
+                if rows is None:
+                    return None
+            else:
+                held = documents_holding(session, phrase)
+                if held is None or held > PHRASE_PROBE_DOCUMENTS:
+                    return None
+                rows = session.execute(text(
+                    "SELECT d.webinar_id, d.kind FROM search_fts f JOIN search_documents d ON d.id = f.doc_id "
+                    "WHERE f.tsv @@ phraseto_tsquery('archive_search', :p) LIMIT :n"), {"p": phrase, "n": n}).all()
             if len(rows) > PHRASE_PROBE_DOCUMENTS:
                 return None
             scores = phrase_scores(scores, rows)
@@ -245,14 +312,17 @@ class Postgres(Engine):
                 "WHERE f.tsv @@ phraseto_tsquery('archive_search', :p)"), {"p": phrase}))
         if not webinar_ids:
             return set()
-        # These webinars' documents, each checked by its own key (LATERAL): the planner
-        # would otherwise take every document holding the words from the GIN index and
-        # check the phrase in each, across the whole catalog.
+        # Each of these webinars' documents checked by its own key, and a webinar's checking
+        # ends at its first document that says the phrase (EXISTS): a common phrase is in
+        # one of the first few (64 webinars: 2-3 ms, where checking every document of each,
+        # ~110 per webinar over 10,000 webinars, took 100-200 ms). The planner would
+        # otherwise take every document holding the words from the GIN index and check the
+        # phrase in each, across the whole catalog.
         stmt = text("""
-            SELECT DISTINCT d.webinar_id FROM search_documents d
-            CROSS JOIN LATERAL (SELECT 1 FROM search_fts f WHERE f.doc_id = d.id
-                                AND f.tsv @@ phraseto_tsquery('archive_search', :p) OFFSET 0) hit
-            WHERE d.webinar_id IN :ids""").bindparams(bindparam("ids", expanding=True))
+            SELECT w.id FROM webinars w WHERE w.id IN :ids AND EXISTS (
+                SELECT 1 FROM search_documents d JOIN search_fts f ON f.doc_id = d.id
+                WHERE d.webinar_id = w.id AND f.tsv @@ phraseto_tsquery('archive_search', :p))"""
+                    ).bindparams(bindparam("ids", expanding=True))
         return set(session.scalars(stmt, {"p": phrase, "ids": webinar_ids}))
 
     def highlight(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:

@@ -227,13 +227,20 @@ def test_query_parsing():
     assert not search.Query.parse('-only "" * ()')
 
 
-@pytest.mark.parametrize("probe", [sqlite.PHRASE_PROBE_DOCUMENTS, 0])
+@pytest.mark.parametrize("probe", [sqlite.PHRASE_PROBE_DOCUMENTS, "words", 0])
 def test_phrases_are_checked_on_the_documents_and_a_word_counts_once_per_webinar(archive, monkeypatch, probe):
     """Summaries know a webinar's words, not their order: a phrase is found only where it
     is said, an excluded phrase removes only the webinars that say it, and a word said a
-    thousand times weighs little more than a word said once. Both ways of finding a
-    phrase: from its documents (a rare phrase), or by checking ranked candidates (0: every
-    phrase counts as common)."""
+    thousand times weighs little more than a word said once. The ways of finding a
+    phrase: from its documents (a rare phrase; on PostgreSQL through the index of word
+    pairs, or, "words", without that index through its words), or by checking ranked
+    candidates (0: every phrase counts as common)."""
+    words, taken, pairs = probe == "words", [], postgres.phrase_pairs
+    if words:
+        monkeypatch.setattr(postgres, "phrase_pairs", lambda session, phrase: None)
+        probe = sqlite.PHRASE_PROBE_DOCUMENTS
+    else:
+        monkeypatch.setattr(postgres, "phrase_pairs", lambda session, phrase: taken.append(phrase) or pairs(session, phrase))
     monkeypatch.setattr(sqlite, "PHRASE_PROBE_DOCUMENTS", probe)
     monkeypatch.setattr(postgres, "PHRASE_PROBE_DOCUMENTS", probe)
     monkeypatch.setattr(reading, "VERIFY_FIRST_BATCH", 1)  # several batches, then the whole index
@@ -258,6 +265,7 @@ def test_phrases_are_checked_on_the_documents_and_a_word_counts_once_per_webinar
         engine = sqlite.Sqlite if s.get_bind().dialect.name == "sqlite" else postgres.Postgres
         found = engine(search.Query.parse('"open data"')).held_phrases(s)  # which of the two ways was taken
         assert found is None if probe == 0 else [w for w, _ in found] == [said, chatty]
+    assert bool(taken) == (not words and archive.catalog.engine.dialect.name == "postgresql")
     assert {r.webinar_id for r in find(archive, 'open data -"open data"', limit=20).results} == {apart, *others}
     assert {r.webinar_id for r in find(archive, 'data -"data portal" -that', limit=20).results} == set(others)
     hit = find(archive, '"data portal"', limit=20).results
@@ -349,6 +357,10 @@ def test_postgres_ranks_alike_with_and_without_its_rum_index(postgres, catalog_t
         return [([(r.webinar_id, round(r.score, 6)) for r in p.results], p.has_more) for p in out]
 
     queries = ["widget", "WIDGET gadget", "widget -filler", '"widget gadget"', "gadget", "filler"]
+    # Phrases found by the index of word pairs (0015, gone with the downgrade below) are
+    # ranked by where they are said: here every phrase is checked on ranked candidates.
+    no_pairs = lambda session, phrase: None  # noqa: E731
+    monkeypatch.setattr(postgres_module, "phrase_pairs", no_pairs)
     monkeypatch.setattr(postgres_module, "RUM_FROM", 1)  # the index however few match
     monkeypatch.setattr(postgres_module, "RUM_CANDIDATES", 8)  # and its edge within ties
     monkeypatch.setattr(postgres_module, "RUM_MOST", 40)  # for the first pages
@@ -363,6 +375,7 @@ def test_postgres_ranks_alike_with_and_without_its_rum_index(postgres, catalog_t
     monkeypatch.setattr(postgres_module, "ranks_in_index", lambda session: False)
     assert {q: pages(q) for q in queries} == with_index
     monkeypatch.undo()
+    monkeypatch.setattr(postgres_module, "phrase_pairs", no_pairs)
     # A server without rum: no index, and search as it always was.
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
