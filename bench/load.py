@@ -49,6 +49,19 @@ catalog rows; closed playlists and pages kept 2 s: web/recent.py).
                                 /api/health 11 / 143 ms: 470 requests a second to the app,
                                 the 2 cores shared with MinIO, the 200 client threads and
                                 the encode; p99 not met in that model (it was 2.4 s).
+
+2026-12-03, night: a kept page or closed playlist past its 2 s is answered as it was and made
+again by a thread of its own (web/recent.py), so no request waits for a render.
+  Quiet machine (load 4.5-5.4: the runs themselves):
+  --scale-out, two runs:        page p50 5.0 / p99 26 and 33 ms; master 46 and 47; media
+                                playlist 37 and 45; /api/health p99 16 and 15. 0 errors;
+                                memory +3 MB. Target met.
+  SQLite:                       page 2.7 / 16 ms; master 20; media playlist 17; 0 errors,
+                                +2 MB. Met.
+  --scale-out with two busy processes at nice 0 beside it (load 5-8), old way and new
+  alternating, two rounds: page p99 263 and 254 ms before, 193 and 124 ms after (2.5x and
+  3.3x /api/health's p99 before, 2.2x and 1.6x after); playlists 150-195 ms either way;
+  /api/health itself p99 76-103 ms: the CPU is saturated and nothing meets 100 ms there.
 """
 from __future__ import annotations
 

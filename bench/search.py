@@ -108,6 +108,22 @@ Target p95 < 30 ms NOT met: what is left is phrases whose words are in most webi
 but rare as a phrase (18 % of this mix, 100-700 ms: checked on candidates' documents, as
 described above), and the fixed cost of a search besides ranking (hits and highlights,
 ~12-15 ms at this load; rare words are 22 ms).
+
+2026-12-03, night: phrases through an index of word pairs (migration 0015). `search_pairs(tsv)`
+is a document's adjacent lexeme pairs hashed to 5 hex digits, in a GIN expression index; a
+phrase's documents are those holding all its pairs, checked for the phrase, when at most
+2,000 hold it (ranked by where they say it, as on SQLite); a common phrase's candidate
+webinars are checked with EXISTS, ending at each one's first document that says it (64
+webinars: 2-3 ms where checking all their documents took 100-200). "can or of": its words
+are together in 79,000 documents, its pairs in 71, the phrase in 52. The index: 365 MB
+(search_fts 1,166 -> 1,548 MB), built in 597 s over the 10,000-webinar catalog when the
+migration first runs. Idle machine (load 0.3-1.7), `--backends postgres --webinars 10000
+--budget 60`, the same cached catalog: before, p50 16 / p95 138 / p99 326 / max 732 ms
+(phrases p50 24 / p95 344, common phrases p50 66 / p95 159); after, three runs, p95 53, 57
+and 58 ms, the last p50 15 / p99 70 / max 90 (phrases p50 14 / p95 70, common phrases p50
+48 / p95 70). Target p95 < 30 ms NOT met: common phrases (a phrase in more than 2,000
+documents: every matching summary ranked, 30-40 ms, then 64 candidates checked, 12-17 ms)
+and title words (p50 33 / p95 58) are the 5 % above it; every other kind has p95 < 30 ms.
 """
 from __future__ import annotations
 
