@@ -66,6 +66,10 @@ FINE_OK = 0.30  # a page's mean difference on its and the frame's ink at feature
 FINE_ABS_UNIT = 0.02
 CELL_CHANGED = 0.25  # a cell's mean change (normalised grey) above this: it changed
 CHANGED_CELLS = 4  # this many changed cells and the frame is compared again (a cursor: fewer)
+# An overlay step that draws thin lines or one more line of text changes many cells a little
+# (at score size a line is a faint band): this many cells changed by FAINT_CHANGED also count.
+FAINT_CHANGED = 0.10
+FAINT_CELLS = 8
 
 cv2.setNumThreads(1)  # ffmpeg decodes on the other core meanwhile
 
@@ -353,10 +357,12 @@ def _tie_break(deck: _Deck, geo: _Geometry, frame: np.ndarray, costs: np.ndarray
 
 def _changed(f: np.ndarray, before: np.ndarray, scores: _Scores, geo: _Geometry) -> bool:
     """Whether the slide area changed where it matters since it was last compared: in more
-    than a cursor's worth of the cells the pages explained."""
-    moved = _cells(np.abs(f - before)) > CELL_CHANGED
+    than a cursor's worth of the cells the pages explained, or a little in many of them (an
+    overlay step's thin lines)."""
+    change = _cells(np.abs(f - before))
     watched = scores.explained if scores.good else geo.valid_cells
-    return int((moved & watched).sum()) >= CHANGED_CELLS
+    return (int(((change > CELL_CHANGED) & watched).sum()) >= CHANGED_CELLS
+            or int(((change > FAINT_CHANGED) & watched).sum()) >= FAINT_CELLS)
 
 
 def _thumb(frame: np.ndarray) -> np.ndarray:

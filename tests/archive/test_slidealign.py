@@ -132,6 +132,31 @@ def test_a_page_built_up_in_steps_is_that_page(deck):
     _check(segments, [(1, 6), (2, 14), (3, 6)])
 
 
+LINES, LINE_GREY = 3, 150  # faint: without the faint-change rule the step went unnoticed
+
+
+def test_an_overlay_step_that_draws_thin_lines_is_its_own_page():
+    """Beamer's overlay steps: the next page is this one with a few thin coloured lines drawn
+    in (edges of a graph). The change is faint where frames are compared (a line is a pale
+    band), but it is noticed, and each step is its own page."""
+    base = _page(1, seed=7, lines=3)
+    im = Image.fromarray(base.copy())
+    d = ImageDraw.Draw(im)
+    for k in range(LINES):
+        d.line((420 + 40 * k, 330, 760 - 30 * k, 560), fill=LINE_GREY, width=2)
+    steps = [base, np.asarray(im), _page(2, seed=7)]
+    rng = np.random.default_rng(5)
+
+    def render(p, t):
+        frame = _place(steps[p - 1], LETTERBOX).astype(np.int16)
+        frame += rng.normal(0, 3, frame.shape).astype(np.int16)
+        return cv2.GaussianBlur(np.clip(frame, 0, 255).astype(np.uint8), (0, 0), 0.8)
+
+    plan = [(1, 6), (2, 20), (3, 6)]
+    segments = slidealign.align_frames(_timeline(plan, render), steps)
+    _check(segments, plan)
+
+
 def test_presenter_view_beside_notes_and_the_next_page(deck):
     def render(p, t):
         frame = _place(deck[p - 1], (10, 40, 280, 210), background=40)
