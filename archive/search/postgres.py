@@ -68,22 +68,40 @@ _LISTED_DAYS = (select(Webinar.id, Webinar.held_on, Webinar.created_at)
                 .where(Webinar.id.in_(bindparam("ids", expanding=True)), Webinar.is_listed(_NOW)))
 
 
+def common_elements(session: Session, table: str, column: str) -> tuple[dict[str, float], float] | None:
+    """The most common elements ANALYZE lists for a tsvector column (or an index's
+    expression, by the index's name) with the share of rows holding each, and the rows
+    counted; None before any ANALYZE."""
+    row = session.execute(text("""
+        SELECT s.most_common_elems::text::text[] AS elems, s.most_common_elem_freqs AS freqs, c.reltuples
+        FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
+        WHERE s.tablename = :t AND s.attname = :c"""), {"t": table, "c": column}).first()
+    if row is None or not row.elems or not row.freqs or row.reltuples <= 0:
+        return None
+    return dict(zip(row.elems, row.freqs)), float(row.reltuples)
+
+
+def has_index(session: Session, name: str) -> bool:
+    """Whether the index `name` is there (asked once per database connection)."""
+    info = session.connection().info.setdefault("indexes", {})
+    if name not in info:
+        info[name] = bool(session.execute(text("SELECT to_regclass(:i) IS NOT NULL"), {"i": name}).scalar())
+    return info[name]
+
+
 def documents_holding(session: Session, phrase: str) -> float | None:
     """About how many documents hold every word of `phrase`, from the statistics ANALYZE
     keeps of `search_fts.tsv` (its most common words and their shares; a word not among
     them is rarer than the least of them), the words taken as independent; None before
     any ANALYZE."""
-    row = session.execute(text("""
-        SELECT s.most_common_elems::text::text[] AS words, s.most_common_elem_freqs AS freqs, c.reltuples
-        FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
-        WHERE s.tablename = 'search_fts' AND s.attname = 'tsv'""")).first()
-    if row is None or not row.words or not row.freqs or row.reltuples <= 0:
+    stats = common_elements(session, "search_fts", "tsv")
+    if stats is None:
         return None
-    share = dict(zip(row.words, row.freqs))
-    floor = min(row.freqs[:len(row.words)])  # the least share listed
+    share, rows = stats
+    floor = min(share.values())  # the least share listed
     words = session.scalars(text("SELECT unnest(tsvector_to_array(to_tsvector('archive_search', :p)))"),
                             {"p": phrase}).all()
-    held = float(row.reltuples)
+    held = rows
     for w in words:
         held *= min(1.0, share.get(w, floor))
     return held if words else 0.0
@@ -95,10 +113,7 @@ PAIRS_INDEX = "search_fts_pairs"  # made by migration 0015: search_pairs(tsv), h
 def phrase_pairs(session: Session, phrase: str) -> list[str] | None:
     """The hashed adjacent word pairs of `phrase`, as the index of migration 0015 holds a
     document's; None when there is no such index or the phrase has no pair."""
-    info = session.connection().info
-    if "search_pairs" not in info:
-        info["search_pairs"] = session.execute(text("SELECT to_regclass(:i) IS NOT NULL"), {"i": PAIRS_INDEX}).scalar()
-    if not info["search_pairs"]:
+    if not has_index(session, PAIRS_INDEX):
         return None
     pairs = session.scalar(text("SELECT tsvector_to_array(search_pairs(to_tsvector('archive_search', :p)))"),
                            {"p": phrase})
@@ -111,14 +126,11 @@ def pairs_common(session: Session, pairs: list[str], n: int) -> bool:
     """Whether every pair is among the most common ones ANALYZE lists for the index ("of
     the", "the to") and, by their shares, they are together in at least `n` documents (a
     pair not listed may be in any number of documents under the least share listed)."""
-    stats = session.execute(text("""
-        SELECT s.most_common_elems::text::text[] AS pairs, s.most_common_elem_freqs AS freqs, c.reltuples
-        FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
-        WHERE s.tablename = :i AND s.attname = 'search_pairs'"""), {"i": PAIRS_INDEX}).first()
-    if stats is None or not stats.pairs or not stats.freqs or stats.reltuples <= 0:
+    stats = common_elements(session, PAIRS_INDEX, "search_pairs")
+    if stats is None:
         return False
-    share = dict(zip(stats.pairs, stats.freqs))
-    return all(h in share for h in pairs) and stats.reltuples * math.prod(share[h] for h in pairs) >= n
+    share, rows = stats
+    return all(h in share for h in pairs) and rows * math.prod(share[h] for h in pairs) >= n
 
 
 def documents_with_pairs(session: Session, phrase: str, pairs: list[str], most: int) -> list | None:
@@ -158,10 +170,7 @@ RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"
 
 def ranks_in_index(session: Session) -> bool:
     """Whether the summaries' RUM index is there (asked once per database connection)."""
-    info = session.connection().info
-    if "search_rum" not in info:
-        info["search_rum"] = session.execute(text("SELECT to_regclass(:i) IS NOT NULL"), {"i": RUM_INDEX}).scalar()
-    return bool(info["search_rum"])
+    return has_index(session, RUM_INDEX)
 
 
 class Postgres(Engine):

@@ -18,10 +18,11 @@ class Clock:
         return self.now
 
 
-def expired(value: str) -> Recent:
-    """A Recent holding `value` under "w", made 3 s ago (kept 2 s): to be made again."""
+def expired(value: str, later=None) -> Recent:
+    """A Recent holding `value` under "w", made 3 s ago (kept 2 s): to be made again
+    (by `later`, when given)."""
     clock = Clock()
-    recent = Recent(seconds=2.0, clock=clock)
+    recent = Recent(seconds=2.0, clock=clock, later=later)
     assert recent.made("w", lambda: (value, True)) == value
     clock.now += 3
     return recent
@@ -108,10 +109,8 @@ def test_with_later_an_old_value_is_answered_at_once_and_made_again_behind():
 
 
 def test_with_later_a_failed_making_drops_the_old_value():
-    clock, queued = Clock(), []
-    recent = Recent(seconds=2.0, clock=clock, later=queued.append)
-    recent.made("w", lambda: ("old", True))
-    clock.now += 3
+    queued: list = []
+    recent = expired("old", later=queued.append)
 
     def broken():
         raise RuntimeError("S3 down")
@@ -129,10 +128,8 @@ def test_with_later_a_failed_making_drops_the_old_value():
 
 
 def test_with_later_a_value_not_to_be_kept_is_dropped_once_made():
-    clock, queued = Clock(), []
-    recent = Recent(seconds=2.0, clock=clock, later=queued.append)
-    recent.made("w", lambda: ("settled", True))
-    clock.now += 3
+    queued: list = []
+    recent = expired("settled", later=queued.append)
     assert recent.made("w", lambda: ("processing", False)) == "settled"
     queued.pop()()
     assert recent.made("w", lambda: ("processing 2", False)) == "processing 2"
