@@ -68,19 +68,28 @@ class Engine(abc.ABC):
         """(webinar id, score) of the listed webinars whose summaries match, best first."""
 
     def holding_phrases(self, session: Session, webinar_ids: list[str], whole_index: bool = False,
-                        only_excluded: bool = False) -> set[str]:
+                        only_excluded: bool = False, first: int | None = None) -> set[str]:
         """Those of `webinar_ids` with every phrase of the query in one of their documents
         and none of its excluded phrases (`only_excluded`: the latter check alone);
         `whole_index`: one pass over all documents rather than a lookup restricted to
-        these webinars (for long lists)."""
+        these webinars (for long lists); `first`: only the first so many of them, in the
+        order given, are wanted (the checking may stop there)."""
         found = set(webinar_ids)
         wanted = [] if only_excluded else [(p, True) for p in self.q.phrases]
-        for phrase, keep in wanted + [(p, False) for p in self.q.excluded_phrases]:
+        checks = wanted + [(p, False) for p in self.q.excluded_phrases]
+        if first is not None and not whole_index and len(checks) == 1 and checks[0][1]:
+            return self._first_with_phrase(session, checks[0][0], webinar_ids, first)
+        for phrase, keep in checks:
             if not found:
                 break
             have = self._with_phrase(session, phrase, None if whole_index else sorted(found))
             found = found & have if keep else found - have
         return found
+
+    def _first_with_phrase(self, session: Session, phrase: str, webinar_ids: list[str], first: int) -> set[str]:
+        """At least the first `first` of `webinar_ids` (in their order) with `phrase` in one
+        of their documents, and none without it."""
+        return self._with_phrase(session, phrase, sorted(webinar_ids))
 
     def held_phrases(self, session: Session) -> list[tuple[str, float]] | None:
         """Every listed webinar that matches, ranked, found from the documents that hold the
@@ -94,11 +103,12 @@ class Engine(abc.ABC):
 
     def hits(self, session: Session, webinar_ids: list[str], per_webinar: int) -> list[Candidate]:
         """The documents of these webinars where any of the terms appears, best first
-        (at least the first `per_webinar` of each webinar)."""
+        (at least the first `per_webinar` of each webinar; `hits_sql` may take only those,
+        by its parameter `per`)."""
         if not webinar_ids:
             return []
         rows = session.execute(text(self.hits_sql).bindparams(bindparam("ids", expanding=True)),
-                               {**self.params, "ids": webinar_ids})
+                               {**self.params, "ids": webinar_ids, "per": per_webinar})
         return [Candidate.of(r, float(r.score)) for r in rows]
 
     @abc.abstractmethod

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import DateTime, Float, Integer, String, bindparam, select, text
+from sqlalchemy import DateTime, Float, Integer, String, any_, bindparam, case, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ..models import Webinar, utcnow
-from .engine import DOC_COLUMNS, PHRASE_PROBE_DOCUMENTS, Engine, phrase_scores
+from .engine import DOC_COLUMNS, PHRASE_PROBE_DOCUMENTS, PHRASE_WEIGHTS, Engine
 from .marks import CLOSE, OPEN
 from .query import Query
+from .tables import SearchDocument
 
 
 def tsquery(q: Query, any_term: bool = False) -> tuple[str, dict[str, str]]:
@@ -63,9 +65,9 @@ def tsquery_words(q: Query) -> tuple[str, dict[str, str]]:
 # documents (by ANALYZE's statistics, the words taken as independent) is looked up through
 # the words' postings, which GIN intersects.
 
+# Long lists of ids (a phrase's 2,000 documents, their webinars) are bound as one array
+# each: as thousands of parameters, their statements took 25 ms to write and parse.
 _NOW = bindparam("now", type_=DateTime)
-_LISTED_DAYS = (select(Webinar.id, Webinar.held_on, Webinar.created_at)
-                .where(Webinar.id.in_(bindparam("ids", expanding=True)), Webinar.is_listed(_NOW)))
 
 
 def common_elements(session: Session, table: str, column: str) -> tuple[dict[str, float], float] | None:
@@ -133,24 +135,27 @@ def pairs_common(session: Session, pairs: list[str], n: int) -> bool:
     return all(h in share for h in pairs) and rows * math.prod(share[h] for h in pairs) >= n
 
 
-def documents_with_pairs(session: Session, phrase: str, pairs: list[str], most: int) -> list | None:
-    """The documents (webinar_id, kind) holding `phrase`, found through the index of word
-    pairs: only documents holding every pair of the phrase (or a pair hashed alike) are
-    checked for it; None when more than `most` hold it. The candidates are taken apart
-    (OFFSET 0), so that the phrase is checked on them only, not on what the index of words
-    would add; their rows are read only once they are known to be few (a common phrase's
-    first 2,000 documents cost 6 ms, and 30 with their rows)."""
+def phrase_documents(session: Session, phrase: str, pairs: list[str], most: int) -> list[int] | None:
+    """The documents holding `phrase` (their ids), found through the index of word pairs:
+    only documents holding every pair of the phrase (or a pair hashed alike) are checked
+    for it; None when more than `most` hold it. The candidates are taken apart (OFFSET 0),
+    so that the phrase is checked on them only, not on what the index of words would add."""
     ids = session.scalars(text("""
         SELECT f.doc_id FROM (
             SELECT doc_id, tsv FROM search_fts WHERE search_pairs(tsv) @@ CAST(:pairs AS tsquery) OFFSET 0) f
         WHERE f.tsv @@ phraseto_tsquery('archive_search', :p) LIMIT :n"""),
         {"pairs": " & ".join(f"'{h}'" for h in pairs), "p": phrase, "n": most + 1}).all()
-    if len(ids) > most:
-        return None
-    if not ids:
-        return []
-    return session.execute(text("SELECT webinar_id, kind FROM search_documents WHERE id IN :ids")
-                           .bindparams(bindparam("ids", expanding=True)), {"ids": ids}).all()
+    return None if len(ids) > most else ids
+
+
+# The listed webinars of some documents, each with what its documents add to its rank
+# (engine.PHRASE_WEIGHTS by kind), counted here rather than row by row in Python: a
+# phrase's 2,000 documents cost 25 ms read, bound and counted one by one.
+_WEIGHT = case(*((SearchDocument.kind == kind, weight) for kind, weight in PHRASE_WEIGHTS.items()), else_=1.0)
+_HELD_BY = (select(Webinar.id, Webinar.held_on, Webinar.created_at, func.sum(_WEIGHT).label("score"))
+            .join(SearchDocument, SearchDocument.webinar_id == Webinar.id)
+            .where(SearchDocument.id == any_(bindparam("docs", type_=ARRAY(Integer))), Webinar.is_listed(_NOW))
+            .group_by(Webinar.id))
 
 
 RUM_INDEX = "search_webinar_fts_rank_rum"  # made by migration 0014 where rum is installed
@@ -166,6 +171,10 @@ RUM_MOST = 1000
 # From this many matching summaries on, the RUM index ranks them (below, ts_rank on each).
 RUM_FROM = 2000
 RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"
+# Ranking every match: those at or above the score of the (2 * (offset + n) + SPARE)-th
+# best are joined to their webinars (listed or not) and sorted; MATCHES_ALL, all of them.
+MATCHES_SPARE = 16
+MATCHES_ALL = 2 ** 31 - 1
 
 
 def ranks_in_index(session: Session) -> bool:
@@ -189,12 +198,17 @@ class Postgres(Engine):
         # The matching summaries are taken apart from the joins (MATERIALIZED): joined, the
         # planner may walk search_webinar_fts by its primary key for a merge join and test
         # every summary's whole vocabulary (86 of 102 ms over 1,000 webinars, 10x that
-        # over 10,000) where GIN answers without reading one.
+        # over 10,000) where GIN answers without reading one. Only those ranking at or
+        # above the `top`-th best score (`edge`) are joined and sorted: 10,000 matches
+        # joined to their webinars took 18 of 35 ms. Below the edge, fewer than `top`
+        # rank higher, so if `offset + n` of those at or above it are listed, they are the
+        # answer; otherwise `webinars` asks again without an edge.
         self.matches = text(f"""
             WITH f AS MATERIALIZED (
                 SELECT summary_id, ts_rank({RANK_WEIGHTS}, rank_tsv, {rank_q}) AS score
-                FROM search_webinar_fts WHERE tsv @@ {tsquery_summary(q)})
-            SELECT sw.webinar_id, f.score FROM f JOIN search_webinars sw ON sw.id = f.summary_id
+                FROM search_webinar_fts WHERE tsv @@ {tsquery_summary(q)}),
+            t AS (SELECT summary_id, score FROM f ORDER BY score DESC FETCH FIRST :top ROWS WITH TIES)
+            SELECT sw.webinar_id, t.score FROM t JOIN search_webinars sw ON sw.id = t.summary_id
             """).columns(webinar_id=String, score=Float).subquery("m")
         # With RUM: the `k` best ranked summaries straight from the index (it keeps each
         # word's positions and weights: no vector is read to rank), `edge` the last one's
@@ -225,10 +239,16 @@ class Postgres(Engine):
         # How many summaries match, counted up to RUM_FROM through GIN.
         self.matching = text("SELECT count(*) FROM (SELECT 1 FROM search_webinar_fts "
                              f"WHERE tsv @@ {tsquery_summary(q)} LIMIT :most) x")
+        # A page's hits: each webinar's best `per` documents only, ranked and numbered by
+        # their ids before any other column is read (a common word is in ~50 documents of
+        # each webinar, whose rows and word times took 15 ms a page to read and decode).
         self.hits_sql = f"""
-            SELECT d.id, {self.RANK} AS score, {DOC_COLUMNS}
-            FROM search_documents d JOIN search_fts f ON f.doc_id = d.id CROSS JOIN (SELECT {self.any_tsq} AS q) qq
-            WHERE d.webinar_id IN :ids AND f.tsv @@ qq.q ORDER BY score DESC, d.id"""
+            SELECT d.id, x.score, {DOC_COLUMNS} FROM (
+                SELECT f.doc_id, {self.RANK} AS score,
+                       row_number() OVER (PARTITION BY d.webinar_id ORDER BY {self.RANK} DESC, f.doc_id) AS n
+                FROM search_documents d JOIN search_fts f ON f.doc_id = d.id CROSS JOIN (SELECT {self.any_tsq} AS q) qq
+                WHERE d.webinar_id IN :ids AND f.tsv @@ qq.q) x
+            JOIN search_documents d ON d.id = x.doc_id WHERE x.n <= :per ORDER BY x.score DESC, d.id"""
 
     def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
         # Every summary holds a common word, so the planner would rather read them all than
@@ -249,7 +269,11 @@ class Postgres(Engine):
                     .order_by(m.c.score.desc(), Webinar.held_on.desc().nulls_last(), Webinar.created_at.desc(),
                               m.c.webinar_id)
                     .limit(n).offset(offset))
-            return [(r.webinar_id, float(r.score)) for r in session.execute(stmt, self.params)]
+            top = 2 * (offset + n) + MATCHES_SPARE
+            rows = session.execute(stmt, {**self.params, "top": top}).all()
+            if len(rows) < n:  # too few listed at or above the edge (or simply too few matches)
+                rows = session.execute(stmt, {**self.params, "top": MATCHES_ALL}).all()
+            return [(r.webinar_id, float(r.score)) for r in rows]
         finally:
             session.execute(text("SET LOCAL enable_seqscan = on"))
 
@@ -273,29 +297,29 @@ class Postgres(Engine):
         return [(row.webinar_id, float(row.score)) for row in rows[offset:offset + n]]
 
     def held_phrases(self, session: Session) -> list[tuple[str, float]] | None:
-        # Each phrase's documents when few hold it: their webinars, ranked by where and how
-        # often they say it (as sqlite.Sqlite.held_phrases). Its documents are found through
-        # its word pairs where they are indexed, else through its words when they are rare
-        # enough together.
+        # Each phrase's documents when few hold it: their listed webinars, ranked by where
+        # and how often they say it (as sqlite.Sqlite.held_phrases). Its documents are
+        # found through its word pairs where they are indexed, else through its words when
+        # they are rare enough together.
         scores: dict[str, float] | None = None
-        n = PHRASE_PROBE_DOCUMENTS + 1
+        days: dict[str, tuple] = {}
+        most = PHRASE_PROBE_DOCUMENTS
         for phrase in self.q.phrases:
             pairs = phrase_pairs(session, phrase)
             if pairs is not None:
-                rows = None if pairs_common(session, pairs, n) else \
-                    documents_with_pairs(session, phrase, pairs, PHRASE_PROBE_DOCUMENTS)
-                if rows is None:
-                    return None
+                docs = None if pairs_common(session, pairs, most + 1) else \
+                    phrase_documents(session, phrase, pairs, most)
             else:
                 held = documents_holding(session, phrase)
-                if held is None or held > PHRASE_PROBE_DOCUMENTS:
-                    return None
-                rows = session.execute(text(
-                    "SELECT d.webinar_id, d.kind FROM search_fts f JOIN search_documents d ON d.id = f.doc_id "
-                    "WHERE f.tsv @@ phraseto_tsquery('archive_search', :p) LIMIT :n"), {"p": phrase, "n": n}).all()
-            if len(rows) > PHRASE_PROBE_DOCUMENTS:
+                docs = None if held is None or held > most else session.scalars(text(
+                    "SELECT doc_id FROM search_fts WHERE tsv @@ phraseto_tsquery('archive_search', :p) LIMIT :n"),
+                    {"p": phrase, "n": most + 1}).all()
+            if docs is None or len(docs) > most:
                 return None
-            scores = phrase_scores(scores, rows)
+            found = {r.id: r for r in session.execute(_HELD_BY, {"docs": docs, "now": utcnow()})} if docs else {}
+            days.update((w, (r.held_on, r.created_at)) for w, r in found.items())
+            scores = {w: r.score for w, r in found.items()} if scores is None else \
+                {w: v + found[w].score for w, v in scores.items() if w in found}
             if not scores:
                 return []
         assert scores is not None
@@ -304,15 +328,13 @@ class Postgres(Engine):
         others = [t for t in self.q.terms if t not in self.q.phrases]
         if others or self.q.excluded_words:
             stmt = text(f"""SELECT sw.webinar_id FROM search_webinars sw JOIN search_webinar_fts f
-                            ON f.summary_id = sw.id WHERE sw.webinar_id IN :ids AND f.tsv @@ {tsquery_summary(self.q)}"""
-                        ).bindparams(bindparam("ids", expanding=True))
+                            ON f.summary_id = sw.id WHERE sw.webinar_id = ANY(:ids) AND f.tsv @@ {tsquery_summary(self.q)}""")
             matching = set(session.scalars(stmt, {**self.params, "ids": ids}))
             ids = [w for w in ids if w in matching]
-        ids = sorted(self.holding_phrases(session, ids, only_excluded=True)) if self.q.excluded_phrases else ids
-        rows = session.execute(_LISTED_DAYS, {"ids": ids, "now": utcnow()}).all() if ids else []
-        rows.sort(key=lambda r: (str(r.held_on or ""), str(r.created_at or ""), r.id), reverse=True)
-        rows.sort(key=lambda r: scores[r.id], reverse=True)  # stable: newest first among equals
-        return [(r.id, scores[r.id]) for r in rows]
+        ids = list(self.holding_phrases(session, ids, only_excluded=True)) if self.q.excluded_phrases else ids
+        # Best first, then newest first among equals.
+        ids.sort(key=lambda w: (scores[w], str(days[w][0] or ""), str(days[w][1] or ""), w), reverse=True)
+        return [(w, float(scores[w])) for w in ids]
 
     def _with_phrase(self, session: Session, phrase: str, webinar_ids: list[str] | None) -> set[str]:
         if webinar_ids is None:
@@ -333,6 +355,18 @@ class Postgres(Engine):
                 WHERE d.webinar_id = w.id AND f.tsv @@ phraseto_tsquery('archive_search', :p))"""
                     ).bindparams(bindparam("ids", expanding=True))
         return set(session.scalars(stmt, {"p": phrase, "ids": webinar_ids}))
+
+    def _first_with_phrase(self, session: Session, phrase: str, webinar_ids: list[str], first: int) -> set[str]:
+        # As _with_phrase, in the order given, ending at the `first`-th that says it: the
+        # webinars that do not say it are the costly ones (every document of each is
+        # checked), and most candidates of a common phrase after the page's first do not.
+        if not webinar_ids or first <= 0:
+            return set()
+        return set(session.scalars(text("""
+            SELECT c.id FROM unnest(CAST(:ids AS varchar[])) WITH ORDINALITY AS c(id, i) WHERE EXISTS (
+                SELECT 1 FROM search_documents d JOIN search_fts f ON f.doc_id = d.id
+                WHERE d.webinar_id = c.id AND f.tsv @@ phraseto_tsquery('archive_search', :p))
+            LIMIT :n"""), {"p": phrase, "ids": list(webinar_ids), "n": first}))
 
     def highlight(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
         if not ids:

@@ -120,7 +120,8 @@ def _verified(session: Session, engine: Engine, wanted: int) -> list[tuple[str, 
         batch = engine.webinars(session, MAX_CANDIDATES if everything else size, pos)
         if not batch:
             break
-        ok = engine.holding_phrases(session, [wid for wid, _ in batch], whole_index=everything)
+        ok = engine.holding_phrases(session, [wid for wid, _ in batch], whole_index=everything,
+                                    first=wanted - len(out))
         out += [c for c in batch if c[0] in ok]
         pos += len(batch)
         size *= 4
