@@ -124,6 +124,23 @@ and 58 ms, the last p50 15 / p99 70 / max 90 (phrases p50 14 / p95 70, common ph
 48 / p95 70). Target p95 < 30 ms NOT met: common phrases (a phrase in more than 2,000
 documents: every matching summary ranked, 30-40 ms, then 64 candidates checked, 12-17 ms)
 and title words (p50 33 / p95 58) are the 5 % above it; every other kind has p95 < 30 ms.
+
+2026-12-04, night: each webinar's best three hits chosen in SQL (row_number per webinar;
+a common word's ~550 documents per page were read and their word times decoded, 15 ms);
+ranking every match joins only the rows at or above the k-th best score (FETCH FIRST k ROWS
+WITH TIES, k = 2 x (offset + n) + 16; asked again without it when fewer than n listed are
+there): "the of" ranking 36 -> 22 ms; a phrase's documents counted per listed webinar in
+one statement with the ids bound as an array ("data you": 50 -> 23 ms); a common phrase's
+candidates checked in rank order, stopping once the page is full. Old (7901279) and new
+alternating, same cached catalog, load 0.5-1 (the machine slower than the night before:
+the old code's p95 62 and 75 ms here against 53-58 then): p95 62 / 75 -> 42 / 41 ms, p99
+87 / 93 -> 63 / 64 ms, common phrases p50 63 / 68 -> 49 / 47 ms, phrases p95 78 / 91 ->
+59 / 63 ms, title words p50 39 / 45 -> 26 / 30 ms. Tried and dropped: ranking a phrase's
+candidates by any of its words (ts_rank of "of the to": 21 -> 9 ms, but fewer candidates
+say the phrase, so checking them costs what ranking saved), the RUM index for phrases (its
+distance for words together is not 1 / ts_rank; by any word it sorts every match of common
+words: 17-58 ms), reading (webinar, kind) of a phrase's documents through a covering index.
+Target p95 < 30 ms: NOT met.
 """
 from __future__ import annotations
 
