@@ -146,6 +146,19 @@ def test_only_public_webinars_are_ever_found(archive):
     assert {r.webinar_id for r in find(archive, "classified").results} == {hidden["draft"]}
 
 
+def test_listed_webinars_ranked_below_many_hidden_ones_are_found(archive, monkeypatch):
+    """Ranking keeps the best few matches before asking which are listed (PostgreSQL:
+    those at or above the k-th best score); when all of those are hidden, it looks
+    further down rather than answering nothing."""
+    monkeypatch.setattr(postgres_module, "MATCHES_SPARE", 0)
+    for i in range(8):
+        add_webinar(archive, f"Gizmo gizmo {i}", "gizmo " * 5, "private")
+    shown = [add_webinar(archive, f"Talk {i}", "the gizmo" + " filler" * i) for i in range(3)]
+    assert {r.webinar_id for r in find(archive, "gizmo", limit=3).results} == set(shown)
+    page = find(archive, "gizmo", limit=1)
+    assert len(page.results) == 1 and page.results[0].webinar_id in shown and page.has_more
+
+
 @pytest.mark.parametrize("phrase", [False, "rare", "common"])
 def test_pages_of_results_in_rank_order(archive, monkeypatch, phrase):
     if phrase == "common":  # too common to list its documents: checked on the ranked candidates,
