@@ -64,12 +64,18 @@ FINE_BLUR = 1.0  # sigma (feature-size pixels) of that comparison
 FINE_UNIT = 0.1  # a page's mean difference there, over this, is added to its cost
 FINE_OK = 0.30  # a page's mean difference on its and the frame's ink at feature size: above, it costs
 FINE_ABS_UNIT = 0.02
+FINE_ALIKE = 0.05  # pages whose difference there is this close match what is on screen alike
 CELL_CHANGED = 0.25  # a cell's mean change (normalised grey) above this: it changed
 CHANGED_CELLS = 4  # this many changed cells and the frame is compared again (a cursor: fewer)
 # An overlay step that draws thin lines or one more line of text changes many cells a little
 # (at score size a line is a faint band): this many cells changed by FAINT_CHANGED also count.
 FAINT_CHANGED = 0.10
 FAINT_CELLS = 8
+# A page's ink where the screen is still plain (not shown yet: a page built up line by
+# line) weighs this much against ink on screen that the page does not have.
+MISSING_WEIGHT = 0.1
+REFITS = 2  # fits of the frame's brightness and contrast to the best page, each on the cells it explains
+BACKFILL = 60  # unmatched frames kept to be scored again once the slide area is found (30 s)
 
 cv2.setNumThreads(1)  # ffmpeg decodes on the other core meanwhile
 
@@ -289,14 +295,19 @@ def _score(deck: _Deck, geo: _Geometry, f: np.ndarray, frame: np.ndarray) -> _Sc
         costs[1:] = 2 * NONE_COST
         return _Scores(costs, explained, False)
     # Once more, the frame's brightness and contrast fitted to the best page on the explained
-    # cells alone (a webcam tile or another window skews the first normalisation).
-    best = int(((diff * explained[:, :, None]).sum(axis=(0, 1))).argmin())
-    mask = cv2.resize(explained.astype(np.uint8), (deck.sw, deck.sh), interpolation=cv2.INTER_NEAREST) > 0
-    x, y = f[mask], deck.stack[:, :, best][mask]
-    gain = float(np.clip(np.cov(x, y, bias=True)[0, 1] / max(float(x.var()), 1e-6), 0.5, 2.0))
-    f = (gain * (f - x.mean()) + y.mean()).astype(np.float32)
-    diff = deck.cell_diffs(f)
-    explained = _explained(diff, geo.valid_cells)
+    # cells alone (a webcam tile or another window skews the first normalisation), and again
+    # on the cells explained then (after one fit, some frames of a page being built up kept
+    # half their cells unexplained: bench/slidesync.py, buildup case).
+    for _ in range(REFITS):
+        best = int(((diff * explained[:, :, None]).sum(axis=(0, 1))).argmin())
+        mask = cv2.resize(explained.astype(np.uint8), (deck.sw, deck.sh), interpolation=cv2.INTER_NEAREST) > 0
+        x, y = f[mask], deck.stack[:, :, best][mask]
+        gain = float(np.clip(np.cov(x, y, bias=True)[0, 1] / max(float(x.var()), 1e-6), 0.5, 2.0))
+        f = (gain * (f - x.mean()) + y.mean()).astype(np.float32)
+        diff = deck.cell_diffs(f)
+        explained = _explained(diff, geo.valid_cells)
+        if not explained.any():
+            break
     coverage = explained.sum() / n_valid
     if not explained.any():
         costs[1:] = 2 * NONE_COST
@@ -305,7 +316,10 @@ def _score(deck: _Deck, geo: _Geometry, f: np.ndarray, frame: np.ndarray) -> _Sc
     # plain background matches every page and would only dilute the difference.
     frame_content = _cells(np.abs(f - np.median(f[geo.valid]))) > 0.5
     relevant = explained[:, :, None] & (deck.content | frame_content[:, :, None])
-    score = (diff * relevant).sum(axis=(0, 1)) / np.maximum(1, relevant.sum(axis=(0, 1)))
+    # A page's ink where the screen is still plain (a page being built up) weighs less than
+    # ink on screen that the page does not have.
+    weight = np.where(frame_content[:, :, None], 1.0, MISSING_WEIGHT).astype(np.float32) * relevant
+    score = (diff * weight).sum(axis=(0, 1)) / np.maximum(1, weight.sum(axis=(0, 1)))
     # How much of each page's own content is on screen (a page being built up shows part).
     content = deck.content & geo.valid_cells[:, :, None]
     seen = ((diff < CELL_EXPLAINED) & content).sum(axis=(0, 1)) / np.maximum(1, content.sum(axis=(0, 1)))
@@ -340,15 +354,28 @@ def _tie_break(deck: _Deck, geo: _Geometry, frame: np.ndarray, costs: np.ndarray
     background = float(np.median(y))
     frame_ink = np.abs(fitted - background) > 0.5
     extra = np.zeros(len(near), np.float32)
+    on_screen = seen & frame_ink
     for n, page in enumerate(pages):
-        ink = seen & (frame_ink | (np.abs(page - background) > 0.5))
-        if ink.sum() >= 12:
-            extra[n] = max(0.0, float(np.abs(fitted[ink] - page[ink]).mean()) - FINE_OK) / FINE_ABS_UNIT
+        missing = seen & ~frame_ink & (np.abs(page - background) > 0.5)  # not shown yet, maybe
+        weight = on_screen.sum() + MISSING_WEIGHT * missing.sum()
+        if on_screen.sum() + missing.sum() >= 12 and weight > 0:
+            d = float(np.abs(fitted[on_screen] - page[on_screen]).sum()
+                      + MISSING_WEIGHT * np.abs(fitted[missing] - page[missing]).sum()) / weight
+            extra[n] = max(0.0, d - FINE_OK) / FINE_ABS_UNIT
     if len(near) > 1:
         apart = seen & ((pages.max(axis=0) - pages.min(axis=0)) > 0.5)
         if apart.sum() >= 12:
-            fine = np.abs(pages[:, apart] - fitted[apart][None]).mean(axis=1)
+            # Where the screen is plain, the pages' ink weighs MISSING_WEIGHT (not shown yet);
+            # pages that match what is on screen alike are then told apart by all their ink
+            # (an overlay step's page shows more than the page before it: not both fit).
+            diffs = np.abs(pages[:, apart] - fitted[apart][None])
+            w = np.where(frame_ink[apart], 1.0, MISSING_WEIGHT)
+            fine = (diffs * w[None]).sum(axis=1) / w.sum()
             extra += (fine - fine.min()) / FINE_UNIT
+            alike = fine - fine.min() < FINE_ALIKE
+            if alike.sum() > 1:
+                whole = diffs[alike].mean(axis=1)
+                extra[alike] += (whole - whole.min()) / FINE_UNIT
     others = np.ones(len(page_costs), bool)
     others[near] = False
     page_costs[others] += extra.min()
@@ -381,6 +408,10 @@ def align_frames(frames: Iterable[tuple[float, np.ndarray]], pages: Sequence[np.
     last_f: np.ndarray | None = None  # the slide area when it was last compared
     last_scores: _Scores | None = None
     searched_at, searched_thumb = -1e9, None
+    # Frames that no page matched since the slide area was last found, kept to be scored
+    # again once it is found anew (a page built up line by line shows too little at first
+    # for its place on screen to be found, but not too little to be told once it is known).
+    pending: list[tuple[int, np.ndarray]] = []
     for t, frame in frames:
         frame = _grey(np.asarray(frame))
         scores = None
@@ -403,10 +434,19 @@ def align_frames(frames: Iterable[tuple[float, np.ndarray]], pages: Sequence[np.
                     s = _score(deck, cand, f, frame)
                     if s.good and (scores is None or s.costs[1:].min() < scores.costs[1:].min()):
                         geo, scores, last_f = cand, s, f
+                        for i, earlier in pending:
+                            again = _score(deck, geo, _warp(deck, geo, earlier), earlier)
+                            if again.good:
+                                costs[i] = again.costs
+                        pending = []
                         break
         if scores is None:
             scores = _Scores(_nothing(len(deck)), np.zeros((1, 1), bool), False)
         last_scores = scores
+        if scores.good:
+            pending = []
+        else:
+            pending = pending[-(BACKFILL - 1):] + [(len(times), frame)] if BACKFILL else []
         times.append(float(t))
         costs.append(scores.costs)
     if not times:

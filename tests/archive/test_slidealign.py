@@ -132,6 +132,21 @@ def test_a_page_built_up_in_steps_is_that_page(deck):
     _check(segments, [(1, 6), (2, 14), (3, 6)])
 
 
+def test_a_page_built_up_from_a_third_first_on_screen_is_that_page_from_its_first_step(deck):
+    """Its first step shows too little for the slide area to be found; once a later step
+    finds it, the frames before are scored again, the page's ink not shown yet weighing
+    little."""
+    def render(state, t):
+        page, shown = state
+        built = deck[page - 1].copy()
+        built[int(built.shape[0] * shown):] = 255
+        return _place(built, LETTERBOX)
+
+    plan = [((2, 0.3), 5), ((2, 0.6), 4), ((2, 1.0), 5), ((3, 1.0), 6)]
+    segments = slidealign.align_frames(_timeline(plan, render), deck)
+    _check(segments, [(2, 14), (3, 6)])
+
+
 LINES, LINE_GREY = 3, 150  # faint: without the faint-change rule the step went unnoticed
 
 
