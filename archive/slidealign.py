@@ -75,6 +75,8 @@ FAINT_CELLS = 8
 # line) weighs this much against ink on screen that the page does not have.
 MISSING_WEIGHT = 0.1
 REFITS = 2  # fits of the frame's brightness and contrast to the best page, each on the cells it explains
+DOUBTFUL_COST = 3.5  # a best page costing more: the slide area is looked for again, it may have moved
+TRIMMED_CANDIDATES = 3  # pages the frame is fitted to again when no page matched
 BACKFILL = 60  # unmatched frames kept to be scored again once the slide area is found (30 s)
 
 cv2.setNumThreads(1)  # ffmpeg decodes on the other core meanwhile
@@ -288,30 +290,63 @@ def _explained(diff: np.ndarray, valid_cells: np.ndarray) -> np.ndarray:
 def _score(deck: _Deck, geo: _Geometry, f: np.ndarray, frame: np.ndarray) -> _Scores:
     diff = deck.cell_diffs(f)  # ch x cw x N
     explained = _explained(diff, geo.valid_cells)
-    n_valid = max(1, int(geo.valid_cells.sum()))
-    costs = np.empty(len(deck) + 1, np.float32)
-    costs[0] = NONE_COST
     if not explained.any():
-        costs[1:] = 2 * NONE_COST
-        return _Scores(costs, explained, False)
+        return _Scores(_nothing(len(deck)), explained, False)
     # Once more, the frame's brightness and contrast fitted to the best page on the explained
     # cells alone (a webcam tile or another window skews the first normalisation), and again
     # on the cells explained then (after one fit, some frames of a page being built up kept
     # half their cells unexplained: bench/slidesync.py, buildup case).
+    fitted = f
     for _ in range(REFITS):
         best = int(((diff * explained[:, :, None]).sum(axis=(0, 1))).argmin())
         mask = cv2.resize(explained.astype(np.uint8), (deck.sw, deck.sh), interpolation=cv2.INTER_NEAREST) > 0
-        x, y = f[mask], deck.stack[:, :, best][mask]
+        x, y = fitted[mask], deck.stack[:, :, best][mask]
         gain = float(np.clip(np.cov(x, y, bias=True)[0, 1] / max(float(x.var()), 1e-6), 0.5, 2.0))
-        f = (gain * (f - x.mean()) + y.mean()).astype(np.float32)
-        diff = deck.cell_diffs(f)
+        fitted = (gain * (fitted - x.mean()) + y.mean()).astype(np.float32)
+        diff = deck.cell_diffs(fitted)
         explained = _explained(diff, geo.valid_cells)
         if not explained.any():
             break
-    coverage = explained.sum() / n_valid
+    scores = _judge(deck, geo, fitted, diff, explained, frame)
+    if scores.good:
+        return scores
+    # A large tile (a webcam, another window's corner) over a page full of ink can skew
+    # the fit so far that too few cells are explained to fit it better: the frame is then
+    # fitted to each of the likeliest pages on the whole slide area, less the cells fitting
+    # worst (the tile), and the best judged fit is taken if it is good.
+    for k in np.argsort(scores.costs[1:])[:TRIMMED_CANDIDATES]:
+        again = _trimmed_fit(f, deck.stack[:, :, k], geo.valid)
+        d = deck.cell_diffs(again)
+        s = _judge(deck, geo, again, d, _explained(d, geo.valid_cells), frame)
+        if s.good and (not scores.good or s.costs[1:].min() < scores.costs[1:].min()):
+            scores = s
+    return scores
+
+
+def _trimmed_fit(f: np.ndarray, page: np.ndarray, valid: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """`f` with its brightness and contrast fitted to `page` over `valid`, leaving out the
+    fifth of the pixels that fit worst at each round."""
+    x, y = f[valid], page[valid]
+    keep = np.ones(x.shape, bool)
+    a, b = 1.0, 0.0
+    for _ in range(rounds):
+        xs, ys = x[keep], y[keep]
+        a = float(np.clip(np.cov(xs, ys, bias=True)[0, 1] / max(float(xs.var()), 1e-6), 0.5, 3.0))
+        b = float(ys.mean() - a * xs.mean())
+        r = np.abs(a * x + b - y)
+        keep = r <= np.percentile(r, 80)
+    return (a * f + b).astype(np.float32)
+
+
+def _judge(deck: _Deck, geo: _Geometry, f: np.ndarray, diff: np.ndarray, explained: np.ndarray,
+           frame: np.ndarray) -> _Scores:
+    """Each page's cost for the slide area `f` (fitted), its cell differences `diff` and
+    the cells some page explains."""
     if not explained.any():
-        costs[1:] = 2 * NONE_COST
-        return _Scores(costs, explained, False)
+        return _Scores(_nothing(len(deck)), explained, False)
+    costs = np.empty(len(deck) + 1, np.float32)
+    costs[0] = NONE_COST
+    coverage = explained.sum() / max(1, int(geo.valid_cells.sum()))
     # Each page is judged on the explained cells where it or the frame shows something:
     # plain background matches every page and would only dilute the difference.
     frame_content = _cells(np.abs(f - np.median(f[geo.valid]))) > 0.5
@@ -421,7 +456,7 @@ def align_frames(frames: Iterable[tuple[float, np.ndarray]], pages: Sequence[np.
                 scores = last_scores
             else:
                 scores, last_f = _score(deck, geo, f, frame), f
-        if scores is None or not scores.good:
+        if scores is None or not scores.good or scores.costs[1:].min() > DOUBTFUL_COST:
             thumb = _thumb(frame)
             fresh = searched_thumb is None or float(np.abs(thumb - searched_thumb).mean()) > 2.0
             if t - searched_at >= SEARCH_EVERY and (fresh or t - searched_at >= 20 * SEARCH_EVERY):
