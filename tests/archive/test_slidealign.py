@@ -120,6 +120,21 @@ def test_a_moving_webcam_tile_a_cursor_and_noise(deck):
     _check(segments, PLAN)
 
 
+def test_the_trimmed_fit_leaves_a_webcam_tile_out():
+    """A dark tile over a fifth of the slide area skews a plain fit of the frame's
+    brightness and contrast to the page; the trimmed fit finds them as if it were not there."""
+    page = slidealign._normalise(cv2.GaussianBlur(_page(3, lines=7).astype(np.float32), (0, 0), 1.0))
+    frame = 0.6 * page + 0.3  # the same page, less contrast, brighter
+    valid = np.ones(page.shape, bool)
+    frame[-page.shape[0] // 2:, -page.shape[1] // 3:] = -4.0  # the tile: dark
+    plain = np.cov(frame[valid], page[valid], bias=True)[0, 1] / frame[valid].var()
+    fitted = slidealign._trimmed_fit(frame, page, valid)
+    outside = np.ones(page.shape, bool)
+    outside[-page.shape[0] // 2:, -page.shape[1] // 3:] = False
+    assert abs(plain - 1 / 0.6) > 0.5  # the tile spoils a plain fit
+    assert np.abs(fitted[outside] - page[outside]).mean() < 0.02
+
+
 def test_a_page_built_up_in_steps_is_that_page(deck):
     def render(state, t):
         page, shown = state
