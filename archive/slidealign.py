@@ -524,8 +524,15 @@ def _segments(times: np.ndarray, costs: np.ndarray) -> tuple[Segment, ...]:
         while j + 1 < len(path) and path[j + 1] == path[i]:
             j += 1
         state = int(path[i])
-        if state > 0:
-            c = costs[i:j + 1]
+        # The page's run less its ends where it explains no more than "no page" does (the
+        # path stays on a page through frames that match nothing rather than pay a change).
+        a, b = i, j
+        while state > 0 and a < b and costs[a, state] >= NONE_COST:
+            a += 1
+        while state > 0 and b > a and costs[b, state] >= NONE_COST:
+            b -= 1
+        if state > 0 and costs[a, state] < NONE_COST:
+            c = costs[a:b + 1]
             own = c[:, state]
             others = np.delete(c, state, axis=1)
             margin = float(np.median(others.min(axis=1) - own))
@@ -533,8 +540,8 @@ def _segments(times: np.ndarray, costs: np.ndarray) -> tuple[Segment, ...]:
             confidence = float(np.clip(margin / CONFIDENT_MARGIN, 0, 1) * np.clip((NONE_COST - fit) / (0.3 * NONE_COST), 0, 1))
             if confidence >= MIN_CONFIDENCE:
                 # A change happened between two samples: put it halfway.
-                start = max(0.0, times[i] - step / 2) if i > 0 else times[i]
-                end = times[j] + step / 2 if j + 1 < len(path) else times[j] + step
+                start = max(0.0, times[a] - step / 2) if a > 0 else times[a]
+                end = times[b] + step / 2 if b + 1 < len(path) else times[b] + step
                 out.append(Segment(round(float(start), 3), round(float(end), 3), state, round(confidence, 3)))
         i = j + 1
     return _close_gaps(out)

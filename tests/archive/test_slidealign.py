@@ -135,6 +135,17 @@ def test_the_trimmed_fit_leaves_a_webcam_tile_out():
     assert np.abs(fitted[outside] - page[outside]).mean() < 0.02
 
 
+def test_a_page_followed_by_frames_that_match_nothing_keeps_its_segment():
+    """Frames where every page costs what "no page" does (another window, where a page of
+    little ink explains nothing) do not change the path's state, and do not count
+    against the page before them."""
+    costs = np.full((60, 4), slidealign.NONE_COST, np.float32)
+    costs[:10, 1:] = [1.0, 4.0, 6.0]  # page 1 on screen for 5 s, then nothing matches
+    times = np.arange(60) / FPS
+    [segment] = slidealign._segments(times, costs)
+    assert segment.page == 1 and segment.start == 0.0 and segment.end == 4.75 and segment.confidence == 1.0
+
+
 def test_a_page_built_up_in_steps_is_that_page(deck):
     def render(state, t):
         page, shown = state
