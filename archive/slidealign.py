@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -629,5 +629,10 @@ def align_recording(recording: Path, pages: Sequence[Path], settings, *, start: 
         return Alignment((), None, time.monotonic() - began)
     images = [load_page(Path(p)) for p in pages]
     segments = align_frames(decode_frames(Path(recording), info, limits, start=start, end=end), images)
+    # The last sample's stretch may reach past the recording's end (the frame rate filter
+    # emits one at the very end): no page is on screen after it.
+    last = info.duration if end is None else min(end, info.duration or end)
+    if last:
+        segments = tuple(replace(s, end=min(s.end, round(float(last), 3))) for s in segments if s.start < last)
     proposed = segments[0].start if segments else None
     return Alignment(segments, proposed, round(time.monotonic() - began, 3))
