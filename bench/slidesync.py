@@ -1,6 +1,7 @@
 """Slide alignment benchmark: how well and how fast `archive.slidealign` finds when each page
 of a deck is on screen. Run: `.venv/bin/python bench/slidesync.py` (`--cases a,b` for some
-cases; `--renditions` also measures feeding the alignment from the renditions' decode).
+cases; `--renditions` also measures feeding the alignment from the renditions' decode;
+`--long` also times one alignment of all the cases' recordings back to back).
 
 Ground truth it makes itself, cached in ~/.cache/webinar-archive/bench/slidesync:
 - real decks written by others: the beamer examples of Debian's texlive-latex-recommended-doc
@@ -497,6 +498,39 @@ def renditions(rec: Path, seconds: float = 60.0) -> None:
     print(f"  the extra output costs {extra_cpu:.2f} CPU s, the alignment's own decode {runs['own decode'][0]:.2f} CPU s")
 
 
+def long_recording(recs: list[Path]) -> Path:
+    """The cases' recordings one after the other in one file (stream copy: they share their
+    encoding), cached beside them."""
+    key = hashlib.sha256("\n".join(r.name for r in recs).encode()).hexdigest()[:12]
+    out = CACHE / "recordings" / f"long-v{VERSION}-{key}.mp4"
+    if not out.exists():
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("".join(f"file '{r}'\n" for r in recs))
+        try:
+            _run(["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i", f.name,
+                  "-c", "copy", str(out) + ".part.mp4"])
+        finally:
+            os.unlink(f.name)
+        os.replace(str(out) + ".part.mp4", out)
+    return out
+
+
+def measure_long(recs: list[Path], deck: list[Path], minutes: float) -> None:
+    """The time of one alignment of every case's recording back to back (against one deck:
+    the timing of a long talk, whose fixed costs, reading the deck and starting ffmpeg,
+    weigh little), as a share of its duration and projected to an hour."""
+    rec = long_recording(recs)
+    base, base_cpu = baseline_decode(rec)
+    found = align_in_child(rec, deck)
+    seconds = minutes * 60
+    print(f"\none recording of {minutes:.1f} min (the cases back to back), aligned against one deck: "
+          f"wall {found['seconds']:.1f} s = {100 * found['seconds'] / seconds:.2f} % of its duration "
+          f"({found['seconds'] / base:.2f}x a plain decode), CPU {found['cpu']:.1f} s = "
+          f"{100 * found['cpu'] / seconds:.2f} % ({found['cpu'] / base_cpu:.2f}x); an hour at this rate: "
+          f"{found['seconds'] * 3600 / seconds:.0f} s wall, {found['cpu'] * 3600 / seconds:.0f} s CPU (target <= 72 s); "
+          f"peak {found['rss_mb']:.0f} MB Python, {found['child_rss_mb']:.0f} MB ffmpeg; load average {load()}")
+
+
 def load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -507,6 +541,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", "-v", action="store_true", help="print each case's true and found timelines")
     p.add_argument("--renditions", action="store_true",
                    help="also measure frames taken from the renditions' decode (an extra ffmpeg output)")
+    p.add_argument("--long", action="store_true",
+                   help="also align the cases' recordings back to back as one long recording, for its time")
     p.add_argument("--align-one", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.align_one:
@@ -543,6 +579,9 @@ def main(argv: list[str] | None = None) -> int:
         print(r)
     print(total.row("overall"))
     print(f"targets: recall, precision >= 95%, right >= 98%, wrong <= 1%, time <= 2%; load average {load()}")
+    if args.long:
+        measure_long([recs[c.name] for c in chosen], deck_paths["lecture"],
+                     sum(s.seconds for c in chosen for s in c.plan) / 60)
     if args.renditions:
         renditions(recs[chosen[0].name])
     return 0
