@@ -327,6 +327,8 @@ def _trimmed_fit(f: np.ndarray, page: np.ndarray, valid: np.ndarray, rounds: int
     """`f` with its brightness and contrast fitted to `page` over `valid`, leaving out the
     fifth of the pixels that fit worst at each round."""
     x, y = f[valid], page[valid]
+    if x.size < 16:
+        return f
     keep = np.ones(x.shape, bool)
     a, b = 1.0, 0.0
     for _ in range(rounds):

@@ -65,8 +65,6 @@ def tsquery_words(q: Query) -> tuple[str, dict[str, str]]:
 # documents (by ANALYZE's statistics, the words taken as independent) is looked up through
 # the words' postings, which GIN intersects.
 
-# Long lists of ids (a phrase's 2,000 documents, their webinars) are bound as one array
-# each: as thousands of parameters, their statements took 25 ms to write and parse.
 _NOW = bindparam("now", type_=DateTime)
 
 
@@ -149,8 +147,9 @@ def phrase_documents(session: Session, phrase: str, pairs: list[str], most: int)
 
 
 # The listed webinars of some documents, each with what its documents add to its rank
-# (engine.PHRASE_WEIGHTS by kind), counted here rather than row by row in Python: a
-# phrase's 2,000 documents cost 25 ms read, bound and counted one by one.
+# (engine.PHRASE_WEIGHTS by kind), counted here rather than row by row in Python, the
+# documents' ids bound as one array (as 2,000 parameters, and counted one by one, a
+# phrase's documents cost 25 ms more).
 _WEIGHT = case(*((SearchDocument.kind == kind, weight) for kind, weight in PHRASE_WEIGHTS.items()), else_=1.0)
 _HELD_BY = (select(Webinar.id, Webinar.held_on, Webinar.created_at, func.sum(_WEIGHT).label("score"))
             .join(SearchDocument, SearchDocument.webinar_id == Webinar.id)
@@ -360,6 +359,7 @@ class Postgres(Engine):
         # As _with_phrase, in the order given, ending at the `first`-th that says it: the
         # webinars that do not say it are the costly ones (every document of each is
         # checked), and most candidates of a common phrase after the page's first do not.
+        # The array's rows come out of unnest in its order, and nothing here sorts them.
         if not webinar_ids or first <= 0:
             return set()
         return set(session.scalars(text("""
