@@ -287,7 +287,9 @@ def _explained(diff: np.ndarray, valid_cells: np.ndarray) -> np.ndarray:
     return explained & (cv2.dilate(unexplained, np.ones((3, 3), np.uint8)) == 0)
 
 
-def _score(deck: _Deck, geo: _Geometry, f: np.ndarray, frame: np.ndarray) -> _Scores:
+def _score(deck: _Deck, geo: _Geometry, f: np.ndarray, frame: np.ndarray, likely: Sequence[int] = ()) -> _Scores:
+    """Each page's cost for the slide area `f` of `frame`; `likely`: pages (0-based) to try
+    hardest when none matches (the page after the last one shown)."""
     diff = deck.cell_diffs(f)  # ch x cw x N
     explained = _explained(diff, geo.valid_cells)
     if not explained.any():
@@ -314,7 +316,8 @@ def _score(deck: _Deck, geo: _Geometry, f: np.ndarray, frame: np.ndarray) -> _Sc
     # the fit so far that too few cells are explained to fit it better: the frame is then
     # fitted to each of the likeliest pages on the whole slide area, less the cells fitting
     # worst (the tile), and the best judged fit is taken if it is good.
-    for k in np.argsort(scores.costs[1:])[:TRIMMED_CANDIDATES]:
+    candidates = list(dict.fromkeys([*likely, *np.argsort(scores.costs[1:])[:TRIMMED_CANDIDATES].tolist()]))
+    for k in candidates:
         again = _trimmed_fit(f, deck.stack[:, :, k], geo.valid)
         d = deck.cell_diffs(again)
         s = _judge(deck, geo, again, d, _explained(d, geo.valid_cells), frame)
@@ -449,6 +452,7 @@ def align_frames(frames: Iterable[tuple[float, np.ndarray]], pages: Sequence[np.
     # again once it is found anew (a page built up line by line shows too little at first
     # for its place on screen to be found, but not too little to be told once it is known).
     pending: list[tuple[int, np.ndarray]] = []
+    likely: tuple[int, ...] = ()  # the page after the last one shown: the likeliest next
     for t, frame in frames:
         frame = _grey(np.asarray(frame))
         scores = None
@@ -457,7 +461,7 @@ def align_frames(frames: Iterable[tuple[float, np.ndarray]], pages: Sequence[np.
             if last_scores is not None and last_f is not None and not _changed(f, last_f, last_scores, geo):
                 scores = last_scores
             else:
-                scores, last_f = _score(deck, geo, f, frame), f
+                scores, last_f = _score(deck, geo, f, frame, likely), f
         if scores is None or not scores.good or scores.costs[1:].min() > DOUBTFUL_COST:
             thumb = _thumb(frame)
             fresh = searched_thumb is None or float(np.abs(thumb - searched_thumb).mean()) > 2.0
@@ -480,6 +484,9 @@ def align_frames(frames: Iterable[tuple[float, np.ndarray]], pages: Sequence[np.
         if scores is None:
             scores = _Scores(_nothing(len(deck)), np.zeros((1, 1), bool), False)
         last_scores = scores
+        if scores.good:
+            shown = int(scores.costs[1:].argmin())
+            likely = (shown + 1,) if shown + 1 < len(deck) else ()
         if scores.good:
             pending = []
         else:
