@@ -5,6 +5,8 @@ through ffmpeg on a tiny generated recording."""
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -301,3 +303,36 @@ def test_the_frames_command():
     assert "fps=fps=2.0" in text and "scale=flags=area:h=270:w=480" in text and "format=gray" in text
     assert "pipe:5" in args and "-skip_frame noref" in text and "nokey" not in text
     assert slidealign.frame_size(info) == (480, 270)
+
+
+def _decoding(recording: Path) -> bool:
+    """Whether an ffmpeg is still reading `recording`."""
+    return subprocess.run(["pgrep", "-f", f"ffmpeg.*{recording}"], capture_output=True).returncode == 0
+
+
+def test_frames_are_read_ahead_of_the_comparison_and_a_closed_reader_stops_ffmpeg(deck, tmp_path):
+    from archive import media, probe
+
+    settings = Settings.from_env({"WEBINAR_ARCHIVE_DATA": str(tmp_path / "data")})
+    limits = media.ToolLimits.from_settings(settings)
+    short, long = tmp_path / "short.mp4", tmp_path / "long.mp4"
+    _recording(short, _timeline([(1, 6)], lambda p, t: _place(deck[p - 1], LETTERBOX)))
+    _recording(long, _timeline([(1, 30), (2, 30)], lambda p, t: _place(deck[p - 1], LETTERBOX)))
+
+    # 12 frames of 480x270 (130 kB each: more than a pipe holds): while the first one is
+    # still being looked at, ffmpeg decodes the rest and ends, rather than wait on the pipe
+    frames = slidealign.decode_frames(short, probe.probe(short, limits), limits)
+    first_time, first = next(frames)
+    assert first_time == 0.0 and first.shape == FRAME
+    deadline = time.monotonic() + 30
+    while _decoding(short) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _decoding(short)
+    assert len(list(frames)) == 11
+
+    # a reader that stops early (a failed alignment) leaves no ffmpeg behind, no thread waiting
+    threads = threading.active_count()
+    frames = slidealign.decode_frames(long, probe.probe(long, limits), limits)
+    [next(frames) for _ in range(3)]
+    frames.close()
+    assert not _decoding(long) and threading.active_count() == threads
