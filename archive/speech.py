@@ -13,6 +13,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter
+from difflib import SequenceMatcher
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -36,6 +37,10 @@ MIN_SPEECH_SECONDS = 1.0  # less than this heard by the voice detector: nothing 
 UNHEARD_SECONDS = 1.5
 SLACK = 0.4
 VAD = {"min_silence_duration_ms": 500}
+# A word heard this close to a term of the deck's vocabulary (difflib's ratio of their
+# letters), and not a word of the deck itself, is written as the term.
+SNAP_RATIO = 0.8
+SNAP_LETTERS = 5  # shorter terms (acronyms: "PGF") are too easily close to anything
 
 
 class ModelRefused(Exception):
@@ -156,6 +161,59 @@ def prompt(names: Sequence[str], words: Sequence[str], title: str = "",
     if terms:
         text = f"{text} {', '.join(terms)}.".strip()
     return text or None
+
+
+def snapped(words: Sequence[Word], terms: Sequence[str], known: Iterable[str] = ()) -> list[Word]:
+    """The words heard, with those that are a near miss of one of the deck's terms written
+    as the term: one word ("phylogenys", "unslide") or two heard for one ("Medienin
+    Formatik"). A word the deck itself uses (`known`, the terms included) is never
+    changed nor joined to another (nor its plural: the deck's counts hold "genotypes" as
+    "genotype"), so "Informatik" stays when the deck has both it and "Informatiker". A
+    word's trailing punctuation is kept."""
+    targets = {}
+    for t in terms:
+        key = fold(t).replace(" ", "")
+        if len(key) >= SNAP_LETTERS:
+            targets.setdefault(key, t)
+    deck = {fold(k).replace(" ", "") for k in known} | set(targets)
+
+    def nearest(key: str) -> str | None:
+        best, score = None, SNAP_RATIO
+        for target, term in targets.items():
+            if abs(len(target) - len(key)) > 1:  # not "complete" for "NP-complete"
+                continue
+            r = SequenceMatcher(None, key, target, autojunk=False).ratio()
+            if r >= score:
+                best, score = term, r
+        return best
+
+    out: list[Word] = []
+    i = 0
+    while i < len(words):
+        for n in (2, 1):
+            run = words[i:i + n]
+            keys = [fold(w.text).replace(" ", "") for w in run]
+            if len(run) < n or not all(keys) or any(k in deck or k[-1:] == "s" and k[:-1] in deck for k in keys):
+                continue
+            term = nearest("".join(keys))
+            if term is None:
+                continue
+            tail = re.search(r"[.,;:!?]*$", run[-1].text).group(0)
+            out.append(Word(run[0].start, run[-1].end, term + tail))
+            i += n
+            break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+def deck_corrected(words: Sequence[Word], vocabulary: Sequence[str], texts: Iterable[str],
+                   names: Sequence[str] = ()) -> list[Word]:
+    """`snapped` to a stretch's vocabulary and its speakers' names; every word of its
+    deck, and the common words, left as heard."""
+    return snapped(words, [*vocabulary, *(part for name in names for part in name.split())],
+                   [*deck_words(texts), *_COMMON])
 
 
 # --- captions from words ----------------------------------------------------------------

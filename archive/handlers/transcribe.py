@@ -113,10 +113,12 @@ def transcribe(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         piece = audio[int(part.start * rate):int(part.end * rate) if part.end is not None else None]
         if piece.size < rate // 2:
             continue
-        vocab = speech.vocabulary([t for d in part.deck_ids for t in texts.get(d, [])], model.rarity)
+        deck = [t for d in part.deck_ids for t in texts.get(d, [])]
+        vocab = speech.vocabulary(deck, model.rarity)
         text = speech.prompt(part.names, vocab, part.title, tokens=model.tokens)
         prompts.append({"start": part.start, "prompt": text})
         heard, lang = model.transcribe(piece, language, text, offset=part.start)
+        heard = speech.deck_corrected(heard, vocab, deck, part.names)
         if language is None and heard:
             language = lang  # detected on the first stretch with speech; the others follow it
         words += heard

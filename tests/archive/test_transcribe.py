@@ -86,6 +86,33 @@ def test_pure_parts():
     assert not speech.looping(["so", "so"])
 
 
+def test_near_misses_of_the_decks_terms_are_written_as_the_terms():
+    def heard(text: str) -> list[speech.Word]:
+        return [speech.Word(i, i + 0.5, w) for i, w in enumerate(text.split())]
+
+    def said(text: str, vocabulary: list[str], deck: list[str], names=()) -> str:
+        return " ".join(w.text for w in speech.deck_corrected(heard(text), vocabulary, deck, names))
+
+    deck = ["Perfect phylogeny haplotyping", "Phylogenies of genotypes", "Jens Gramm1 and Roded Sharan2",
+            "with onslide", "Medieninformatik", "Informatik und Informatiker", "Proteine"]
+    vocabulary = ["phylogeny", "phylogenies", "haplotyping", "onslide", "Gramm", "Sharan", "Medieninformatik",
+                  "Informatiker", "Proteine", "PGF"]
+    assert said("perfect phylogeny haplotiping, joint work with Gen's Gram and Rodat Sharon.", vocabulary, deck,
+                ["Till Tantau"]) == "perfect phylogeny haplotyping, joint work with Gen's Gramm and Rodat Sharan."
+    assert said("with unslide you choose", vocabulary, deck) == "with onslide you choose"
+    # two words heard for one term; the deck's own words are left as heard, never joined
+    assert said("In der Medienin Formatik erzeugt", vocabulary, deck) == "In der Medieninformatik erzeugt"
+    assert said("Logik für Informatik hält", vocabulary, deck) == "Logik für Informatik hält"
+    assert said("explains the genotypes", ["Genotype"], deck) == "explains the genotypes"
+    assert said("becomes NP -complete", ["NP-complete"], deck) == "becomes NP-complete"
+    assert said("becomes NP -complete", ["NP-complete"], deck + ["NP"]) == "becomes NP -complete"
+    # common words, words not near any term, and short terms (an acronym) change nothing
+    assert said("these are the model and the module of pg", vocabulary, deck) == "these are the model and the module of pg"
+    assert said("Till Tantu spoke", [], [], ["Till Tantau"]) == "Till Tantau spoke"
+    assert [(w.start, w.end) for w in speech.deck_corrected(heard("a Medienin Formatik"), vocabulary, deck)] == \
+        [(0, 0.5), (1, 2.5)]
+
+
 def test_a_model_whose_files_do_not_match_is_refused(tmp_path):
     (tmp_path / "model.bin").write_bytes(b"not a model")
     (tmp_path / "SHA256SUMS").write_text("905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57  model.bin\n")
