@@ -194,8 +194,13 @@ def snapped(words: Sequence[Word], terms: Sequence[str], known: Iterable[str] = 
             run = words[i:i + n]
             keys = [fold(w.text).replace(" ", "") for w in run]
             if len(run) < n or not all(keys) or any(k in deck or k[-1:] == "s" and k[:-1] in deck for k in keys):
-                continue
-            term = nearest("".join(keys))
+                # but a plural the deck spells otherwise: "phylogenys" where it has "phylogenies"
+                if n == 1 and keys[0][-2:] == "ys" and keys[0][:-2] + "ies" in targets:
+                    term = targets[keys[0][:-2] + "ies"]
+                else:
+                    continue
+            else:
+                term = nearest("".join(keys))
             if term is None:
                 continue
             tail = re.search(r"[.,;:!?]*$", run[-1].text).group(0)
@@ -210,9 +215,14 @@ def snapped(words: Sequence[Word], terms: Sequence[str], known: Iterable[str] = 
 
 def deck_corrected(words: Sequence[Word], vocabulary: Sequence[str], texts: Iterable[str],
                    names: Sequence[str] = ()) -> list[Word]:
-    """`snapped` to a stretch's vocabulary and its speakers' names; every word of its
-    deck, and the common words, left as heard."""
-    return snapped(words, [*vocabulary, *(part for name in names for part in name.split())],
+    """`snapped` to a stretch's vocabulary, its speakers' names and the names on its
+    deck's first page (the authors: "Gramm" for "Gram", though the model spells it in
+    one token and it is not in the vocabulary); every word of its deck, and the common
+    words, left as heard."""
+    texts = list(texts)
+    title_page = [w for w in deck_words(texts[:1]) if w[:1].isupper() and w[1:].islower()
+                  and w.casefold() not in _COMMON]
+    return snapped(words, [*vocabulary, *(part for name in names for part in name.split()), *title_page],
                    [*deck_words(texts), *_COMMON])
 
 

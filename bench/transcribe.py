@@ -45,6 +45,9 @@ the terms (archive/speech.py `deck_corrected`; the same decodings scored before 
       guide 72 -> 77 % / 1.77 -> 1.70; an earlier run of it, before plurals of the deck's
       words were left as heard: talk 88 -> 93 %, but WER 17.1 -> 18.3 % ("genotypes" written
       "Genotype"). Not met.
+  Then with the first page's names ("Gramm") and a plural the deck spells otherwise
+      ("phylogenys"): German 55 -> 55 % / 0.84 -> 0.84, talk 84 -> 91 % / 0.59 -> 0.54,
+      guide 72 -> 77 % / 1.93 -> 1.85. Terms met on the talk only.
 """
 from __future__ import annotations
 

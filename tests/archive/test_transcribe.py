@@ -93,13 +93,16 @@ def test_near_misses_of_the_decks_terms_are_written_as_the_terms():
     def said(text: str, vocabulary: list[str], deck: list[str], names=()) -> str:
         return " ".join(w.text for w in speech.deck_corrected(heard(text), vocabulary, deck, names))
 
-    deck = ["Perfect phylogeny haplotyping", "Phylogenies of genotypes", "Jens Gramm1 and Roded Sharan2",
+    deck = ["Haplotyping | Jens Gramm1 and Roded Sharan2", "Perfect phylogeny haplotyping", "Phylogenies of genotypes",
             "with onslide", "Medieninformatik", "Informatik und Informatiker", "Proteine"]
-    vocabulary = ["phylogeny", "phylogenies", "haplotyping", "onslide", "Gramm", "Sharan", "Medieninformatik",
+    vocabulary = ["phylogeny", "phylogenies", "haplotyping", "onslide", "Sharan", "Medieninformatik",
                   "Informatiker", "Proteine", "PGF"]
     assert said("perfect phylogeny haplotiping, joint work with Gen's Gram and Rodat Sharon.", vocabulary, deck,
                 ["Till Tantau"]) == "perfect phylogeny haplotyping, joint work with Gen's Gramm and Rodat Sharan."
     assert said("with unslide you choose", vocabulary, deck) == "with onslide you choose"
+    # "Gramm", a name on the first page, is a term though the vocabulary left it out; a
+    # plural the deck spells otherwise is written as the deck does
+    assert said("by Gram on perfect phylogenys", vocabulary, deck) == "by Gramm on perfect phylogenies"
     # two words heard for one term; the deck's own words are left as heard, never joined
     assert said("In der Medienin Formatik erzeugt", vocabulary, deck) == "In der Medieninformatik erzeugt"
     assert said("Logik für Informatik hält", vocabulary, deck) == "Logik für Informatik hält"
