@@ -109,6 +109,11 @@ def _looks_special(word: str) -> bool:
                for part in word.split("-"))
 
 
+def first_page_capitals(texts: Sequence[str]) -> list[str]:
+    """The capitalised words of a deck's first page: its authors' names among them."""
+    return [w for w in deck_words(texts[:1]) if w[:1].isupper()]
+
+
 def vocabulary(texts: Iterable[str], rarity: Callable[[str], float], limit: int = VOCABULARY_WORDS) -> list[str]:
     """The deck's words a general recognizer is likely to get wrong, best first: weighted
     by how rare the word is to the model (`rarity`: the tokens it takes, say; a
@@ -117,7 +122,7 @@ def vocabulary(texts: Iterable[str], rarity: Callable[[str], float], limit: int 
     first page's capitalised words (the authors' names) count as special."""
     texts = list(texts)
     # The first page names the authors: a name there is worth a prompt's place.
-    title_page = {w.casefold() for w in deck_words(texts[:1]) if w[:1].isupper()}
+    title_page = {w.casefold() for w in first_page_capitals(texts)}
     scored = []
     for word, n in deck_words(texts).items():
         if word.casefold() in _COMMON or len(word) < 3 and not word.isupper():
@@ -170,12 +175,14 @@ def snapped(words: Sequence[Word], terms: Sequence[str], known: Iterable[str] = 
     changed nor joined to another (nor its plural: the deck's counts hold "genotypes" as
     "genotype"), so "Informatik" stays when the deck has both it and "Informatiker". A
     word's trailing punctuation is kept."""
+    def key_of(text: str) -> str:
+        return fold(text).replace(" ", "")
+
     targets = {}
     for t in terms:
-        key = fold(t).replace(" ", "")
-        if len(key) >= SNAP_LETTERS:
-            targets.setdefault(key, t)
-    deck = {fold(k).replace(" ", "") for k in known} | set(targets)
+        if len(key_of(t)) >= SNAP_LETTERS:
+            targets.setdefault(key_of(t), t)
+    deck = {key_of(k) for k in known} | set(targets)
 
     def nearest(key: str) -> str | None:
         best, score = None, SNAP_RATIO
@@ -192,7 +199,7 @@ def snapped(words: Sequence[Word], terms: Sequence[str], known: Iterable[str] = 
     while i < len(words):
         for n in (2, 1):
             run = words[i:i + n]
-            keys = [fold(w.text).replace(" ", "") for w in run]
+            keys = [key_of(w.text) for w in run]
             if len(run) < n or not all(keys) or any(k in deck or k[-1:] == "s" and k[:-1] in deck for k in keys):
                 # but a plural the deck spells otherwise: "phylogenys" where it has "phylogenies"
                 if n == 1 and keys[0][-2:] == "ys" and keys[0][:-2] + "ies" in targets:
@@ -220,8 +227,7 @@ def deck_corrected(words: Sequence[Word], vocabulary: Sequence[str], texts: Iter
     one token and it is not in the vocabulary); every word of its deck, and the common
     words, left as heard."""
     texts = list(texts)
-    title_page = [w for w in deck_words(texts[:1]) if w[:1].isupper() and w[1:].islower()
-                  and w.casefold() not in _COMMON]
+    title_page = [w for w in first_page_capitals(texts) if w[1:].islower() and w.casefold() not in _COMMON]
     return snapped(words, [*vocabulary, *(part for name in names for part in name.split()), *title_page],
                    [*deck_words(texts), *_COMMON])
 

@@ -446,8 +446,9 @@ def main() -> int:
     print(f"model {setting}: checked and loaded in {time.perf_counter() - t:.1f} s")
     voices = {lang: Voice(lang, args.voice) for lang in ("en", "de")}
     print(f"voices: {', '.join(f'{lang} {v}' for lang, v in voices.items())} ({args.voice})")
-    sets = []  # (name, voice, language, paragraphs, terms, prompt)
-    corrections = {}  # name: (vocabulary, deck texts), as the job corrects what it heard with the prompt
+    # (name, voice, language, paragraphs, terms, prompt, (vocabulary, deck texts): what the
+    # job corrects what it heard with the prompt by)
+    sets = []
     for name, path, lang, paragraphs, terms, title in (
             ("lecture deck (de)", LECTURE, "de", LECTURE_PARAGRAPHS, LECTURE_TERMS, "Syntax versus Semantik"),
             ("conference talk (en)", CONFERENCE, "en", CONFERENCE_PARAGRAPHS, CONFERENCE_TERMS,
@@ -462,15 +463,13 @@ def main() -> int:
         print(f"{name}: {path.rsplit('/', 1)[-1]}, {len(texts)} pages; prompt of {model.tokens(' ' + prompt)} tokens, "
               f"{len(in_prompt)} of the {len(terms)} scored terms in it")
         print(f"  prompt: {prompt}")
-        sets.append((name, voice, lang, paragraphs, terms, prompt))
-        corrections[name] = (vocab, texts)
-    sets.append(("general (en)", voices["en"], "en", GENERAL_PARAGRAPHS, [], sets[1][5]))  # with the talk's prompt
-    corrections["general (en)"] = corrections[sets[1][0]]
+        sets.append((name, voice, lang, paragraphs, terms, prompt, (vocab, texts)))
+    sets.append(("general (en)", voices["en"], "en", GENERAL_PARAGRAPHS, [], *sets[1][5:]))  # with the talk's prompt
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         timing_errors: list[float] = []
-        for k, (name, voice, lang, paragraphs, terms, prompt) in enumerate(sets):
+        for k, (name, voice, lang, paragraphs, terms, prompt, correction) in enumerate(sets):
             if not args.quality or args.only and not any(o in name for o in args.only):
                 continue
             voice_only, starts = talk_of(paragraphs, tmp, voice)
@@ -483,7 +482,7 @@ def main() -> int:
                     results[mode].append(score(reference, " ".join(w.text for w in heard), terms, lang))
                     if mode == "with":
                         # what the job keeps: near misses of the deck's terms written as the terms
-                        heard = speech.deck_corrected(heard, *corrections[name], ["Till Tantau"])
+                        heard = speech.deck_corrected(heard, *correction, ["Till Tantau"])
                         results["corrected"].append(score(reference, " ".join(w.text for w in heard), terms, lang))
                         timing_errors += align_errors(starts, heard, offset=MIX_PAD)
                     if args.show:
