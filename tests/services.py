@@ -176,9 +176,11 @@ class PostgresServer:
     """A throwaway cluster on a free port. initdb refuses to run as root, so as root
     the cluster belongs to the `postgres` user that Debian's package creates."""
 
-    def __init__(self, directory: Path | None = None):
+    def __init__(self, directory: Path | None = None, settings: dict[str, str] | None = None):
         """A new cluster in a new folder; or, given `directory`, the cluster kept there
-        (made on first use, started again later, never removed: bench/search.py --keep)."""
+        (made on first use, started again later, never removed: bench/search.py --keep).
+        `settings`: server settings besides the defaults (postgres -c name=value)."""
+        self.settings = dict(settings or {})
         bin_dir = _pg_bin()
         # pytest's own temporary folders are private to root: the cluster lives in /tmp.
         self.keep = directory is not None
@@ -210,7 +212,8 @@ class PostgresServer:
     def start_server(self) -> None:
         """Start the cluster (again, after stop_server: the same port, the same data)."""
         options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+                   + "".join(f" -c {name}={value}" for name, value in self.settings.items()))
         started = subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-l", str(self.dir / "log"),
                                   "-w", "-t", "60", "-o", options, "start"], capture_output=True, timeout=90)
         if started.returncode != 0:

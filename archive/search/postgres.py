@@ -9,6 +9,7 @@ phrase of common words is found in the few documents holding its pairs."""
 from __future__ import annotations
 
 import math
+import time
 
 from sqlalchemy import DateTime, Float, Integer, String, any_, bindparam, case, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -68,10 +69,24 @@ def tsquery_words(q: Query) -> tuple[str, dict[str, str]]:
 _NOW = bindparam("now", type_=DateTime)
 
 
+STATS_FOR = 60.0  # seconds a connection keeps what it read of ANALYZE's statistics
+
+
 def common_elements(session: Session, table: str, column: str) -> tuple[dict[str, float], float] | None:
     """The most common elements ANALYZE lists for a tsvector column (or an index's
     expression, by the index's name) with the share of rows holding each, and the rows
-    counted; None before any ANALYZE."""
+    counted; None before any ANALYZE. Kept by the connection for STATS_FOR seconds
+    (reading them is ~1 ms, and they change only when ANALYZE runs again)."""
+    kept = session.connection().info.setdefault("common_elements", {})
+    at, found = kept.get((table, column), (-STATS_FOR, None))
+    if time.monotonic() - at < STATS_FOR:
+        return found
+    found = _common_elements(session, table, column)
+    kept[(table, column)] = (time.monotonic(), found)
+    return found
+
+
+def _common_elements(session: Session, table: str, column: str) -> tuple[dict[str, float], float] | None:
     row = session.execute(text("""
         SELECT s.most_common_elems::text::text[] AS elems, s.most_common_elem_freqs AS freqs, c.reltuples
         FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
@@ -174,6 +189,10 @@ RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"
 # best are joined to their webinars (listed or not) and sorted; MATCHES_ALL, all of them.
 MATCHES_SPARE = 16
 MATCHES_ALL = 2 ** 31 - 1
+# Ranking only the summaries that rank above zero, when by ANALYZE they are at most this
+# share of all: "these is", 14 % (1,420 of 10,000 summaries, 4.6 ms where ranking every
+# match took 12); "of the to", 99 % (checking which of them hold every word added 12 ms).
+POSITIVE_SHARE = 0.25
 
 
 def ranks_in_index(session: Session) -> bool:
@@ -202,13 +221,28 @@ class Postgres(Engine):
         # joined to their webinars took 18 of 35 ms. Below the edge, fewer than `top`
         # rank higher, so if `offset + n` of those at or above it are listed, they are the
         # answer; otherwise `webinars` asks again without an edge.
-        self.matches = text(f"""
-            WITH f AS MATERIALIZED (
-                SELECT summary_id, ts_rank({RANK_WEIGHTS}, rank_tsv, {rank_q}) AS score
-                FROM search_webinar_fts WHERE tsv @@ {tsquery_summary(q)}),
-            t AS (SELECT summary_id, score FROM f ORDER BY score DESC FETCH FIRST :top ROWS WITH TIES)
-            SELECT sw.webinar_id, t.score FROM t JOIN search_webinars sw ON sw.id = t.summary_id
-            """).columns(webinar_id=String, score=Float).subquery("m")
+        def ranked(where: str, name: str):
+            return text(f"""
+                WITH f AS MATERIALIZED (
+                    SELECT summary_id, ts_rank({RANK_WEIGHTS}, rank_tsv, {rank_q}) AS score
+                    FROM search_webinar_fts WHERE {where}),
+                t AS (SELECT summary_id, score FROM f ORDER BY score DESC FETCH FIRST :top ROWS WITH TIES)
+                SELECT sw.webinar_id, t.score FROM t JOIN search_webinars sw ON sw.id = t.summary_id
+                """).columns(webinar_id=String, score=Float).subquery(name)
+
+        found = f"tsv @@ {tsquery_summary(q)}"
+        self.matches = ranked(found, "m")
+        # Only the summaries that rank above zero, found through the index on `rank_tsv`
+        # (`positive_query`): a phrase's words are in nearly every summary, and ranking
+        # them all (10,000 ts_rank, 12 ms) is wasted when those holding two of its words
+        # in their headings or own text (for "these is", 1,420) fill the page. Whether
+        # they hold the whole query is asked of the index of `tsv` apart (OFFSET 0): the
+        # planner would otherwise read each one's whole vocabulary (240 ms for 10,000);
+        # and not at all when the query is two words, which `rank_tsv` then holds.
+        positive = "rank_tsv @@ CAST(:positive AS tsquery)"
+        self.positive_held = ranked(positive, "p")
+        self.positive = ranked(f"{positive} AND summary_id IN "
+                               f"(SELECT summary_id FROM search_webinar_fts WHERE {found} OFFSET 0)", "p")
         # With RUM: the `k` best ranked summaries straight from the index (it keeps each
         # word's positions and weights: no vector is read to rank), `edge` the last one's
         # distance (1 / ts_rank). Only these are joined and sorted. A summary that ranks
@@ -226,27 +260,45 @@ class Postgres(Engine):
         one_word = len(rank_words) == 1 and not q.excluded_words
         whole = "" if one_word else \
             f"AND c.summary_id IN (SELECT summary_id FROM search_webinar_fts WHERE tsv @@ {tsquery_summary(q)})"
-        self.ranked = text(f"""
-            WITH c AS MATERIALIZED (
-                SELECT summary_id, rank_tsv <=> {rum_q} AS d FROM search_webinar_fts
-                WHERE rank_tsv @@ {rum_q} ORDER BY rank_tsv <=> {rum_q} LIMIT :k),
-            e AS (SELECT max(d) AS edge, count(*) AS found FROM c)
-            SELECT sw.webinar_id, c.d, ts_rank({RANK_WEIGHTS}, f.rank_tsv, {rum_q}) AS score, e.edge, e.found
-            FROM c CROSS JOIN e JOIN search_webinar_fts f ON f.summary_id = c.summary_id
-            JOIN search_webinars sw ON sw.id = c.summary_id WHERE TRUE {whole}
-            """).columns(webinar_id=String, d=Float, score=Float, edge=Float, found=Integer).subquery("r")
+        def best(where: str):
+            return text(f"""
+                WITH c AS MATERIALIZED (
+                    SELECT summary_id, rank_tsv <=> {rum_q} AS d FROM search_webinar_fts
+                    WHERE {where} ORDER BY rank_tsv <=> {rum_q} LIMIT :k),
+                e AS (SELECT max(d) AS edge, count(*) AS found FROM c)
+                SELECT sw.webinar_id, c.d, ts_rank({RANK_WEIGHTS}, f.rank_tsv, {rum_q}) AS score, e.edge, e.found
+                FROM c CROSS JOIN e JOIN search_webinar_fts f ON f.summary_id = c.summary_id
+                JOIN search_webinars sw ON sw.id = c.summary_id WHERE TRUE {whole}
+                """).columns(webinar_id=String, d=Float, score=Float, edge=Float, found=Integer).subquery("r")
+
+        self.ranked = best(f"rank_tsv @@ {rum_q}")
+        # A query of one word: first only the summaries with it in a heading (weight A,
+        # which the RUM index keeps). With the weights RANK_WEIGHTS, one occurrence in a
+        # heading ranks 1.0 / 1.645 = 0.61, and any number in the own text (B) less than
+        # 0.4 * (pi^2 / 6) / 1.645 = 0.4: the summaries holding it in a heading are the
+        # best ranked ones, and the page comes from them alone when they fill it. "the":
+        # in 4,791 headings of 10,000 summaries, 6 ms where the index sorted all 9,999
+        # holding it (10 ms). A word the parser splits is left to `ranked` (no match).
+        self.ranked_in_headings = best(
+            f"rank_tsv @@ (CASE WHEN numnode({rum_q}) = 1 THEN CAST(CAST({rum_q} AS text) || '\\:A' AS tsquery) END)"
+        ) if one_word else None
         # How many summaries match, counted up to RUM_FROM through GIN.
         self.matching = text("SELECT count(*) FROM (SELECT 1 FROM search_webinar_fts "
                              f"WHERE tsv @@ {tsquery_summary(q)} LIMIT :most) x")
         # A page's hits: each webinar's best `per` documents only, ranked and numbered by
         # their ids before any other column is read (a common word is in ~50 documents of
         # each webinar, whose rows and word times took 15 ms a page to read and decode).
+        # The page's documents are taken by their ids (an array the planner cannot
+        # enlarge) and each one's vector checked: a page holds ~1,400 of them, read in
+        # ~1-2 ms, where the GIN index's documents holding a mid-frequency word across the
+        # whole catalog (~3,000) cost 8 ms to fetch before the join dropped all but a few.
         self.hits_sql = f"""
             SELECT d.id, x.score, {DOC_COLUMNS} FROM (
                 SELECT f.doc_id, {self.RANK} AS score,
                        row_number() OVER (PARTITION BY d.webinar_id ORDER BY {self.RANK} DESC, f.doc_id) AS n
-                FROM search_documents d JOIN search_fts f ON f.doc_id = d.id CROSS JOIN (SELECT {self.any_tsq} AS q) qq
-                WHERE d.webinar_id IN :ids AND f.tsv @@ qq.q) x
+                FROM search_fts f JOIN search_documents d ON d.id = f.doc_id CROSS JOIN (SELECT {self.any_tsq} AS q) qq
+                WHERE f.doc_id = ANY(ARRAY(SELECT id FROM search_documents WHERE webinar_id IN :ids))
+                  AND f.tsv @@ qq.q) x
             JOIN search_documents d ON d.id = x.doc_id WHERE x.n <= :per ORDER BY x.score DESC, d.id"""
 
     def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
@@ -262,13 +314,12 @@ class Postgres(Engine):
                 found = self._best_ranked(session, n, offset)
                 if found is not None:
                     return found
-            m = self.matches
-            stmt = (select(m.c.webinar_id, m.c.score).join(Webinar, Webinar.id == m.c.webinar_id)
-                    .where(Webinar.is_listed())
-                    .order_by(m.c.score.desc(), Webinar.held_on.desc().nulls_last(), Webinar.created_at.desc(),
-                              m.c.webinar_id)
-                    .limit(n).offset(offset))
             top = 2 * (offset + n) + MATCHES_SPARE
+            if self.q.phrases and ranks_in_index(session):
+                found = self._above_zero(session, n, offset, top)
+                if found is not None:
+                    return found
+            stmt = self._page(self.matches, n, offset)
             rows = session.execute(stmt, {**self.params, "top": top}).all()
             if len(rows) < n:  # too few listed at or above the edge (or simply too few matches)
                 rows = session.execute(stmt, {**self.params, "top": MATCHES_ALL}).all()
@@ -276,14 +327,67 @@ class Postgres(Engine):
         finally:
             session.execute(text("SET LOCAL enable_seqscan = on"))
 
+    @staticmethod
+    def _page(m, n: int, offset: int):
+        """The page of listed webinars from ranked summaries `m`, best first, then newest."""
+        return (select(m.c.webinar_id, m.c.score).join(Webinar, Webinar.id == m.c.webinar_id)
+                .where(Webinar.is_listed())
+                .order_by(m.c.score.desc(), Webinar.held_on.desc().nulls_last(), Webinar.created_at.desc(),
+                          m.c.webinar_id)
+                .limit(n).offset(offset))
+
+    def _above_zero(self, session: Session, n: int, offset: int, top: int) -> list[tuple[str, float]] | None:
+        """`webinars` from the summaries that rank above zero alone, when they fill the
+        page (every summary ranking zero comes after them); else None."""
+        positive = self.positive_query(session)
+        if positive is None:
+            return None
+        tsq, whole = positive
+        rows = session.execute(self._page(self.positive_held if whole else self.positive, n, offset),
+                               {**self.params, "top": top, "positive": tsq}).all()
+        return [(r.webinar_id, float(r.score)) for r in rows] if len(rows) == n else None
+
+    def positive_query(self, session: Session) -> tuple[str, bool] | None:
+        """A tsquery that every summary ranking above zero matches in `rank_tsv` (others
+        may too), as text, and whether a summary matching it holds the whole query; None
+        when the query has no word, or when by ANALYZE's statistics it would match more
+        than a quarter of the summaries (POSITIVE_SHARE: then ranking them all is quicker).
+        ts_rank of a query of one term of several words (its words ANDed) is zero unless
+        two different words of it are there; of any other query, unless one of its words
+        is there."""
+        words = sorted(set(session.scalar(text("SELECT tsvector_to_array(to_tsvector('archive_search', :t))"),
+                                          {"t": " ".join(self.q.terms)}) or ()))
+        if not words:
+            return None
+        stats = common_elements(session, "search_webinar_fts", "rank_tsv")
+        share, floor = (stats[0], min(stats[0].values())) if stats else ({}, 0.0)
+        quoted = ["'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words]
+        if len(self.q.terms) == 1 and len(words) > 1:
+            pairs = [(i, j) for i in range(len(words)) for j in range(i + 1, len(words))]
+            held = sum(share.get(words[i], floor) * share.get(words[j], floor) for i, j in pairs)
+            tsq = " | ".join(f"({quoted[i]} & {quoted[j]})" for i, j in pairs)
+            whole = len(words) == 2 and not self.q.excluded_words
+        else:
+            held = sum(share.get(w, floor) for w in words)
+            tsq, whole = " | ".join(quoted), False
+        return None if held > POSITIVE_SHARE else (tsq, whole)
+
     def _best_ranked(self, session: Session, n: int, offset: int) -> list[tuple[str, float]] | None:
         """`webinars`, from the RUM index's best ranked summaries, when they are enough to
         tell: the same answer as ranking them all, or None (then rank them all). Enough
         means `offset + n` listed matches ranking strictly above the edge (all summaries
         ranking so are among those taken; among equals at the edge, some may be missing),
         or, when the index had fewer to give, all that rank above zero."""
+        if self.ranked_in_headings is not None:
+            found = self._from_index(session, self.ranked_in_headings, n, offset)
+            if found is not None:
+                return found
+        return self._from_index(session, self.ranked, n, offset)
+
+    def _from_index(self, session: Session, r, n: int, offset: int) -> list[tuple[str, float]] | None:
+        """`_best_ranked` from one statement's best ranked summaries (`ranked`, or those
+        of `ranked_in_headings`, which rank above all others)."""
         k = max(RUM_CANDIDATES, 4 * (offset + n))
-        r = self.ranked
         stmt = (select(r.c.webinar_id, r.c.d, r.c.score, r.c.edge, r.c.found)
                 .join(Webinar, Webinar.id == r.c.webinar_id).where(Webinar.is_listed())
                 .order_by(r.c.score.desc(), Webinar.held_on.desc().nulls_last(), Webinar.created_at.desc(),

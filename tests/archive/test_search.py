@@ -351,7 +351,8 @@ def test_postgres_ranks_alike_with_and_without_its_rum_index(postgres, catalog_t
     ids = {}
     with catalog.transaction() as s:
         for i in range(24):  # many alike: 'widget' once, twice... in the description; some only in captions
-            w = Webinar(id=new_id(), title=f"Talk {i}", description="widget " * (i % 4) + f"filler {i % 3}",
+            w = Webinar(id=new_id(), title=f"Talk {i}", description="widget " * (i % 4) + f"filler {i % 3}"
+                        + " talk" * (i % 2),
                         visibility="private" if i == 5 else "public", held_on=day + dt.timedelta(days=i % 7))
             s.add(w)
             s.flush()
@@ -369,7 +370,8 @@ def test_postgres_ranks_alike_with_and_without_its_rum_index(postgres, catalog_t
             out = [search.search(s, query, limit=4, offset=o) for o in (0, 4, 8, 20)]
         return [([(r.webinar_id, round(r.score, 6)) for r in p.results], p.has_more) for p in out]
 
-    queries = ["widget", "WIDGET gadget", "widget -filler", '"widget gadget"', "gadget", "filler"]
+    queries = ["widget", "WIDGET gadget", "widget -filler", '"widget gadget"', "gadget", "filler", "talk",
+               '"widget filler"', '"filler 1"']
     # Phrases found by the index of word pairs (0015, gone with the downgrade below) are
     # ranked by where they are said: here every phrase is checked on ranked candidates.
     no_pairs = lambda session, phrase: None  # noqa: E731
@@ -377,12 +379,28 @@ def test_postgres_ranks_alike_with_and_without_its_rum_index(postgres, catalog_t
     monkeypatch.setattr(postgres_module, "RUM_FROM", 1)  # the index however few match
     monkeypatch.setattr(postgres_module, "RUM_CANDIDATES", 8)  # and its edge within ties
     monkeypatch.setattr(postgres_module, "RUM_MOST", 40)  # for the first pages
-    taken = []
-    best = postgres_module.Postgres._best_ranked
+    monkeypatch.setattr(reading, "VERIFY_FIRST_BATCH", 8)  # a phrase's candidates, a few at a time
+    taken, answered = [], []
+    best, from_index, above_zero = (postgres_module.Postgres._best_ranked, postgres_module.Postgres._from_index,
+                                    postgres_module.Postgres._above_zero)
     monkeypatch.setattr(postgres_module.Postgres, "_best_ranked",
                         lambda self, *a: taken.append(best(self, *a)) or taken[-1])
+
+    def spy(way, method):
+        def spied(self, session, *a):
+            found = method(self, session, *a)
+            answered.append((way(self, *a), found is not None))
+            return found
+        return spied
+    monkeypatch.setattr(postgres_module.Postgres, "_from_index", spy(
+        lambda self, r, *a: "headings" if r is self.ranked_in_headings else "index", from_index))
+    monkeypatch.setattr(postgres_module.Postgres, "_above_zero", spy(lambda self, *a: "above zero", above_zero))
     with_index = {q: pages(q) for q in queries}
     assert any(t is not None for t in taken) == rum  # some answered from the index alone
+    if rum:  # each way asked, and each both answering and leaving it to the next
+        assert {a for a in answered} == {(way, ok) for way in ("headings", "index", "above zero") for ok in (True, False)}
+    # 'talk' in the heading and the description first, then in the heading only
+    assert {w for w, _ in with_index["talk"][0][0]} <= {ids[i] for i in range(1, 24, 2)}
     top = with_index["widget"][0][0]
     assert top[0][0] == ids["title"] and ids[5] not in {w for p, _ in with_index["widget"] for w, _ in p}
     monkeypatch.setattr(postgres_module, "ranks_in_index", lambda session: False)
