@@ -175,7 +175,9 @@ _HELD = (select(SearchDocument.webinar_id, func.sum(_WEIGHT).label("score"))
 _HELD_BY = (select(Webinar.id, Webinar.held_on, Webinar.created_at, _HELD.c.score).select_from(_HELD)
             .join(Webinar, Webinar.id == _HELD.c.webinar_id)
             .where(Webinar.id == any_(literal_column("ARRAY(SELECT held.webinar_id FROM held)")),
-                   Webinar.is_listed(_NOW)))
+                   Webinar.is_listed(_NOW))
+            .order_by(_HELD.c.score.desc(), Webinar.held_on.desc().nulls_last(),
+                      Webinar.created_at.desc().nulls_last(), Webinar.id.collate("C").desc()))
 
 
 RUM_INDEX = "search_webinar_fts_rank_rum"  # made by migration 0014 where rum is installed
@@ -448,7 +450,12 @@ class Postgres(Engine):
                     {"p": phrase, "n": most + 1}).all()
             if docs is None or len(docs) > most:
                 return None
-            found = {r.id: r for r in session.execute(_HELD_BY, {"docs": docs, "now": utcnow()})} if docs else {}
+            # Core rows, best first: a phrase alone is answered as they come (a thousand
+            # webinars took 5 ms more as ORM rows, keyed and sorted in Python).
+            rows = session.connection().execute(_HELD_BY, {"docs": docs, "now": utcnow()}).all() if docs else []
+            if len(self.q.terms) == 1 and not self.q.excluded:
+                return [(r.id, float(r.score)) for r in rows]
+            found = {r.id: r for r in rows}
             days.update((w, (r.held_on, r.created_at)) for w, r in found.items())
             scores = {w: r.score for w, r in found.items()} if scores is None else \
                 {w: v + found[w].score for w, v in scores.items() if w in found}
