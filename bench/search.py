@@ -141,6 +141,23 @@ say the phrase, so checking them costs what ranking saved), the RUM index for ph
 distance for words together is not 1 / ts_rank; by any word it sorts every match of common
 words: 17-58 ms), reading (webinar, kind) of a phrase's documents through a covering index.
 Target p95 < 30 ms: NOT met.
+
+2026-12-04: the cluster runs with shared_buffers a quarter of the memory, at most 4 GB
+(--shared-buffers; PostgreSQL's default of 128 MB let the mix push the summaries out of its
+cache: "these is" read 1,040 of 1,616 pages from the system). In SQL: a page's hits checked
+on its own documents by id (a mid word: 9.6 -> 4.3 ms, the GIN index had fetched its ~3,000
+documents across the catalog); a phrase ranked on the summaries ranking above zero when
+ANALYZE says they are at most a quarter ("these is": 1,420 summaries, 12 -> 5 ms); one word
+from the summaries holding it in a heading first ("the": 4,791 of 9,999, 10 -> 6 ms); a word
+in few headings, but enough for the page, from the RUM index (1,441 tied matches joined and
+sorted: 9 ms; the 15 ranked: 1 ms); migration 0016's ANALYZE targets (no probe of a phrase in
+2,000-4,900 documents in vain, 4-5 ms); a phrase's webinars counted before they are looked up
+and ordered in SQL. Old (eb261d9) and new alternating query by query on the same cluster
+(/tmp scripts, not kept): p95 34.9-38.4 -> 28.3-28.9 ms; the pages of 326 queries x 3 offsets
+identical. This command, three runs, load 0.8: p95 29.5, 26.7, 27.4 ms (p50 15.0-15.5, get
+by id p50 1.1-1.3 ms); with --shared-buffers 128MB, p95 30.3 ms. Target p95 < 30 ms: met.
+Left above it: phrases of the commonest words ("of the to", "the new the": 37-60 ms), which
+rank every summary holding them (a 3-word AND rank of 10,000 summaries: 39 ms).
 """
 from __future__ import annotations
 
