@@ -203,6 +203,7 @@ MATCHES_ALL = 2 ** 31 - 1
 # share of all: "these is", 14 % (1,420 of 10,000 summaries, 4.6 ms where ranking every
 # match took 12); "of the to", 99 % (checking which of them hold every word added 12 ms).
 POSITIVE_SHARE = 0.25
+POSITIVE_WORDS = 8  # and at most this many words (a phrase of n words makes n (n - 1) / 2 pairs)
 
 
 def ranks_in_index(session: Session) -> bool:
@@ -364,14 +365,15 @@ class Postgres(Engine):
     def positive_query(self, session: Session) -> tuple[str, bool] | None:
         """A tsquery that every summary ranking above zero matches in `rank_tsv` (others
         may too), as text, and whether a summary matching it holds the whole query; None
-        when the query has no word, or when by ANALYZE's statistics it would match more
-        than a quarter of the summaries (POSITIVE_SHARE: then ranking them all is quicker).
+        when the query has no word or more than POSITIVE_WORDS, or when by ANALYZE's
+        statistics it would match more than a quarter of the summaries (POSITIVE_SHARE:
+        then ranking them all is quicker).
         ts_rank of a query of one term of several words (its words ANDed) is zero unless
         two different words of it are there; of any other query, unless one of its words
         is there."""
         words = sorted(set(session.scalar(text("SELECT tsvector_to_array(to_tsvector('archive_search', :t))"),
                                           {"t": " ".join(self.q.terms)}) or ()))
-        if not words:
+        if not words or len(words) > POSITIVE_WORDS:
             return None
         stats = common_elements(session, "search_webinar_fts", "rank_tsv")
         share, floor = (stats[0], min(stats[0].values())) if stats else ({}, 0.0)

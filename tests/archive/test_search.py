@@ -398,7 +398,8 @@ def test_postgres_ranks_alike_with_and_without_its_rum_index(postgres, catalog_t
     with_index = {q: pages(q) for q in queries}
     assert any(t is not None for t in taken) == rum  # some answered from the index alone
     if rum:  # each way asked, and each both answering and leaving it to the next
-        assert {a for a in answered} == {(way, ok) for way in ("headings", "index", "above zero") for ok in (True, False)}
+        ways = ("headings", "index", "above zero")
+        assert set(answered) == {(way, ok) for way in ways for ok in (True, False)}
     # 'talk' in the heading and the description first, then in the heading only
     assert {w for w, _ in with_index["talk"][0][0]} <= {ids[i] for i in range(1, 24, 2)}
     top = with_index["widget"][0][0]
