@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ..models import Webinar, utcnow
-from .engine import DOC_COLUMNS, PHRASE_PROBE_DOCUMENTS, PHRASE_WEIGHTS, Engine
+from .engine import DOC_COLUMNS, PHRASE_PROBE_DOCUMENTS, PHRASE_WEIGHTS, Candidate, Engine
 from .marks import CLOSE, OPEN
 from .query import Query
 from .tables import SearchDocument
@@ -180,6 +180,8 @@ _HELD_BY = (select(Webinar.id, Webinar.held_on, Webinar.created_at, _HELD.c.scor
                       Webinar.created_at.desc().nulls_last(), Webinar.id.collate("C").desc()))
 
 
+HEADLINE = f"HighlightAll=true, StartSel={OPEN}, StopSel={CLOSE}"  # ts_headline's options
+
 RUM_INDEX = "search_webinar_fts_rank_rum"  # made by migration 0014 where rum is installed
 # Taken from the RUM index at a time: four times the page's depth, at least RUM_CANDIDATES,
 # for pages up to RUM_MOST / 4 deep (deeper ones, as the long lists a common phrase is
@@ -194,6 +196,7 @@ RUM_MOST = 1000
 RUM_FROM = 2000
 # ...and from this many, for a word that ANALYZE finds in many summaries' headings or own text.
 RUM_SOME = 200
+MANY, SOME = 2, 1  # what Postgres._many_ranked answers
 RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"
 # Ranking every match: those at or above the score of the (2 * (offset + n) + SPARE)-th
 # best are joined to their webinars (listed or not) and sorted; MATCHES_ALL, all of them.
@@ -314,7 +317,14 @@ class Postgres(Engine):
                 FROM search_fts f JOIN search_documents d ON d.id = f.doc_id CROSS JOIN (SELECT {self.any_tsq} AS q) qq
                 WHERE f.doc_id = ANY(ARRAY(SELECT id FROM search_documents WHERE webinar_id IN :ids))
                   AND f.tsv @@ qq.q) x
-            JOIN search_documents d ON d.id = x.doc_id WHERE x.n <= :per ORDER BY x.score DESC, d.id"""
+            JOIN search_documents d ON d.id = x.doc_id CROSS JOIN (SELECT {self.any_tsq} AS q) hq
+            WHERE x.n <= :per ORDER BY x.score DESC, d.id"""
+        # ...with their text marked in the same statement (`highlight` reads it then).
+        self.hits_sql = self.hits_sql.replace(
+            f"SELECT d.id, x.score, {DOC_COLUMNS} FROM (",
+            f"SELECT d.id, x.score, {DOC_COLUMNS}, ts_headline('archive_search', d.title, hq.q, :opts) AS marked_title, "
+            "ts_headline('archive_search', d.text, hq.q, :opts) AS marked_text FROM (", 1)
+        self._marked: dict[int, tuple[str, str]] = {}
 
     def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
         # Every summary holds a common word, so the planner would rather read them all than
@@ -324,9 +334,10 @@ class Postgres(Engine):
         session.execute(text("SET LOCAL enable_seqscan = off"))
         try:
             # Few matches are quicker ranked all (a ms per 200); many, from the RUM index.
-            if self.rum and 4 * (offset + n) <= RUM_MOST and ranks_in_index(session) \
-                    and self._many_ranked(session, offset + n):
-                found = self._best_ranked(session, n, offset)
+            ranked = self.rum and 4 * (offset + n) <= RUM_MOST and ranks_in_index(session) \
+                and self._many_ranked(session, offset + n)
+            if ranked:
+                found = self._best_ranked(session, n, offset, headings=ranked == MANY)
                 if found is not None:
                     return found
             top = 2 * (offset + n) + MATCHES_SPARE
@@ -388,37 +399,41 @@ class Postgres(Engine):
             tsq, whole = " | ".join(quoted), False
         return None if held > POSITIVE_SHARE else (tsq, whole)
 
-    def _many_ranked(self, session: Session, wanted: int) -> bool:
-        """Whether the RUM index is the quicker way: RUM_FROM summaries or more match; or a
-        word matches RUM_SOME or more, and by ANALYZE it is in the headings or own text
-        of `wanted` or more summaries (those ranking above zero, which the index hands
-        out; the rest rank zero, and ranking every match joins all of them, tied, to
-        their webinars to be ordered by date: 1,441 in 9 ms for "riploutai", which 15
-        summaries hold in their own text: from the index, 1 ms)."""
+    def _many_ranked(self, session: Session, wanted: int) -> int:
+        """Whether the RUM index is the quicker way: MANY when RUM_FROM summaries or more
+        match; SOME when a word matches RUM_SOME or more, and by ANALYZE it is in the
+        headings or own text of `wanted` or more summaries (those ranking above zero,
+        which the index hands out; the rest rank zero, and ranking every match joins all
+        of them, tied, to their webinars to be ordered by date: 1,441 in 9 ms for
+        "riploutai", which 15 summaries hold in their own text: from the index, 1 ms);
+        else 0."""
         if not self.one_word:
-            return session.scalar(self.matching, {**self.params, "most": RUM_FROM}) >= RUM_FROM
+            return MANY if session.scalar(self.matching, {**self.params, "most": RUM_FROM}) >= RUM_FROM else 0
         # A word of ASCII letters and digits is its own lexeme, lowercased: when ANALYZE
         # lists it in RUM_FROM summaries or more, they need not be counted (2 ms).
         word = self.params["w0"]
         if word.isascii() and word.isalnum():
             found = common_elements(session, "search_webinar_fts", "tsv")
             if found is not None and found[0].get(word.lower(), 0.0) * found[1] >= RUM_FROM:
-                return True
+                return MANY
         matching, lexemes = session.execute(self.matching_word, {**self.params, "most": RUM_FROM}).one()
         if matching >= RUM_FROM:
-            return True
+            return MANY
         if matching < RUM_SOME or not lexemes:
-            return False
+            return 0
         stats = common_elements(session, "search_webinar_fts", "rank_tsv")
-        return stats is not None and all(stats[0].get(w, 0.0) * stats[1] >= wanted for w in lexemes)
+        return SOME if stats is not None and all(stats[0].get(w, 0.0) * stats[1] >= wanted for w in lexemes) else 0
 
-    def _best_ranked(self, session: Session, n: int, offset: int) -> list[tuple[str, float]] | None:
+    def _best_ranked(self, session: Session, n: int, offset: int, headings: bool = True
+                     ) -> list[tuple[str, float]] | None:
         """`webinars`, from the RUM index's best ranked summaries, when they are enough to
         tell: the same answer as ranking them all, or None (then rank them all). Enough
         means `offset + n` listed matches ranking strictly above the edge (all summaries
         ranking so are among those taken; among equals at the edge, some may be missing),
-        or, when the index had fewer to give, all that rank above zero."""
-        if self.ranked_in_headings is not None:
+        or, when the index had fewer to give, all that rank above zero. `headings`: a
+        word's summaries with it in a heading are asked first (a word in few summaries
+        is in fewer headings than a page: 2 ms in vain)."""
+        if headings and self.ranked_in_headings is not None:
             found = self._from_index(session, self.ranked_in_headings, n, offset)
             if found is not None:
                 return found
@@ -517,14 +532,23 @@ class Postgres(Engine):
                 WHERE d.webinar_id = c.id AND f.tsv @@ phraseto_tsquery('archive_search', :p))
             LIMIT :n"""), {"p": phrase, "ids": list(webinar_ids), "n": first}))
 
+    def hits(self, session: Session, webinar_ids: list[str], per_webinar: int) -> list[Candidate]:
+        if not webinar_ids:
+            return []
+        rows = session.execute(text(self.hits_sql).bindparams(bindparam("ids", expanding=True)),
+                               {**self.params, "ids": webinar_ids, "per": per_webinar, "opts": HEADLINE}).all()
+        self._marked.update((r.id, (r.marked_title or "", r.marked_text or "")) for r in rows)
+        return [Candidate.of(r, float(r.score)) for r in rows]
+
     def highlight(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
+        found = {i: self._marked[i] for i in ids if i in self._marked}
+        ids = [i for i in ids if i not in found]
         if not ids:
-            return {}
-        opts = f"HighlightAll=true, StartSel={OPEN}, StopSel={CLOSE}"
+            return found
         stmt = text(f"""
             SELECT d.id, ts_headline('archive_search', d.title, qq.q, :opts),
                    ts_headline('archive_search', d.text, qq.q, :opts)
             FROM search_documents d, (SELECT {self.any_tsq} AS q) qq WHERE d.id IN :ids"""
                     ).bindparams(bindparam("ids", expanding=True))
-        return {r[0]: (r[1] or "", r[2] or "") for r in
-                session.execute(stmt, {**self.params, "opts": opts, "ids": ids})}
+        return found | {r[0]: (r[1] or "", r[2] or "") for r in
+                        session.execute(stmt, {**self.params, "opts": HEADLINE, "ids": ids})}

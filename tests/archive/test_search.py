@@ -384,7 +384,7 @@ def test_postgres_ranks_alike_with_and_without_its_rum_index(postgres, catalog_t
     best, from_index, above_zero = (postgres_module.Postgres._best_ranked, postgres_module.Postgres._from_index,
                                     postgres_module.Postgres._above_zero)
     monkeypatch.setattr(postgres_module.Postgres, "_best_ranked",
-                        lambda self, *a: taken.append(best(self, *a)) or taken[-1])
+                        lambda self, *a, **kw: taken.append(best(self, *a, **kw)) or taken[-1])
 
     def spy(way, method):
         def spied(self, session, *a):
