@@ -313,8 +313,11 @@ class Postgres(Engine):
         # enlarge) and each one's vector checked: a page holds ~1,400 of them, read in
         # ~1-2 ms, where the GIN index's documents holding a mid-frequency word across the
         # whole catalog (~3,000) cost 8 ms to fetch before the join dropped all but a few.
+        # Their title and text are marked in the same statement (`highlight` reads them).
         self.hits_sql = f"""
-            SELECT d.id, x.score, {DOC_COLUMNS} FROM (
+            SELECT d.id, x.score, {DOC_COLUMNS},
+                   ts_headline('archive_search', d.title, hq.q, :opts) AS marked_title,
+                   ts_headline('archive_search', d.text, hq.q, :opts) AS marked_text FROM (
                 SELECT f.doc_id, {self.RANK} AS score,
                        row_number() OVER (PARTITION BY d.webinar_id ORDER BY {self.RANK} DESC, f.doc_id) AS n
                 FROM search_fts f JOIN search_documents d ON d.id = f.doc_id CROSS JOIN (SELECT {self.any_tsq} AS q) qq
@@ -322,12 +325,7 @@ class Postgres(Engine):
                   AND f.tsv @@ qq.q) x
             JOIN search_documents d ON d.id = x.doc_id CROSS JOIN (SELECT {self.any_tsq} AS q) hq
             WHERE x.n <= :per ORDER BY x.score DESC, d.id"""
-        # ...with their text marked in the same statement (`highlight` reads it then).
-        self.hits_sql = self.hits_sql.replace(
-            f"SELECT d.id, x.score, {DOC_COLUMNS} FROM (",
-            f"SELECT d.id, x.score, {DOC_COLUMNS}, ts_headline('archive_search', d.title, hq.q, :opts) AS marked_title, "
-            "ts_headline('archive_search', d.text, hq.q, :opts) AS marked_text FROM (", 1)
-        self._marked: dict[int, tuple[str, str]] = {}
+        self._marked: dict[int, tuple[str, str]] = {}  # doc id: its marked title and text, from `hits`
 
     def webinars(self, session: Session, n: int, offset: int) -> list[tuple[str, float]]:
         # Every summary holds a common word, so the planner would rather read them all than
@@ -536,6 +534,7 @@ class Postgres(Engine):
             LIMIT :n"""), {"p": phrase, "ids": list(webinar_ids), "n": first}))
 
     def hits(self, session: Session, webinar_ids: list[str], per_webinar: int) -> list[Candidate]:
+        """As Engine.hits; each hit's marked title and text are kept for `highlight`."""
         if not webinar_ids:
             return []
         rows = session.execute(text(self.hits_sql).bindparams(bindparam("ids", expanding=True)),
