@@ -104,6 +104,11 @@ def has_index(session: Session, name: str) -> bool:
     return info[name]
 
 
+def lexemes(session: Session, words: str) -> list[str]:
+    """The lexemes of `words`, as the search configuration makes them (each once)."""
+    return session.scalar(text("SELECT tsvector_to_array(to_tsvector('archive_search', :w))"), {"w": words}) or []
+
+
 def documents_holding(session: Session, phrase: str) -> float | None:
     """About how many documents hold every word of `phrase`, from the statistics ANALYZE
     keeps of `search_fts.tsv` (its most common words and their shares; a word not among
@@ -114,8 +119,7 @@ def documents_holding(session: Session, phrase: str) -> float | None:
         return None
     share, rows = stats
     floor = min(share.values())  # the least share listed
-    words = session.scalars(text("SELECT unnest(tsvector_to_array(to_tsvector('archive_search', :p)))"),
-                            {"p": phrase}).all()
+    words = lexemes(session, phrase)
     held = rows
     for w in words:
         held *= min(1.0, share.get(w, floor))
@@ -355,13 +359,15 @@ class Postgres(Engine):
             session.execute(text("SET LOCAL enable_seqscan = on"))
 
     @staticmethod
-    def _page(m, n: int, offset: int):
-        """The page of listed webinars from ranked summaries `m`, best first, then newest."""
-        return (select(m.c.webinar_id, m.c.score).join(Webinar, Webinar.id == m.c.webinar_id)
-                .where(Webinar.is_listed())
+    def _listed(m, *columns):
+        """`columns` of ranked summaries `m` whose webinars are listed, best first, then newest."""
+        return (select(*columns).join(Webinar, Webinar.id == m.c.webinar_id).where(Webinar.is_listed())
                 .order_by(m.c.score.desc(), Webinar.held_on.desc().nulls_last(), Webinar.created_at.desc(),
-                          m.c.webinar_id)
-                .limit(n).offset(offset))
+                          m.c.webinar_id))
+
+    def _page(self, m, n: int, offset: int):
+        """The page of listed webinars from ranked summaries `m`."""
+        return self._listed(m, m.c.webinar_id, m.c.score).limit(n).offset(offset)
 
     def _above_zero(self, session: Session, n: int, offset: int, top: int) -> list[tuple[str, float]] | None:
         """`webinars` from the summaries that rank above zero alone, when they fill the
@@ -383,8 +389,7 @@ class Postgres(Engine):
         ts_rank of a query of one term of several words (its words ANDed) is zero unless
         two different words of it are there; of any other query, unless one of its words
         is there."""
-        words = sorted(set(session.scalar(text("SELECT tsvector_to_array(to_tsvector('archive_search', :t))"),
-                                          {"t": " ".join(self.q.terms)}) or ()))
+        words = sorted(set(lexemes(session, " ".join(self.q.terms))))
         if not words or len(words) > POSITIVE_WORDS:
             return None
         stats = common_elements(session, "search_webinar_fts", "rank_tsv")
@@ -444,10 +449,7 @@ class Postgres(Engine):
         """`_best_ranked` from one statement's best ranked summaries (`ranked`, or those
         of `ranked_in_headings`, which rank above all others)."""
         k = max(RUM_CANDIDATES, 4 * (offset + n))
-        stmt = (select(r.c.webinar_id, r.c.d, r.c.score, r.c.edge, r.c.found)
-                .join(Webinar, Webinar.id == r.c.webinar_id).where(Webinar.is_listed())
-                .order_by(r.c.score.desc(), Webinar.held_on.desc().nulls_last(), Webinar.created_at.desc(),
-                          r.c.webinar_id))
+        stmt = self._listed(r, r.c.webinar_id, r.c.d, r.c.score, r.c.edge, r.c.found)
         rows = session.execute(stmt, {**self.params, "k": k}).all()
         if rows and rows[0].found >= k:
             rows = [row for row in rows if row.d < row.edge]
