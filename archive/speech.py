@@ -15,6 +15,7 @@ import unicodedata
 from collections import Counter
 from difflib import SequenceMatcher
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -112,6 +113,39 @@ def _looks_special(word: str) -> bool:
 def first_page_capitals(texts: Sequence[str]) -> list[str]:
     """The capitalised words of a deck's first page: its authors' names among them."""
     return [w for w in deck_words(texts[:1]) if w[:1].isupper()]
+
+
+def rarity(language: str | None, tokens: Callable[[str], float]) -> Callable[[str], float]:
+    """How unlikely the model is to write a word unaided when it hears it, from 0 (the
+    commonest words) to 4, in the talk's language (Whisper's code: "de").
+
+    A word's frequency says it best: wordfreq's Zipf scale (6 for "the", 4 for "Regeln",
+    3 for "Hieroglyphen", 0 for a word it has never seen), in that language or in
+    English (the model learnt from English most, and a German talk's "License" is said
+    as in English), counted down from 6. The model's own tokens for the word (`tokens`:
+    Recognizer.rarity) tell English only, the text its tokenizer was made on: German's
+    commonest words take three or four tokens, as names do ("Beobachtungen" as many as
+    "Hieroglyphen"). So for English the two are averaged, for another language the
+    frequency alone counts, and for a language wordfreq has no list of (or needs a
+    segmenter for: Japanese, Chinese, Korean) the tokens alone."""
+    try:
+        from wordfreq import available_languages, zipf_frequency
+
+        lists = {"en", *([language] if language else [])}
+        if not lists <= set(available_languages()):
+            return tokens  # (wordfreq would take the nearest language it has: English, most often)
+        for code in lists:
+            zipf_frequency("the", code)  # loads the list, or fails here
+    except Exception:  # wordfreq missing, or the language's segmenter not installed
+        return tokens
+
+    @lru_cache(maxsize=None)
+    def measured(word: str) -> float:
+        known = max(zipf_frequency(word, code) for code in lists)
+        frequency = min(4.0, max(0.0, 6.0 - known))
+        return (frequency + tokens(word)) / 2 if language in (None, "en") else frequency
+
+    return measured
 
 
 def vocabulary(texts: Iterable[str], rarity: Callable[[str], float], limit: int = VOCABULARY_WORDS) -> list[str]:
@@ -340,9 +374,14 @@ class Recognizer:
         """How many tokens the model reads for `text` (for the prompt's budget)."""
         return len(self.model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def detect_language(self, audio) -> str:
+    def detect_language(self, audio) -> str | None:
+        """The language of the first 30 seconds of voice in `audio` (None without any)."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        if not get_speech_timestamps(audio, VadOptions(**VAD)):
+            return None
         with self._lock:
-            language, _, _ = self.model.detect_language(audio)
+            language, _, _ = self.model.detect_language(audio, vad_filter=True, vad_parameters=VAD)
         return language
 
     def transcribe(self, audio, language: str | None, prompt: str | None,

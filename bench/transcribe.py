@@ -456,7 +456,7 @@ def main() -> int:
             ("user guide (en)", GUIDE, "en", DECK_PARAGRAPHS, TERMS, "The beamer class")):
         voice = voices[lang]
         texts = deck_texts(path)
-        vocab = speech.vocabulary(texts, model.rarity)
+        vocab = speech.vocabulary(texts, speech.rarity(lang, model.rarity))
         prompt = speech.prompt(["Till Tantau"], vocab, title, tokens=model.tokens, budget=args.prompt_tokens)
         keys = {speech.fold(v).replace("-", "") for v in prompt.split(", ")} if prompt else set()
         in_prompt = [t for t in terms if speech.fold(t) in " ".join(keys)]

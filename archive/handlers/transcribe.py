@@ -114,7 +114,10 @@ def transcribe(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         if piece.size < rate // 2:
             continue
         deck = [t for d in part.deck_ids for t in texts.get(d, [])]
-        vocab = speech.vocabulary(deck, model.rarity)
+        # The words worth prompting are the ones rare in the language spoken: heard first
+        # when the webinar does not say it.
+        spoken = language or (model.detect_language(piece) if deck else None)
+        vocab = speech.vocabulary(deck, speech.rarity(spoken, model.rarity))
         text = speech.prompt(part.names, vocab, part.title, tokens=model.tokens)
         prompts.append({"start": part.start, "prompt": text})
         heard, lang = model.transcribe(piece, language, text, offset=part.start)

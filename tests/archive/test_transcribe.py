@@ -53,6 +53,23 @@ def _hits(archive, query: str) -> list:
         return [h for r in search(s, query).results for h in r.hits if h.kind == "caption"]
 
 
+def test_words_worth_prompting_are_the_ones_rare_in_the_language_spoken():
+    """A German deck's terms are picked by how rare they are in German (and English), not
+    by the tokens the model takes for them, which are many for any German word."""
+    tokens = lambda w: 4.0 if any(c in w for c in "äöüß") or len(w) > 8 else 3.0  # noqa: E731  as German reads
+    german = speech.rarity("de", tokens)
+    assert german("Beobachtungen") < 2.5 < german("Hieroglyphen") < german("Basensequenzen") == 4.0
+    assert german("Regeln") < 1.5 and german("License") < 1.5  # common German; common English
+    deck = ["Regeln und Worte", "Beobachtungen zu Hieroglyphen", "Kyrillische Schrift"]
+    assert speech.vocabulary(deck, german) == ["Kyrillische", "Hieroglyphen", "Beobachtungen"]
+    # The tokens alone put the first page's commonest words first, as if they were names.
+    assert speech.vocabulary(deck, tokens)[:2] == ["Regeln", "Worte"]
+    # English: the frequency and the tokens averaged; a language without a word list: the tokens.
+    english = speech.rarity("en", lambda w: 1.0)
+    assert english("the") == 0.5 and 2.0 < english("haplotype") <= 2.5
+    assert speech.rarity("tlh", tokens) is tokens and speech.rarity("ja", tokens)("x") == 3.0
+
+
 def test_pure_parts():
     words = [speech.Word(i * 0.3, i * 0.3 + 0.25, w) for i, w in enumerate(
         ("This is a rather long sentence that goes on and on with many words to split. And then "
