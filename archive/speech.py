@@ -262,8 +262,43 @@ def deck_corrected(words: Sequence[Word], vocabulary: Sequence[str], texts: Iter
     words, left as heard."""
     texts = list(texts)
     title_page = [w for w in first_page_capitals(texts) if w[1:].islower() and w.casefold() not in _COMMON]
-    return snapped(words, [*vocabulary, *(part for name in names for part in name.split()), *title_page],
-                   [*deck_words(texts), *_COMMON])
+    known = [*deck_words(texts), *_COMMON]
+    return snapped(unjoined(words, known), [*vocabulary, *(part for name in names for part in name.split()),
+                                            *title_page], known)
+
+
+_PIECE = re.compile(r"[A-Z]?[^\W\d_A-Z]+|[A-Z]+(?![^\W\d_A-Z])|\S+?")
+JOINED_PIECES = 3
+
+
+def unjoined(words: Sequence[Word], known: Iterable[str]) -> list[Word]:
+    """The words heard, with those the model ran together after a prompt of joined
+    commands ("usecolorthemePixaholeColorTheme", "pdfPackageBatilTantau") written apart:
+    a word the deck does not have, that starts with one of the deck's words followed by a
+    capital, or is JOINED_PIECES capitalised pieces or more of three letters and more
+    ("pdfViewsImage"). "LaTeX", "JavaScript" or "iPhone" stay whole. Each piece gets a
+    share of the word's time by its letters; trailing punctuation stays on the last."""
+    deck = {fold(k).replace(" ", "") for k in known}
+    out: list[Word] = []
+    for w in words:
+        text, tail = re.match(r"(.*?)([.,;:!?]*)$", w.text).groups()
+        if not text.isalpha() or fold(text) in deck:
+            out.append(w)
+            continue
+        pieces = _PIECE.findall(text)
+        lead = next((n for n in range(len(text) - 2, 2, -1)
+                     if text[n:n + 1].isupper() and text[n - 1:n].islower() and fold(text[:n]) in deck), 0)
+        if lead:
+            pieces = [text[:lead], *_PIECE.findall(text[lead:])]
+        elif not (len(pieces) >= JOINED_PIECES and all(len(p) >= 3 for p in pieces)):
+            out.append(w)
+            continue
+        at, share = w.start, (w.end - w.start) / len(text)
+        for i, piece in enumerate(pieces):
+            end = w.end if i == len(pieces) - 1 else round(at + share * len(piece), 3)
+            out.append(Word(round(at, 3), end, piece + (tail if i == len(pieces) - 1 else "")))
+            at = end
+    return out
 
 
 # --- captions from words ----------------------------------------------------------------

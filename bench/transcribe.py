@@ -48,6 +48,17 @@ the terms (archive/speech.py `deck_corrected`; the same decodings scored before 
   Then with the first page's names ("Gramm") and a plural the deck spells otherwise
       ("phylogenys"): German 55 -> 55 % / 0.84 -> 0.84, talk 84 -> 91 % / 0.59 -> 0.54,
       guide 72 -> 77 % / 1.93 -> 1.85. Terms met on the talk only.
+2026-12-04 afternoon, load 1-1.5, 3 runs each, MBROLA, deck terms with the prompt / WER ratio:
+  the deck's words chosen by how rare they are in the language spoken (speech.rarity,
+      wordfreq): German 55 -> 69 % / 0.68, talk 95 % / 0.57, guide 77 % / 1.13 (its WER
+      without the prompt 19.1 % in that run, 12-15 % in others)
+  and voiced chunks decoded in batches of 8 (the worker's default since), joined words
+      written apart (speech.unjoined): German 73 % / 0.59, talk 95 % / 0.49, guide 80 % /
+      1.28 (no sentence skipped; "P G F" is heard "pdf" under a prompt of pdfLATEX and
+      PostScript). Terms and ratio met on the talk; German still hears "Syntax" as "Tags".
+  Speed, batches of 8: 15.5x real time on 30 minutes (--no-quality --minutes 30 --speed 5,8),
+      0.106 CPU-seconds per second of talk, peak 1655 MB (the one-window-at-a-time
+      decoding: 515 MB).
 """
 from __future__ import annotations
 

@@ -131,6 +131,14 @@ def test_near_misses_of_the_decks_terms_are_written_as_the_terms():
     assert said("Till Tantu spoke", [], [], ["Till Tantau"]) == "Till Tantau spoke"
     assert [(w.start, w.end) for w in speech.deck_corrected(heard("a Medienin Formatik"), vocabulary, deck)] == \
         [(0, 0.5), (1, 2.5)]
+    # Words the model ran together after a prompt of joined commands are written apart,
+    # each piece with its share of the word's time; the deck's own joined words stay.
+    guide = ["use usecolortheme with pdfLATEX or LaTeX", "PDF"]
+    assert said("and usecolorthemePixaholeColorTheme. The pdfViewsImage, pdfLATEX and LaTeX in JavaScript",
+                ["usecolortheme"], guide) == \
+        "and usecolortheme Pixahole Color Theme. The pdf Views Image, pdfLATEX and LaTeX in JavaScript"
+    assert [(w.text, w.start, w.end) for w in speech.unjoined([speech.Word(1.0, 2.0, "pdfPackage,")], ["pdf"])] == \
+        [("pdf", 1.0, 1.3), ("Package,", 1.3, 2.0)]
 
 
 def test_a_model_whose_files_do_not_match_is_refused(tmp_path):
