@@ -416,7 +416,7 @@ class Recognizer:
         if not get_speech_timestamps(audio, VadOptions(**VAD)):
             return None
         with self._lock:
-            language, _, _ = self.model.detect_language(audio, vad_filter=True, vad_parameters=VAD)
+            language, _, _ = self.model.detect_language(audio, vad_filter=True, vad_parameters=VadOptions(**VAD))
         return language
 
     def transcribe(self, audio, language: str | None, prompt: str | None,

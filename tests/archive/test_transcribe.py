@@ -238,6 +238,18 @@ def sqlite_archive(minio, tmp_path):
     a.close()
 
 
+def test_a_talk_without_a_language_is_heard_first_and_its_deck_prompted_in_that_language(archive, worker, talk):
+    """No language set: the job hears it before choosing the deck's words (their rarity
+    is the language's), and the captions are in it, marked detected."""
+    wid = _import_talk(archive, talk, language=None)
+    worker.run_until_idle()
+    w = reload(archive, wid)
+    [auto] = _automatic(archive, wid)
+    assert auto.status == "ready" and auto.info["language"] == "en" and auto.info["detected"], auto.info
+    [stretch] = w.recording.info["transcript"]["prompts"]
+    assert "TikZ" in stretch["prompt"] and "TikZ" in _vtt(archive, auto)
+
+
 def test_human_captions_first_no_automatic_ones(sqlite_archive, talk, tmp_path):
     archive, worker = sqlite_archive, Worker(sqlite_archive, name="test-worker")
     vtt = tmp_path / "talk.vtt"
