@@ -12,7 +12,7 @@ import math
 import re
 import threading
 import unicodedata
-from collections import Counter
+from collections import Counter, OrderedDict
 from difflib import SequenceMatcher
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,10 +33,6 @@ BEAM = 5
 LOOPING = 2.4  # a segment's text this compressible (gzip) is a phrase said over and over: a loop
 LONGEST = 18  # letters: a longer "word" on a slide is an identifier nobody says as one
 MIN_SPEECH_SECONDS = 1.0  # less than this heard by the voice detector: nothing is transcribed
-# Voice this long with no word heard in it, when a prompt was given, is heard again without
-# the prompt; a word's time is widened by SLACK each way when telling what it covers.
-UNHEARD_SECONDS = 1.5
-SLACK = 0.4
 VAD = {"min_silence_duration_ms": 500}
 # A word heard this close to a term of the deck's vocabulary (difflib's ratio of their
 # letters), and not a word of the deck itself, is written as the term.
@@ -261,10 +257,15 @@ def deck_corrected(words: Sequence[Word], vocabulary: Sequence[str], texts: Iter
     one token and it is not in the vocabulary); every word of its deck, and the common
     words, left as heard."""
     texts = list(texts)
-    title_page = [w for w in first_page_capitals(texts) if w[1:].islower() and w.casefold() not in _COMMON]
     known = [*deck_words(texts), *_COMMON]
-    return snapped(unjoined(words, known), [*vocabulary, *(part for name in names for part in name.split()),
-                                            *title_page], known)
+    return snapped(unjoined(words, known), stretch_terms(vocabulary, texts, names), known)
+
+
+def stretch_terms(vocabulary: Sequence[str], texts: Sequence[str], names: Sequence[str] = ()) -> list[str]:
+    """A stretch's terms: its vocabulary, its speakers' names (each part) and the names on
+    its deck's first page."""
+    title_page = [w for w in first_page_capitals(texts) if w[1:].islower() and w.casefold() not in _COMMON]
+    return [*vocabulary, *(part for name in names for part in name.split()), *title_page]
 
 
 _PIECE = re.compile(r"[A-Z]?[^\W\d_A-Z]+|[A-Z]+(?![^\W\d_A-Z])|\S+?")
@@ -399,6 +400,8 @@ class Recognizer:
         self.beam = beam  # beam search width (1: greedy)
         self.batch = batch  # > 0: voiced chunks decoded that many at a time (BatchedInferencePipeline)
         self._lock = threading.Lock()
+        if not isinstance(getattr(model, "encode", None), SharedEncoder):
+            model.encode = SharedEncoder(model.encode)
 
     def rarity(self, word: str) -> float:
         """How many tokens the model needs for the word after a space: 1 for the words it
@@ -419,8 +422,8 @@ class Recognizer:
             language, _, _ = self.model.detect_language(audio, vad_filter=True, vad_parameters=VadOptions(**VAD))
         return language
 
-    def transcribe(self, audio, language: str | None, prompt: str | None,
-                   offset: float = 0.0) -> tuple[list[Word], str | None]:
+    def transcribe(self, audio, language: str | None, prompt: str | None, offset: float = 0.0,
+                   terms: Sequence[str] = ()) -> tuple[list[Word], str | None]:
         """Words heard in `audio` (16 kHz mono float32), their times plus `offset`; and
         the language (None when no speech was heard). Voice activity detection skips what
         is not speech; a piece with less than a second of speech in all (silence, music,
@@ -429,36 +432,52 @@ class Recognizer:
         The prompt goes in as faster-whisper's `hotwords`, which every 30-second window
         reads: as `initial_prompt` without conditioning on the previous text it would
         reach the first window only (and with that conditioning, the prompt is pushed out
-        by the text heard, and a window's errors feed the next)."""
+        by the text heard, and a window's errors feed the next). With a prompt the audio
+        is heard twice, and the two hearings are put `together` by `terms` (the words of
+        the prompt that are not common words, unless given)."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         spans = [(t["start"] / 16000, t["end"] / 16000) for t in get_speech_timestamps(audio, VadOptions(**VAD))]
         if sum(end - start for start, end in spans) < MIN_SPEECH_SECONDS:
             return [], None
         with self._lock:
-            words, language = self._decode(audio, language, prompt, offset)
-            if prompt:
-                # Speech the decoder passed over with the prompt (a sentence of the deck's
-                # terms skipped whole, or looped on and dropped) is heard again without it.
-                for start, end in unheard(spans, [(w.start - offset, w.end - offset) for w in words]):
-                    piece = audio[int(start * 16000):int(end * 16000)]
-                    words += [w for w in self._decode(piece, language, None, offset + start, batch=False)[0]
-                              if start <= (w.start + w.end) / 2 - offset <= end]
-                words.sort(key=lambda w: w.start)
-        return words, language
+            plain, info = self._segments(audio, language, None)
+            if not prompt:
+                return self._words(plain, offset), info.language
+            # Heard twice, with and without the prompt, the chunks' encoding shared (the
+            # half of the cost): the prompt brings the deck's terms, and also makes the
+            # decoder skip or garble what it finds hard ("P G F declare image" heard
+            # "pdfLATEX"); the plain hearing is kept where the prompted one did that.
+            prompted, _ = self._segments(audio, info.language, prompt)
+            first, second = [], []
+            for seg in plain:  # in step: the second hearing's chunks are still in the encoder's cache
+                first.append(seg)
+                while not second or second[-1].end <= seg.end:
+                    more = next(prompted, None)
+                    if more is None:
+                        break
+                    second.append(more)
+            second += list(prompted)
+        shifted = [(start + offset, end + offset) for start, end in spans]
+        return together(self._words(first, offset), self._words(second, offset), terms or prompt_terms(prompt),
+                        shifted), info.language
 
-    def _decode(self, audio, language: str | None, prompt: str | None, offset: float,
-                batch: bool = True) -> tuple[list[Word], str | None]:
-        """The words of the segments kept, and the language."""
+    def _segments(self, audio, language: str | None, prompt: str | None):
+        """faster-whisper's segments (a generator: decoded as they are read) and its info."""
         # A single fallback temperature: noise that defeats greedy decoding is not retried five times.
         options = dict(language=language, hotwords=prompt, vad_filter=True, word_timestamps=True,
                        beam_size=self.beam, temperature=(0.0, 0.4), vad_parameters=VAD)
-        if self.batch and batch:
+        if self.batch:
             from faster_whisper import BatchedInferencePipeline
 
             segments, info = BatchedInferencePipeline(self.model).transcribe(audio, batch_size=self.batch, **options)
         else:
             segments, info = self.model.transcribe(audio, condition_on_previous_text=False, **options)
+        return iter(segments), info
+
+    @staticmethod
+    def _words(segments: Iterable, offset: float) -> list[Word]:
+        """The words of the segments kept."""
         words = []
         for seg in segments:
             if seg.no_speech_prob > 0.6 and seg.avg_logprob < -1.0:
@@ -470,24 +489,115 @@ class Recognizer:
                 continue  # the decoder repeating itself
             words += [Word(round(float(w.start) + offset, 3), round(float(w.end) + offset, 3), w.word.strip())
                       for w in said]
-        return words, info.language
+        return words
 
 
-def unheard(spans: Sequence[tuple[float, float]], heard: Sequence[tuple[float, float]],
-            least: float = UNHEARD_SECONDS) -> list[tuple[float, float]]:
-    """The stretches of voice (`spans`, seconds) that no word heard covers, of `least`
-    seconds or more (a word's time is given some slack: voice runs on before and after)."""
-    out = []
-    for start, end in spans:
-        at = start
-        for w_start, w_end in sorted(heard):
-            if w_end + SLACK < at or w_start - SLACK > end:
-                continue
-            if w_start - SLACK - at >= least:
-                out.append((at, w_start - SLACK))
-            at = max(at, w_end + SLACK)
-        if end - at >= least:
-            out.append((at, end))
+class SharedEncoder:
+    """The encoder's outputs for the last few batches of features it was given, so that a
+    second hearing of the same chunks costs the decoder only. Installed on a loaded
+    faster-whisper model in place of its `encode`."""
+
+    def __init__(self, encode: Callable, keep: int = 4):
+        self.encode, self.keep = encode, keep
+        self.outputs: OrderedDict = OrderedDict()
+
+    def __call__(self, features):
+        import numpy as np
+
+        features = np.ascontiguousarray(features)
+        key = (features.shape, hashlib.blake2b(features.tobytes(), digest_size=16).digest())
+        if key in self.outputs:
+            self.outputs.move_to_end(key)
+            return self.outputs[key]
+        output = self.outputs[key] = self.encode(features)
+        while len(self.outputs) > self.keep:
+            self.outputs.popitem(last=False)
+        return output
+
+
+def prompt_terms(prompt: str | None) -> list[str]:
+    """The words of a prompt that are not common words."""
+    return [w for w in re.split(r"[\s,.;:]+", prompt or "") if len(w) >= 3 and w.casefold() not in _COMMON]
+
+
+SAME_LENGTH = 0.6  # a hearing with fewer letters than this share of the other's dropped words
+
+
+def together(plain: Sequence[Word], prompted: Sequence[Word], terms: Iterable[str],
+             spans: Sequence[tuple[float, float]] = ()) -> list[Word]:
+    """One hearing of two: the prompted one, but the plain one where the prompted one
+    dropped words (fewer letters than SAME_LENGTH of the plain one's: a sentence skipped,
+    a term of the prompt written for several words) or has fewer of the `terms` than the
+    plain one at that place (a term in one to four words heard: "set beamer template" is
+    "setbeamertemplate"; "Overlays" heard as "Overlazer" under the prompt). The two are
+    aligned word by word (fewest edits) within each voiced span (`spans`, seconds, as the
+    words' times; a word belongs to the span its middle is in, or the nearest)."""
+    keys = {fold(t).replace(" ", "") for t in terms}
+    keys = {k for k in keys if len(k) >= 3}
+
+    def span_of(w: Word) -> int:
+        middle = (w.start + w.end) / 2
+        return min(range(len(spans)), key=lambda i: max(spans[i][0] - middle, middle - spans[i][1], 0.0)) if spans else 0
+
+    groups: dict[int, tuple[list[Word], list[Word]]] = {}
+    for k, words in enumerate((plain, prompted)):
+        for w in words:
+            groups.setdefault(span_of(w), ([], []))[k].append(w)
+    out: list[Word] = []
+    for i in sorted(groups):
+        out += _together(*groups[i], keys)
+    return out
+
+
+def _together(plain: Sequence[Word], prompted: Sequence[Word], keys: set[str]) -> list[Word]:
+    a = [fold(w.text).replace(" ", "") for w in plain]
+    b = [fold(w.text).replace(" ", "") for w in prompted]
+    # fewest edits, then the runs of matched and of differing words
+    d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+    steps, i, j = [], len(a), len(b)
+    while i or j:
+        if i and j and d[i][j] == d[i - 1][j - 1] + (a[i - 1] != b[j - 1]):
+            i, j = i - 1, j - 1
+            steps.append((i, j, a[i] == b[j]))
+        elif i and d[i][j] == d[i - 1][j] + 1:
+            i -= 1
+            steps.append((i, None, False))
+        else:
+            j -= 1
+            steps.append((None, j, False))
+    steps.reverse()
+
+    def terms_in(words: Sequence[str]) -> set[str]:
+        found = set()
+        for x in range(len(words)):
+            for y in range(x + 1, min(len(words), x + 4) + 1):
+                k = "".join(words[x:y])
+                if k in keys or k[-1:] == "s" and k[:-1] in keys:
+                    found.add(k if k in keys else k[:-1])
+        return found
+
+    out: list[Word] = []
+    k = 0
+    while k < len(steps):
+        same = steps[k][2]
+        run = []
+        while k < len(steps) and steps[k][2] == same:
+            run.append(steps[k])
+            k += 1
+        mine = [plain[x] for x, _, _ in run if x is not None]
+        theirs = [prompted[y] for _, y, _ in run if y is not None]
+        a_run, b_run = ([fold(w.text).replace(" ", "") for w in ws] for ws in (mine, theirs))
+        if same:
+            out += theirs  # the same words: the prompted hearing's spelling ("Beamer", "LaTeX")
+        elif sum(map(len, b_run)) < SAME_LENGTH * sum(map(len, a_run)):
+            out += mine  # the prompted hearing dropped words, or said a term for more ("pdfLATEX")
+        elif len(terms_in(a_run) - terms_in(b_run)) > len(terms_in(b_run) - terms_in(a_run)):
+            out += mine  # the plain hearing has a term the prompted one garbled ("Overlays" as "Overlazer")
+        else:
+            out += theirs
     return out
 
 

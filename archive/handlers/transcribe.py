@@ -120,7 +120,8 @@ def transcribe(archive: Archive, asset: Asset, hb: Heartbeat) -> Outcome:
         vocab = speech.vocabulary(deck, speech.rarity(spoken, model.rarity))
         text = speech.prompt(part.names, vocab, part.title, tokens=model.tokens)
         prompts.append({"start": part.start, "prompt": text})
-        heard, lang = model.transcribe(piece, language, text, offset=part.start)
+        heard, lang = model.transcribe(piece, language, text, offset=part.start,
+                                       terms=speech.stretch_terms(vocab, deck, part.names))
         heard = speech.deck_corrected(heard, vocab, deck, part.names)
         if language is None and heard:
             language = lang  # detected on the first stretch with speech; the others follow it

@@ -94,13 +94,54 @@ def test_pure_parts():
     text = speech.prompt(["Till Tantau"], [f"term{i}x" for i in range(200)], "Haplotyping", budget=60)
     assert text.startswith("Haplotyping. Till Tantau. term0x, ") and len(text) // 4 + 1 <= 60
     assert not speech.kept("♪ ♪") and not speech.kept("[Music]") and speech.kept("Hello.")
-    # Voice the decoder passed over (no word in it for 1.5 s and more) is heard again;
-    # a word covers its own time and SLACK (0.4 s) each way.
-    assert speech.unheard([(0.0, 10.0)], [(0.5, 1.0), (1.2, 2.0), (6.0, 7.0)]) == [(2.4, 5.6), (7.4, 10.0)]
-    assert speech.unheard([(0.0, 3.0), (5.0, 9.0)], []) == [(0.0, 3.0), (5.0, 9.0)]
-    assert speech.unheard([(0.0, 3.0)], [(0.2, 1.4), (2.0, 2.8)]) == []
+    assert speech.prompt_terms("The beamer class. Till Tantau. pdfLATEX, LaTeX, and") == \
+        ["beamer", "class", "Till", "Tantau", "pdfLATEX", "LaTeX"]
     assert speech.looping(["Euclid,", "Euclid,", "euclid"]) and not speech.looping(["la", "la", "land"])
     assert not speech.looping(["so", "so"])
+
+
+def test_two_hearings_together_keep_the_prompted_one_but_where_it_dropped_or_garbled_a_term():
+    def heard(text: str, at: float = 0.0) -> list[speech.Word]:
+        return [speech.Word(at + i, at + i + 0.5, w) for i, w in enumerate(text.split())]
+
+    def together(plain: str, prompted: str, terms, spans=()) -> str:
+        return " ".join(w.text for w in speech.together(heard(plain), heard(prompted), terms, spans))
+
+    terms = ["enumerate", "onslide", "setbeamertemplate", "Tantau", "pdfLATEX", "LaTeX", "overlay", "pgf", "SNP"]
+    # The prompted hearing, but the plain one where it has more of the terms ("LaTeX" heard
+    # "xelatex", "Overlays" heard "Overlazer" under the prompt) ...
+    assert together("itemize and denumerate work as in latex. Overlays are the heart",
+                    "itemize and enumerate work as xelatex. Overlazer the heart", terms) == \
+        "itemize and enumerate work as in latex. Overlays are the heart"
+    # ... or where the prompted hearing has far fewer letters: words dropped, or a term of
+    # the prompt said in place of several ("pdfLATEX" for "P G F declared image").
+    assert together("or with pgf declared image and pgf use image from the pgf package by till tentau.",
+                    "or with pdfLATEX, and pdf Uce image from the pdf Package by Till Tantau.", terms) == \
+        "or with pgf declared image and pgf use image from the pgf Package by Till Tantau."
+    assert together("a sentence skipped whole", "", terms) == "a sentence skipped whole"
+    # Where neither has a term the other lacks, the prompted hearing: the deck's context
+    # helps with the words around its terms too.
+    assert together("is about the complex and the opposite speedblock partitioning. It is a genotype made tricks",
+                    "is about the Complexity of SNP Block Partitioning. It is a genotype matrix", terms) == \
+        "is about the Complexity of SNP Block Partitioning. It is a genotype matrix"
+    assert together("with set beamer template you", "With setbeamertemplate, you", terms) == \
+        "With setbeamertemplate, you"
+    assert together("with unslide you choose", "With onslide you choose", terms) == "With onslide you choose"
+    # Aligned within each voiced span: a word heard in one span is never traded for one of another.
+    plain = heard("the enumerate", 0.0) + heard("the denumerate", 10.0)
+    prompted = heard("the enumerate", 10.0)
+    assert [(w.text, w.start) for w in speech.together(plain, prompted, terms, [(0.0, 2.0), (10.0, 12.0)])] == \
+        [("the", 0.0), ("enumerate", 1.0), ("the", 10.0), ("enumerate", 11.0)]
+
+
+def test_a_second_hearing_of_the_same_chunks_reuses_their_encoding():
+    import numpy as np
+
+    calls = []
+    shared = speech.SharedEncoder(lambda f: calls.append(f.shape) or f.sum(), keep=2)
+    a, b, c = (np.full((2, 80, 30), v, dtype=np.float32) for v in (1.0, 2.0, 3.0))
+    assert [shared(x) for x in (a, b, a.copy(), b, c, a)] == [a.sum(), b.sum(), a.sum(), b.sum(), c.sum(), a.sum()]
+    assert len(calls) == 4  # a, b, c, and a again once c pushed it out
 
 
 def test_near_misses_of_the_decks_terms_are_written_as_the_terms():
