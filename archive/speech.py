@@ -594,8 +594,10 @@ def _together(plain: Sequence[Word], prompted: Sequence[Word], keys: set[str]) -
             out += theirs  # the same words: the prompted hearing's spelling ("Beamer", "LaTeX")
         elif sum(map(len, b_run)) < SAME_LENGTH * sum(map(len, a_run)):
             out += mine  # the prompted hearing dropped words, or said a term for more ("pdfLATEX")
-        elif len(terms_in(a_run) - terms_in(b_run)) > len(terms_in(b_run) - terms_in(a_run)):
-            out += mine  # the plain hearing has a term the prompted one garbled ("Overlays" as "Overlazer")
+        elif len(terms_in(a_run) - terms_in(b_run)) >= max(1, len(terms_in(b_run) - terms_in(a_run))):
+            # the plain hearing has a term the prompted one garbled ("Overlays" as
+            # "Overlazer"), or wrote another in its place ("pgf" as "pdfLATEX")
+            out += mine
         else:
             out += theirs
     return out

@@ -119,6 +119,8 @@ def test_two_hearings_together_keep_the_prompted_one_but_where_it_dropped_or_gar
                     "or with pdfLATEX, and pdf Uce image from the pdf Package by Till Tantau.", terms) == \
         "or with pgf declared image and pgf use image from the pgf Package by Till Tantau."
     assert together("a sentence skipped whole", "", terms) == "a sentence skipped whole"
+    # ... or where each has a term the other lacks: the prompt's own term written for another.
+    assert together("from the pgf package", "from the pdfLATEX package", terms) == "from the pgf package"
     # Where neither has a term the other lacks, the prompted hearing: the deck's context
     # helps with the words around its terms too.
     assert together("is about the complex and the opposite speedblock partitioning. It is a genotype made tricks",
