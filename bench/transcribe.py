@@ -59,6 +59,12 @@ the terms (archive/speech.py `deck_corrected`; the same decodings scored before 
   Speed, batches of 8: 15.5x real time on 30 minutes (--no-quality --minutes 30 --speed 5,8),
       0.106 CPU-seconds per second of talk, peak 1655 MB (the one-window-at-a-time
       decoding: 515 MB).
+  and each stretch heard twice, without and with the prompt, put together (speech.together,
+      the encoding shared), --minutes 10, load 1.3-1.6: German 71 % / 0.59, talk 91 % /
+      0.46, guide 90 % / 0.92; 9.6x real time (0.168 CPU-seconds per second of talk; 8.6x
+      in an earlier run), peak 1400 MB; word starts median 0.15 s. Met: the talk, the
+      guide's terms, speed, timing. Not met: German ("Syntax" heard "uns im Tags" even
+      prompted with its own sentence), the guide's ratio (its plain errors are plain words).
 """
 from __future__ import annotations
 
