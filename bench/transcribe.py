@@ -33,7 +33,7 @@ ratio with:without:
       talk 82 % / 0.58, user guide 68 % / 1.85 (with the prompt the decoder skipped the
       sentence "or with P G F declare image and P G F use image from the P G F package by
       Till Tantau" whole, and wrote "Euclid, Euclid, Euclid" over a pause)
-  MBROLA, after (archive/speech.py `unheard`): German 57 % / 0.73, conference talk 86 % /
+  MBROLA, after (archive/speech.py `unheard`, since replaced by two hearings): German 57 % / 0.73, conference talk 86 % /
       0.63, user guide 71 % / 1.72
   espeak-ng's voices, after: German 53 % / 0.73, conference talk 88 % / 0.76, user guide
       75 % / 0.52 (before, on an earlier run: 47 % / 0.65, 84 % / 0.71, 78 % / 0.55)
