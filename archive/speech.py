@@ -205,9 +205,6 @@ def snapped(words: Sequence[Word], terms: Sequence[str], known: Iterable[str] = 
     changed nor joined to another (nor its plural: the deck's counts hold "genotypes" as
     "genotype"), so "Informatik" stays when the deck has both it and "Informatiker". A
     word's trailing punctuation is kept."""
-    def key_of(text: str) -> str:
-        return fold(text).replace(" ", "")
-
     targets = {}
     for t in terms:
         if len(key_of(t)) >= SNAP_LETTERS:
@@ -279,7 +276,7 @@ def unjoined(words: Sequence[Word], known: Iterable[str]) -> list[Word]:
     capital, or is JOINED_PIECES capitalised pieces or more of three letters and more
     ("pdfViewsImage"). "LaTeX", "JavaScript" or "iPhone" stay whole. Each piece gets a
     share of the word's time by its letters; trailing punctuation stays on the last."""
-    deck = {fold(k).replace(" ", "") for k in known}
+    deck = {key_of(k) for k in known}
     out: list[Word] = []
     for w in words:
         text, tail = re.match(r"(.*?)([.,;:!?]*)$", w.text).groups()
@@ -532,7 +529,7 @@ def together(plain: Sequence[Word], prompted: Sequence[Word], terms: Iterable[st
     "setbeamertemplate"; "Overlays" heard as "Overlazer" under the prompt). The two are
     aligned word by word (fewest edits) within each voiced span (`spans`, seconds, as the
     words' times; a word belongs to the span its middle is in, or the nearest)."""
-    keys = {fold(t).replace(" ", "") for t in terms}
+    keys = {key_of(t) for t in terms}
     keys = {k for k in keys if len(k) >= 3}
 
     def span_of(w: Word) -> int:
@@ -550,8 +547,8 @@ def together(plain: Sequence[Word], prompted: Sequence[Word], terms: Iterable[st
 
 
 def _together(plain: Sequence[Word], prompted: Sequence[Word], keys: set[str]) -> list[Word]:
-    a = [fold(w.text).replace(" ", "") for w in plain]
-    b = [fold(w.text).replace(" ", "") for w in prompted]
+    a = [key_of(w.text) for w in plain]
+    b = [key_of(w.text) for w in prompted]
     # fewest edits, then the runs of matched and of differing words
     d = [[i + j if not i * j else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
     for i in range(1, len(a) + 1):
@@ -589,7 +586,8 @@ def _together(plain: Sequence[Word], prompted: Sequence[Word], keys: set[str]) -
             k += 1
         mine = [plain[x] for x, _, _ in run if x is not None]
         theirs = [prompted[y] for _, y, _ in run if y is not None]
-        a_run, b_run = ([fold(w.text).replace(" ", "") for w in ws] for ws in (mine, theirs))
+        a_run = [a[x] for x, _, _ in run if x is not None]  # their keys, as aligned
+        b_run = [b[y] for _, y, _ in run if y is not None]
         if same:
             out += theirs  # the same words: the prompted hearing's spelling ("Beamer", "LaTeX")
         elif sum(map(len, b_run)) < SAME_LENGTH * sum(map(len, a_run)):
@@ -640,6 +638,12 @@ def recognizer(setting: str, threads: int = 0, batch: int = 0) -> Recognizer:
             _loaded[key] = Recognizer(model, setting)
         _loaded[key].batch = batch
         return _loaded[key]
+
+
+def key_of(text: str) -> str:
+    """A word or words as compared with a term: folded, spaces left out ("Set Beamer
+    Template" and "setbeamertemplate" are one key)."""
+    return fold(text).replace(" ", "")
 
 
 def fold(text: str) -> str:
